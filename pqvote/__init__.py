@@ -1,0 +1,1 @@
+"""pqvote: post-quantum proof validator cores, golden models and a Byzantine-quorum collector."""

@@ -1,0 +1,1 @@
+"""pqvote simulation: the Verilator runner, cocotb test modules and their helpers."""

