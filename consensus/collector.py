@@ -41,7 +41,8 @@ from .votes import (AttestFn, Certificate, Evidence, ValidatorSet, Vote, attesta
                     certificate_signing_bytes)
 
 __all__ = ["Open", "Receive", "Tick", "Counted", "Refused", "EvidenceFound", "Decided",
-           "Finalized", "Decision", "Collector", "REASONS", "OUTCOMES"]
+           "Finalized", "Decision", "Collector", "tally_outcome", "ml_dsa_44_signer",
+           "REASONS", "OUTCOMES"]
 
 OUTCOMES = ("accepted", "rejected", "no_quorum")
 REASONS = ("malformed", "unknown_validator", "unknown_request", "descriptor_mismatch",
@@ -315,18 +316,14 @@ class Collector:
         return sum(self._vs[v.validator].power for v in votes)
 
     def _evaluate(self, req: _Request, effects):
-        q = self._quorum()
         yes = [v for v in req.counted if v.vote]
         no = [v for v in req.counted if not v.vote]
-        yes_p, no_p = self._power(yes), self._power(no)
         responded = set(req.voted) | set(req.excluded)
         outstanding = sum(v.power for v in self._vs.validators if v.name not in responded)
-        if yes_p >= q:
-            self._decide(req, "accepted", "quorum", yes, effects)
-        elif no_p >= q:
-            self._decide(req, "rejected", "quorum", no, effects)
-        elif yes_p + outstanding < q:
-            self._decide(req, "rejected", "unreachable", no, effects)
+        verdict = tally_outcome(self._power(yes), self._power(no), outstanding, self._quorum())
+        if verdict is not None:
+            outcome, reason = verdict
+            self._decide(req, outcome, reason, yes if outcome == "accepted" else no, effects)
 
     def _decide(self, req: _Request, outcome, reason, votes, effects):
         cert = None
@@ -344,13 +341,28 @@ class Collector:
                     cert, signature=self._sign(certificate_signing_bytes(cert)))
         yes = self._power(v for v in req.counted if v.vote)
         no = self._power(v for v in req.counted if not v.vote)
+        # A no_quorum decision takes effect at the deadline, whenever the clock reports it.
+        at = req.deadline if outcome == "no_quorum" else self.now
         req.decision = Decision(nonce=req.nonce, descriptor=req.descriptor, outcome=outcome,
                                 certificate=cert, yes=yes, no=no,
                                 excluded=tuple(sorted(req.excluded)),
-                                opened_at=req.opened_at, decided_at=self.now)
+                                opened_at=req.opened_at, decided_at=at)
         self.decisions[outcome] += 1
-        self.latencies.append(self.now - req.opened_at)
+        self.latencies.append(at - req.opened_at)
         effects.append(Decided(req.decision))
+
+
+def tally_outcome(yes: int, no: int, outstanding: int, q: int):
+    """The decision rule on counted power: ``("accepted", "quorum")`` when yes ≥ q,
+    ``("rejected", "quorum")`` when no ≥ q, ``("rejected", "unreachable")`` when
+    yes + outstanding < q (yes can no longer reach q), else ``None`` (wait)."""
+    if yes >= q:
+        return ("accepted", "quorum")
+    if no >= q:
+        return ("rejected", "quorum")
+    if yes + outstanding < q:
+        return ("rejected", "unreachable")
+    return None
 
 
 def ml_dsa_44_signer(secret_key: bytes) -> Callable[[bytes], bytes]:

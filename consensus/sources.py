@@ -86,8 +86,9 @@ def software_attestation(k_att, vendor, nonce, descriptor, vote, digest) -> byte
 
 
 def software_digest(proof: bytes) -> bytes:
-    """SHA3-256 over the bytes as the core receives them (whole 8-byte beats)."""
-    received = bytes(proof) + bytes(-len(proof) % 8)
+    """SHA3-256 over the bytes as the core receives them: whole 8-byte beats, at least one
+    (an empty proof is one zero beat carrying ``last``)."""
+    received = bytes(proof) + bytes(-len(proof) % 8) if proof else bytes(8)
     return SHA3_256.new(received).digest()
 
 
@@ -163,15 +164,19 @@ class GoldenSource:
 
 
 class RtlSource:
-    """The landed RTL cores, co-simulated as one cluster (``sim.tb_cluster``).
+    """The landed RTL cores under Verilator, driven by cocotb through ``sim.runner``.
 
-    ``validate_batch`` runs every request of a batch through one Verilator simulation of a
-    cluster top-level (the cores of ``hdl.cores.CORES`` side by side); ``validate`` is a
-    batch of one. Vendors without a landed core raise :class:`LookupError`.
+    ``validate_batch`` takes ``(vendor, key, k_att, descriptor, nonce, proof)`` tuples and
+    returns :class:`Result` objects with the measured ``cycles``. One request answered by
+    several vendors (what ``consensus.cluster.run_request`` sends) runs in the cluster
+    co-simulation ``sim.tb_cluster`` — all landed cores side by side in one model; other
+    batches run per vendor core through ``pqvote.rtl``. Vendors without a landed core raise
+    :class:`LookupError`.
     """
     name = "rtl"
 
-    def landed(self):
+    @staticmethod
+    def landed() -> dict:
         try:
             from hdl.cores import CORES
         except ImportError:
@@ -186,8 +191,52 @@ class RtlSource:
         missing = sorted({r[0] for r in requests} - set(cores))
         if missing:
             raise LookupError(f"no landed RTL core for {', '.join(missing)}")
+        one_request = (len({(bytes(r[3]), r[4]) for r in requests}) == 1
+                       and len({r[0] for r in requests}) == len(requests)
+                       and all(r[1] is not None and r[2] is not None for r in requests))
+        if one_request:
+            return self._cluster(sorted(cores), requests)
+        return self._per_vendor(requests)
+
+    @staticmethod
+    def _cluster(vendors, requests):
+        import tempfile
         from sim.tb_cluster import run_cluster
-        return run_cluster(requests)
+        validators = [{"name": r[0], "vendor": r[0], "key": bytes(r[1]), "k_att": bytes(r[2]),
+                       "slot": vendors.index(r[0])} for r in requests]
+        req = {"nonce": int(requests[0][4]), "descriptor": bytes(requests[0][3]),
+               "proofs": {r[0]: bytes(r[5]) for r in requests}, "faults": {},
+               "deadline": 10 ** 9}
+        with tempfile.TemporaryDirectory(prefix="pqvote-cluster-") as tmp:
+            [rec] = run_cluster(tmp, vendors=tuple(vendors), validators=validators,
+                                requests=[req])
+        status = {"ok": 0, "bad_length": 1, "no_key": 2, "bad_key": 3}
+        out = []
+        for r in requests:
+            resp = rec["responses"][r[0]]
+            out.append(Result(bool(resp["vote"]), status[resp["status"]],
+                              bytes.fromhex(resp["attestation"]),
+                              bytes.fromhex(resp["proof_digest"]), resp["cycles"]))
+        return out
+
+    @staticmethod
+    def _per_vendor(requests):
+        from golden.proof import Request
+        from pqvote.rtl import validate_rtl
+        by_vendor = {}
+        for i, r in enumerate(requests):
+            by_vendor.setdefault(r[0], []).append(i)
+        out = [None] * len(requests)
+        for vendor, idx in by_vendor.items():
+            reqs = [Request(*[requests[i][k] for k in range(4)], int(requests[i][4]),
+                            bytes(requests[i][5])) for i in idx]
+            for i, resp in zip(idx, validate_rtl(vendor, reqs)):
+                if resp.get("status") == "error":
+                    raise RuntimeError(f"rtl {vendor}: {resp.get('error')}")
+                status = {"ok": 0, "bad_length": 1, "no_key": 2, "bad_key": 3}[resp["status"]]
+                out[i] = Result(bool(resp["vote"]), status, bytes.fromhex(resp["attestation"]),
+                                bytes.fromhex(resp["proof_digest"]), resp.get("cycles"))
+        return out
 
 
 def make_sources(spec: str | None) -> dict:

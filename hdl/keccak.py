@@ -11,7 +11,7 @@ Datapath (one clock, ``rounds_per_cycle = 1``)::
      state (register) ───────┘   (first round computed on i.payload in the accept cycle)
 """
 
-from amaranth.hdl import Module, Signal, Const, Mux, Cat, unsigned
+from amaranth.hdl import Module, Signal, Mux, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -80,7 +80,9 @@ class KeccakP1600(wiring.Component):
     ``o.payload`` is the state register; it holds the result until ``o`` is accepted.
     A new state is accepted when the permutation is empty, or in the same cycle as ``o``
     is accepted (``i.ready`` follows ``o.ready`` combinationally then), so a client can
-    feed the output back with back-to-back permutations and no idle cycle.
+    feed the output back with back-to-back permutations and no idle cycle. ``cancel``
+    discards the state held (running or finished); a state offered on ``i`` in the same
+    cycle is accepted.
 
     Parameters
     ----------
@@ -93,6 +95,9 @@ class KeccakP1600(wiring.Component):
         State to permute.
     o : ``Out(stream.Signature(KeccakState))``
         Permuted state, valid 24 // ``rounds_per_cycle`` cycles after ``i`` is accepted.
+    cancel : ``In(1)``
+        Discard the state held; the permutation is empty from the next cycle unless ``i``
+        is accepted in this one.
     state : ``Out(KeccakState)``
         Debug: the state register (equal to ``o.payload``).
     round : ``Out(range(25))``
@@ -109,6 +114,7 @@ class KeccakP1600(wiring.Component):
         super().__init__({
             "i": In(stream.Signature(KeccakState)),
             "o": Out(stream.Signature(KeccakState)),
+            "cancel": In(1),
             "state": Out(KeccakState),
             "round": Out(range(25)),
             "busy": Out(1),
@@ -130,17 +136,18 @@ class KeccakP1600(wiring.Component):
 
         state = Signal(KeccakState)
         step = Signal(range(steps + 1))       # clocks done; rounds done = step * rpc
-        busy = Signal()
-        done = Signal()
-        running = Signal()
+        # control registers (kept as flip-flops so the 1600-bit input select is shallow)
+        busy = Signal()                       # a state is held (running or done)
+        running = Signal()                    # rounds remain to be applied
+        done = Signal()                       # the result is held in `state`
+        hold = Signal()                       # round input is the state register
         accept = Signal()
 
         m.d.comb += [
-            done.eq(busy & (step == steps)),
-            running.eq(busy & ~done),
+            hold.eq(running & ~self.cancel),
             self.o.valid.eq(done),
             self.o.payload.eq(state),
-            self.i.ready.eq(~busy | (done & self.o.ready)),
+            self.i.ready.eq(~busy | (done & self.o.ready) | self.cancel),
             accept.eq(self.i.valid & self.i.ready),
             self.state.eq(state),
             self.round.eq(step * rpc),
@@ -157,22 +164,26 @@ class KeccakP1600(wiring.Component):
         m.submodules.rc_rom = rc_rom = memory.Memory(
             shape=unsigned(64 * rpc), depth=steps, init=rc_init)
         rc_rd = rc_rom.read_port(domain="comb")   # combinational read (no latency)
-        m.d.comb += rc_rd.addr.eq(Mux(running, step, 0))
+        m.d.comb += rc_rd.addr.eq(Mux(hold, step, 0))
 
         # Round input: the accepted state in the accept cycle, else the state register.
         a_in = [Signal(64, name=f"a_in{k}") for k in range(25)]
         for k in range(25):
-            m.d.comb += a_in[k].eq(Mux(running, state[k], self.i.payload[k]))
+            m.d.comb += a_in[k].eq(Mux(hold, state[k], self.i.payload[k]))
         lanes = a_in
         for j in range(rpc):
             lanes = keccak_round(m, lanes, rc_rd.data[64 * j:64 * (j + 1)], prefix=f"r{j}")
 
         with m.If(accept):
-            m.d.sync += busy.eq(1), step.eq(1)
+            m.d.sync += busy.eq(1), step.eq(1), running.eq(steps > 1), done.eq(steps == 1)
             m.d.sync += [state[k].eq(lanes[k]) for k in range(25)]
+        with m.Elif(self.cancel):
+            m.d.sync += busy.eq(0), running.eq(0), done.eq(0)
         with m.Elif(running):
             m.d.sync += step.eq(step + 1)
             m.d.sync += [state[k].eq(lanes[k]) for k in range(25)]
+            with m.If(step == steps - 1):
+                m.d.sync += running.eq(0), done.eq(1)
         with m.Elif(done & self.o.ready):
-            m.d.sync += busy.eq(0)
+            m.d.sync += busy.eq(0), done.eq(0)
         return m

@@ -15,7 +15,7 @@ from amaranth.lib import data, enum, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.keccak import encode_string, bytepad, kmac256_prefix_block, right_encode
-from hdl.keccak import KeccakP1600, KeccakState
+from hdl.keccak import KeccakP1600
 
 
 __all__ = ["SpongeMode", "SpongeIn", "MsgWord", "RATE_BYTES", "DOMAIN",
@@ -97,24 +97,33 @@ class KeccakSponge(wiring.Component):
     ``bytepad(encode_string(N) ‖ encode_string(S), 136)`` first).
 
     After the final block is permuted, ``o`` carries output words from output byte 0
-    on, without limit: when a rate block has been read the permutation runs again.
-    The client raises ``stop`` (a one-cycle pulse) in the cycle of the handshake of the
-    last word it wants, or in any later cycle; the rest of the output is dropped and
-    the next message (already buffered, if it was sent) starts in that cycle.
-    ``stop`` is ignored outside the squeeze phase of a message.
+    on, without limit: the permutation runs again for every further rate block. With
+    ``squeeze_buffer`` the next block is permuted as soon as word 0 of the current one
+    is read (words 1.. come from a copy), so long outputs run at one rate block per
+    permutation; without it the permutation restarts after the block's last word.
 
-    Timing (``rounds_per_cycle = 1``): a message of ``b`` padded rate blocks whose words
-    arrive one per cycle gives its first output word 24 cycles after its last block is
-    complete in the buffer; blocks after the first cost 24 cycles each, with no idle
-    cycle if their words arrive while the previous block is permuted. Reading ``k``
-    words and stopping lets the next buffered message start in the stop cycle, so
-    back-to-back one-block messages cost ``24 + k`` cycles each. With
-    ``rounds_per_cycle = 2`` the permutation takes 12 cycles instead of 24.
+    The client raises ``stop`` (a one-cycle pulse) in the cycle of the handshake of the
+    last word it wants, or in any later cycle: the rest of the output is dropped (a
+    permutation running for more output is cancelled) and the next message, if its
+    first block is already buffered, starts in that same cycle. ``stop`` is looked at
+    only from the cycle the message's first output word is valid until the message is
+    finished, and reaches ``i.ready`` combinationally.
+
+    Timing (``rounds_per_cycle = 1``; 12 instead of 24 with 2): a message's first
+    output word is valid 25 cycles after its final block is complete in the buffer
+    (one cycle to hand it to the permutation, 24 to permute); later blocks cost 24
+    cycles each and fill while the previous block is permuted, so words arriving one
+    per cycle never wait. Reading ``k`` words of a one-block message and stopping lets
+    the next (buffered) message start in the stop cycle: ``24 + k - 1`` cycles per
+    message back to back.
 
     Parameters
     ----------
     rounds_per_cycle : int
         Rounds per clock of the internal :class:`~hdl.keccak.KeccakP1600` (1 or 2).
+    squeeze_buffer : bool
+        Keep a copy of the rate part (20 × 64 flip-flops) so the next output block is
+        permuted while the current one is read.
 
     Members
     -------
@@ -126,9 +135,12 @@ class KeccakSponge(wiring.Component):
         The client has read all the output it wants.
     """
 
-    def __init__(self, *, rounds_per_cycle=1):
+    def __init__(self, *, rounds_per_cycle=1, squeeze_buffer=True):
         _check_rounds_per_cycle(rounds_per_cycle)
+        if not isinstance(squeeze_buffer, bool):
+            raise TypeError(f"Squeeze buffer must be a bool, not {squeeze_buffer!r}")
         self._rounds_per_cycle = rounds_per_cycle
+        self._squeeze_buffer = squeeze_buffer
         super().__init__({
             "i": In(stream.Signature(SpongeIn)),
             "o": Out(stream.Signature(unsigned(64))),
@@ -138,6 +150,10 @@ class KeccakSponge(wiring.Component):
     @property
     def rounds_per_cycle(self):
         return self._rounds_per_cycle
+
+    @property
+    def squeeze_buffer(self):
+        return self._squeeze_buffer
 
     def elaborate(self, platform):
         m = Module()
@@ -160,8 +176,10 @@ class KeccakSponge(wiring.Component):
         p_final = Signal()             # the permutation holds the final block's state
         p_mode = Signal(SpongeMode)
         sq_idx = Signal(range(RW))     # next output word within the rate block
-        sq_started = Signal()          # at least one output block was read (re-permuting)
-        drop = Signal()                # stopped while re-permuting: discard the result
+        sq_started = Signal()          # an output word of this message was read
+        if self._squeeze_buffer:
+            obuf = [Signal(64, name=f"obuf{k}") for k in range(RW)]   # obuf[0] unused
+            sq_buf = Signal()          # words sq_idx.. of the block are read from obuf
 
         word = self.i.payload
         in_first = Signal()
@@ -198,7 +216,7 @@ class KeccakSponge(wiring.Component):
         # ---- control ------------------------------------------------------------------
         done = Signal()
         absorb_next = Signal()
-        squeeze = Signal()
+        direct = Signal()              # o reads the state register (the permutation is done)
         o_hs = Signal()
         finish = Signal()
         repermute = Signal()
@@ -207,32 +225,67 @@ class KeccakSponge(wiring.Component):
         m.d.comb += [
             done.eq(perm.o.valid),
             absorb_next.eq(done & ~p_final & buf_full & ~buf_first),
-            squeeze.eq(done & p_final & ~drop),
-            self.o.valid.eq(squeeze),
-            self.o.payload.eq(perm.o.payload[sq_idx]),
-            o_hs.eq(squeeze & self.o.ready),
-            finish.eq((squeeze & self.stop) | (done & drop)),
-            repermute.eq(o_hs & ~self.stop & (sq_idx == p_rw - 1)),
+            o_hs.eq(self.o.valid & self.o.ready),
+            # stop counts from the first valid output word until the message is finished
+            finish.eq(self.stop & perm.busy & p_final & (done | sq_started)),
             start_new.eq(buf_full & buf_first & (~perm.busy | finish)),
             consume.eq(absorb_next | start_new),
             perm.i.valid.eq(consume | repermute),
-            perm.o.ready.eq(absorb_next | repermute | finish),
+            perm.o.ready.eq(absorb_next | repermute),
+            perm.cancel.eq(finish),
         ]
-        # permutation input: (state or 0) ^ (block or 0)
+        if self._squeeze_buffer:
+            # Word 0 of each block comes from the state register; its handshake copies the
+            # block to obuf and starts the next permutation while words 1.. are read.
+            obuf_word = Signal(64)
+            with m.Switch(sq_idx):
+                for k in range(1, RW):
+                    with m.Case(k):
+                        m.d.comb += obuf_word.eq(obuf[k])
+            m.d.comb += [
+                direct.eq(done & p_final & ~sq_buf),
+                self.o.valid.eq(direct | sq_buf),
+                self.o.payload.eq(Mux(sq_buf, obuf_word, perm.o.payload[0])),
+                repermute.eq(o_hs & ~self.stop & direct),
+            ]
+            with m.If(repermute):
+                m.d.sync += [obuf[k].eq(perm.o.payload[k]) for k in range(1, RW)]
+                m.d.sync += sq_buf.eq(1), sq_idx.eq(1)
+            with m.Elif(o_hs):
+                m.d.sync += sq_idx.eq(sq_idx + 1)
+                with m.If(sq_idx == p_rw - 1):
+                    m.d.sync += sq_buf.eq(0), sq_idx.eq(0)
+            with m.If(finish | consume):
+                m.d.sync += sq_buf.eq(0)
+        else:
+            m.d.comb += [
+                direct.eq(done & p_final),
+                self.o.valid.eq(direct),
+                self.o.payload.eq(perm.o.payload[sq_idx]),
+                repermute.eq(o_hs & ~self.stop & (sq_idx == p_rw - 1)),
+            ]
+            with m.If(repermute):
+                m.d.sync += sq_idx.eq(0)
+            with m.Elif(o_hs):
+                m.d.sync += sq_idx.eq(sq_idx + 1)
+        with m.If(o_hs):
+            m.d.sync += sq_started.eq(1)
+
+        # permutation input: (state or 0) ^ (block or 0). It matters only when accepted:
+        # absorb_next: state ^ block; start_new: block; repermute: state. The selects use
+        # registers and `stop` only, to keep the path into the round logic short.
+        zero_state = Signal()
+        add_block = Signal()
+        m.d.comb += [
+            zero_state.eq(~perm.busy | (p_final & self.stop)),
+            add_block.eq(~perm.busy | ~p_final | self.stop),
+        ]
         for k in range(25):
-            lane = Mux(start_new, 0, perm.o.payload[k])
+            lane = Mux(zero_state, 0, perm.o.payload[k])
             if k < RW:
-                lane = lane ^ Mux(repermute, 0, block[k])
+                lane = lane ^ Mux(add_block, block[k], 0)
             m.d.comb += perm.i.payload[k].eq(lane)
 
-        with m.If(repermute):
-            m.d.sync += sq_idx.eq(0), sq_started.eq(1)
-        with m.Elif(o_hs):
-            m.d.sync += sq_idx.eq(sq_idx + 1)
-        with m.If(self.stop & perm.busy & ~done & p_final & sq_started):
-            m.d.sync += drop.eq(1)
-        with m.If(done & drop):
-            m.d.sync += drop.eq(0)
         with m.If(consume):
             m.d.sync += [
                 p_final.eq(buf_final),
@@ -296,8 +349,10 @@ class KmacAdapter(wiring.Component):
 
     The sponge's first 4 output words are then ``KMAC256(key, X, 256, S)``; the client
     reads them and raises the sponge's ``stop``. The constant block is offered as soon
-    as the adapter is idle; the key block waits until the first message word is
-    offered on ``i``.
+    as the adapter is idle (right after the previous message's last word), so a sponge
+    connected directly absorbs and permutes it ahead of the next message; a client that
+    shares the sponge with other traffic holds it off with ``o.ready``. The key block
+    waits until the first message word is offered on ``i``.
 
     Parameters
     ----------
@@ -363,9 +418,9 @@ class KmacAdapter(wiring.Component):
                     m.d.comb += tail_lo.eq((tail << (8 * n)) & ((1 << 64) - 1))
                     m.d.comb += tail_hi.eq(tail >> (8 * (8 - n)))
 
-        m.d.comb += self.o.payload.mode.eq(SpongeMode.CSHAKE256)
         with m.FSM():
             with m.State("Prefix"):
+                m.d.comb += self.o.payload.mode.eq(SpongeMode.CSHAKE256)
                 m.d.comb += [
                     rom_rd.addr.eq(idx),
                     self.o.valid.eq(1),
@@ -378,6 +433,7 @@ class KmacAdapter(wiring.Component):
                         m.d.sync += idx.eq(0)
                         m.next = "Key"
             with m.State("Key"):
+                m.d.comb += self.o.payload.mode.eq(SpongeMode.CSHAKE256)
                 with m.Switch(idx):
                     for w in range(17):
                         with m.Case(w):
@@ -392,6 +448,7 @@ class KmacAdapter(wiring.Component):
                         m.d.sync += idx.eq(0)
                         m.next = "Message"
             with m.State("Message"):
+                m.d.comb += self.o.payload.mode.eq(SpongeMode.CSHAKE256)
                 m.d.comb += [
                     self.o.valid.eq(self.i.valid),
                     self.i.ready.eq(self.o.ready),
@@ -422,6 +479,7 @@ class KmacAdapter(wiring.Component):
                         ]
                         m.next = "Tail"
             with m.State("Tail"):
+                m.d.comb += self.o.payload.mode.eq(SpongeMode.CSHAKE256)
                 m.d.comb += [
                     self.o.valid.eq(1),
                     self.o.payload.data.eq(tail_word),

@@ -1,30 +1,35 @@
 # amaranth: UnusedElaboratable=no
 """KeccakSponge / KmacAdapter / Kmac256: Amaranth-simulator unit tests and cocotb benches."""
 
+import hashlib
 import os
 import random
 
 import pytest
-from amaranth.hdl import Module
-from amaranth.lib import wiring
+from amaranth.hdl import Module, unsigned
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
-from Crypto.Hash import KMAC256
+from Crypto.Hash import KMAC256, cSHAKE256
 
 from golden import keccak as gk
-from hdl.sponge import KeccakSponge, KmacAdapter, Kmac256, SpongeMode, SpongeIn, MsgWord
+from hdl.sponge import (KeccakSponge, KmacAdapter, Kmac256, SpongeMode, SpongeIn, MsgWord,
+                        RATE_BYTES, DOMAIN)
 
 
 def reference(mode, msg, outlen):
-    """The golden model's output for ``mode``."""
+    """The golden model's output for ``mode``, cross-checked with hashlib where it exists
+    (cSHAKE256 mode is the bare sponge with ``0x04`` padding; KMAC checks it end to end)."""
+    out = gk.sponge(RATE_BYTES[mode], DOMAIN[mode], msg, outlen)
     if mode is SpongeMode.SHA3_256:
-        return gk.sponge(136, 0x06, msg, outlen)
-    if mode is SpongeMode.SHA3_512:
-        return gk.sponge(72, 0x06, msg, outlen)
-    if mode is SpongeMode.SHAKE128:
-        return gk.shake128(msg, outlen)
-    if mode is SpongeMode.SHAKE256:
-        return gk.shake256(msg, outlen)
-    return gk.sponge(136, 0x04, msg, outlen)
+        assert out[:32] == hashlib.sha3_256(msg).digest()[:outlen]
+    elif mode is SpongeMode.SHA3_512:
+        assert out[:64] == hashlib.sha3_512(msg).digest()[:outlen]
+    elif mode is SpongeMode.SHAKE128:
+        assert out == hashlib.shake_128(msg).digest(outlen)
+    elif mode is SpongeMode.SHAKE256:
+        assert out == hashlib.shake_256(msg).digest(outlen)
+    return out
 
 
 def words_of(msg):
@@ -105,26 +110,56 @@ def test_boundary_lengths(mode):
     assert len(results) == len(jobs)
 
 
-@pytest.mark.parametrize("rpc", [1, 2])
-@pytest.mark.parametrize("idle_prob,stall_prob,late_stop", [
-    (0.5, 0.5, False), (0.3, 0.0, True), (0.0, 0.5, True)])
-def test_mixed_random(rpc, idle_prob, stall_prob, late_stop):
+def test_cshake256_vs_pycryptodome():
+    """cSHAKE256 mode with the client-side bytepad(encode_string(N) ‖ encode_string(S))
+    prefix equals pycryptodome's cSHAKE256 (N empty)."""
+    rng = random.Random(9)
+    jobs, expect = [], []
+    for S, n, outlen in [(b"pqvote", 0, 32), (b"x" * 140, 100, 200), (b"\x00", 136, 64)]:
+        X = rng.randbytes(n)
+        prefix = gk.bytepad(gk.encode_string(b"") + gk.encode_string(S), 136)
+        jobs.append((SpongeMode.CSHAKE256, prefix + X, outlen))
+        expect.append(cSHAKE256.new(data=X, custom=S).read(outlen))
+    dut = KeccakSponge()
+    results = []
+    _run(dut, *sponge_testbenches(dut, jobs, rng=rng, results=results))
+    assert results == expect
+
+
+@pytest.mark.parametrize("rpc,squeeze_buffer,idle_prob,stall_prob,late_stop", [
+    (1, True, 0.5, 0.5, False), (1, False, 0.3, 0.0, True), (1, True, 0.0, 0.0, True),
+    (2, True, 0.0, 0.5, True), (2, False, 0.5, 0.5, False), (2, False, 0.0, 0.0, True)])
+def test_mixed_random(rpc, squeeze_buffer, idle_prob, stall_prob, late_stop):
     """Modes interleaved back to back, random idle and back-pressure, long outputs."""
-    rng = random.Random(hash((rpc, idle_prob, stall_prob, late_stop)) & 0xFFFF)
+    rng = random.Random(hash((rpc, squeeze_buffer, idle_prob, stall_prob, late_stop)) & 0xFFFF)
     jobs = []
     for _ in range(10):
         mode = rng.choice(list(SpongeMode))
         jobs.append((mode, rng.randbytes(rng.randrange(300)), rng.randrange(1, 400)))
-    dut = KeccakSponge(rounds_per_cycle=rpc)
+    dut = KeccakSponge(rounds_per_cycle=rpc, squeeze_buffer=squeeze_buffer)
     results = []
     _run(dut, *sponge_testbenches(dut, jobs, rng=rng, idle_prob=idle_prob,
                                   stall_prob=stall_prob, late_stop=late_stop, results=results))
     assert len(results) == len(jobs)
 
 
-def _timed_sponge(rpc, jobs):
+@pytest.mark.parametrize("squeeze_buffer", [True, False])
+def test_stop_during_repermute(squeeze_buffer):
+    """Reading exactly one rate block starts a re-permutation; a stop that arrives during
+    it discards the result and the next message still comes out right."""
+    rng = random.Random(11)
+    jobs = []
+    for mode in SpongeMode:
+        jobs += [(mode, rng.randbytes(rng.randrange(200)), RATE_BYTES[mode]) for _ in range(2)]
+    dut = KeccakSponge(squeeze_buffer=squeeze_buffer)
+    results = []
+    _run(dut, *sponge_testbenches(dut, jobs, rng=rng, late_stop=True, results=results))
+    assert len(results) == len(jobs)
+
+
+def _timed_sponge(rpc, jobs, squeeze_buffer=True, last=None):
     """Cycle of the first output word of every job (no idle, no back-pressure)."""
-    dut = KeccakSponge(rounds_per_cycle=rpc)
+    dut = KeccakSponge(rounds_per_cycle=rpc, squeeze_buffer=squeeze_buffer)
     first = []
     rng = random.Random(0)
     producer, consumer = sponge_testbenches(dut, jobs, rng=rng)
@@ -138,6 +173,8 @@ def _timed_sponge(rpc, jobs):
             valid = ctx.get(dut.o.valid)
             if valid and not was_valid and len(first) < len(jobs):
                 first.append(cycle[0])
+            if last is not None and valid and ctx.get(dut.o.ready):
+                last.append(cycle[0])
             was_valid = valid and not ctx.get(dut.stop)
 
     sim = Simulator(dut)
@@ -150,32 +187,53 @@ def _timed_sponge(rpc, jobs):
 
 
 @pytest.mark.parametrize("rpc", [1, 2])
-def test_back_to_back_short(rpc):
+@pytest.mark.parametrize("squeeze_buffer", [True, False])
+def test_squeeze_throughput(rpc, squeeze_buffer):
+    """Long outputs: with the squeeze buffer a rate block per permutation (the next block
+    is computed while the words of this one are read), without it rate/8 - 1 + 24/rpc."""
+    for mode in (SpongeMode.SHAKE128, SpongeMode.SHAKE256):
+        rw = RATE_BYTES[mode] // 8
+        blocks = 4
+        hs = []
+        first = _timed_sponge(rpc, [(mode, b"abc", blocks * rw * 8)], squeeze_buffer, hs)
+        cycles = hs[-1] - first[0] + 1
+        if squeeze_buffer:
+            per_block = max(24 // rpc, rw)
+        else:
+            per_block = rw - 1 + 24 // rpc
+        assert cycles == (blocks - 1) * per_block + rw, (mode, cycles)
+
+
+@pytest.mark.parametrize("rpc", [1, 2])
+@pytest.mark.parametrize("squeeze_buffer", [True, False])
+def test_back_to_back_short(rpc, squeeze_buffer):
     """One-block SHAKE256 messages with 16-byte outputs: 24/rpc + 1 cycles per message
     (the next message starts in the cycle the second output word is read)."""
     jobs = [(SpongeMode.SHAKE256, bytes([n]) * 64, 16) for n in range(6)]
-    first = _timed_sponge(rpc, jobs)
+    first = _timed_sponge(rpc, jobs, squeeze_buffer)
     periods = [b - a for a, b in zip(first, first[1:])]
     assert periods == [24 // rpc + 1] * (len(jobs) - 1)
 
 
 @pytest.mark.parametrize("rpc", [1, 2])
 def test_long_message_throughput(rpc):
-    """Absorbing overlaps the permutation: one permutation per block, no idle cycles."""
-    for mode, rate in [(SpongeMode.SHAKE128, 168), (SpongeMode.SHA3_512, 72)]:
-        blocks = 6
-        jobs = [(mode, bytes(range(256)) * 4, 8) for _ in range(2)]
-        jobs = [(mode, b"\xa5" * (rate * blocks - 1), 8), (mode, b"\x5a" * (rate * 2 * blocks - 1), 8)]
+    """Absorbing overlaps the permutation: one permutation per block and no idle cycle
+    (1 round/cycle), or one word per cycle (2 rounds/cycle, input-bound)."""
+    blocks = 4
+    for mode in [SpongeMode.SHAKE128, SpongeMode.SHA3_512]:
+        rate = RATE_BYTES[mode]
+        # the second message has 2*blocks blocks and starts in the stop cycle of the first
+        jobs = [(mode, b"\xa5" * (rate - 1), 8), (mode, b"\x5a" * (rate * 2 * blocks - 1), 8)]
         first = _timed_sponge(rpc, jobs)
-        # the second message has `blocks` more blocks than the first
         per_block = max(24 // rpc, rate // 8)
-        delta = (first[1] - first[0])
-        assert delta <= per_block * (blocks * 2) + 2, (mode, delta)
+        assert first[1] - first[0] == per_block * 2 * blocks, mode
 
 
 def test_bad_parameter():
     with pytest.raises(ValueError, match=r"Round count per cycle must be 1 or 2, not 3"):
         KeccakSponge(rounds_per_cycle=3)
+    with pytest.raises(TypeError, match=r"Squeeze buffer must be a bool, not 1"):
+        KeccakSponge(squeeze_buffer=1)
     with pytest.raises(TypeError, match=r"Customization must be bytes, not 'x'"):
         KmacAdapter(customization="x")
 
@@ -223,3 +281,52 @@ def test_two_instances():
     _run(m, *sponge_testbenches(a, jobs_a, rng=random.Random(1), idle_prob=0.2, results=ra),
          *sponge_testbenches(b, jobs_b, rng=random.Random(2), stall_prob=0.2, results=rb))
     assert len(ra) == len(rb) == 3
+
+
+# ---- cocotb benches under Verilator ---------------------------------------------------------
+
+_CASES = "60" if os.environ.get("PQVOTE_FULL") == "1" else "10"
+
+
+class SpongeTrio(wiring.Component):
+    """Bench top: a 1-round sponge, a 2-round sponge without squeeze buffer and a Kmac256,
+    side by side."""
+
+    i_a: In(stream.Signature(SpongeIn))
+    o_a: Out(stream.Signature(unsigned(64)))
+    stop_a: In(1)
+    i_b: In(stream.Signature(SpongeIn))
+    o_b: Out(stream.Signature(unsigned(64)))
+    stop_b: In(1)
+    key_k: In(256)
+    i_k: In(stream.Signature(MsgWord))
+    o_k: Out(stream.Signature(unsigned(256)))
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.a = a = KeccakSponge(rounds_per_cycle=1)
+        m.submodules.b = b = KeccakSponge(rounds_per_cycle=2, squeeze_buffer=False)
+        m.submodules.k = k = Kmac256(customization=b"pqvote/vote")
+        for suffix, sponge in (("a", a), ("b", b)):
+            wiring.connect(m, wiring.flipped(getattr(self, f"i_{suffix}")), sponge.i)
+            wiring.connect(m, sponge.o, wiring.flipped(getattr(self, f"o_{suffix}")))
+            m.d.comb += sponge.stop.eq(getattr(self, f"stop_{suffix}"))
+        wiring.connect(m, wiring.flipped(self.i_k), k.i)
+        wiring.connect(m, k.o, wiring.flipped(self.o_k))
+        m.d.comb += k.key.eq(self.key_k)
+        return m
+
+
+def test_cocotb_trio():
+    """All modes on both sponges at once (1 and 2 rounds/cycle), KMAC256, throughput."""
+    from sim.runner import run_cocotb
+    run_cocotb(name="sponge-trio", top=SpongeTrio, module="sim.tb_sponge",
+               env={"SPONGE_TOP": "trio", "SPONGE_CASES": _CASES})
+
+
+def test_cocotb_negative_control():
+    from sim.runner import run_cocotb
+    with pytest.raises(AssertionError, match="1 of 1 cocotb tests failed"):
+        run_cocotb(name="sponge-trio", top=SpongeTrio, module="sim.tb_sponge",
+                   testcase="test_negative_control",
+                   env={"SPONGE_TOP": "trio", "SPONGE_CORRUPT": 1})

@@ -1,0 +1,66 @@
+"""Registry of the complete validator cores, one factory per vendor.
+
+A core is a :class:`~hdl.validator.ValidatorShell` around the vendor's algorithm engine.
+Each engine package adds one line to :data:`CORES`::
+
+    "intel": shell_core("intel", "hdl.mlkem:MlkemEngine"),
+
+The engine class is imported only when the factory is called, so one engine package that
+fails to import does not stop the others. ``CORES[vendor]()`` builds the core;
+``make_asic_wrapper(vendor, CORES[vendor])`` (see :mod:`hdl.wrapper`) its flat wrapper.
+"""
+
+import importlib
+from typing import Callable
+
+from amaranth.lib import wiring
+
+from golden.proof import VENDORS
+from hdl.validator import ValidatorShell
+
+__all__ = ["CORES", "shell_core", "engine_class"]
+
+
+def engine_class(path):
+    """The class named by ``"package.module:Class"``."""
+    module, sep, name = path.partition(":")
+    if not sep or not module or not name:
+        raise ValueError(f"Engine path must have the form 'package.module:Class', not {path!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def shell_core(vendor, engine):
+    """A factory building ``ValidatorShell(vendor=vendor, engine=<engine>(**engine_kwargs))``.
+
+    Parameters
+    ----------
+    vendor : str
+        One of ``golden.proof.VENDORS``.
+    engine : str or callable
+        ``"package.module:Class"`` (imported when the factory is called), or a callable
+        returning the engine component.
+
+    Returns
+    -------
+    callable
+        ``factory(*, digest_rounds_per_cycle=2, **engine_kwargs) -> ValidatorShell``.
+    """
+    if vendor not in VENDORS:
+        raise ValueError(f"Vendor must be one of {', '.join(map(repr, VENDORS))}, not {vendor!r}")
+
+    def factory(*, digest_rounds_per_cycle=2, **engine_kwargs):
+        cls = engine_class(engine) if isinstance(engine, str) else engine
+        return ValidatorShell(vendor=vendor, engine=cls(**engine_kwargs),
+                              digest_rounds_per_cycle=digest_rounds_per_cycle)
+
+    factory.vendor = vendor
+    factory.engine = engine
+    factory.__name__ = f"{vendor}_core"
+    return factory
+
+
+#: vendor → factory of its complete core (only the cores whose engine has landed).
+CORES: dict[str, Callable[..., wiring.Component]] = {
+    "intel": shell_core("intel", "hdl.mlkem.engine:MlKemEngine"),
+    "riscv": shell_core("riscv", "hdl.slhdsa:SlhDsaEngine"),
+}

@@ -1,0 +1,411 @@
+"""SLH-DSA-SHAKE-128s verification engine (FIPS 205 Algorithms 20 and 24) for the ``riscv``
+validator core.
+
+The engine verifies the proof body (a 7,856-byte signature) over the request's descriptor
+with the context ``"pqvote/proof"``, under the public key ``PK.seed ‖ PK.root`` loaded on
+``key`` (4 words). It plugs into :class:`hdl.validator.ValidatorShell` through
+:data:`hdl.validator.EngineSignature`.
+
+Structure::
+
+    body words ─► pair register ─► signature memory (491 × 128 bit, one write port,
+                                   one synchronous read port per hash unit)
+                                          │
+        scheduler (phase FSM) ── jobs ──► hash unit 0 (RAW: H_msg, T_k, T_len; Merkle path)
+              ▲                   ├─────► hash unit 1 .. instances-1 (WOTS+ chains, FORS trees)
+              └── results ────────┴─ result registers R[0..34] (FORS roots / WOTS+ chain ends)
+
+Phases: ``H_msg`` (as soon as R has arrived) → 14 FORS trees (jobs of 1 F + 12 H, spread
+over the units) → ``T_k`` (3 blocks) → for each of the 7 layers: 35 WOTS+ chains (longest
+first, spread over the units) → ``T_len`` (5 blocks) → 9-node Merkle path → next layer.
+The final root is compared with PK.root. Hash units read the signature as it streams in
+(a read waits until its entry has arrived), so the work overlaps the proof intake.
+"""
+
+from amaranth.hdl import Module, Signal, Const, Mux, Cat, Array, unsigned
+from amaranth.lib import memory, wiring
+
+from golden import slhdsa as model
+from golden.proof import CONTEXT
+from hdl.validator import EngineSignature
+from hdl.slhdsa.hash_unit import HashUnit, Job, JobKind, adrs_lanes, SIG_ENTRIES, BLOCK_BITS
+
+__all__ = ["SlhDsaEngine"]
+
+BODY_WORDS = model.SIG_LEN // 8        # 982
+
+
+def _argmax(m, items, prefix):
+    """Reduce ``[(valid, key, index)]`` to the valid entry with the largest key (lowest index
+    on a tie), with named intermediate signals."""
+    level = 0
+    while len(items) > 1:
+        nxt = []
+        for k in range(0, len(items) - 1, 2):
+            (va, ka, ia), (vb, kb, ib) = items[k], items[k + 1]
+            v = Signal(name=f"{prefix}_v{level}_{k // 2}")
+            key = Signal(len(ka), name=f"{prefix}_k{level}_{k // 2}")
+            idx = Signal(len(ia), name=f"{prefix}_i{level}_{k // 2}")
+            take_b = Signal(name=f"{prefix}_b{level}_{k // 2}")
+            m.d.comb += [
+                take_b.eq(vb & (~va | (kb > ka))),
+                v.eq(va | vb),
+                key.eq(Mux(take_b, kb, ka)),
+                idx.eq(Mux(take_b, ib, ia)),
+            ]
+            nxt.append((v, key, idx))
+        if len(items) % 2:
+            nxt.append(items[-1])
+        items = nxt
+        level += 1
+    return items[0]
+
+
+class SlhDsaEngine(wiring.Component):
+    """SLH-DSA-SHAKE-128s verification with ``instances`` Keccak-p[1600] hash units.
+
+    Latency depends on the signature (the WOTS+ chain lengths), never on secret data: about
+    2,150 permutations of 24 cycles spread over the units, with the per-layer ``T_len`` and
+    Merkle path (14 permutations) on unit 0 alone.
+
+    Parameters
+    ----------
+    instances : int
+        Hash units (Keccak permutations), 1 to 8.
+
+    Members
+    -------
+    The members of :data:`hdl.validator.EngineSignature`.
+    """
+
+    def __init__(self, *, instances=4):
+        if not isinstance(instances, int) or not 1 <= instances <= 8:
+            raise ValueError(f"Instance count must be an integer in 1..8, not {instances!r}")
+        self._instances = instances
+        super().__init__(EngineSignature)
+
+    @property
+    def instances(self):
+        return self._instances
+
+    def elaborate(self, platform):
+        m = Module()
+        n_units = self._instances
+
+        # --- key: PK.seed ‖ PK.root, 4 words ------------------------------------------------
+        seed = Signal(128)
+        root = Signal(128)
+        kcnt = Signal(3)
+        kidx = Signal(3)
+        key_done = Signal()
+        key_ok = Signal()
+        m.d.comb += [
+            self.key.ready.eq(1),
+            self.key_done.eq(key_done),
+            self.key_ok.eq(key_ok),
+            kidx.eq(Mux(key_done, 0, kcnt)),
+        ]
+        with m.If(self.key.valid):
+            w = self.key.payload.data
+            with m.Switch(kidx):
+                with m.Case(0):
+                    m.d.sync += seed[0:64].eq(w)
+                with m.Case(1):
+                    m.d.sync += seed[64:128].eq(w)
+                with m.Case(2):
+                    m.d.sync += root[0:64].eq(w)
+                with m.Case(3):
+                    m.d.sync += root[64:128].eq(w)
+            m.d.sync += kcnt.eq(Mux(kidx == 7, 7, kidx + 1))
+            with m.If(self.key.payload.last):
+                m.d.sync += [key_done.eq(1), key_ok.eq(kidx == 3), kcnt.eq(0)]
+            with m.Else():
+                m.d.sync += key_done.eq(0)
+
+        # --- body: signature memory ---------------------------------------------------------
+        m.submodules.sig = sig = memory.Memory(shape=unsigned(128), depth=SIG_ENTRIES, init=[])
+        wr = sig.write_port()
+        wcnt = Signal(range(BODY_WORDS + 2))
+        lo = Signal(64)
+        r_value = Signal(128)              # the randomness R (entry 0), for H_msg
+        avail = Signal(range(SIG_ENTRIES + 1))
+        receiving = Signal()
+        body_done = Signal()
+        bad = Signal()
+        m.d.comb += self.body.ready.eq(receiving)
+        with m.If(self.body.valid & receiving):
+            w = self.body.payload.data
+            with m.If(wcnt < BODY_WORDS):
+                m.d.sync += wcnt.eq(wcnt + 1)
+                with m.If(wcnt[0] == 0):
+                    m.d.sync += lo.eq(w)
+                with m.Else():
+                    m.d.comb += [wr.addr.eq(wcnt >> 1), wr.data.eq(Cat(lo, w)), wr.en.eq(1)]
+                    m.d.sync += avail.eq(avail + 1)
+                    with m.If(wcnt == 1):
+                        m.d.sync += r_value.eq(Cat(lo, w))
+            with m.If(self.body.payload.last):
+                m.d.sync += [receiving.eq(0), body_done.eq(1), avail.eq(SIG_ENTRIES)]
+                with m.If(wcnt != BODY_WORDS - 1):
+                    m.d.sync += bad.eq(1)
+            with m.Elif(wcnt >= BODY_WORDS - 1):
+                m.d.sync += bad.eq(1)          # more words than a signature
+
+        # --- hypertree position, digest, messages --------------------------------------------
+        layer = Signal(4)
+        tree = Signal(64)
+        leaf_idx = Signal(9)
+        digest = Signal(256)
+        msg = Signal(128)                 # node signed by the current layer / final root
+        dbyte = [digest[8 * j:8 * j + 8] for j in range(32)]
+        md_be = Signal(168)               # md as a big-endian integer (FIPS 205 toInt)
+        m.d.comb += md_be.eq(Cat(*reversed(dbyte[0:21])))
+        ind = [Signal(12, name=f"fors_idx{i}") for i in range(model.K)]
+        for i in range(model.K):
+            m.d.comb += ind[i].eq(md_be[168 - 12 * (i + 1):168 - 12 * i])
+        idx_tree = Signal(54)
+        idx_leaf = Signal(9)
+        m.d.comb += [
+            idx_tree.eq(Cat(*reversed(dbyte[21:28]))[0:54]),
+            idx_leaf.eq(Cat(dbyte[29], dbyte[28])[0:9]),
+        ]
+
+        # WOTS+ digits of msg: 32 message nibbles (high nibble first) and the 3-digit checksum
+        digit = [Signal(4, name=f"digit{c}") for c in range(model.LEN)]
+        for i in range(16):
+            m.d.comb += [digit[2 * i].eq(msg[8 * i + 4:8 * i + 8]),
+                         digit[2 * i + 1].eq(msg[8 * i:8 * i + 4])]
+        csum = Signal(9)
+        m.d.comb += csum.eq(sum(15 - digit[c] for c in range(model.LEN1)))
+        m.d.comb += [digit[32].eq(csum[8:9]), digit[33].eq(csum[4:8]), digit[34].eq(csum[0:4])]
+        steps = [Signal(4, name=f"steps{c}") for c in range(model.LEN)]
+        for c in range(model.LEN):
+            m.d.comb += steps[c].eq(15 - digit[c])
+
+        # --- result registers and the T_l / H_msg blocks --------------------------------------
+        rf = Array(Signal(128, name=f"r{c}") for c in range(model.LEN))
+        t_type = Signal(3)
+        t_adrs = [Signal(64, name=f"t_adrs{k}") for k in range(4)]
+        for k, lane in enumerate(adrs_lanes(layer, tree, t_type, leaf_idx, 0, 0)):
+            m.d.comb += t_adrs[k].eq(lane)
+        lanes = [seed[0:64], seed[64:128], *t_adrs]
+        for c in range(model.LEN):
+            lanes += [rf[c][0:64], rf[c][64:128]]
+        lanes += [Const(0x1F, 64)] + [Const(0, 64)] * 7 + [Const(1 << 63, 64)]
+        assert len(lanes) == 85
+        t_blocks = [Signal(BLOCK_BITS, name=f"t_block{b}") for b in range(5)]
+        for b in range(5):
+            m.d.comb += t_blocks[b].eq(Cat(*lanes[17 * b:17 * b + 17]))
+        tk_last = Const(0x1F | (0x80 << (8 * 135)), BLOCK_BITS)   # T_k's padding-only block
+        ctx = Const(int.from_bytes(bytes([0, len(CONTEXT)]) + CONTEXT, "little"),
+                    8 * (2 + len(CONTEXT)))
+        hmsg_block = Signal(BLOCK_BITS)
+        m.d.comb += hmsg_block.eq(Cat(r_value, seed, root, ctx, self.descriptor,
+                                      Const(0x1F, 8), Const(0, 8 * 48), Const(0x80, 8)))
+
+        # --- hash units ---------------------------------------------------------------------
+        units = []
+        for u in range(n_units):
+            unit = HashUnit(raw=(u == 0))
+            m.submodules[f"unit{u}"] = unit
+            rd = sig.read_port()
+            m.d.comb += [
+                rd.addr.eq(unit.rd_addr),
+                unit.rd_data.eq(rd.data),
+                unit.avail.eq(avail),
+                unit.layer.eq(layer),
+                unit.tree.eq(tree),
+                unit.seed.eq(seed),
+                unit.drop.eq(self.abort),
+                unit.result.ready.eq(1),
+            ]
+            units.append(unit)
+        u0 = units[0]
+
+        # --- scheduler --------------------------------------------------------------------
+        job = Signal(Job)
+        job_valid = Signal()
+        idle = Signal(n_units)
+        m.d.comb += idle.eq(Cat(*[u.job.ready for u in units]))
+        target = Signal(range(max(n_units, 2)))         # lowest idle unit
+        for u in reversed(range(n_units)):
+            with m.If(idle[u]):
+                m.d.comb += target.eq(u)
+        to_any = Signal()                               # job for any idle unit, else unit 0
+        for u, unit in enumerate(units):
+            m.d.comb += unit.job.payload.eq(job)
+            if u == 0:
+                m.d.comb += unit.job.valid.eq(job_valid & (~to_any | (target == 0)))
+            else:
+                m.d.comb += unit.job.valid.eq(job_valid & to_any & (target == u) & idle[u])
+        issued = Signal()
+        m.d.comb += issued.eq(job_valid & Mux(to_any, idle.any(), idle[0]))
+
+        n_done = Signal(range(n_units + 1))
+        m.d.comb += n_done.eq(sum(u.result.valid for u in units))
+        done_cnt = Signal(range(model.LEN + 1))
+        next_job = Signal(range(model.LEN + 1))         # FORS trees issued
+        pending = Signal(model.LEN)                     # WOTS+ chains not yet issued
+        busy = Signal()                                 # the single unit-0 job is running
+        blk_sel = Signal(3)
+        m.d.comb += blk_sel.eq(u0.blk_idx)
+        is_tk = Signal()
+        hmsg_phase = Signal()
+
+        p_v, p_len, p_idx = _argmax(
+            m, [(pending[c], steps[c], Const(c, 6)) for c in range(model.LEN)], "lpt")
+        chain = Signal(6)
+        m.d.comb += chain.eq(p_idx)
+        chain_digit = Signal(4)
+        m.d.comb += chain_digit.eq(Array(digit)[chain])
+        layer_base = Signal(9)
+        m.d.comb += layer_base.eq(model.SIG_HT + layer * model.XMSS_SIG_BLOCKS)
+        verdict = Signal()
+
+        def collect_into_rf():
+            for unit in units:
+                with m.If(unit.result.valid):
+                    m.d.sync += rf[unit.result.payload.tag].eq(unit.result.payload.value[0:128])
+            m.d.sync += done_cnt.eq(done_cnt + n_done)
+
+        def single(fields, *, on_result):
+            """Issue one job to unit 0, then wait for its result."""
+            with m.If(~busy):
+                m.d.comb += job_valid.eq(1)
+                m.d.comb += [getattr(job, k).eq(v) for k, v in fields.items()]
+                with m.If(issued):
+                    m.d.sync += busy.eq(1)
+            with m.If(busy & u0.result.valid):
+                m.d.sync += busy.eq(0)
+                on_result(u0.result.payload.value)
+
+        def raw_job(count):
+            return {"kind": JobKind.RAW, "count": count}
+
+        with m.If(self.abort):
+            m.d.sync += [receiving.eq(0), busy.eq(0)]
+
+        with m.FSM() as fsm:
+            with m.State("Idle"):
+                with m.If(self.start):
+                    m.d.sync += [
+                        wcnt.eq(0), avail.eq(0), receiving.eq(1), body_done.eq(0), bad.eq(0),
+                        busy.eq(0), done_cnt.eq(0), next_job.eq(0),
+                    ]
+                    m.next = "Hmsg"
+            with m.State("Hmsg"):
+                m.d.comb += hmsg_phase.eq(1)
+                with m.If(avail != 0):
+                    def take_digest(v):
+                        m.d.sync += [digest.eq(v), layer.eq(0), tree.eq(0)]
+                        m.next = "ForsIdx"
+                    single(raw_job(1), on_result=take_digest)
+                with m.If(self.abort):
+                    m.next = "Idle"
+            with m.State("ForsIdx"):
+                m.d.sync += [tree.eq(idx_tree), leaf_idx.eq(idx_leaf)]
+                m.next = "Fors"
+                with m.If(self.abort):
+                    m.next = "Idle"
+            with m.State("Fors"):
+                m.d.comb += to_any.eq(1)
+                tree_no = Signal(4)
+                m.d.comb += tree_no.eq(next_job)
+                with m.If(next_job < model.K):
+                    m.d.comb += [
+                        job_valid.eq(1),
+                        job.kind.eq(JobKind.TREE),
+                        job.leaf.eq(1),
+                        job.addr.eq(model.SIG_FORS + tree_no * (model.A + 1)),
+                        job.w6.eq(0),
+                        job.w7.eq(Cat(Array(ind)[tree_no], tree_no)),
+                        job.count.eq(model.A),
+                        job.type.eq(model.FORS_TREE),
+                        job.keypair.eq(leaf_idx),
+                        job.tag.eq(tree_no),
+                    ]
+                    with m.If(issued):
+                        m.d.sync += next_job.eq(next_job + 1)
+                collect_into_rf()
+                with m.If(done_cnt == model.K):
+                    m.d.sync += t_type.eq(model.FORS_ROOTS)
+                    m.next = "Tk"
+                with m.If(self.abort):
+                    m.next = "Idle"
+            with m.State("Tk"):
+                m.d.comb += is_tk.eq(1)
+
+                def take_fors_pk(v):
+                    m.d.sync += [msg.eq(v[0:128]), pending.eq((1 << model.LEN) - 1),
+                                 done_cnt.eq(0)]
+                    m.next = "Wots"
+                single(raw_job(3), on_result=take_fors_pk)
+                with m.If(self.abort):
+                    m.next = "Idle"
+            with m.State("Wots"):
+                m.d.comb += to_any.eq(1)
+                with m.If(p_v):
+                    m.d.comb += [
+                        job_valid.eq(1),
+                        job.kind.eq(JobKind.CHAIN),
+                        job.addr.eq(layer_base + chain),
+                        job.w6.eq(chain),
+                        job.w7.eq(chain_digit),
+                        job.count.eq(p_len),
+                        job.type.eq(model.WOTS_HASH),
+                        job.keypair.eq(leaf_idx),
+                        job.tag.eq(chain),
+                    ]
+                    with m.If(issued):
+                        m.d.sync += pending.bit_select(chain, 1).eq(0)
+                collect_into_rf()
+                with m.If(done_cnt == model.LEN):
+                    m.d.sync += t_type.eq(model.WOTS_PK)
+                    m.next = "Tlen"
+                with m.If(self.abort):
+                    m.next = "Idle"
+            with m.State("Tlen"):
+                def take_wots_pk(v):
+                    m.d.sync += msg.eq(v[0:128])
+                    m.next = "Merkle"
+                single(raw_job(5), on_result=take_wots_pk)
+                with m.If(self.abort):
+                    m.next = "Idle"
+            with m.State("Merkle"):
+                def take_root(v):
+                    m.d.sync += [
+                        msg.eq(v[0:128]), layer.eq(layer + 1), tree.eq(tree >> model.HP),
+                        leaf_idx.eq(tree[0:model.HP]), pending.eq((1 << model.LEN) - 1),
+                        done_cnt.eq(0),
+                    ]
+                    with m.If(layer == model.D - 1):
+                        m.next = "Final"
+                    with m.Else():
+                        m.next = "Wots"
+                single({"kind": JobKind.TREE, "leaf": 0, "value": msg,
+                        "addr": layer_base + model.LEN, "w6": 1, "w7": leaf_idx,
+                        "count": model.HP, "type": model.TREE, "keypair": 0},
+                       on_result=take_root)
+                with m.If(self.abort):
+                    m.next = "Idle"
+            with m.State("Final"):
+                m.d.comb += [verdict.eq((msg == root) & ~bad),
+                             self.result.valid.eq(body_done),
+                             self.result.payload.eq(verdict)]
+                with m.If(self.result.valid & self.result.ready):
+                    m.next = "Idle"
+
+                with m.If(self.abort):
+                    m.next = "Idle"
+
+        # the RAW block wanted by unit 0
+        blk = Signal(BLOCK_BITS)
+        with m.Switch(blk_sel):
+            for b in range(5):
+                with m.Case(b):
+                    if b == 2:
+                        m.d.comb += blk.eq(Mux(is_tk, tk_last, t_blocks[2]))
+                    else:
+                        m.d.comb += blk.eq(t_blocks[b])
+        m.d.comb += u0.blk.eq(Mux(hmsg_phase, hmsg_block, blk))
+        return m

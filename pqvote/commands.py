@@ -1,0 +1,463 @@
+"""Consensus subcommands of ``pqvote``: ``keygen``, ``mint``, ``decide``, ``verify-cert`` and
+``proofs get``.
+
+Exit status: 0 success (``decide``: accepted; ``verify-cert``: valid), 1 a negative answer
+(``decide``: rejected or no_quorum; ``verify-cert``: invalid; ``proofs get``: nothing
+stored), 2 bad input — reported on one line, with nothing already stored touched.
+
+A cluster directory (``pqvote keygen --out DIR``) holds raw key files and ``cluster.json``::
+
+    <vendor>.key          the core's algorithm key (dk / sk / sk / SLH-DSA pk)    0600
+    <vendor>.katt         the core's 32-byte attestation key K_att               0600
+    minter/<vendor>.ek    the minter's encapsulation keys (KEM vendors)          0600
+    minter/riscv.sk       the minter's SLH-DSA signing key                       0600
+    collector.sk / .pk    the collector's ML-DSA-44 key pair                     0600 / 0644
+    cluster.json          validators, quorum rule, file names
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from consensus.votes import (RULES, ConfigError, Certificate, Validator, ValidatorSet,
+                             VENDOR_IDS, check_certificate)
+
+__all__ = ["register", "load_cluster", "CliError"]
+
+CLUSTER_FORMAT = "pqvote-cluster/1"
+PROOFS_FORMAT = "pqvote-proofs/1"
+KEY_LEN = {"intel": 1632, "amd": 1518, "arm": 6492, "riscv": 32}
+MINTER_LEN = {"intel": 800, "amd": 994, "arm": 261120, "riscv": 64}
+MINTER_FILE = {"intel": "minter/intel.ek", "amd": "minter/amd.ek", "arm": "minter/arm.ek",
+               "riscv": "minter/riscv.sk"}
+COLLECTOR_SK_LEN, COLLECTOR_PK_LEN = 2560, 1312
+
+
+class CliError(Exception):
+    """Bad input: printed as one line, exit status 2."""
+
+
+def _fail(msg):
+    raise CliError(msg)
+
+
+def _hex(text, what, size=None):
+    try:
+        raw = bytes.fromhex(text)
+    except (ValueError, TypeError):
+        _fail(f"{what}: not valid hex")
+    if size is not None and len(raw) != size:
+        _fail(f"{what}: expected {size} bytes, got {len(raw)}")
+    return raw
+
+
+def _read(path: Path, what, size=None) -> bytes:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        _fail(f"missing {what} file {path}")
+    except OSError as e:
+        _fail(f"cannot read {what} file {path}: {e.strerror}")
+    if size is not None and len(data) != size:
+        _fail(f"{what} file {path}: expected {size} bytes, got {len(data)}")
+    return data
+
+
+def _write_new(path: Path, data: bytes, mode: int):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(path, mode)
+
+
+# -- cluster directory ---------------------------------------------------------------------------
+
+class Cluster:
+    """A loaded, checked cluster directory."""
+
+    def __init__(self, root: Path, *, need_secrets=True, need_minter=False):
+        self.root = root
+        conf_path = root / "cluster.json"
+        try:
+            conf = json.loads(_read(conf_path, "cluster description").decode())
+        except (ValueError, UnicodeDecodeError):
+            _fail(f"{conf_path}: not valid JSON")
+        if not isinstance(conf, dict) or conf.get("format") != CLUSTER_FORMAT:
+            _fail(f"{conf_path}: not a {CLUSTER_FORMAT} description")
+        self.conf = conf
+        validators, self.core_keys = [], {}
+        entries = conf.get("validators")
+        if not isinstance(entries, list) or not entries:
+            _fail(f"{conf_path}: no validators")
+        for e in entries:
+            try:
+                name, vendor = e["name"], e["vendor"]
+                power = e.get("power", 1)
+                key_file, katt_file = str(e["key"]), str(e["attestation_key"])
+            except (KeyError, TypeError, AttributeError):
+                _fail(f"{conf_path}: malformed validator entry")
+            if vendor not in VENDOR_IDS:
+                _fail(f"{conf_path}: unknown vendor {vendor!r}")
+            k_att = _read(root / katt_file, f"{name} attestation key", 32)
+            if need_secrets:
+                self.core_keys[name] = _read(root / key_file, f"{name} key", KEY_LEN[vendor])
+            try:
+                validators.append(Validator(name, vendor, k_att, power))
+            except ConfigError as e:
+                _fail(f"{conf_path}: {e}")
+        collector = conf.get("collector", {})
+        if not isinstance(collector, dict):
+            _fail(f"{conf_path}: malformed collector entry")
+        self.collector_pk = _read(root / str(collector.get("public_key", "collector.pk")),
+                                  "collector public key", COLLECTOR_PK_LEN)
+        self.collector_sk = None
+        if need_secrets:
+            self.collector_sk = _read(root / str(collector.get("secret_key", "collector.sk")),
+                                      "collector secret key", COLLECTOR_SK_LEN)
+        try:
+            self.validators = ValidatorSet(validators, conf.get("rule", "gt_2_3"),
+                                           collector_pk=self.collector_pk)
+        except ConfigError as e:
+            _fail(f"{conf_path}: {e}")
+        self.minter = {}
+        if need_minter:
+            files = conf.get("minter", MINTER_FILE)
+            if not isinstance(files, dict):
+                _fail(f"{conf_path}: malformed minter entry")
+            for vendor in sorted({v.vendor for v in validators}):
+                self.minter[vendor] = _read(root / files.get(vendor, MINTER_FILE[vendor]),
+                                            f"{vendor} minter key", MINTER_LEN[vendor])
+
+    @property
+    def database(self) -> Path:
+        return self.root / self.conf.get("database", "pqvote.db")
+
+
+def load_cluster(path, **kw) -> Cluster:
+    root = Path(path)
+    if not root.is_dir():
+        _fail(f"no cluster directory at {root}")
+    return Cluster(root, **kw)
+
+
+# -- keygen --------------------------------------------------------------------------------------
+
+def cmd_keygen(args):
+    from pqcrypto.kem import mceliece_348864, ml_kem_512, sntrup_653
+    from pqcrypto.sign import ml_dsa_44, slh_dsa_shake_128s
+    try:
+        rule = int(args.rule)
+    except ValueError:
+        rule = args.rule
+    try:
+        ValidatorSet([Validator(f"v{i}", "intel", bytes([i]) * 32) for i in range(4)], rule)
+    except ConfigError as e:
+        _fail(str(e))
+    root = Path(args.out)
+    if (root / "cluster.json").exists():
+        _fail(f"{root} already holds a cluster; refusing to overwrite it")
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "minter").mkdir(mode=0o700, exist_ok=True)
+    files = []
+    kem = {"intel": ml_kem_512, "amd": sntrup_653, "arm": mceliece_348864}
+    validators = []
+    for vendor in VENDOR_IDS:
+        if vendor == "riscv":
+            pk, sk = slh_dsa_shake_128s.keygen()
+            core_key, minter_key = pk, sk
+        else:
+            ek, dk = kem[vendor].keygen()
+            core_key, minter_key = dk, ek
+        files += [(f"{vendor}.key", core_key, 0o600), (f"{vendor}.katt", os.urandom(32), 0o600),
+                  (MINTER_FILE[vendor], minter_key, 0o600)]
+        validators.append({"name": vendor, "vendor": vendor, "power": 1,
+                           "key": f"{vendor}.key", "attestation_key": f"{vendor}.katt"})
+    cpk, csk = ml_dsa_44.keygen()
+    files += [("collector.sk", csk, 0o600), ("collector.pk", cpk, 0o644)]
+    for name, _, _ in files:
+        if (root / name).exists():
+            _fail(f"{root / name} already exists; refusing to overwrite it")
+    for name, data, mode in files:
+        _write_new(root / name, data, mode)
+    conf = {"format": CLUSTER_FORMAT, "rule": rule, "validators": validators,
+            "minter": MINTER_FILE,
+            "collector": {"public_key": "collector.pk", "secret_key": "collector.sk"},
+            "database": "pqvote.db"}
+    _write_new(root / "cluster.json", (json.dumps(conf, indent=2) + "\n").encode(), 0o644)
+    q = ValidatorSet([Validator(v["name"], v["vendor"], bytes([i]) * 32)
+                      for i, v in enumerate(validators)], rule).q
+    print(json.dumps({"cluster": str(root), "validators": [v["name"] for v in validators],
+                      "rule": rule, "quorum": q}))
+    return 0
+
+
+# -- mint ----------------------------------------------------------------------------------------
+
+def mint_proofs(cluster: Cluster, descriptor: bytes) -> dict:
+    """Proofs for every vendor (SPEC §3.1): pqcrypto encapsulation / SLH-DSA signing, the tag
+    and padding by ``golden.proof``."""
+    import golden.proof as gp
+    from pqcrypto.kem import mceliece_348864, ml_kem_512, sntrup_653
+    from pqcrypto.sign import slh_dsa_shake_128s
+    kem = {"intel": ml_kem_512, "amd": sntrup_653, "arm": mceliece_348864}
+    proofs = {}
+    for vendor, key in cluster.minter.items():
+        if vendor == "riscv":
+            sig = slh_dsa_shake_128s.sign(key, descriptor, context=gp.CONTEXT)
+            proofs[vendor] = gp.mint_signature(sig)
+        else:
+            ct, K = kem[vendor].encaps(key)
+            proofs[vendor] = gp.mint_kem(vendor, K, ct, descriptor)
+    return proofs
+
+
+def cmd_mint(args):
+    descriptor = _hex(args.descriptor, "descriptor", 24)
+    cluster = load_cluster(args.keys, need_secrets=False, need_minter=True)
+    if args.out and Path(args.out).exists():
+        _fail(f"{args.out} already exists; refusing to overwrite it")
+    try:
+        proofs = mint_proofs(cluster, descriptor)
+    except Exception as e:
+        _fail(f"minting failed: {type(e).__name__}: {e}")
+    text = json.dumps({"format": PROOFS_FORMAT, "descriptor": descriptor.hex(),
+                       "proofs": {v: p.hex() for v, p in sorted(proofs.items())}}) + "\n"
+    if args.out:
+        _write_new(Path(args.out), text.encode(), 0o644)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+# -- decide --------------------------------------------------------------------------------------
+
+def _load_proofs(path, vendors):
+    try:
+        text = Path(path).read_text() if path != "-" else sys.stdin.read()
+    except FileNotFoundError:
+        _fail(f"missing proofs file {path}")
+    except (OSError, UnicodeDecodeError) as e:
+        _fail(f"cannot read proofs file {path}: {e}")
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        _fail(f"{path}: not valid JSON")
+    if not isinstance(obj, dict) or not isinstance(obj.get("proofs"), dict):
+        _fail(f"{path}: expected an object with 'descriptor' and 'proofs'")
+    descriptor = _hex(obj.get("descriptor"), f"{path}: descriptor", 24)
+    proofs = {}
+    for vendor, h in obj["proofs"].items():
+        if vendor not in VENDOR_IDS:
+            _fail(f"{path}: unknown vendor {vendor!r}")
+        proofs[vendor] = _hex(h, f"{path}: {vendor} proof")
+    missing = sorted(set(vendors) - set(proofs))
+    if missing:
+        _fail(f"{path}: no proof for {', '.join(missing)}")
+    return descriptor, proofs
+
+
+def _parse_faults(specs, cluster):
+    from consensus.sources import FAULTS
+    faults = {}
+    for spec in specs or ():
+        name, sep, kind = spec.partition(":")
+        if not sep:
+            _fail(f"fault {spec!r}: expected VENDOR:KIND")
+        if name not in cluster.validators:
+            _fail(f"fault {spec!r}: unknown vendor {name!r}")
+        if kind not in FAULTS:
+            _fail(f"fault {spec!r}: unknown kind {kind!r} (one of {', '.join(FAULTS)})")
+        if name in faults:
+            _fail(f"fault {spec!r}: {name} already has a fault")
+        faults[name] = kind
+    return faults
+
+
+def _open_store(path, create=True):
+    from consensus.store import Store, StoreError
+    try:
+        return Store(path, create=create)
+    except StoreError as e:
+        _fail(str(e))
+
+
+def cmd_decide(args):
+    import golden.proof as gp
+    from consensus.cluster import Core, run_request
+    from consensus.collector import Collector, ml_dsa_44_signer
+    from consensus.sources import RtlSource, make_sources
+    from consensus.store import AlreadyDecided, StoreError
+
+    cluster = load_cluster(args.keys)
+    vs = cluster.validators
+    descriptor, proofs = _load_proofs(args.proofs, {v.vendor for v in vs.validators})
+    try:
+        sources = make_sources(args.backend)
+    except ValueError as e:
+        _fail(str(e))
+    rtl = sorted({v.vendor for v in vs.validators if isinstance(sources[v.vendor], RtlSource)})
+    missing = sorted(set(rtl) - set(RtlSource.landed()))
+    if missing:
+        _fail(f"no landed RTL core for {', '.join(missing)}")
+    faults = _parse_faults(args.fault, cluster)
+    if args.nonce is not None and not 0 <= args.nonce < 1 << 64:
+        _fail(f"nonce {args.nonce} is not an unsigned 64-bit integer")
+    if args.deadline <= 0:
+        _fail("deadline must be positive")
+    store = _open_store(args.db or cluster.database)
+    try:
+        nonce = store.next_nonce() if args.nonce is None else args.nonce
+        if store.has_decision(nonce):
+            _fail(f"request {nonce} is already decided")
+        cores = {v.name: Core(cluster.core_keys[v.name], sources[v.vendor])
+                 for v in vs.validators}
+        collector = Collector(vs, attest=gp.attestation,
+                              sign=ml_dsa_44_signer(cluster.collector_sk))
+        try:
+            out = run_request(vs, cores, nonce=nonce, descriptor=descriptor, proofs=proofs,
+                              faults=faults, deadline=args.deadline, collector=collector)
+        except (LookupError, RuntimeError, AssertionError) as e:
+            _fail(f"backend failed: {e}")
+        d = out.decision
+        try:
+            store.record(nonce=nonce, descriptor=descriptor, opened_at=d.opened_at,
+                         deadline=args.deadline, decision=d, votes=out.received,
+                         evidence=out.evidence, proofs=proofs)
+        except AlreadyDecided as e:
+            _fail(str(e))
+        except StoreError as e:
+            _fail(str(e))
+    finally:
+        store.close()
+    report = {"nonce": nonce, "descriptor": descriptor.hex(), "outcome": d.outcome,
+              "tally": {"yes": d.yes, "no": d.no, "quorum": vs.q,
+                        "total_power": vs.total_power, "excluded": list(d.excluded)},
+              "certificate": d.certificate.to_json() if d.certificate else None,
+              "evidence": [e.to_json() for e in out.evidence],
+              "responses": out.responses,
+              "votes": [dict(v.to_json(), counted=c, reason=r, at=at)
+                        for v, c, r, at in out.received],
+              "counters": out.collector.counters}
+    print(json.dumps(report, indent=2))
+    return 0 if d.outcome == "accepted" else 1
+
+
+# -- verify-cert ---------------------------------------------------------------------------------
+
+def cmd_verify_cert(args):
+    cluster = load_cluster(args.keys, need_secrets=False)
+    try:
+        text = Path(args.cert).read_text() if args.cert != "-" else sys.stdin.read()
+    except FileNotFoundError:
+        _fail(f"missing certificate file {args.cert}")
+    except (OSError, UnicodeDecodeError) as e:
+        _fail(f"cannot read certificate file {args.cert}: {e}")
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        _fail(f"{args.cert}: not valid JSON")
+    if isinstance(obj, dict) and "certificate" in obj:    # a `pqvote decide` report
+        obj = obj["certificate"]
+    if obj is None:
+        print("invalid: no certificate (the request was not decided by a quorum)")
+        return 1
+    try:
+        cert = Certificate.from_json(obj)
+    except (ValueError, TypeError, AttributeError) as e:
+        print(f"invalid: {e}")
+        return 1
+    reason = check_certificate(cert, cluster.validators)
+    if reason is None:
+        print(f"valid: request {cert.nonce} {cert.outcome} by {len(cert.votes)} votes "
+              f"(quorum {cluster.validators.q} of {cluster.validators.total_power})")
+        return 0
+    print(f"invalid: {reason}")
+    return 1
+
+
+# -- proofs get ----------------------------------------------------------------------------------
+
+def cmd_proofs_get(args):
+    descriptor = _hex(args.descriptor, "descriptor", 24)
+    if args.db:
+        db = args.db
+    elif args.keys:
+        db = load_cluster(args.keys, need_secrets=False).database
+    else:
+        _fail("give --db PATH or --keys DIR")
+    store = _open_store(db, create=False)
+    try:
+        proofs = store.proofs(descriptor)
+    finally:
+        store.close()
+    if not proofs:
+        print(f"pqvote: no accepted proofs for descriptor {descriptor.hex()}", file=sys.stderr)
+        return 1
+    print(json.dumps({"format": PROOFS_FORMAT, "descriptor": descriptor.hex(),
+                      "proofs": {v: p.hex() for v, p in proofs.items()}}))
+    return 0
+
+
+# -- registration --------------------------------------------------------------------------------
+
+def _guard(func):
+    def run(args):
+        try:
+            return func(args)
+        except CliError as e:
+            print(f"pqvote: {e}", file=sys.stderr)
+            return 2
+        except OSError as e:
+            where = f" ({e.filename})" if e.filename else ""
+            print(f"pqvote: {e.strerror or e}{where}", file=sys.stderr)
+            return 2
+    run.__name__ = func.__name__
+    return run
+
+
+def register(subparsers):
+    """Add the consensus subcommands to ``pqvote``'s argparse subparsers."""
+    p = subparsers.add_parser("keygen", help="provision a cluster: core keys, K_att, minter "
+                              "and collector keys, cluster.json")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--rule", default="gt_2_3",
+                   help=f"quorum rule: {', '.join(RULES)} or an integer (default gt_2_3)")
+    p.set_defaults(func=_guard(cmd_keygen))
+
+    p = subparsers.add_parser("mint", help="mint proofs for every vendor (SPEC §3.1)")
+    p.add_argument("--keys", required=True, metavar="DIR")
+    p.add_argument("--descriptor", required=True, metavar="HEX", help="24 bytes, hex")
+    p.add_argument("--out", metavar="FILE", help="write here instead of stdout")
+    p.set_defaults(func=_guard(cmd_mint))
+
+    p = subparsers.add_parser("decide", help="run a request through the cluster, decide, "
+                              "store; exit 0 only when accepted")
+    p.add_argument("--keys", required=True, metavar="DIR")
+    p.add_argument("--proofs", required=True, metavar="FILE", help="output of `pqvote mint`")
+    p.add_argument("--nonce", type=int, help="request number (default: the next free one)")
+    p.add_argument("--backend", default="golden", metavar="SPEC",
+                   help="golden, software or rtl, or per vendor: software,arm=golden")
+    p.add_argument("--fault", action="append", metavar="VENDOR:KIND",
+                   help="inject a fault: byzantine, corrupt, silent, late, replay, equivocate")
+    p.add_argument("--db", metavar="PATH", help="database (default: DIR/pqvote.db)")
+    p.add_argument("--deadline", type=float, default=1_000_000.0,
+                   help="deadline in clock units (default 1e6; a core answers at its cycle "
+                        "count or its position)")
+    p.set_defaults(func=_guard(cmd_decide))
+
+    p = subparsers.add_parser("verify-cert", help="check a certificate standalone; exit 0 "
+                              "only if valid")
+    p.add_argument("--keys", required=True, metavar="DIR")
+    p.add_argument("cert", metavar="CERT", help="certificate JSON or a `decide` report")
+    p.set_defaults(func=_guard(cmd_verify_cert))
+
+    p = subparsers.add_parser("proofs", help="the proof store")
+    sub = p.add_subparsers(dest="proofs_command", required=True)
+    g = sub.add_parser("get", help="the stored proofs of an accepted descriptor")
+    g.add_argument("descriptor", metavar="DESCRIPTOR", help="24 bytes, hex")
+    g.add_argument("--db", metavar="PATH")
+    g.add_argument("--keys", metavar="DIR", help="use the cluster's database")
+    g.set_defaults(func=_guard(cmd_proofs_get))

@@ -1,0 +1,154 @@
+"""Per-block benches of the ML-KEM datapath under Verilator (harness ``MlKemBlocks`` of
+tests/test_mlkem_rtl.py: an ``NttUnit`` with ports ``ntt_*``, a ``BaseMulUnit`` with
+``bm_*``, a ``RejectionSampler`` with ``rej_*`` and a ``CbdSampler`` with ``cbd_*``).
+
+The bench owns the coefficient memory (synchronous read, read-before-write, two write
+ports) and compares the NTT / NTT⁻¹ state after every stage with
+:func:`golden.mlkem.ntt_stage` / :func:`golden.mlkem.intt_stage`, the base multiplier with
+:func:`golden.mlkem.multiply_ntts`, and the samplers' output with
+:func:`golden.mlkem.sample_ntt` / :func:`golden.mlkem.cbd_from_bytes` (random input stalls).
+"""
+
+import os
+import random
+
+import cocotb
+from cocotb.triggers import ReadOnly, RisingEdge
+
+from golden import keccak, mlkem
+from hdl.mlkem.ntt import NTT_CYCLES
+from sim.tb_common import TB, value
+
+CORRUPT = os.environ.get("MLKEM_BLOCKS_CORRUPT") == "1"
+
+
+def pack(coeffs):
+    return sum(c << (12 * k) for k, c in enumerate(coeffs))
+
+
+def unpack(v):
+    return [(v >> (12 * k)) & 0xFFF for k in range(8)]
+
+
+def poly_of(mem, base):
+    return sum((unpack(mem[base + w]) for w in range(32)), [])
+
+
+def idle(dut):
+    for name in ("ntt_start", "bm_start", "rej_start", "cbd_start", "rej_i__valid", "cbd_i__valid"):
+        getattr(dut, name).value = 0
+
+
+@cocotb.test()
+async def test_ntt_every_stage(dut):
+    tb = TB(dut)
+    idle(dut)
+    await tb.reset()
+    rng = random.Random(40)
+    for inverse in (0, 1, 0, 1):
+        f = [rng.randrange(mlkem.Q) for _ in range(256)]
+        mem = [0] * 64
+        mem[32:64] = [pack(f[8 * w:8 * w + 8]) for w in range(32)]
+        dut.ntt_start.value = 1
+        dut.ntt_inverse.value = inverse
+        dut.ntt_base.value = 32
+        expected = f
+        stage = 0
+        reads = (0, 0)
+        for cycle in range(400):
+            await RisingEdge(tb.clk)
+            dut.ntt_start.value = 0
+            dut.ntt_rd_data0.value, dut.ntt_rd_data1.value = reads
+            await ReadOnly()
+            reads = (mem[value(dut.ntt_rd_addr0)], mem[value(dut.ntt_rd_addr1)])
+            if value(dut.ntt_wr_en):
+                mem[value(dut.ntt_wr_addr0)] = value(dut.ntt_wr_data0)
+                mem[value(dut.ntt_wr_addr1)] = value(dut.ntt_wr_data1)
+            if value(dut.ntt_stage_done):
+                expected = (mlkem.intt_stage if inverse else mlkem.ntt_stage)(expected, stage)
+                got = poly_of(mem, 32)
+                if CORRUPT and stage == 3:
+                    got[17] ^= 1
+                assert got == expected, f"inverse={inverse}: stage {stage} differs"
+                stage += 1
+            if value(dut.ntt_done):
+                break
+        # ``done`` in cycle S + 140 for ``start`` in cycle S: NTT_CYCLES = 141, both counted
+        assert stage == 7 and cycle + 2 == NTT_CYCLES, (stage, cycle)
+        await RisingEdge(tb.clk)
+
+
+@cocotb.test()
+async def test_basemul(dut):
+    tb = TB(dut)
+    idle(dut)
+    await tb.reset()
+    rng = random.Random(41)
+    P = [[rng.randrange(mlkem.Q) for _ in range(256)] for _ in range(4)]
+    kmem = [0] * 64 + [0] * 64
+    wmem = [0] * 128
+    for w in range(32):
+        kmem[w], kmem[32 + w] = pack(P[0][8 * w:8 * w + 8]), pack(P[1][8 * w:8 * w + 8])
+        wmem[w], wmem[32 + w] = pack(P[2][8 * w:8 * w + 8]), pack(P[3][8 * w:8 * w + 8])
+    for name, v in (("a0", 0), ("a1", 32), ("b0", 0), ("b1", 32), ("dst", 64)):
+        getattr(dut, f"bm_{name}").value = v
+    dut.bm_start.value = 1
+    reads = (0, 0)
+    for cycle in range(200):
+        await RisingEdge(tb.clk)
+        dut.bm_start.value = 0
+        dut.bm_ka_data.value, dut.bm_wb_data.value = reads
+        await ReadOnly()
+        reads = (kmem[value(dut.bm_ka_addr)], wmem[value(dut.bm_wb_addr)])
+        if value(dut.bm_wr_en):
+            wmem[value(dut.bm_wr_addr)] = value(dut.bm_wr_data)
+        if value(dut.bm_done):
+            break
+    expected = mlkem.poly_add(mlkem.multiply_ntts(P[0], P[2]), mlkem.multiply_ntts(P[1], P[3]))
+    assert poly_of(wmem, 64) == expected
+
+
+async def _sampler(dut, tb, prefix, out_bytes, *, eta3=None, stall_prob=0.3):
+    words = [int.from_bytes(out_bytes[i:i + 8], "little") for i in range(0, len(out_bytes), 8)]
+    mem = [0] * 64
+    getattr(dut, f"{prefix}_base").value = 32
+    if eta3 is not None:
+        dut.cbd_eta3.value = eta3
+    getattr(dut, f"{prefix}_start").value = 1
+    await RisingEdge(tb.clk)
+    getattr(dut, f"{prefix}_start").value = 0
+    valid, payload, ready = (getattr(dut, f"{prefix}_i__{n}") for n in ("valid", "payload", "ready"))
+    wi = 0
+    for _ in range(5000):
+        offer = tb.rng.random() >= stall_prob
+        valid.value = int(offer)
+        payload.value = words[wi]
+        await ReadOnly()
+        took = offer and value(ready)
+        if value(getattr(dut, f"{prefix}_wr_en")):
+            mem[value(getattr(dut, f"{prefix}_wr_addr"))] = value(getattr(dut, f"{prefix}_wr_data"))
+        done = value(getattr(dut, f"{prefix}_done"))
+        if done:
+            assert value(getattr(dut, f"{prefix}_stop"))
+        await RisingEdge(tb.clk)
+        wi += took
+        if done:
+            break
+    valid.value = 0
+    return poly_of(mem, 32)
+
+
+@cocotb.test()
+async def test_samplers(dut):
+    tb = TB(dut)
+    idle(dut)
+    await tb.reset()
+    rng = random.Random(42)
+    for _ in range(3):
+        seed = rng.randbytes(34)
+        got = await _sampler(dut, tb, "rej", keccak.shake128(seed, 168 * 6))
+        assert got == mlkem.sample_ntt(seed)
+    for eta in (2, 3, 2):
+        out = rng.randbytes(64 * eta)
+        got = await _sampler(dut, tb, "cbd", out + bytes(64), eta3=int(eta == 3))
+        assert got == mlkem.cbd_from_bytes(eta, out)

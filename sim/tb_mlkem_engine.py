@@ -1,0 +1,203 @@
+"""Bench for the ML-KEM-512 decapsulation engine alone (hdl.mlkem.engine.MlKemEngine).
+
+Loads each dk, sends ct ‖ tag, and checks the decapsulated K (observation port ``dbg_k``)
+against the golden model and the vector's expected K, the verdict against the tag, and
+that the cycle count from ``start`` to ``result.valid`` is the same for every case.
+Cases come from the JSON file named by ``MLKEM_CASES`` (written by the pytest side).
+"""
+
+import json
+import os
+
+import cocotb
+from cocotb.triggers import ReadOnly, RisingEdge, with_timeout
+
+from golden import mlkem, proof
+from sim.tb_common import TB, StreamDriver, StreamSink, value, words_le, CLOCK_NS
+
+
+def _word(data, last):
+    return data | (int(last) << 64)
+
+
+class EngineTB(TB):
+    def __init__(self, dut):
+        super().__init__(dut)
+        self.key = StreamDriver(dut, "key", dut.clk, rng=self.rng)
+        self.body = StreamDriver(dut, "body", dut.clk, rng=self.rng)
+        self.res = StreamSink(dut, "result", dut.clk, rng=self.rng)
+        dut.start.value = 0
+        dut.cancel.value = 0
+        dut.descriptor.value = 0
+
+    async def load_key(self, dk):
+        words = words_le(dk)
+        for i, w in enumerate(words):
+            await self.key.send(_word(w, i == len(words) - 1))
+        start = self.cycle
+        while True:
+            await ReadOnly()
+            if value(self.dut.key_done):
+                break
+            await RisingEdge(self.clk)
+            if self.cycle - start > 20000:
+                raise AssertionError("key load did not finish")
+        ok = value(self.dut.key_ok)
+        await RisingEdge(self.clk)
+        return ok, self.cycle - start
+
+    async def decaps(self, D, body, *, abort_after=None):
+        """start, body words, result: returns (verdict, K, cycles start → result.valid)."""
+        self.dut.descriptor.value = int.from_bytes(D, "little")
+        self.dut.start.value = 1
+        t0 = self.cycle
+        await RisingEdge(self.clk)
+        self.dut.start.value = 0
+        words = words_le(body)
+        for i, w in enumerate(words):
+            if abort_after is not None and i == abort_after:
+                self.dut.cancel.value = 1
+                await RisingEdge(self.clk)
+                self.dut.cancel.value = 0
+                return None
+            await self.body.send(_word(w, i == len(words) - 1))
+        k = None
+        t_valid = None
+
+        async def wait_valid():
+            nonlocal k, t_valid
+            while True:
+                await ReadOnly()
+                if value(self.dut.result__valid):
+                    k = value(self.dut.dbg_k).to_bytes(32, "little")
+                    t_valid = self.cycle
+                    return
+                await RisingEdge(self.clk)
+
+        await with_timeout(wait_valid(), 20000 * CLOCK_NS, "ns")
+        await RisingEdge(self.clk)
+        verdict = await self.res.recv(timeout_cycles=100)
+        return verdict, k, t_valid - t0
+
+
+def _cases():
+    with open(os.environ["MLKEM_CASES"]) as f:
+        return json.load(f)
+
+
+@cocotb.test()
+async def test_decaps_cases(dut):
+    """Every case: K equals the golden model and the expected K; verdict; constant time."""
+    tb = EngineTB(dut)
+    await tb.reset()
+    cycles = set()
+    key_load = []
+    last_dk = None
+    for n, case in enumerate(_cases()):
+        dk, c = bytes.fromhex(case["dk"]), bytes.fromhex(case["c"])
+        if dk != last_dk:
+            ok, kc = await tb.load_key(dk)
+            assert ok == int(mlkem.check_dk(dk)), f"case {n}: key_ok {ok}"
+            key_load.append(kc)
+            last_dk = dk
+        D = bytes.fromhex(case["D"])
+        k_expected = mlkem.decaps(dk, c)
+        if "k" in case:
+            assert k_expected == bytes.fromhex(case["k"]), f"case {n}: golden disagrees"
+        if os.environ.get("MLKEM_CORRUPT") == str(n):          # negative control
+            k_expected = bytes([k_expected[0] ^ 1]) + k_expected[1:]
+        tag = bytes.fromhex(case["tag"])
+        verdict, k, cyc = await tb.decaps(D, c + tag)
+        assert k == k_expected, f"case {n} ({case.get('name')}): K {k.hex()} != {k_expected.hex()}"
+        assert verdict == int(proof.proof_tag(k_expected, D) == tag), f"case {n}: verdict {verdict}"
+        cycles.add(cyc)
+    assert len(cycles) == 1, f"latency differs between cases: {sorted(cycles)}"
+    out = os.environ.get("MLKEM_METRICS")
+    if out:
+        with open(out, "w") as f:
+            json.dump({"engine_cycles": cycles.pop(), "key_load": max(key_load)}, f)
+
+
+@cocotb.test()
+async def test_abort_then_decaps(dut):
+    """An aborted request (mid-body and after the body) leaves the engine ready with the key."""
+    tb = EngineTB(dut)
+    await tb.reset()
+    case = _cases()[0]
+    dk, c = bytes.fromhex(case["dk"]), bytes.fromhex(case["c"])
+    D = bytes.fromhex(case["D"])
+    tag = bytes.fromhex(case["tag"])
+    ok, _ = await tb.load_key(dk)
+    assert ok == 1
+    await tb.decaps(D, c + tag, abort_after=50)
+    verdict, k, cyc0 = await tb.decaps(D, c + tag)
+    assert k == mlkem.decaps(dk, c)
+    # abort while the engine is computing (J in the sponge, an NTT running)
+    tb.dut.descriptor.value = int.from_bytes(D, "little")
+    tb.dut.start.value = 1
+    await RisingEdge(tb.clk)
+    tb.dut.start.value = 0
+    words = words_le(c + tag)
+    for i, w in enumerate(words):
+        await tb.body.send(_word(w, i == len(words) - 1))
+    await tb.cycles(60)
+    tb.dut.cancel.value = 1
+    await RisingEdge(tb.clk)
+    tb.dut.cancel.value = 0
+    verdict, k, cyc1 = await tb.decaps(D, c + tag)
+    assert k == mlkem.decaps(dk, c) and verdict == int(proof.proof_tag(k, D) == tag)
+    assert cyc0 == cyc1
+
+
+@cocotb.test()
+async def test_key_reload(dut):
+    """Keys loaded one after another (no request between) are each checked; a dk with a
+    wrong H(ek) is rejected."""
+    tb = EngineTB(dut)
+    await tb.reset()
+    dks = []
+    for case in _cases():
+        dk = bytes.fromhex(case["dk"])
+        if dk not in dks:
+            dks.append(dk)
+    bad = bytearray(dks[0])
+    bad[1568] ^= 0x01                      # H(ek)
+    for dk in (dks[0], dks[1], bytes(bad), dks[0]):
+        ok, _ = await tb.load_key(dk)
+        assert ok == int(mlkem.check_dk(dk)), f"key_ok {ok}"
+
+
+
+@cocotb.test()
+async def test_schedule(dut):
+    """Cycle at which each program step starts (relative to ``start``), for docs/mlkem.md;
+    the schedule must be the same for a valid and an implicitly rejected ciphertext."""
+    tb = EngineTB(dut)
+    await tb.reset()
+    cases = _cases()
+    schedules = []
+    for case in cases[:4]:
+        dk, c = bytes.fromhex(case["dk"]), bytes.fromhex(case["c"])
+        ok, _ = await tb.load_key(dk)
+        steps = []
+        t0 = tb.cycle + 1
+
+        async def watch():
+            prev = None
+            while True:
+                await RisingEdge(tb.clk)
+                await ReadOnly()
+                s = value(dut.engine.step)
+                if s != prev:
+                    steps.append((s, tb.cycle - t0))
+                    prev = s
+
+        w = cocotb.start_soon(watch())
+        await tb.decaps(bytes.fromhex(case["D"]), c + bytes.fromhex(case["tag"]))
+        w.cancel()
+        schedules.append(steps)
+    assert all(s == schedules[0] for s in schedules), "schedule depends on the data"
+    out = os.environ.get("MLKEM_SCHEDULE")
+    if out:
+        with open(out, "w") as f:
+            json.dump(schedules[0], f)

@@ -1,0 +1,191 @@
+"""cocotb bench of the flat wrapper ``<vendor>_quantum_validator_asic`` around a
+``ValidatorShell`` with the test engine of ``tests/shell_engine.py``.
+
+Environment: ``PQVOTE_VENDOR``, ``PQVOTE_SEED``, ``PQVOTE_CASES`` (requests per scenario,
+default 6).
+
+The proof goes in one 1024-byte frame per handshake (``frame_last`` on the final frame);
+responses are compared with ``tests.shell_engine.ShellModel`` (digest and attestation from
+``golden.proof``). A monitor measures the latency from the cycle after the first frame handshake (when its
+first beat can enter the core) to ``resp_valid``; without idle cycles it must stay within
+a few cycles of the proof's beat count plus the shell's fixed tail, which shows that the
+frames stream at one beat per cycle.
+"""
+
+import os
+from collections import deque
+
+import cocotb
+from cocotb.triggers import ReadOnly, RisingEdge, with_timeout
+
+from golden.proof import FRAME_BYTES, KEY_LEN, Status
+from hdl.validator import KeyStatus
+from sim.results import record
+from sim.tb_common import CLOCK_NS, TB, value
+from sim.tb_shell import Scenario, rand_bytes
+from tests.shell_engine import KeyModel, ShellModel
+
+BEATS = FRAME_BYTES // 8
+
+
+class FlatPort:
+    """A valid/ready handshake over plain ports: ``fields`` is a list of ``(port handle, value)``."""
+
+    def __init__(self, clk, valid, ready, *, rng, idle_prob=0.0):
+        self.clk, self.valid, self.ready = clk, valid, ready
+        self.rng, self.idle_prob = rng, idle_prob
+        self.valid.value = 0
+
+    async def send(self, fields, *, timeout_cycles=100_000):
+        while self.idle_prob and self.rng.random() < self.idle_prob:
+            self.valid.value = 0
+            await RisingEdge(self.clk)
+        for handle, v in fields:
+            handle.value = v
+        self.valid.value = 1
+        await with_timeout(self._wait(), timeout_cycles * CLOCK_NS, "ns")
+        await RisingEdge(self.clk)
+        self.valid.value = 0
+
+    async def _wait(self):
+        while True:
+            await ReadOnly()
+            if value(self.ready):
+                return
+            await RisingEdge(self.clk)
+
+
+class WrapperTB(TB):
+    def __init__(self, dut, *, idle_prob=0.0, stall_prob=0.0):
+        super().__init__(dut)
+        self.vendor = os.environ.get("PQVOTE_VENDOR", "riscv")
+        self.stall_prob = stall_prob
+        self.key = FlatPort(dut.clk, dut.key_valid, dut.key_ready, rng=self.rng)
+        self.req = FlatPort(dut.clk, dut.req_valid, dut.req_ready, rng=self.rng,
+                            idle_prob=idle_prob)
+        self.frame = FlatPort(dut.clk, dut.frame_valid, dut.frame_ready, rng=self.rng,
+                              idle_prob=idle_prob)
+        dut.resp_ready.value = 0
+        self.model = ShellModel(self.vendor)
+        self.scen = Scenario(self.vendor, self.rng)
+        self.keym = None
+        self.expected = deque()
+        self.latencies = []            # first frame handshake + 1 to resp_valid
+        cocotb.start_soon(self._monitor())
+
+    async def _monitor(self):
+        dut = self.dut
+        clock, first = 0, None
+        while True:
+            await RisingEdge(self.clk)
+            await ReadOnly()
+            clock += 1
+            if value(dut.frame_valid) and value(dut.frame_ready) and first is None:
+                first = clock + 1          # its first beat can enter the core next cycle
+            if first is not None and value(dut.resp_valid):
+                self.latencies.append(clock - first)
+                first = None
+
+    async def load_key(self):
+        words = KeyModel.stream(rand_bytes(self.rng, KEY_LEN[self.vendor]),
+                                rand_bytes(self.rng, 32))
+        for d, last in words:
+            await self.key.send([(self.dut.key_data, d), (self.dut.key_last, int(last))])
+        for _ in range(10_000):
+            await ReadOnly()
+            if value(self.dut.key_status) != KeyStatus.LOADING.value:
+                break
+            await RisingEdge(self.clk)
+        self.keym = KeyModel(self.vendor, words)
+        assert value(self.dut.key_status) == KeyStatus.OK.value
+        await RisingEdge(self.clk)
+
+    async def send(self, kind, frames=None):
+        rng = self.rng
+        descriptor = rand_bytes(rng, 24)
+        nonce = rng.getrandbits(64)
+        beats = self.scen.proof(kind if kind in Scenario.KINDS else "valid",
+                                self.keym.kacc if self.keym else 0, descriptor)
+        if frames is not None:           # whole frames only on the flat port
+            beats = (beats + [0] * (frames * BEATS))[:frames * BEATS]
+        else:
+            beats = beats + [0] * (-len(beats) % BEATS)
+        self.expected.append((kind, self.model.response(self.keym, descriptor, nonce, beats)))
+        await self.req.send([(self.dut.tcp_descriptor, int.from_bytes(descriptor, "little")),
+                             (self.dut.nonce, nonce)])
+        nframes = len(beats) // BEATS
+        for f in range(nframes):
+            chunk = beats[f * BEATS:(f + 1) * BEATS]
+            flat = sum(w << (64 * k) for k, w in enumerate(chunk))
+            await self.frame.send([(self.dut.delegated_quantum_proof, flat),
+                                   (self.dut.frame_last, int(f == nframes - 1))])
+
+    async def recv(self, *, timeout_cycles=200_000):
+        async def wait():
+            while True:
+                stall = self.stall_prob and self.rng.random() < self.stall_prob
+                self.dut.resp_ready.value = 0 if stall else 1
+                await ReadOnly()
+                if not stall and value(self.dut.resp_valid):
+                    got = (value(self.dut.quantum_consensus_vote), Status(value(self.dut.status)),
+                           value(self.dut.quantum_signature).to_bytes(32, "little"),
+                           value(self.dut.proof_digest).to_bytes(32, "little"))
+                    await RisingEdge(self.clk)
+                    self.dut.resp_ready.value = 0
+                    return got
+                await RisingEdge(self.clk)
+        got = await with_timeout(wait(), timeout_cycles * CLOCK_NS, "ns")
+        kind, (vote, status, att, pd) = self.expected.popleft()
+        assert got[3] == pd, f"{kind}: digest {got[3].hex()}, expected {pd.hex()}"
+        assert got[1] == status, f"{kind}: status {got[1]!r}, expected {status!r}"
+        assert got[0] == int(vote), f"{kind}: vote {got[0]}, expected {int(vote)}"
+        assert got[2] == att, f"{kind}: attestation {got[2].hex()}, expected {att.hex()}"
+        return kind, got
+
+    async def run(self, plan):
+        async def produce():
+            for item in plan:
+                await self.send(*item)
+        producer = cocotb.start_soon(produce())
+        results = [await self.recv() for _ in plan]
+        await producer
+        return results
+
+
+@cocotb.test()
+@cocotb.parametrize(idle_prob=[0.0, 0.5], stall_prob=[0.0, 0.5])
+async def frames(dut, idle_prob, stall_prob):
+    """Valid / invalid / padding-error proofs of the right frame count, and proofs with one
+    frame too few or too many, back to back; constant latency without idle and stall."""
+    tb = WrapperTB(dut, idle_prob=idle_prob, stall_prob=stall_prob)
+    await tb.reset()
+    await tb.load_key()
+    n = int(os.environ.get("PQVOTE_CASES", "6"))
+    frames_ok = tb.scen.g["beats"] // BEATS
+    plan = [("valid",), ("invalid",), ("pad",)] * (n // 2) + [("valid",)] * (n % 2)
+    plan += [("short", frames_ok - 1) if frames_ok > 1 else ("short", 0),
+             ("long", frames_ok + 1), ("valid",)]
+    plan = [p for p in plan if p[1:] != (0,)]
+    tb.rng.shuffle(plan)
+    res = await tb.run(plan)
+    for (kind, got) in res:
+        if kind in ("short", "long"):
+            assert got[1] == Status.BAD_LENGTH
+        else:
+            assert got[1] == Status.OK and got[0] == (kind == "valid")
+    if idle_prob == 0 and stall_prob == 0:
+        ok = {lat for (kind, got), lat in zip(res, tb.latencies) if got[1] == Status.OK}
+        assert len(ok) == 1, f"latency depends on the data: {sorted(ok)}"
+        lat = ok.pop()
+        # one beat per cycle across frames: the shell's own tail is < 100 cycles
+        assert lat < tb.scen.g["beats"] + 100, lat
+        record(f"wrapper_{tb.vendor}", latency_cycles=lat, frames=frames_ok)
+        dut._log.info("wrapper latency %d cycles (%d frames)", lat, frames_ok)
+
+
+@cocotb.test()
+async def no_key(dut):
+    tb = WrapperTB(dut)
+    await tb.reset()
+    res = await tb.run([("valid",), ("long", tb.scen.g["beats"] // BEATS + 1)])
+    assert [got[1] for _, got in res] == [Status.NO_KEY] * 2

@@ -1,0 +1,253 @@
+"""``pqvote keygen / mint / decide / verify-cert / proofs get`` end to end, and bad input."""
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+
+import pytest
+
+from pqvote.cli import main
+
+D = bytes(range(24)).hex()
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A provisioned cluster and one minted proofs file (shared: keygen + mint take ~2 s)."""
+    root = tmp_path_factory.mktemp("cli")
+    keys = root / "keys"
+    assert main(["keygen", "--out", str(keys)]) == 0
+    assert main(["mint", "--keys", str(keys), "--descriptor", D,
+                 "--out", str(root / "proofs.json")]) == 0
+    return keys, root / "proofs.json"
+
+
+@pytest.fixture
+def work(cluster, tmp_path):
+    """A private copy of the cluster (so each test has its own database)."""
+    keys, proofs = cluster
+    mine = tmp_path / "keys"
+    shutil.copytree(keys, mine)
+    return mine, proofs, tmp_path
+
+
+def _digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+
+
+def test_keygen_layout_and_modes(cluster, capsys, tmp_path):
+    keys, _ = cluster
+    conf = json.loads((keys / "cluster.json").read_text())
+    assert [v["vendor"] for v in conf["validators"]] == ["intel", "amd", "arm", "riscv"]
+    assert conf["rule"] == "gt_2_3"
+    secret = [f"{v}.key" for v in ("intel", "amd", "arm")] + \
+        [f"{v}.katt" for v in ("intel", "amd", "arm", "riscv")] + \
+        ["collector.sk", "minter/riscv.sk", "minter/intel.ek"]
+    for name in secret:
+        assert stat.S_IMODE((keys / name).stat().st_mode) == 0o600, name
+    sizes = {"intel.key": 1632, "amd.key": 1518, "arm.key": 6492, "riscv.key": 32,
+             "minter/arm.ek": 261120, "collector.pk": 1312}
+    for name, size in sizes.items():
+        assert (keys / name).stat().st_size == size
+    # refuses to overwrite, refuses an unsafe rule
+    before = {p: _digest(p) for p in keys.rglob("*") if p.is_file()}
+    code, _, err = run(capsys, "keygen", "--out", keys)
+    assert code == 2 and "refusing to overwrite" in err and err.count("\n") == 1
+    assert before == {p: _digest(p) for p in keys.rglob("*") if p.is_file()}
+    code, _, err = run(capsys, "keygen", "--out", tmp_path / "k2", "--rule", "2")
+    assert code == 2 and "below the safe bound" in err
+    code, _, err = run(capsys, "keygen", "--out", tmp_path / "k3", "--rule", "majority")
+    assert code == 2 and "Quorum rule" in err
+
+
+@pytest.mark.parametrize("backend", ["software", "golden"])
+def test_decide_accept_verify_and_proof_store(work, capsys, backend):
+    keys, proofs, tmp = work
+    code, out, err = run(capsys, "decide", "--keys", keys, "--proofs", proofs,
+                         "--backend", backend)
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["outcome"] == "accepted" and report["nonce"] == 1
+    assert report["tally"]["quorum"] == 3 and len(report["certificate"]["votes"]) == 3
+    assert all(r["status"] == "ok" and r["vote"] for r in report["responses"].values())
+    (tmp / "report.json").write_text(out)
+    code, out, _ = run(capsys, "verify-cert", "--keys", keys, tmp / "report.json")
+    assert code == 0 and out.startswith("valid")
+    # the certificate alone also verifies; a tampered one does not
+    cert = report["certificate"]
+    (tmp / "cert.json").write_text(json.dumps(cert))
+    assert run(capsys, "verify-cert", "--keys", keys, tmp / "cert.json")[0] == 0
+    for mutate in (lambda c: c["votes"].pop(),
+                   lambda c: c.update(nonce=c["nonce"] + 1),
+                   lambda c: c["votes"][0].update(vote=False),
+                   lambda c: c.update(signature="00" * 2420),
+                   lambda c: c.update(outcome="rejected")):
+        bad = json.loads(json.dumps(cert))
+        mutate(bad)
+        (tmp / "bad.json").write_text(json.dumps(bad))
+        code, out, _ = run(capsys, "verify-cert", "--keys", keys, tmp / "bad.json")
+        assert code == 1 and out.startswith("invalid")
+    # the proof store returns the proofs of the accepted descriptor
+    code, out, _ = run(capsys, "proofs", "get", D, "--keys", keys)
+    assert code == 0
+    assert json.loads(out)["proofs"] == json.loads(proofs.read_text())["proofs"]
+    # the next request gets the next nonce
+    code, out, _ = run(capsys, "decide", "--keys", keys, "--proofs", proofs, "--backend", backend)
+    assert code == 0 and json.loads(out)["nonce"] == 2
+
+
+@pytest.mark.parametrize("faults,outcome", [
+    (["intel:byzantine"], "accepted"),
+    (["amd:corrupt"], "accepted"),
+    (["arm:silent"], "accepted"),
+    (["riscv:late"], "accepted"),
+    (["intel:replay"], "accepted"),
+    (["arm:equivocate"], "accepted"),
+    (["intel:silent", "amd:late"], "no_quorum"),
+    (["intel:byzantine", "riscv:byzantine"], "rejected"),
+])
+def test_decide_with_faults(work, capsys, faults, outcome):
+    keys, proofs, tmp = work
+    argv = ["decide", "--keys", keys, "--proofs", proofs, "--backend", "software"]
+    for f in faults:
+        argv += ["--fault", f]
+    code, out, err = run(capsys, *argv)
+    report = json.loads(out)
+    assert report["outcome"] == outcome, err
+    assert code == (0 if outcome == "accepted" else 1)
+    if "arm:equivocate" in faults:
+        assert [e["validator"] for e in report["evidence"]] == ["arm"]
+        assert report["counters"]["arm"]["equivocations"] == 1
+    if outcome != "accepted":
+        code, _, err = run(capsys, "proofs", "get", D, "--keys", keys)
+        assert code == 1 and "no accepted proofs" in err
+
+
+def test_decide_invalid_proof_rejected(work, capsys):
+    keys, proofs, tmp = work
+    obj = json.loads(proofs.read_text())
+    for vendor in obj["proofs"]:
+        p = bytearray.fromhex(obj["proofs"][vendor])
+        p[3] ^= 1
+        obj["proofs"][vendor] = p.hex()
+    (tmp / "bad.json").write_text(json.dumps(obj))
+    code, out, _ = run(capsys, "decide", "--keys", keys, "--proofs", tmp / "bad.json",
+                       "--backend", "software")
+    report = json.loads(out)
+    assert code == 1 and report["outcome"] == "rejected"
+    (tmp / "r.json").write_text(out)
+    assert run(capsys, "verify-cert", "--keys", keys, tmp / "r.json")[0] == 0
+
+
+def _bad_input_cases(keys, proofs, tmp):
+    obj = json.loads(proofs.read_text())
+    files = {
+        "badhex.json": dict(obj, descriptor="zz" * 24),
+        "short.json": dict(obj, descriptor="00" * 23),
+        "vendor.json": dict(obj, proofs=dict(obj["proofs"], sparc="00")),
+        "missing.json": dict(obj, proofs={"intel": obj["proofs"]["intel"]}),
+        "proofhex.json": dict(obj, proofs=dict(obj["proofs"], intel="0g")),
+    }
+    for name, o in files.items():
+        (tmp / name).write_text(json.dumps(o))
+    (tmp / "notjson.json").write_text("{")
+    base = ["decide", "--keys", keys, "--backend", "software"]
+    cases = [base + ["--proofs", tmp / n] for n in list(files) + ["notjson.json", "nope.json"]]
+    cases += [base + ["--proofs", proofs, "--fault", "sparc:silent"],
+              base + ["--proofs", proofs, "--fault", "intel:nap"],
+              base + ["--proofs", proofs, "--fault", "intel"],
+              base + ["--proofs", proofs, "--nonce", "1"],          # already decided
+              base + ["--proofs", proofs, "--nonce", str(1 << 64)],
+              ["decide", "--keys", keys, "--proofs", proofs, "--backend", "fpga"],
+              ["mint", "--keys", keys, "--descriptor", "xyz"],
+              ["mint", "--keys", keys, "--descriptor", "00" * 25],
+              ["mint", "--keys", keys, "--descriptor", D, "--out", proofs],
+              ["proofs", "get", "nothex", "--keys", keys],
+              ["proofs", "get", D, "--db", tmp / "none.db"],
+              ["verify-cert", "--keys", keys, tmp / "nope.json"],
+              ["verify-cert", "--keys", keys, tmp / "notjson.json"],
+              ["mint", "--keys", tmp / "nodir", "--descriptor", D],
+              ["mint", "--keys", keys, "--descriptor", D, "--out", tmp / "no" / "such.json"]]
+    return cases
+
+
+def test_bad_input_one_line_error_nothing_touched(work, capsys):
+    keys, proofs, tmp = work
+    assert run(capsys, "decide", "--keys", keys, "--proofs", proofs,
+               "--backend", "software")[0] == 0
+    db = keys / "pqvote.db"
+    before = _digest(db)
+    for argv in _bad_input_cases(keys, proofs, tmp):
+        code, out, err = run(capsys, *argv)
+        assert code == 2, (argv, code, out, err)
+        assert err.startswith("pqvote: ") and err.count("\n") == 1, (argv, err)
+        assert _digest(db) == before, argv
+    # broken key files
+    for name, damage in (("intel.katt", "delete"), ("amd.key", "truncate"),
+                         ("collector.sk", "truncate"), ("cluster.json", "garbage")):
+        path = keys / name
+        saved = path.read_bytes()
+        if damage == "delete":
+            path.unlink()
+        elif damage == "truncate":
+            path.write_bytes(saved[:-1])
+        else:
+            path.write_text("{not json")
+        code, _, err = run(capsys, "decide", "--keys", keys, "--proofs", proofs)
+        assert code == 2 and err.count("\n") == 1, (name, err)
+        assert _digest(db) == before
+        path.write_bytes(saved)
+        os.chmod(path, 0o600)
+
+
+def test_corrupt_database(work, capsys):
+    keys, proofs, tmp = work
+    db = tmp / "corrupt.db"
+    db.write_bytes(b"this is not a database" * 100)
+    before = _digest(db)
+    code, _, err = run(capsys, "decide", "--keys", keys, "--proofs", proofs,
+                       "--backend", "software", "--db", db)
+    assert code == 2 and "database" in err and err.count("\n") == 1
+    code, _, err = run(capsys, "proofs", "get", D, "--db", db)
+    assert code == 2 and err.count("\n") == 1
+    assert _digest(db) == before
+
+
+def test_rtl_backend_without_landed_core_is_an_error(work, capsys):
+    from consensus.sources import RtlSource
+    keys, proofs, tmp = work
+    missing = [v for v in ("intel", "amd", "arm", "riscv") if v not in RtlSource.landed()]
+    if not missing:
+        pytest.skip("every core has landed")
+    code, _, err = run(capsys, "decide", "--keys", keys, "--proofs", proofs,
+                       "--backend", f"golden,{missing[0]}=rtl")
+    assert code == 2 and "no landed RTL core" in err
+    assert not (keys / "pqvote.db").exists()
+
+
+def test_decide_rtl_backend_for_landed_cores(work, capsys):
+    """`--backend software,<landed>=rtl`: the landed cores answer from the RTL cluster model
+    (the same build as tests/test_consensus_rtl.py)."""
+    from consensus.sources import RtlSource
+    landed = sorted(RtlSource.landed())
+    if not landed:
+        pytest.skip("no RTL core has landed")
+    keys, proofs, tmp = work
+    spec = "software," + ",".join(f"{v}=rtl" for v in landed)
+    code, out, err = run(capsys, "decide", "--keys", keys, "--proofs", proofs,
+                         "--backend", spec)
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["outcome"] == "accepted"
+    for v in landed:
+        assert report["responses"][v]["vote"] and report["responses"][v]["cycles"] > 0
+    (tmp / "rtl.json").write_text(out)
+    assert run(capsys, "verify-cert", "--keys", keys, tmp / "rtl.json")[0] == 0

@@ -1,0 +1,167 @@
+"""Decision store: one transaction per decision, unique certificates, proof store, corrupt
+databases, and crash consistency (the writer killed at every commit boundary)."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from consensus.store import BOUNDARIES, AlreadyDecided, Store, StoreError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Builds two decisions deterministically (the second with evidence and proofs) and records
+# them; with a boundary name in argv[2] the process SIGKILLs itself there while recording
+# the second.
+CHILD = textwrap.dedent('''
+    import os, signal, sys
+    sys.path.insert(0, {root!r})
+    from consensus.collector import Collector, Open, Receive, Tick, Counted, Refused, Decided, EvidenceFound
+    from consensus.simulation import make_cluster
+    from consensus.sources import software_attestation as att
+    from consensus.store import Store
+    from consensus.votes import Vote
+
+    vs = make_cluster(4, seed=3)
+
+    def decide(nonce, d, values):
+        col = Collector(vs, attest=att)
+        col.step(Open(nonce, d, at=0.0, deadline=10.0))
+        received, evidence = [], []
+        for i, (v, value) in enumerate(values):
+            vote = Vote(v.name, nonce, d, value, bytes(32),
+                        att(v.k_att, v.vendor, nonce, d, value, bytes(32)))
+            for e in col.step(Receive(vote, at=1.0 + i)):
+                if isinstance(e, Counted):
+                    received.append((e.vote, True, None, 1.0 + i))
+                elif isinstance(e, Refused):
+                    received.append((e.vote, False, e.reason, 1.0 + i))
+                elif isinstance(e, EvidenceFound):
+                    evidence.append(e.evidence)
+        col.step(Tick(11.0))
+        return dict(nonce=nonce, descriptor=d, opened_at=0.0, deadline=10.0,
+                    decision=col.decision(nonce), votes=received, evidence=evidence)
+
+    a, b, c, d_ = vs.validators
+    first = decide(1, bytes(24), [(a, True), (b, True), (c, True)])
+    second = decide(2, bytes(range(24)), [(a, True), (a, False), (b, True), (c, True), (d_, True)])
+    second["proofs"] = {{"intel": b"I" * 1024, "riscv": b"R" * 8192}}
+    s = Store(sys.argv[1])
+    if not s.has_decision(1):
+        s.record(**first, proofs={{"intel": b"i" * 1024}})
+    point = sys.argv[2] if len(sys.argv) > 2 else None
+    if point:
+        def boundary(name):
+            if name == point:
+                os.kill(os.getpid(), signal.SIGKILL)
+        s._boundary = boundary
+    s.record(**second)
+''').format(root=str(ROOT))
+
+
+def _child(tmp_path, db, point=None):
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    args = [sys.executable, str(script), str(db)] + ([point] if point else [])
+    return subprocess.run(args, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ref")
+    db = tmp / "ref.db"
+    r = _child(tmp, db)
+    assert r.returncode == 0, r.stderr
+    with Store(db) as s:
+        full = s.dump()
+    return full
+
+
+def _only_first(dump):
+    return {t: [row for row in rows if (row[0] if t in ("requests", "decisions", "certificates")
+                                        else row[1] if t in ("votes", "evidence") else row[3]) == 1]
+            for t, rows in dump.items()}
+
+
+def test_reference_contents(reference):
+    assert [r[0] for r in reference["decisions"]] == [1, 2]
+    assert [r[1] for r in reference["decisions"]] == ["accepted", "accepted"]
+    assert len(reference["certificates"]) == 2
+    assert len(reference["evidence"]) == 1
+    assert sorted((r[0], r[1]) for r in reference["proofs"]) == \
+        [(bytes(24), "intel"), (bytes(range(24)), "intel"), (bytes(range(24)), "riscv")]
+
+
+@pytest.mark.parametrize("point", BOUNDARIES)
+def test_crash_at_each_commit_boundary(tmp_path, reference, point):
+    db = tmp_path / "crash.db"
+    r = _child(tmp_path, db, point)
+    assert r.returncode == -signal.SIGKILL, (r.returncode, r.stderr)
+    with Store(db) as s:
+        dump = s.dump()
+    if point == "committed":
+        assert dump == reference
+    else:
+        assert dump == _only_first(reference)      # nothing of the interrupted decision
+    # restart: recording again completes (or is refused when it had committed) and the
+    # first decision never changes
+    r = _child(tmp_path, db)
+    if point == "committed":
+        assert r.returncode != 0 and "AlreadyDecided" in r.stderr
+    else:
+        assert r.returncode == 0, r.stderr
+    with Store(db) as s:
+        assert s.dump() == reference
+
+
+def test_unique_certificate_and_reads(tmp_path, reference):
+    db = tmp_path / "u.db"
+    assert _child(tmp_path, db).returncode == 0
+    with Store(db) as s:
+        before = s.dump()
+        cert = s.certificate(2)
+        assert cert.nonce == 2 and cert.outcome == "accepted"
+        assert s.decision(2)["outcome"] == "accepted"
+        assert [e.validator for e in s.evidence(2)] == ["intel"]
+        assert s.proofs(bytes(range(24))) == {"intel": b"I" * 1024, "riscv": b"R" * 8192}
+        assert s.proofs(bytes(23) + b"x") == {}
+        assert len(s.votes(2)) == 5 and s.next_nonce() == 3
+        # the database itself refuses a second certificate for a request
+        with pytest.raises(sqlite3.IntegrityError):
+            s._db.execute("INSERT INTO certificates VALUES (2, 'rejected', '{}', x'')")
+        assert s.dump() == before
+        assert s._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert s._db.execute("PRAGMA synchronous").fetchone()[0] == 2      # FULL
+    r = _child(tmp_path, db)
+    assert r.returncode != 0 and "AlreadyDecided" in r.stderr
+    with Store(db) as s:
+        assert s.dump() == before
+
+
+def test_corrupt_and_missing_database(tmp_path):
+    bad = tmp_path / "bad.db"
+    junk = os.urandom(4096)
+    bad.write_bytes(junk)
+    with pytest.raises(StoreError):
+        Store(bad)
+    assert bad.read_bytes() == junk                 # untouched
+    with pytest.raises(StoreError, match="no database"):
+        Store(tmp_path / "missing.db", create=False)
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_already_decided_leaves_store_untouched(tmp_path):
+    db = tmp_path / "a.db"
+    assert _child(tmp_path, db).returncode == 0
+    with Store(db) as s:
+        before = s.dump()
+        from consensus.collector import Decision
+        dec = Decision(1, bytes(24), "no_quorum", None, 0, 0, (), 0.0, 10.0)
+        with pytest.raises(AlreadyDecided):
+            s.record(nonce=1, descriptor=bytes(24), opened_at=0.0, deadline=10.0, decision=dec)
+        assert s.dump() == before

@@ -1,0 +1,210 @@
+# amaranth: UnusedElaboratable=no
+"""ValidatorShell: Amaranth-simulator unit tests and the cocotb bench under Verilator, with
+the test engine of ``tests/shell_engine.py``."""
+
+import os
+import random
+
+import pytest
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.sim import Simulator
+
+from golden.proof import KEY_LEN, Status, VENDORS, pad_proof
+from hdl.validator import EngineSignature, KeyStatus, ValidatorShell, shell_geometry
+from sim.runner import run_cocotb
+from tests.shell_engine import KeyModel, ShellModel, ShellTestEngine, mint_body
+
+FULL = os.environ.get("PQVOTE_FULL", "") not in ("", "0")
+
+
+def _beats(proof):
+    return [int.from_bytes(proof[i:i + 8], "little") for i in range(0, len(proof), 8)]
+
+
+def simulate(dut, vendor, key_stream, requests):
+    """Run ``requests`` (``(descriptor, nonce, beats)``) after loading ``key_stream``
+    (or no key if ``None``); returns ``[(response, latency)]`` and the key-load cycles."""
+    out = []
+    info = {}
+    latencies = []
+
+    async def put(ctx, s, payload):
+        ctx.set(s.payload, payload)
+        ctx.set(s.valid, 1)
+        await ctx.tick().until(s.ready)
+        ctx.set(s.valid, 0)
+
+    async def testbench(ctx):
+        ctx.set(dut.o_resp.ready, 1)
+        if key_stream is not None:
+            t = 0
+            for w, last in key_stream:
+                await put(ctx, dut.i_key, {"data": w, "last": last})
+                t += 1
+            while ctx.get(dut.o_key_status) == KeyStatus.LOADING:
+                await ctx.tick()
+                t += 1
+            info["key_cycles"] = t
+            info["key_status"] = ctx.get(dut.o_key_status)
+        for descriptor, nonce, beats in requests:
+            await put(ctx, dut.i_req, {"descriptor": int.from_bytes(descriptor, "little"),
+                                       "nonce": nonce})
+            for i, w in enumerate(beats):
+                await put(ctx, dut.i_proof, {"data": w, "last": i == len(beats) - 1})
+            while not ctx.get(dut.o_resp.valid):
+                await ctx.tick()
+            r = ctx.get(dut.o_resp.payload)
+            out.append(((int(r.vote), Status(int(r.status)),
+                         int(r.attestation).to_bytes(32, "little"),
+                         int(r.digest).to_bytes(32, "little")), None))
+            await ctx.tick()
+
+    async def monitor(ctx):
+        # latency: clock edges from the first proof handshake to the first edge at which
+        # o_resp.valid is seen (the cocotb benches count the same way)
+        cycle = 0
+        first = None
+        async for _, _, pv, pr, rv in ctx.tick().sample(
+                dut.i_proof.valid, dut.i_proof.ready, dut.o_resp.valid):
+            cycle += 1
+            if first is None and pv and pr:
+                first = cycle
+            if first is not None and rv:
+                latencies.append(cycle - first)
+                first = None
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    sim.add_testbench(monitor, background=True)
+    sim.run()
+    assert len(latencies) == len(out)
+    return [(r, lat) for (r, _), lat in zip(out, latencies)], info
+
+
+def _scenario(vendor, seed, kinds):
+    rng = random.Random(seed)
+    key = bytes(rng.getrandbits(8) for _ in range(KEY_LEN[vendor]))
+    k_att = bytes(rng.getrandbits(8) for _ in range(32))
+    stream = KeyModel.stream(key, k_att)
+    km = KeyModel(vendor, stream)
+    reqs = []
+    for kind in kinds:
+        D = bytes(rng.getrandbits(8) for _ in range(24))
+        N = rng.getrandbits(64)
+        beats = _beats(pad_proof(mint_body(vendor, km.kacc, D, rng, valid=kind != "invalid"),
+                                 vendor))
+        if kind == "short":         # ends inside the body: the engine is aborted mid-body
+            beats = beats[:len(beats) // 3]
+        elif kind == "long":
+            beats = beats + [rng.getrandbits(64) for _ in range(3)]
+        reqs.append((D, N, beats))
+    return stream, km, reqs
+
+
+@pytest.mark.parametrize("vendor", list(VENDORS))
+def test_every_geometry(vendor):
+    """One valid and one invalid request for each vendor's key/body/frame geometry."""
+    stream, km, reqs = _scenario(vendor, 1, ["valid", "invalid"])
+    dut = ValidatorShell(vendor=vendor, engine=ShellTestEngine())
+    out, info = simulate(dut, vendor, stream, reqs)
+    assert info["key_status"] == KeyStatus.OK
+    model = ShellModel(vendor)
+    for (D, N, beats), (got, _) in zip(reqs, out):
+        vote, status, att, pd = model.response(km, D, N, beats)
+        assert got == (int(vote), status, att, pd)
+    assert [g[0] for g, _ in out] == [1, 0]
+    assert out[0][1] == out[1][1]
+
+
+@pytest.mark.parametrize("gap", [1, 3])
+def test_engine_backpressure(gap):
+    """An engine that takes a body word only every gap+1 cycles slows the intake, not the
+    result; the latency stays data-independent."""
+    vendor = "amd"
+    kinds = ["valid", "short", "invalid", "long", "valid"]
+    stream, km, reqs = _scenario(vendor, 2, kinds)
+    dut = ValidatorShell(vendor=vendor, engine=ShellTestEngine(body_gap=gap))
+    out, _ = simulate(dut, vendor, stream, reqs)
+    model = ShellModel(vendor)
+    for (D, N, beats), (got, _) in zip(reqs, out):
+        vote, status, att, pd = model.response(km, D, N, beats)
+        assert got == (int(vote), status, att, pd)
+    assert [got[:2] for got, _ in out] == [
+        (1, Status.OK), (0, Status.BAD_LENGTH), (0, Status.OK), (0, Status.BAD_LENGTH),
+        (1, Status.OK)]
+    assert len({lat for (got, lat) in out if got[1] == Status.OK}) == 1
+    assert out[0][1] > shell_geometry(vendor)["body_words"] * (gap + 1)
+
+
+def test_digest_rounds_per_cycle():
+    """With 2 rounds per cycle the sponge takes the proof at one beat per cycle; with 1
+    it back-pressures (26 cycles per 17-beat block). Both give the same response."""
+    vendor = "amd"
+    stream, km, reqs = _scenario(vendor, 3, ["valid"])
+    lat = {}
+    results = {}
+    for rpc in (1, 2):
+        dut = ValidatorShell(vendor=vendor, engine=ShellTestEngine(),
+                             digest_rounds_per_cycle=rpc)
+        out, _ = simulate(dut, vendor, stream, reqs)
+        results[rpc] = out[0][0]
+        lat[rpc] = out[0][1]
+    assert results[1] == results[2]
+    beats = shell_geometry(vendor)["beats"]
+    assert beats < lat[2] < beats + 100, lat
+    assert lat[1] > beats * 24 // 17, lat
+
+
+def test_no_key_and_lengths():
+    """NO_KEY after reset, whatever the proof length."""
+    vendor = "intel"
+    _, _, reqs = _scenario(vendor, 4, ["valid"])
+    D, N, beats = reqs[0]
+    reqs = [(D, N, beats), (D, N + 1, beats[:5]), (D, N + 2, beats + [1, 2, 3])]
+    dut = ValidatorShell(vendor=vendor, engine=ShellTestEngine())
+    out, _ = simulate(dut, vendor, None, reqs)
+    model = ShellModel(vendor)
+    for (D, N, b), (got, _) in zip(reqs, out):
+        assert got == (0, Status.NO_KEY, bytes(32), model.response(None, D, N, b)[3])
+
+
+def test_parameters():
+    engine = ShellTestEngine()
+    with pytest.raises(ValueError, match=r"Vendor must be one of .*, not 'ibm'"):
+        ValidatorShell(vendor="ibm", engine=engine)
+    with pytest.raises(ValueError, match=r"Round count per cycle must be 1 or 2, not 3"):
+        ValidatorShell(vendor="intel", engine=engine, digest_rounds_per_cycle=3)
+
+    class Partial(wiring.Component):
+        key: In(1)
+
+        def elaborate(self, platform):
+            raise NotImplementedError
+
+    with pytest.raises(TypeError, match=r"member 'key' is missing or differs"):
+        ValidatorShell(vendor="intel", engine=Partial())
+    with pytest.raises(TypeError, match=r"Engine must be a wiring.Component"):
+        ValidatorShell(vendor="intel", engine=object())
+    assert ShellTestEngine().signature == EngineSignature
+
+
+# ---- cocotb under Verilator ----------------------------------------------------------------
+
+def _top(vendor):
+    return lambda: ValidatorShell(vendor=vendor, engine=ShellTestEngine())
+
+
+@pytest.mark.parametrize("vendor", ["amd"] + (["intel", "riscv"] if FULL else []))
+def test_shell_cocotb(vendor):
+    env = {"PQVOTE_VENDOR": vendor, "PQVOTE_CASES": 24 if FULL else 8}
+    assert run_cocotb(name=f"shell-{vendor}", top=_top(vendor), module="sim.tb_shell",
+                      env=env) >= 7
+
+
+def test_shell_cocotb_negative_control():
+    """A corrupted expected attestation makes the bench, and so pytest, fail."""
+    with pytest.raises(AssertionError, match="1 of 1 cocotb tests failed"):
+        run_cocotb(name="shell-amd", top=_top("amd"), module="sim.tb_shell",
+                   testcase="no_key", env={"PQVOTE_VENDOR": "amd", "SHELL_CORRUPT": "1"})
