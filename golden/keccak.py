@@ -86,12 +86,45 @@ def keccak_round(A, ir):
     return iota(chi(pi(rho(theta(A)))), ir)
 
 
+def _unrolled_round_source():
+    """Python source of one round with every lane in a local variable.
+
+    It is generated from the same tables (RHO_OFFSETS, PI_SOURCE) as :func:`keccak_round`,
+    only unrolled, so the golden models that hash a lot (SLH-DSA, McEliece) run fast;
+    ``test_golden_keccak`` checks that both give the same permutation.
+    """
+    lines = ["def _rounds(A, rcs):",
+             "    (" + ", ".join(f"a{i}" for i in range(25)) + ",) = A",
+             "    for rc in rcs:"]
+    body = []
+    for x in range(5):
+        body.append(f"c{x} = a{x} ^ a{x + 5} ^ a{x + 10} ^ a{x + 15} ^ a{x + 20}")
+    for x in range(5):
+        cm, cp = (x - 1) % 5, (x + 1) % 5
+        body.append(f"d{x} = c{cm} ^ (((c{cp} << 1) | (c{cp} >> 63)) & M)")
+    # b[i] = rot(a[src] ^ d[src % 5], rho[src]) with src = PI_SOURCE[i]
+    for i in range(25):
+        src, r = PI_SOURCE[i], RHO_OFFSETS[PI_SOURCE[i]]
+        t = f"(a{src} ^ d{src % 5})"
+        body.append(f"b{i} = ((({t} << {r}) | ({t} >> {64 - r})) & M)" if r else f"b{i} = {t}")
+    for i in range(25):
+        x, y = i % 5, i // 5
+        n1, n2 = (x + 1) % 5 + 5 * y, (x + 2) % 5 + 5 * y
+        body.append(f"a{i} = b{i} ^ ((b{n1} ^ M) & b{n2})")
+    body.append("a0 ^= rc")
+    lines += ["        " + b for b in body]
+    lines.append("    return [" + ", ".join(f"a{i}" for i in range(25)) + "]")
+    return "\n".join(lines)
+
+
+_namespace = {"M": MASK64}
+exec(compile(_unrolled_round_source(), "<golden.keccak unrolled rounds>", "exec"), _namespace)
+_rounds = _namespace["_rounds"]
+
+
 def keccak_f1600(A, rounds=24):
     """Keccak-p[1600, rounds] (the last ``rounds`` of the 24 round indices)."""
-    A = list(A)
-    for ir in range(24 - rounds, 24):
-        A = keccak_round(A, ir)
-    return A
+    return _rounds(A, ROUND_CONSTANTS[24 - rounds:])
 
 
 def keccak_f1600_trace(A):

@@ -32,6 +32,20 @@ def test_round_constants_and_offsets():
     assert sorted(gk.PI_SOURCE) == list(range(25))
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_unrolled_permutation_equals_the_step_functions(seed):
+    rng = random.Random(seed)
+    A = [rng.getrandbits(64) for _ in range(25)]
+    stepwise = list(A)
+    for ir in range(24):
+        stepwise = gk.iota(gk.chi(gk.pi(gk.rho(gk.theta(stepwise)))), ir)
+    assert gk.keccak_f1600(A) == stepwise
+    last12 = list(A)
+    for ir in range(12, 24):   # Keccak-p[1600, 12] runs round indices 12..23
+        last12 = gk.keccak_round(last12, ir)
+    assert gk.keccak_f1600(A, rounds=12) == last12
+
+
 def test_trace_ends_in_the_permutation():
     A = [random.Random(5).getrandbits(64) for _ in range(25)]
     trace = gk.keccak_f1600_trace(A)
