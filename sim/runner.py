@@ -36,8 +36,11 @@ def setup_verilator_env():
     bindir = str(root / "bin")
     if bindir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
-    # Older cocotb/Verilator pairs failed on a missing precompiled header; harmless otherwise.
-    os.environ.setdefault("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
+    # The wheel's verilated.mk passes its precompiled header as `-include-pch`-style input,
+    # which g++ takes for a missing linker file (`Vtop__pch.h.fast`) once a model is split
+    # into several C++ files: include the header as a plain header instead. Set always (not
+    # setdefault): under `make test` the outer make exports its own MAKEFLAGS.
+    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
     return root
 
 
