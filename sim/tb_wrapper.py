@@ -21,7 +21,7 @@ from cocotb.triggers import ReadOnly, RisingEdge, with_timeout
 from golden.proof import FRAME_BYTES, KEY_LEN, Status
 from hdl.validator import KeyStatus
 from sim.results import record
-from sim.tb_common import CLOCK_NS, TB, value
+from sim.tb_common import CLOCK_NS, TB, value, words_le
 from sim.tb_shell import Scenario, rand_bytes
 from tests.shell_engine import KeyModel, ShellModel
 
@@ -53,6 +53,61 @@ class FlatPort:
             if value(self.ready):
                 return
             await RisingEdge(self.clk)
+
+
+class FlatCore:
+    """Drives a real core through its ``<vendor>_quantum_validator_asic`` flat ports:
+    key load, request, whole 8192-bit frames, and the response (always accepted)."""
+
+    def __init__(self, tb):
+        dut = self.dut = tb.dut
+        self.tb = tb
+        self.key = FlatPort(dut.clk, dut.key_valid, dut.key_ready, rng=tb.rng)
+        self.req = FlatPort(dut.clk, dut.req_valid, dut.req_ready, rng=tb.rng)
+        self.frame = FlatPort(dut.clk, dut.frame_valid, dut.frame_ready, rng=tb.rng)
+        dut.resp_ready.value = 0
+
+    async def load_key(self, key, k_att, *, timeout_cycles=20_000):
+        """Load the algorithm key then K_att; returns the key status once checking ended."""
+        words = words_le(key) + words_le(k_att)
+        for n, w in enumerate(words):
+            await self.key.send([(self.dut.key_data, w), (self.dut.key_last, int(n == len(words) - 1))])
+        for _ in range(timeout_cycles):
+            await ReadOnly()
+            if value(self.dut.key_status) != KeyStatus.LOADING.value:
+                break
+            await RisingEdge(self.dut.clk)
+        status = value(self.dut.key_status)
+        await RisingEdge(self.dut.clk)
+        return status
+
+    async def request(self, descriptor, nonce, proof):
+        """Send the request and the proof's frames; returns the TB cycle after the last frame."""
+        await self.req.send([(self.dut.tcp_descriptor, int.from_bytes(descriptor, "little")),
+                             (self.dut.nonce, nonce)])
+        nframes = len(proof) // FRAME_BYTES
+        for f in range(nframes):
+            chunk = proof[f * FRAME_BYTES:(f + 1) * FRAME_BYTES]
+            await self.frame.send([(self.dut.delegated_quantum_proof, int.from_bytes(chunk, "little")),
+                                   (self.dut.frame_last, int(f == nframes - 1))])
+        return self.tb.cycle
+
+    async def response(self, *, timeout_cycles=200_000):
+        """``(vote, status, attestation, digest, cycle)`` of the next response."""
+        async def wait():
+            dut = self.dut
+            dut.resp_ready.value = 1
+            while True:
+                await ReadOnly()
+                if value(dut.resp_valid):
+                    got = (bool(value(dut.quantum_consensus_vote)), Status(value(dut.status)),
+                           value(dut.quantum_signature).to_bytes(32, "little"),
+                           value(dut.proof_digest).to_bytes(32, "little"), self.tb.cycle)
+                    await RisingEdge(dut.clk)
+                    dut.resp_ready.value = 0
+                    return got
+                await RisingEdge(dut.clk)
+        return await with_timeout(wait(), timeout_cycles * CLOCK_NS, "ns")
 
 
 class WrapperTB(TB):
