@@ -234,17 +234,22 @@ def cmd_mint(args):
 
 # -- decide --------------------------------------------------------------------------------------
 
-def _load_proofs(path, vendors):
+def _read_json(path, what):
+    """The JSON document in ``path`` (``-``: stdin); a one-line error names what is wrong."""
     try:
         text = Path(path).read_text() if path != "-" else sys.stdin.read()
     except FileNotFoundError:
-        _fail(f"missing proofs file {path}")
+        _fail(f"missing {what} file {path}")
     except (OSError, UnicodeDecodeError) as e:
-        _fail(f"cannot read proofs file {path}: {e}")
+        _fail(f"cannot read {what} file {path}: {e}")
     try:
-        obj = json.loads(text)
+        return json.loads(text)
     except ValueError:
         _fail(f"{path}: not valid JSON")
+
+
+def _load_proofs(path, vendors):
+    obj = _read_json(path, "proofs")
     if not isinstance(obj, dict) or not isinstance(obj.get("proofs"), dict):
         _fail(f"{path}: expected an object with 'descriptor' and 'proofs'")
     descriptor = _hex(obj.get("descriptor"), f"{path}: descriptor", 24)
@@ -349,16 +354,7 @@ def cmd_decide(args):
 
 def cmd_verify_cert(args):
     cluster = load_cluster(args.keys, need_secrets=False)
-    try:
-        text = Path(args.cert).read_text() if args.cert != "-" else sys.stdin.read()
-    except FileNotFoundError:
-        _fail(f"missing certificate file {args.cert}")
-    except (OSError, UnicodeDecodeError) as e:
-        _fail(f"cannot read certificate file {args.cert}: {e}")
-    try:
-        obj = json.loads(text)
-    except ValueError:
-        _fail(f"{args.cert}: not valid JSON")
+    obj = _read_json(args.cert, "certificate")
     if isinstance(obj, dict) and "certificate" in obj:    # a `pqvote decide` report
         obj = obj["certificate"]
     if obj is None:
