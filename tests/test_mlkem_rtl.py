@@ -296,6 +296,19 @@ def _engine_cases(rng, n_random):
     return out
 
 
+def _forward(m, inner, outer_of):
+    """Connect every member of ``inner`` to the harness member ``outer_of(name)``."""
+    for name, member in inner.signature.members.items():
+        outer = outer_of(name)
+        if member.is_port:
+            if member.flow == wiring.In:
+                m.d.comb += getattr(inner, name).eq(outer)
+            else:
+                m.d.comb += outer.eq(getattr(inner, name))
+        else:
+            wiring.connect(m, getattr(inner, name), wiring.flipped(outer))
+
+
 class EngineHarness(wiring.Component):
     """The engine with ``abort`` renamed ``cancel`` (``abort`` is a reserved word in
     Verilator's C++ model, so it cannot be a top-level port)."""
@@ -310,15 +323,7 @@ class EngineHarness(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.engine = e = self._engine
-        for name, member in e.signature.members.items():
-            outer = getattr(self, "cancel" if name == "abort" else name)
-            if member.is_port:
-                if member.flow == wiring.In:
-                    m.d.comb += getattr(e, name).eq(outer)
-                else:
-                    m.d.comb += outer.eq(getattr(e, name))
-            else:
-                wiring.connect(m, getattr(e, name), wiring.flipped(outer))
+        _forward(m, e, lambda name: getattr(self, "cancel" if name == "abort" else name))
         return m
 
 
@@ -339,15 +344,7 @@ class MlKemBlocks(wiring.Component):
         m = Module()
         for prefix, u in self._units.items():
             m.submodules[prefix] = u
-            for name, member in u.signature.members.items():
-                outer = getattr(self, f"{prefix}_{name}")
-                if member.is_port:
-                    if member.flow == wiring.In:
-                        m.d.comb += getattr(u, name).eq(outer)
-                    else:
-                        m.d.comb += outer.eq(getattr(u, name))
-                else:
-                    wiring.connect(m, getattr(u, name), wiring.flipped(outer))
+            _forward(m, u, lambda name, prefix=prefix: getattr(self, f"{prefix}_{name}"))
         return m
 
 
