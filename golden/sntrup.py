@@ -11,7 +11,8 @@ Byte formats (the ``pqcrypto.kem.sntrup_653`` / NIST KAT formats):
   ‖ ``rho`` (164, random bytes) ‖ ``cache = Hash4(pk)`` (32).
 * ``ct`` (897 B) = ``Encode((c + (q-1)/2)/3, (q+2)/3)`` (865) ‖ ``HashConfirm(r, pk)`` (32).
 
-``Hash_b(x)`` is the first 32 bytes of ``SHA-512(b ‖ x)`` (one prefix byte ``b``).
+``Hash_b(x)`` is the first 32 bytes of ``SHA-512(b ‖ x)`` (one prefix byte ``b``), computed
+with :mod:`golden.sha512`, the model of the hardware SHA-512 block.
 
 The model follows the decapsulation datapath stage by stage (:func:`rounded_decode`,
 :func:`rq_mult_small`, :func:`r3_from_rq`, :func:`r3_mult`, :func:`weight_w_mask`,
@@ -19,8 +20,9 @@ The model follows the decapsulation datapath stage by stage (:func:`rounded_deco
 hardware stage can be compared on its own. :func:`decaps_trace` returns every intermediate.
 """
 
-import hashlib
 import secrets
+
+from golden.sha512 import sha512
 
 P = 653
 Q = 4621
@@ -252,7 +254,7 @@ def rounded_decode(b):
 
 def hash_prefix(b, x):
     """``Hash_b(x)``: first 32 bytes of SHA-512 of the prefix byte ``b`` then ``x``."""
-    return hashlib.sha512(bytes([b]) + bytes(x)).digest()[:HASH_BYTES]
+    return sha512(bytes([b]) + bytes(x))[:HASH_BYTES]
 
 
 def hash_confirm(r_enc, cache):
