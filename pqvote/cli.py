@@ -40,7 +40,7 @@ def cmd_validate(args):
             except Exception as e:  # a model failure answers this line and the batch goes on
                 answers[lineno] = error_json(lineno, f"{type(e).__name__}: {e}", req.vendor)
     else:
-        from pqvote.rtl import validate_rtl
+        from backends.rtl import validate_rtl
         by_vendor = {}
         for lineno, req in parsed:
             by_vendor.setdefault(req.vendor, []).append((lineno, req))

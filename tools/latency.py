@@ -3,7 +3,7 @@ with ``latency_targets.toml``.
 
 For each core in ``hdl.cores.CORES`` a batch of requests — valid proofs and invalid ones
 (tampered body, wrong tag/signature, non-zero padding), under two different keys — runs
-through one Verilator simulation (``pqvote.rtl``). Every response is checked against the
+through one Verilator simulation (``backends.rtl``). Every response is checked against the
 golden model; the KEM cores must show one latency for all of them (constant time), the
 ``riscv`` core reports the mean over random messages and the worst case. The permutation
 figures come from the Keccak bench. Exits non-zero on a miss or a mismatch.
@@ -61,7 +61,7 @@ def make_requests(vendor, rng, count):
 
 
 def measure(vendor, count):
-    from pqvote.rtl import validate_rtl
+    from backends.rtl import validate_rtl
 
     rng = random.Random(int(os.environ.get("PQVOTE_SEED", "2026")))
     items = make_requests(vendor, rng, count)

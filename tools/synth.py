@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from hdl.gen import OUT, designs
+from tools.gen import OUT, designs
 from sim import results
 from sim.runner import to_verilog
 

@@ -1,0 +1,1 @@
+"""pqvote backends: run requests through the RTL cores in simulation (:mod:`backends.rtl`)."""
