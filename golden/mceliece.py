@@ -286,23 +286,127 @@ def check_sk(sk):
     return all(poly_eval(g, a) != 0 for a in alpha)
 
 
+# --------------------------------------------------------------------------------------
+# The decoder as the hardware computes it (hdl/mceliece): one function per stage
+# --------------------------------------------------------------------------------------
+
+#: ``GF_INV[a] = a^(q-2)`` (0 for 0): the inverse ROM of the hardware.
+GF_INV = tuple(gf_inv(a) for a in range(Q))
+
+
+def controlbit_layers(cb):
+    """The Beneš network layer by layer: ``[pi after layer 0, ..., pi after layer 2m-2]``."""
+    cb = bytes(cb)
+    half = Q // 2
+    pi = list(range(Q))
+    out = []
+    for layer in range(2 * M_BITS - 1):
+        gap = 1 << min(layer, 2 * M_BITS - 2 - layer)
+        for j in range(half):
+            k = layer * half + j
+            if (cb[k >> 3] >> (k & 7)) & 1:
+                pos = (j % gap) + 2 * gap * (j // gap)
+                pi[pos], pi[pos + gap] = pi[pos + gap], pi[pos]
+        out.append(list(pi))
+    return out
+
+
+def goppa_horner(g, a):
+    """``g(a)`` by Horner from the leading coefficient, the order the hardware uses:
+    ``acc = 1; acc = acc a + g_k`` for ``k = t-1 .. 0``."""
+    acc = 1
+    for k in range(T - 1, -1, -1):
+        acc = gf_mul(acc, a) ^ g[k]
+    return acc
+
+
+@functools.lru_cache(maxsize=8)
+def _support_weights(g, alpha):
+    g_at = tuple(goppa_horner(g, a) for a in alpha)
+    return g_at, tuple(gf_sq(GF_INV[x]) for x in g_at)
+
+
+def support_weights(g, alpha):
+    """Per-support table of the key load: ``(g(alpha_i), w_i = g(alpha_i)^-2)`` for ``i < n``.
+
+    ``w_i = GF_INV[g(alpha_i)]^2`` (0 when ``alpha_i`` is a root of ``g``: the key is then
+    rejected, see :func:`check_sk`)."""
+    return _support_weights(tuple(g), tuple(alpha))
+
+
+def syndrome_w(bits, alpha, w):
+    """``S_j = Σ_{i in bits} w_i alpha_i^j``, ``j = 0 .. 2t-1``: the chain each hardware unit
+    runs (``X = w_i``; ``S_j ^= X``; ``X = X alpha_i``)."""
+    S = [0] * (2 * T)
+    for i in bits:
+        x, a = w[i], alpha[i]
+        for j in range(2 * T):
+            S[j] ^= x
+            x = gf_mul(x, a)
+    return S
+
+
+def berlekamp_massey_ct(S):
+    """Berlekamp–Massey with fixed-size arrays, as the hardware runs it: ``2t`` iterations,
+    ``C`` and ``B`` of ``t + 1`` coefficients, no data-dependent branch.
+
+    Iteration ``r``: ``d = Σ_{i=0..t} C_i S_{r-i}`` (``S_k = 0`` for ``k < 0``);
+    ``f = d / b``; ``C = C + f B``; when ``d != 0`` and ``2L <= r`` also ``B = C_old``,
+    ``b = d``, ``L = r + 1 - L``; then ``B = x B`` (the top coefficient drops out).
+    Equal to :func:`berlekamp_massey` whenever ``L <= t``. Returns ``(C, L, trace)``,
+    ``trace[r] = (d, L after r)``.
+    """
+    C = [1] + [0] * T
+    B = [0, 1] + [0] * (T - 1)
+    L, b = 0, 1
+    trace = []
+    for r in range(2 * T):
+        d = 0
+        for i in range(T + 1):
+            if r - i >= 0:
+                d ^= gf_mul(C[i], S[r - i])
+        f = gf_mul(d, GF_INV[b])
+        grow = d != 0 and 2 * L <= r
+        prev = list(C)
+        C = [c ^ gf_mul(f, bi) for c, bi in zip(C, B)]
+        if grow:
+            L, B, b = r + 1 - L, prev, d
+        B = [0] + B[:T]
+        trace.append((d, L))
+    return C, L, trace
+
+
+def locator_eval(C, a):
+    """``sigma(a) = a^t C(1/a)`` by Horner over ``C_0 .. C_t`` (``acc = C_0``;
+    ``acc = acc a + C_k``), the evaluation each hardware unit runs."""
+    acc = C[0]
+    for k in range(1, T + 1):
+        acc = gf_mul(acc, a) ^ C[k]
+    return acc
+
+
 def decode(c0, g, alpha):
     """Spec ``Decode(C0, Γ')``: the weight-``t`` error ``e`` with ``H e = C0``, or ``None``.
 
-    ``v = (C0, 0, ..., 0)``; BM on the double syndrome of ``v`` gives the locator, its
-    roots at the support give ``e``; ``e`` is accepted iff ``wt(e) = t`` and its double
-    syndrome equals that of ``v`` (equivalent to ``H e = C0``: ``v + e`` is then a codeword).
-    Returns ``(e_positions | None, trace)``.
+    Staged like the hardware: ``w_i = g(alpha_i)^-2``; ``S`` = double syndrome of
+    ``v = (C0, 0, ..., 0)``; :func:`berlekamp_massey_ct` gives ``C``; ``sigma(alpha_i)``
+    at every support element; ``e_i = 1`` iff it is 0; ``e`` is accepted iff ``wt(e) = t``
+    and its double syndrome ``S_e`` equals ``S`` (equivalent to ``H e = C0``: ``v + e``
+    is then a codeword at distance ``t``).
+    Returns ``(e_positions | None, trace)``; the trace holds every stage.
     """
+    g_at, w = support_weights(g, alpha)
     v_bits = bits_of(c0)
-    S = double_syndrome(v_bits, g, alpha)
-    C, L = berlekamp_massey(S)
-    sigma = error_locator(C, L)
-    e = error_from_locator(sigma, alpha) if sigma is not None else set()
-    S_e = double_syndrome(sorted(e), g, alpha)
+    S = syndrome_w(v_bits, alpha, w)
+    C, L, bm = berlekamp_massey_ct(S)
+    evals = [locator_eval(C, a) for a in alpha]
+    e = [i for i, x in enumerate(evals) if x == 0]
+    S_e = syndrome_w(e, alpha, w)
     ok = len(e) == T and S_e == S
-    trace = {"S": S, "C": C, "L": L, "sigma": sigma, "e": sorted(e), "S_e": S_e, "ok": ok}
-    return (sorted(e) if ok else None), trace
+    sigma = [C[T - i] for i in range(T + 1)]
+    trace = {"alpha": alpha, "g_at": g_at, "w": w, "S": S, "C": C, "L": L, "bm": bm,
+             "sigma": sigma, "evals": evals, "e": e, "S_e": S_e, "ok": ok}
+    return (e if ok else None), trace
 
 
 def hash_session(b, e_bytes, c):
@@ -326,7 +430,9 @@ def decaps_trace(sk, c):
         K = hash_session(1, vector_bytes(e, N), c)
     else:
         K = hash_session(0, s, c)          # implicit rejection with s
-    trace.update(g=g, K=K)
+    # what the hardware hashes after the decoder: b, then e (accepted) or s (rejected)
+    trace.update(g=g, K=K, b=int(e is not None),
+                 hashed=vector_bytes(e, N) if e is not None else bytes(s))
     return K, trace
 
 

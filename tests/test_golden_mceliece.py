@@ -203,3 +203,87 @@ def test_bad_lengths_raise():
         mc.decaps(sk, b"\0" * (mc.CT_BYTES + 32))      # a round-3 sized ciphertext
     with pytest.raises(ValueError):
         mc.decaps(sk[:-1], b"\0" * mc.CT_BYTES)
+
+
+# --- the hardware-shaped stages ------------------------------------------------------------------
+
+def _kat_key():
+    sk = bytes.fromhex(KAT[0]["sk"])
+    _, _, g_bytes, cb, _ = mc.split_sk(sk)
+    return sk, mc.goppa_from_sk(g_bytes), mc.support_from_controlbits(cb), cb
+
+
+def test_stage_support_layers():
+    _, _, alpha, cb = _kat_key()
+    layers = mc.controlbit_layers(cb)
+    assert len(layers) == 2 * mc.M_BITS - 1
+    assert layers[-1] == mc.controlbit_permutation(cb)
+    assert tuple(mc.bitrev_m(x) for x in layers[-1][:mc.N]) == alpha
+    assert len(set(layers[-1])) == mc.Q
+
+
+def test_stage_weights_and_syndrome():
+    _, g, alpha, _ = _kat_key()
+    g_at, w = mc.support_weights(g, alpha)
+    rnd = random.Random(3)
+    for i in rnd.sample(range(mc.N), 50):
+        assert g_at[i] == mc.poly_eval(g, alpha[i]) != 0
+        assert mc.gf_mul(w[i], mc.gf_sq(g_at[i])) == 1
+    bits = rnd.sample(range(mc.MT), 200)
+    assert mc.syndrome_w(bits, alpha, w) == mc.double_syndrome(bits, g, alpha)
+    assert all(mc.GF_INV[a] == mc.gf_inv(a) for a in range(mc.Q))
+
+
+@pytest.mark.parametrize("weight", [0, 1, 40, mc.T - 1, mc.T])
+def test_stage_bm_ct_equals_bm(weight):
+    _, g, alpha, _ = _kat_key()
+    e = sorted(random.Random(weight).sample(range(mc.N), weight))
+    S = mc.double_syndrome(e, g, alpha)
+    C_ref, L_ref = mc.berlekamp_massey(S)
+    C, L, trace = mc.berlekamp_massey_ct(S)
+    assert L == L_ref == weight and len(trace) == 2 * mc.T
+    assert C == C_ref[:mc.T + 1] and not any(C_ref[mc.T + 1:])
+    roots = [i for i, a in enumerate(alpha) if mc.locator_eval(C, a) == 0]
+    assert roots == e if weight == mc.T else len(roots) <= weight or 0 in alpha
+
+
+def test_stage_trace_valid_kat():
+    sk, ct = bytes.fromhex(KAT[0]["sk"]), bytes.fromhex(KAT[0]["ct"])
+    K, tr = mc.decaps_trace(sk, ct)
+    assert tr["ok"] and tr["b"] == 1 and len(tr["e"]) == mc.T
+    assert [i for i, x in enumerate(tr["evals"]) if x == 0] == tr["e"]
+    assert tr["S_e"] == tr["S"] and tr["bm"][-1][1] == mc.T
+    assert K == mc.hash_session(1, tr["hashed"], ct)
+    assert sum(bin(x).count("1") for x in tr["hashed"]) == mc.T
+
+
+def _random_ct_cases(keypairs, seed):
+    """Ciphertexts that must be rejected: weights t-1 and t+1, random 96-byte strings."""
+    rnd = random.Random(seed)
+    pk, sk = keypairs[0]
+    cases = [mc.encode(rnd.sample(range(mc.N), w), pk) for w in (mc.T - 1, mc.T + 1)]
+    cases += [rnd.randbytes(mc.CT_BYTES) for _ in range(4 if FULL else 2)]
+    return sk, cases
+
+
+def test_non_t_weight_and_random_strings_vs_pqcrypto(keypairs):
+    sk, cases = _random_ct_cases(keypairs, 0x96)
+    for ct in cases:
+        K, tr = mc.decaps_trace(sk, ct)
+        assert not tr["ok"] and tr["b"] == 0 and tr["hashed"] == sk[mc.SK_S:]
+        assert K == pqc.decaps(sk, ct) == _reject_key(sk, ct)
+        # the decision of the staged decoder agrees with the spec-form one
+        _, _, g_bytes, cb, _ = mc.split_sk(sk)
+        g, alpha = mc.goppa_from_sk(g_bytes), mc.support_from_controlbits(cb)
+        C, L = mc.berlekamp_massey(mc.double_syndrome(mc.bits_of(ct), g, alpha))
+        sigma = mc.error_locator(C, L)
+        e = mc.error_from_locator(sigma, alpha) if sigma is not None else set()
+        assert not (len(e) == mc.T and mc.double_syndrome(sorted(e), g, alpha) == tr["S"])
+
+
+def test_weight_t_minus_1_locator_has_t_minus_1_roots(keypairs):
+    pk, sk = keypairs[0]
+    e = sorted(random.Random(63).sample(range(mc.N), mc.T - 1))
+    K, tr = mc.decaps_trace(sk, mc.encode(e, pk))
+    assert tr["L"] == mc.T - 1 and not tr["ok"]
+    assert set(e) <= set(tr["e"]) and len(tr["e"]) <= mc.T
