@@ -1,0 +1,1 @@
+"""Classic McEliece mceliece348864 decapsulation engine (vendor ``arm``); see docs/mceliece.md."""
