@@ -1,19 +1,34 @@
-"""The shell around the collector: one request through a cluster of vote sources.
+"""The decision loop: requests through a cluster of vote sources, decided by one collector.
 
-:func:`run_request` asks every core (a vote source per vendor, see ``consensus.sources``)
-for its response, turns the responses of faulty cores into what those cores would send
-(``consensus.sources.inject``), delivers everything to a :class:`Collector` on a virtual
-clock (core ``i`` answers at ``i + 1``, or at its cycle count for RTL sources; late
-answers at ``deadline + 1``) and returns the decision with every vote received.
+This is the only place that gathers the cores' responses, applies fault injection and runs
+the :class:`Collector` — for every backend (golden, software, the RTL cluster
+co-simulation, or a mix per vendor). :func:`run_requests`:
+
+1. asks every core for its response to each request (a source with ``validate_batch`` —
+   the RTL cluster — is asked once for the whole batch, so one simulation answers it);
+2. turns the responses of faulty cores into what those cores would send
+   (``consensus.sources.inject``);
+3. delivers everything to the collector on one clock. A request opens at ``base`` (0 for
+   the first; each later one after the previous has closed); a core's vote arrives at
+   ``base + arrival`` for RTL sources (cycles from the request being offered to the
+   response being taken) and at ``base + i + 1`` for the ``i``-th validator otherwise; the
+   second message of an equivocating core half a unit later; late messages at
+   ``base + deadline + 1 + i``.
+
+The decision's latency (``Decision.latency``, clock units: cycles for an all-RTL cluster)
+is the cluster's own figure; each response keeps its core's latency (SPEC §4) as
+``cycles``.
 """
 
 import dataclasses
 
-from .collector import Collector, Counted, Decided, EvidenceFound, Open, Receive, Refused, Tick
-from .sources import FAULTS, RtlSource, inject, software_attestation, software_digest
-from .votes import ValidatorSet, Vote
+from golden.proof import Status
 
-__all__ = ["Core", "Outcome", "run_request", "DEFAULT_DEADLINE"]
+from .collector import Collector, Counted, Decided, EvidenceFound, Open, Receive, Refused, Tick
+from .sources import FAULTS, inject, software_attestation, software_digest
+from .votes import NONCE_MAX, ValidatorSet, Vote
+
+__all__ = ["Core", "Ask", "Outcome", "run_request", "run_requests", "DEFAULT_DEADLINE"]
 
 DEFAULT_DEADLINE = 1_000_000.0
 
@@ -21,8 +36,26 @@ DEFAULT_DEADLINE = 1_000_000.0
 @dataclasses.dataclass(frozen=True)
 class Core:
     """One validator core: its algorithm key (``None``: no key loaded) and vote source."""
-    key: bytes | None
+    key: bytes | None = dataclasses.field(repr=False)
     source: object
+
+
+@dataclasses.dataclass(frozen=True)
+class Ask:
+    """One request to decide.
+
+    ``proofs`` vendor → proof bytes; ``faults`` validator name → a kind of
+    ``consensus.sources.FAULTS``; ``earlier`` validator name → its genuine :class:`Vote` to
+    an earlier request, replayed by a ``replay`` fault (by default its genuine vote to the
+    previous request of the batch, else its answer to the same proof under nonce − 1
+    modulo 2^64); ``deadline`` in clock units after the opening.
+    """
+    nonce: int
+    descriptor: bytes
+    proofs: dict
+    faults: dict = dataclasses.field(default_factory=dict)
+    earlier: dict = dataclasses.field(default_factory=dict)
+    deadline: float = DEFAULT_DEADLINE
 
 
 @dataclasses.dataclass
@@ -30,7 +63,7 @@ class Outcome:
     decision: object
     received: list          # (vote, counted, reason, at)
     evidence: list
-    responses: dict         # validator → {"vote", "status", "cycles", "fault"}
+    responses: dict         # validator → {"vendor", "vote", "status", "cycles", "arrival", "fault"}
     collector: Collector
 
 
@@ -38,78 +71,119 @@ def run_request(vs: ValidatorSet, cores: dict, *, nonce: int, descriptor: bytes,
                 proofs: dict, faults: dict | None = None, earlier: dict | None = None,
                 deadline: float = DEFAULT_DEADLINE, collector: Collector | None = None,
                 attest=None) -> Outcome:
-    """Decide one request.
+    """Decide one request (see :class:`Ask` for the arguments); ``cores`` maps validator
+    name → :class:`Core`."""
+    ask = Ask(nonce, descriptor, proofs, dict(faults or {}), dict(earlier or {}), deadline)
+    return run_requests(vs, cores, [ask], collector=collector, attest=attest)[0]
 
-    ``cores`` maps validator name → :class:`Core`; ``proofs`` vendor → proof bytes;
-    ``faults`` validator name → a kind of ``consensus.sources.FAULTS``; ``earlier``
-    validator name → its genuine :class:`Vote` to an earlier request (used by ``replay``;
-    by default the core's answer to the same proof under ``nonce − 1``).
-    """
-    faults = dict(faults or {})
-    for name, kind in faults.items():
-        if name not in vs:
-            raise ValueError(f"fault for unknown validator {name!r}")
-        if kind not in FAULTS:
-            raise ValueError(f"unknown fault {kind!r}; expected one of {', '.join(FAULTS)}")
+
+def run_requests(vs: ValidatorSet, cores: dict, asks, *, collector: Collector | None = None,
+                 attest=None) -> list:
+    """Decide ``asks`` (a list of :class:`Ask`) in order with one collector; returns one
+    :class:`Outcome` each."""
+    asks = list(asks)
+    for ask in asks:
+        for name, kind in ask.faults.items():
+            if name not in vs:
+                raise ValueError(f"fault for unknown validator {name!r}")
+            if kind not in FAULTS:
+                raise ValueError(f"unknown fault {kind!r}; expected one of {', '.join(FAULTS)}")
+        if not 0 <= int(ask.nonce) <= NONCE_MAX:
+            raise ValueError(f"nonce {ask.nonce} is not an unsigned 64-bit integer")
     col = collector or Collector(vs, attest=attest)
-    digests = {v.name: software_digest(proofs[v.vendor]) for v in vs.validators}
-    effects = col.step(Open(nonce, descriptor, at=0.0, deadline=deadline, digests=digests))
+    answers = _gather(vs, cores, asks)
 
-    # Ask the cores; RTL cores of one vendor are simulated as one batch.
-    results = {}
-    rtl = [v for v in vs.validators if isinstance(cores[v.name].source, RtlSource)]
-    if rtl:
-        batch = [(v.vendor, cores[v.name].key, v.k_att, descriptor, nonce, proofs[v.vendor])
-                 for v in rtl]
-        for v, r in zip(rtl, RtlSource().validate_batch(batch)):
-            results[v.name] = r
-    for v in vs.validators:
-        if v.name not in results:
-            results[v.name] = cores[v.name].source.validate(
-                v.vendor, cores[v.name].key, v.k_att, descriptor, nonce, proofs[v.vendor])
+    outcomes, previous = [], {}
+    for k, ask in enumerate(asks):
+        base = 0.0 if col.now == float("-inf") else col.now + 1
+        genuine = {}
+        arrivals, responses = [], {}
+        for i, v in enumerate(vs.validators):
+            r = answers[_key(v, ask.nonce, ask.descriptor, ask.proofs[v.vendor])]
+            honest = Vote(v.name, ask.nonce, ask.descriptor, bool(r.vote), r.digest, r.attestation)
+            genuine[v.name] = honest
+            kind = ask.faults.get(v.name)
+            before = None
+            if kind == "replay":
+                before = ask.earlier.get(v.name) or previous.get(v.name)
+                if before is None:
+                    prev = _previous_nonce(ask.nonce)
+                    p = answers[_key(v, prev, ask.descriptor, ask.proofs[v.vendor])]
+                    before = Vote(v.name, prev, ask.descriptor, bool(p.vote), p.digest,
+                                  p.attestation)
+            at = base + (r.arrival if r.arrival is not None else i + 1)
+            for j, msg in enumerate(inject(kind, honest, k_att=v.k_att, vendor=v.vendor,
+                                           earlier=before, attest=software_attestation)):
+                arrivals.append((base + ask.deadline + 1 + i if msg.late else at + j * 0.5,
+                                 i, j, msg.vote))
+            responses[v.name] = {"vendor": v.vendor, "vote": bool(r.vote),
+                                 "status": _label(r.status), "cycles": r.cycles,
+                                 "arrival": r.arrival, "fault": kind}
+        arrivals.sort(key=lambda a: a[:3])
 
-    arrivals, responses = [], {}
-    for i, v in enumerate(vs.validators):
-        r = results[v.name]
-        honest = Vote(v.name, nonce, descriptor, bool(r.vote), r.digest, r.attestation)
-        kind = faults.get(v.name)
-        before = None
-        if kind == "replay":
-            before = (earlier or {}).get(v.name)
-            if before is None:
-                prev = (nonce - 1) % (1 << 64)
-                p = cores[v.name].source.validate(v.vendor, cores[v.name].key, v.k_att,
-                                                  descriptor, prev, proofs[v.vendor])
-                before = Vote(v.name, prev, descriptor, bool(p.vote), p.digest, p.attestation)
-        at = float(r.cycles) if getattr(r, "cycles", None) else float(i + 1)
-        for j, msg in enumerate(inject(kind, honest, k_att=v.k_att, vendor=v.vendor,
-                                       earlier=before, attest=software_attestation)):
-            arrivals.append((deadline + 1 + i if msg.late else at + j * 0.5, i, j, msg.vote))
-        responses[v.name] = {"vendor": v.vendor, "vote": bool(r.vote),
-                             "status": _status_label(r.status),
-                             "cycles": getattr(r, "cycles", None), "fault": kind}
-    arrivals.sort(key=lambda a: a[:3])
-
-    received = []
-    for at, _, _, vote in arrivals:
-        eff = col.step(Receive(vote, at))
-        effects += eff
-        for e in eff:
-            if isinstance(e, Counted):
-                received.append((e.vote, True, None, at))
-            elif isinstance(e, Refused):
-                received.append((e.vote, False, e.reason, at))
-    effects += col.step(Tick(max([deadline] + [a[0] for a in arrivals]) + 1))
-    decided = [e.decision for e in effects if isinstance(e, Decided) and e.decision.nonce == nonce]
-    evidence = [e.evidence for e in effects if isinstance(e, EvidenceFound)]
-    # A vote counted on arrival and withdrawn when its validator equivocated before the
-    # decision is not part of the decision.
-    excluded = set(decided[0].excluded)
-    received = [(v, False, "withdrawn", at) if counted and v.validator in excluded
-                else (v, counted, reason, at) for v, counted, reason, at in received]
-    return Outcome(decided[0], received, evidence, responses, col)
+        digests = {v.name: software_digest(ask.proofs[v.vendor]) for v in vs.validators}
+        effects = col.step(Open(ask.nonce, ask.descriptor, at=base, deadline=base + ask.deadline,
+                                digests=digests))
+        received = []
+        for at, _, _, vote in arrivals:
+            eff = col.step(Receive(vote, at))
+            effects += eff
+            for e in eff:
+                if isinstance(e, Counted):
+                    received.append((e.vote, True, None, at))
+                elif isinstance(e, Refused):
+                    received.append((e.vote, False, e.reason, at))
+        effects += col.step(Tick(max([base + ask.deadline] + [a[0] for a in arrivals]) + 1))
+        decided = [e.decision for e in effects
+                   if isinstance(e, Decided) and e.decision.nonce == ask.nonce]
+        evidence = [e.evidence for e in effects if isinstance(e, EvidenceFound)]
+        # A vote counted on arrival and withdrawn when its validator equivocated before the
+        # decision is not part of the decision.
+        excluded = set(decided[0].excluded)
+        received = [(v, False, "withdrawn", at) if counted and v.validator in excluded
+                    else (v, counted, reason, at) for v, counted, reason, at in received]
+        outcomes.append(Outcome(decided[0], received, evidence, responses, col))
+        previous = genuine
+    return outcomes
 
 
-def _status_label(status) -> str:
-    names = {0: "ok", 1: "bad_length", 2: "no_key", 3: "bad_key"}
-    return names.get(int(status), str(status))
+def _previous_nonce(nonce):
+    """The nonce a replayed response was given for: nonce − 1, modulo 2^64 (a uint64)."""
+    return (int(nonce) - 1) % (NONCE_MAX + 1)
+
+
+def _key(v, nonce, descriptor, proof):
+    return (v.name, int(nonce), bytes(descriptor), bytes(proof))
+
+
+def _gather(vs, cores, asks) -> dict:
+    """Every response the asks need, keyed by :func:`_key`: each source asked once (in one
+    batch where it has ``validate_batch``)."""
+    wanted = {}                         # key → (validator, nonce, descriptor, proof)
+    for k, ask in enumerate(asks):
+        for v in vs.validators:
+            proof = ask.proofs[v.vendor]
+            wanted.setdefault(_key(v, ask.nonce, ask.descriptor, proof),
+                              (v, ask.nonce, ask.descriptor, proof))
+            replayed_earlier = v.name in ask.earlier or k > 0
+            if ask.faults.get(v.name) == "replay" and not replayed_earlier:
+                prev = _previous_nonce(ask.nonce)
+                wanted.setdefault(_key(v, prev, ask.descriptor, proof),
+                                  (v, prev, ask.descriptor, proof))
+    by_source = {}
+    for key, item in wanted.items():
+        by_source.setdefault(id(cores[item[0].name].source), []).append((key, item))
+    answers = {}
+    for items in by_source.values():
+        source = cores[items[0][1][0].name].source
+        calls = [(v.vendor, cores[v.name].key, v.k_att, d, n, p) for _, (v, n, d, p) in items]
+        if hasattr(source, "validate_batch"):
+            results = source.validate_batch(calls)
+        else:
+            results = [source.validate(*c) for c in calls]
+        answers.update((key, r) for (key, _), r in zip(items, results))
+    return answers
+
+
+def _label(status) -> str:
+    return Status(int(status)).label

@@ -3,75 +3,55 @@
 A *vote source* answers a validation request the way a validator core does (SPEC §3.2):
 
 ``validate(vendor, key, k_att, descriptor, nonce, proof) -> Result(vote, status,
-attestation, digest)``
+attestation, digest, cycles, arrival)``
 
 ``golden``
     ``golden.proof.validate`` — the bit-exact golden models.
 ``software``
-    :class:`SoftwareSource` — a second, independent implementation of every vendor on
+    :class:`SoftwareSource` — a second, independent implementation of the proof check on
     ``pqcrypto`` (decapsulation / SLH-DSA verification) and ``pycryptodome`` (SHA3-256,
-    KMAC256): different code, same standards.
+    KMAC256): different code, same standards. Which keys a core refuses (``bad_key``) is
+    part of the core's contract, not of the algorithm standard's API (``pqcrypto`` has no key
+    check), so it applies the contract's checks, ``golden.proof.check_key``.
 ``rtl``
-    :class:`RtlSource` — the landed cores in one Verilator co-simulation (``sim.tb_cluster``
-    through ``sim.runner``); requests are batched and run in one simulation.
+    :class:`RtlSource` — the landed cores side by side in one Verilator co-simulation
+    (``backends.cluster``); a batch of requests runs in one simulation, and each response
+    comes with the core's latency and its arrival cycle.
 
-Sources are mixed per vendor (:func:`make_sources`). Faults (:data:`FAULTS`) turn one
-core's honest response into what a faulty core sends (:func:`inject`).
+A source may also offer ``validate_batch(requests)`` (a list of the same argument tuples):
+``consensus.cluster`` then asks it once for everything a decision needs. Sources are mixed
+per vendor (:func:`make_sources`). Faults (:data:`FAULTS`) turn one core's honest response
+into what a faulty core sends (:func:`inject`).
 """
 
 import dataclasses
-import enum
 import hmac
 
 from Crypto.Hash import KMAC256, SHA3_256
 
-from .votes import VENDOR_IDS, Vote
+from golden.proof import (BODY_LEN, CONTEXT, OBJECT_LEN, PROOF_CUSTOMIZATION, VENDORS,
+                          VOTE_CUSTOMIZATION, Status, check_key, proof_len, reference)
 
-__all__ = ["FRAMES", "KEY_LEN", "CT_LEN", "TAG_LEN", "FRAME_LEN", "Status", "Result",
-           "SoftwareSource", "GoldenSource", "RtlSource", "make_sources", "BACKENDS",
-           "software_attestation", "software_mint", "software_digest", "FAULTS", "inject",
+from .votes import Vote
+
+__all__ = ["Result", "SoftwareSource", "GoldenSource", "RtlSource", "make_sources",
+           "BACKENDS", "software_attestation", "software_digest", "FAULTS", "inject",
            "Message"]
 
-FRAME_LEN = 1024
-FRAMES = {"intel": 1, "amd": 1, "arm": 1, "riscv": 8}
-KEY_LEN = {"intel": 1632, "amd": 1518, "arm": 6492, "riscv": 32}
-CT_LEN = {"intel": 768, "amd": 897, "arm": 96}
-SIG_LEN = 7856
-TAG_LEN = 32
-PROOF_S = b"pqvote/proof"
-VOTE_S = b"pqvote/vote"
 BACKENDS = ("golden", "software", "rtl")
-
-
-class Status(enum.IntEnum):
-    """Core status codes (same values as ``golden.proof.Status``)."""
-    OK = 0
-    BAD_LENGTH = 1
-    NO_KEY = 2
-    BAD_KEY = 3
 
 
 @dataclasses.dataclass(frozen=True)
 class Result:
+    """A core's response. ``cycles``: its latency (SPEC §4) and ``arrival``: cycles from
+    the request being offered to the response being taken — both ``None`` for sources that
+    do not run the hardware."""
     vote: bool
     status: int
     attestation: bytes
     digest: bytes
     cycles: int | None = None
-
-
-def _pqc(vendor):
-    if vendor == "intel":
-        from pqcrypto.kem import ml_kem_512 as m
-    elif vendor == "amd":
-        from pqcrypto.kem import sntrup_653 as m
-    elif vendor == "arm":
-        from pqcrypto.kem import mceliece_348864 as m
-    elif vendor == "riscv":
-        from pqcrypto.sign import slh_dsa_shake_128s as m
-    else:
-        raise ValueError(f"Unknown vendor {vendor!r}")
-    return m
+    arrival: int | None = None
 
 
 def _kmac(key, data, custom):
@@ -80,9 +60,9 @@ def _kmac(key, data, custom):
 
 def software_attestation(k_att, vendor, nonce, descriptor, vote, digest) -> bytes:
     """``KMAC256(K_att, id ‖ N ‖ D ‖ vote ‖ PD, 256, "pqvote/vote")`` with pycryptodome."""
-    msg = (bytes([VENDOR_IDS[vendor]]) + int(nonce).to_bytes(8, "little") + bytes(descriptor)
+    msg = (bytes([VENDORS[vendor]]) + int(nonce).to_bytes(8, "little") + bytes(descriptor)
            + bytes([1 if vote else 0]) + bytes(digest))
-    return _kmac(bytes(k_att), msg, VOTE_S)
+    return _kmac(bytes(k_att), msg, VOTE_CUSTOMIZATION)
 
 
 def software_digest(proof: bytes) -> bytes:
@@ -92,61 +72,37 @@ def software_digest(proof: bytes) -> bytes:
     return SHA3_256.new(received).digest()
 
 
-def software_mint(vendor, minter_key: bytes, descriptor: bytes) -> bytes:
-    """Mint a proof (SPEC §3.1) with pqcrypto + pycryptodome.
-
-    ``minter_key`` is the core's encapsulation key (KEM vendors) or the SLH-DSA signing key
-    (``riscv``).
-    """
-    m = _pqc(vendor)
-    if vendor == "riscv":
-        body = m.sign(minter_key, descriptor, context=PROOF_S)
-    else:
-        ct, k = m.encaps(minter_key)
-        body = ct + _kmac(k, descriptor, PROOF_S)
-    return body + bytes(FRAMES[vendor] * FRAME_LEN - len(body))
-
-
 class SoftwareSource:
-    """The software vendor: an independent validator for every vendor (pqcrypto + pycryptodome)."""
+    """The software vendor: an independent proof check for every vendor (pqcrypto +
+    pycryptodome), with the core contract's key checks."""
     name = "software"
 
-    def _check_key(self, vendor, key) -> bool:
-        if len(key) != KEY_LEN[vendor]:
-            return False
-        if vendor == "intel":
-            # FIPS 203 §7.3 decapsulation input check: H(ek) stored in dk matches ek.
-            ek, h = key[768:768 + 800], key[768 + 800:768 + 832]
-            return hmac.compare_digest(SHA3_256.new(ek).digest(), h)
-        return True
-
     def _verdict(self, vendor, key, descriptor, body) -> bool:
-        m = _pqc(vendor)
+        m = reference(vendor)
         if vendor == "riscv":
             try:
-                m.verify(key, descriptor, body[:SIG_LEN], context=PROOF_S)
+                m.verify(key, descriptor, body, context=CONTEXT)
             except Exception:
                 return False
             return True
-        ct, tag = body[:CT_LEN[vendor]], body[CT_LEN[vendor]:CT_LEN[vendor] + TAG_LEN]
+        ct, tag = body[:OBJECT_LEN[vendor]], body[OBJECT_LEN[vendor]:]
         k = m.decaps(key, ct)          # implicit rejection inside
-        return hmac.compare_digest(_kmac(k, descriptor, PROOF_S), tag)
+        return hmac.compare_digest(_kmac(k, descriptor, PROOF_CUSTOMIZATION), tag)
 
     def validate(self, vendor, key, k_att, descriptor, nonce, proof) -> Result:
-        if vendor not in VENDOR_IDS:
+        if vendor not in VENDORS:
             raise ValueError(f"Unknown vendor {vendor!r}")
         proof = bytes(proof)
         digest = software_digest(proof)
         if key is None or k_att is None:
             return Result(False, Status.NO_KEY, bytes(32), digest)
         key = bytes(key)
-        if not self._check_key(vendor, key):
+        if not check_key(vendor, key):
             status, vote = Status.BAD_KEY, False
-        elif len(proof) != FRAMES[vendor] * FRAME_LEN:
+        elif len(proof) != proof_len(vendor):
             status, vote = Status.BAD_LENGTH, False
         else:
-            body_len = SIG_LEN if vendor == "riscv" else CT_LEN[vendor] + TAG_LEN
-            body, padding = proof[:body_len], proof[body_len:]
+            body, padding = proof[:BODY_LEN[vendor]], proof[BODY_LEN[vendor]:]
             verdict = self._verdict(vendor, key, bytes(descriptor), body)
             status, vote = Status.OK, verdict and not any(padding)
         att = software_attestation(k_att, vendor, nonce, descriptor, vote, digest)
@@ -164,78 +120,57 @@ class GoldenSource:
 
 
 class RtlSource:
-    """The landed RTL cores under Verilator, driven by cocotb through ``sim.runner``.
+    """The landed RTL cores under Verilator (``backends.cluster``).
 
-    ``validate_batch`` takes ``(vendor, key, k_att, descriptor, nonce, proof)`` tuples and
-    returns :class:`Result` objects with the measured ``cycles``. One request answered by
-    several vendors (what ``consensus.cluster.run_request`` sends) runs in the cluster
-    co-simulation ``sim.tb_cluster`` — all landed cores side by side in one model; other
-    batches run per vendor core through ``backends.rtl``. Vendors without a landed core raise
-    :class:`LookupError`.
+    The cluster model has one slot per landed vendor (``hdl.cores.CORES``), so it is built
+    once whatever the batch asks. :meth:`validate_batch` runs every request of a batch in
+    one simulation: requests with the same descriptor and nonce are offered to their cores
+    at the same cycle (a second request of the same vendor, e.g. another key, follows as
+    its own round). Vendors without a landed core raise :class:`LookupError`.
     """
     name = "rtl"
 
+    def __init__(self, *, stall=0.0, idle=0.0):
+        self._stall, self._idle = stall, idle
+
     @staticmethod
     def landed() -> dict:
-        try:
-            from hdl.cores import CORES
-        except ImportError:
-            return {}
+        """``hdl.cores.CORES``; an import error is an error, not "nothing landed"."""
+        from hdl.cores import CORES
         return dict(CORES)
 
     def validate(self, vendor, key, k_att, descriptor, nonce, proof) -> Result:
         return self.validate_batch([(vendor, key, k_att, descriptor, nonce, proof)])[0]
 
     def validate_batch(self, requests) -> list:
-        cores = self.landed()
-        missing = sorted({r[0] for r in requests} - set(cores))
+        from backends.cluster import simulate_cluster
+
+        vendors = sorted(self.landed())
+        missing = sorted({r[0] for r in requests} - set(vendors))
         if missing:
             raise LookupError(f"no landed RTL core for {', '.join(missing)}")
-        one_request = (len({(bytes(r[3]), r[4]) for r in requests}) == 1
-                       and len({r[0] for r in requests}) == len(requests)
-                       and all(r[1] is not None and r[2] is not None for r in requests))
-        if one_request:
-            return self._cluster(sorted(cores), requests)
-        return self._per_vendor(requests)
-
-    @staticmethod
-    def _cluster(vendors, requests):
-        import tempfile
-        from sim.tb_cluster import run_cluster
-        validators = [{"name": r[0], "vendor": r[0], "key": bytes(r[1]), "k_att": bytes(r[2]),
-                       "slot": vendors.index(r[0])} for r in requests]
-        req = {"nonce": int(requests[0][4]), "descriptor": bytes(requests[0][3]),
-               "proofs": {r[0]: bytes(r[5]) for r in requests}, "faults": {},
-               "deadline": 10 ** 9}
-        with tempfile.TemporaryDirectory(prefix="pqvote-cluster-") as tmp:
-            [rec] = run_cluster(tmp, vendors=tuple(vendors), validators=validators,
-                                requests=[req])
-        status = {"ok": 0, "bad_length": 1, "no_key": 2, "bad_key": 3}
+        rounds, where = [], []        # where[k] = (round, slot) of requests[k]
+        for vendor, key, k_att, descriptor, nonce, proof in requests:
+            slot = vendors.index(vendor)
+            at = (bytes(descriptor), int(nonce))
+            for n, rnd in enumerate(rounds):
+                if rnd["at"] == at and slot not in rnd["slots"]:
+                    break
+            else:
+                n, rnd = len(rounds), {"at": at, "nonce": int(nonce),
+                                       "descriptor": bytes(descriptor), "slots": {}}
+                rounds.append(rnd)
+            rnd["slots"][slot] = (None if key is None else bytes(key),
+                                  None if k_att is None else bytes(k_att), bytes(proof))
+            where.append((n, slot))
+        records = simulate_cluster(vendors=vendors, requests=rounds, stall=self._stall,
+                                   idle=self._idle)
         out = []
-        for r in requests:
-            resp = rec["responses"][r[0]]
-            out.append(Result(bool(resp["vote"]), status[resp["status"]],
-                              bytes.fromhex(resp["attestation"]),
-                              bytes.fromhex(resp["proof_digest"]), resp["cycles"]))
-        return out
-
-    @staticmethod
-    def _per_vendor(requests):
-        from golden.proof import Request
-        from backends.rtl import validate_rtl
-        by_vendor = {}
-        for i, r in enumerate(requests):
-            by_vendor.setdefault(r[0], []).append(i)
-        out = [None] * len(requests)
-        for vendor, idx in by_vendor.items():
-            reqs = [Request(*[requests[i][k] for k in range(4)], int(requests[i][4]),
-                            bytes(requests[i][5])) for i in idx]
-            for i, resp in zip(idx, validate_rtl(vendor, reqs)):
-                if resp.get("status") == "error":
-                    raise RuntimeError(f"rtl {vendor}: {resp.get('error')}")
-                status = {"ok": 0, "bad_length": 1, "no_key": 2, "bad_key": 3}[resp["status"]]
-                out[i] = Result(bool(resp["vote"]), status, bytes.fromhex(resp["attestation"]),
-                                bytes.fromhex(resp["proof_digest"]), resp.get("cycles"))
+        for n, slot in where:
+            r = records[n][slot]
+            out.append(Result(bool(r["vote"]), Status[r["status"].upper()],
+                              bytes.fromhex(r["attestation"]), bytes.fromhex(r["proof_digest"]),
+                              r["cycles"], r["arrival"]))
         return out
 
 
@@ -248,13 +183,13 @@ def make_sources(spec: str | None) -> dict:
         part = part.strip()
         if "=" in part:
             vendor, name = (s.strip() for s in part.split("=", 1))
-            if vendor not in VENDOR_IDS:
+            if vendor not in VENDORS:
                 raise ValueError(f"unknown vendor {vendor!r} in backend {spec!r}")
             chosen[vendor] = name
         else:
             default = part
     out = {}
-    for vendor in VENDOR_IDS:
+    for vendor in VENDORS:
         name = chosen.get(vendor, default)
         if name not in BACKENDS:
             raise ValueError(f"unknown backend {name!r}; expected one of {', '.join(BACKENDS)}")

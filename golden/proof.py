@@ -33,6 +33,11 @@ OBJECT_LEN = {"intel": 768, "amd": 897, "arm": 96, "riscv": 7856}
 # Body = object ‖ tag for the KEM vendors, the signature for riscv.
 BODY_LEN = {v: OBJECT_LEN[v] + (0 if v == "riscv" else TAG_BYTES) for v in VENDORS}
 ALGORITHM = {"intel": "mlkem", "amd": "sntrup", "arm": "mceliece", "riscv": "slhdsa"}
+# The independent reference implementation of each vendor's algorithm (keygen, encaps /
+# decaps or sign / verify): the golden models are checked against it, and proofs are minted
+# with it.
+REFERENCE = {"intel": "pqcrypto.kem.ml_kem_512", "amd": "pqcrypto.kem.sntrup_653",
+             "arm": "pqcrypto.kem.mceliece_348864", "riscv": "pqcrypto.sign.slh_dsa_shake_128s"}
 
 
 class Status(enum.IntEnum):
@@ -54,6 +59,11 @@ def proof_len(vendor):
 def algorithm(vendor):
     """The golden algorithm module of a vendor (``golden.mlkem`` for ``intel``, …)."""
     return importlib.import_module(f"golden.{ALGORITHM[vendor]}")
+
+
+def reference(vendor):
+    """The reference implementation module of a vendor (``pqcrypto.kem.ml_kem_512``, …)."""
+    return importlib.import_module(REFERENCE[vendor])
 
 
 def received_bytes(proof):
@@ -99,6 +109,17 @@ def mint_kem(vendor, K, ct, descriptor):
 def mint_signature(sig):
     """proof = sig ‖ 0… for the riscv vendor."""
     return pad_proof(sig, "riscv")
+
+
+def mint(vendor, minter_key, descriptor):
+    """A proof for ``descriptor`` (SPEC §3.1) from the reference implementation:
+    ``minter_key`` is the encapsulation key (KEM vendors) or the SLH-DSA signing key
+    (``riscv``)."""
+    m = reference(vendor)
+    if vendor == "riscv":
+        return mint_signature(m.sign(minter_key, descriptor, context=CONTEXT))
+    ct, K = m.encaps(minter_key)
+    return mint_kem(vendor, K, ct, descriptor)
 
 
 def slh_message(descriptor, ctx=CONTEXT):

@@ -1,19 +1,21 @@
-"""RTL cluster co-simulation: the landed cores side by side under one Verilator run, with
-the collector deciding from their responses as they arrive, and every fault kind injected
-into an RTL core's responses. The decisions are cross-checked against the same requests
-decided from the software vendor (``consensus.cluster.run_request``).
+"""RTL vote source: the landed cores side by side under one Verilator run
+(``backends.cluster``), decided by the one decision loop (``consensus.cluster``) with every
+fault kind injected into an RTL core's responses. The decisions are cross-checked against
+the same requests decided from the software vendor, and ``pqvote decide`` is shown to run
+one collector, in this process, whatever the backend.
 
-Validators whose vendor has no landed core are answered by the software source inside the
-bench. One build of the cluster model (cached by Verilog hash), one simulation for all
-requests.
+Validators whose vendor has no landed core are answered by the software source. One build
+of the cluster model (cached by Verilog hash), one simulation per batch.
 """
 
+import json
 
 import pytest
 
-from consensus.cluster import Core, run_request
+import golden.proof as gp
+from consensus.cluster import Ask, Core, run_requests
 from consensus.simulation import make_cluster
-from consensus.sources import FAULTS, RtlSource, SoftwareSource, software_mint
+from consensus.sources import FAULTS, RtlSource, SoftwareSource
 
 LANDED = sorted(RtlSource.landed())
 pytestmark = pytest.mark.skipif(not LANDED, reason="no RTL core has landed")
@@ -22,90 +24,128 @@ D = bytes(range(24))
 
 
 def _keys():
-    from pqcrypto.kem import mceliece_348864, ml_kem_512, sntrup_653
-    from pqcrypto.sign import slh_dsa_shake_128s
+    """vendor → (core key, minter key)."""
     keys = {}
-    for vendor, mod in (("intel", ml_kem_512), ("amd", sntrup_653), ("arm", mceliece_348864)):
-        ek, dk = mod.keygen()
-        keys[vendor] = (dk, ek)
-    pk, sk = slh_dsa_shake_128s.keygen()
-    keys["riscv"] = (pk, sk)
+    for vendor in gp.VENDORS:
+        public, secret = gp.reference(vendor).keygen()
+        keys[vendor] = (public, secret) if vendor == "riscv" else (secret, public)
     return keys
 
 
-def test_rtl_cluster_with_every_fault(tmp_path):
-    from sim.tb_cluster import run_cluster
+def test_rtl_cluster_with_every_fault():
     keys = _keys()
-    proofs = {v: software_mint(v, keys[v][1], D) for v in keys}
+    proofs = {v: gp.mint(v, keys[v][1], D) for v in keys}
     vs = make_cluster(4, seed=21)
-    slot_of = {vendor: i for i, vendor in enumerate(LANDED)}
-    validators = [{"name": v.name, "vendor": v.vendor, "key": keys[v.vendor][0],
-                   "k_att": v.k_att, "slot": slot_of.get(v.vendor)} for v in vs.validators]
-    target = next(v.name for v in vs.validators if v.vendor in slot_of)     # an RTL core
-    # One python validator stays silent, so the RTL core's vote decides between accepted
+    rtl = RtlSource(stall=0.2)
+    cores = {v.name: Core(keys[v.vendor][0], rtl if v.vendor in LANDED else SoftwareSource())
+             for v in vs.validators}
+    target = next(v.name for v in vs.validators if v.vendor in LANDED)     # an RTL core
+    # One other validator stays silent, so the RTL core's vote decides between accepted
     # (honest) and no_quorum (any fault).
     quiet = next(v.name for v in vs.validators if v.name != target)
     tampered = dict(proofs)
     p = bytearray(proofs[vs[target].vendor])
     p[10] ^= 1
     tampered[vs[target].vendor] = bytes(p)
-    requests = [{"nonce": 1, "descriptor": D, "proofs": proofs, "faults": {quiet: "silent"},
-                 "deadline": 2_000_000}]
-    for i, kind in enumerate(FAULTS):
-        requests.append({"nonce": 2 + i, "descriptor": D, "proofs": proofs,
-                         "faults": {quiet: "silent", target: kind}, "deadline": 2_000_000})
-    requests.append({"nonce": 2 + len(FAULTS), "descriptor": D, "proofs": tampered,
-                     "faults": {}, "deadline": 2_000_000})
-    records = run_cluster(tmp_path, vendors=LANDED, validators=validators, requests=requests,
-                          stall=0.2)
-    assert len(records) == len(requests)
+    asks = [Ask(1, D, proofs, {quiet: "silent"}, deadline=2_000_000)]
+    asks += [Ask(2 + i, D, proofs, {quiet: "silent", target: kind}, deadline=2_000_000)
+             for i, kind in enumerate(FAULTS)]
+    asks.append(Ask(2 + len(FAULTS), D, tampered, deadline=2_000_000))
+    outs = run_requests(vs, cores, asks)
+    assert len(outs) == len(asks)
 
     # The same requests decided from the software vendor.
     sw = {v.name: Core(keys[v.vendor][0], SoftwareSource()) for v in vs.validators}
-    for req, rec in zip(requests, records):
-        ref = run_request(vs, sw, nonce=req["nonce"], descriptor=D, proofs=req["proofs"],
-                          faults=req["faults"]).decision
-        d = rec["decision"]
-        assert d["outcome"] == ref.outcome, (req["faults"], d)
-        assert (d["tally"]["yes"], d["tally"]["no"]) == (ref.yes, ref.no)
-        assert d["tally"]["excluded"] == list(ref.excluded)
-        signers = sorted(v["validator"] for v in (d["certificate"] or {}).get("votes", []))
-        ref_signers = sorted(v.validator for v in ref.certificate.votes) \
-            if ref.certificate else []
+    refs = run_requests(vs, sw, asks)
+    for ask, out, ref in zip(asks, outs, refs):
+        d, r = out.decision, ref.decision
+        assert (d.outcome, d.yes, d.no, d.excluded) == (r.outcome, r.yes, r.no, r.excluded), \
+            ask.faults
+        signers = sorted(v.validator for v in d.certificate.votes) if d.certificate else []
+        ref_signers = sorted(v.validator for v in r.certificate.votes) if r.certificate else []
         assert signers == ref_signers
-        # the RTL core's own response equals the software vendor's, bit for bit
-        r = rec["responses"][target]
-        assert r["rtl"] and r["cycles"] > 0
-        s = SoftwareSource().validate(vs[target].vendor, keys[vs[target].vendor][0],
-                                      vs[target].k_att, D, req["nonce"],
-                                      req["proofs"][vs[target].vendor])
-        assert (r["vote"], r["attestation"], r["proof_digest"]) == \
-            (s.vote, s.attestation.hex(), s.digest.hex())
+        # the RTL cores' responses equal the software vendor's, bit for bit
+        for v in vs.validators:
+            if v.vendor not in LANDED:
+                continue
+            resp = out.responses[v.name]
+            assert resp["cycles"] > 0 and resp["arrival"] >= resp["cycles"]
+            assert (resp["vote"], resp["status"]) == (ref.responses[v.name]["vote"],
+                                                      ref.responses[v.name]["status"])
+        counted = {vote.validator: vote for vote, ok, _, _ in out.received if ok}
+        ref_counted = {vote.validator: vote for vote, ok, _, _ in ref.received if ok}
+        assert counted == ref_counted
+
+    first = outs[0]
+    # the decision waits for the slowest core it needs: its latency is the cluster's figure
+    assert first.decision.latency >= max(first.responses[v]["arrival"] for v in LANDED
+                                         if v != quiet)
     from sim import results
-    first = records[0]
-    results.record("cluster", requests=len(records),
-                   decision_latency_cycles=first["decision"]["decided_at"]
-                   - first["decision"]["opened_at"],
-                   **{f"{name}_cycles": r["cycles"] for name, r in first["responses"].items()
-                      if r["rtl"]})
-    outcomes = {kind: records[1 + i]["decision"]["outcome"] for i, kind in enumerate(FAULTS)}
-    assert records[0]["decision"]["outcome"] == "accepted"
+    results.record("cluster", requests=len(outs), decision_latency_cycles=first.decision.latency,
+                   **{f"{v}_cycles": first.responses[v]["cycles"] for v in LANDED},
+                   **{f"{v}_arrival": first.responses[v]["arrival"] for v in LANDED})
+    outcomes = {kind: outs[1 + i].decision.outcome for i, kind in enumerate(FAULTS)}
+    assert outs[0].decision.outcome == "accepted"
     # Every fault but one blocks acceptance. An equivocating core's first vote is honest: if
     # it completes the quorum before the second arrives, the request is accepted and the
     # second vote becomes evidence; if both arrive first, the core drops out (no_quorum).
-    # Which one happens depends on the arrival order (checked above against the reference).
     eq_outcome = outcomes.pop("equivocate")
     assert eq_outcome in ("accepted", "no_quorum")
     assert outcomes == {kind: "no_quorum" for kind in FAULTS if kind != "equivocate"}
-    assert records[-1]["decision"]["outcome"] == "accepted"
-    assert records[-1]["responses"][target]["vote"] is False
-    eq = records[1 + FAULTS.index("equivocate")]
-    assert [e["validator"] for e in eq["evidence"]] == [target]
-    reasons = {kind: {v["reason"] for v in records[1 + i]["received"]
-                      if v["validator"] == target}
+    assert outs[-1].decision.outcome == "accepted"
+    assert outs[-1].responses[target]["vote"] is False
+    eq = outs[1 + FAULTS.index("equivocate")]
+    assert [e.validator for e in eq.evidence] == [target]
+    reasons = {kind: {reason for vote, _, reason, _ in outs[1 + i].received
+                      if vote.validator == target}
                for i, kind in enumerate(FAULTS)}
     assert reasons["corrupt"] == {"invalid_attestation"}
     assert reasons["late"] == {"closed"}
-    assert reasons["replay"] == {"closed"}
+    assert reasons["replay"] == {"closed"}          # the previous request's vote
     assert reasons["silent"] == set()
-    assert "equivocation" in reasons["equivocate"]
+    assert "equivocation" in reasons["equivocate"] or "withdrawn" in reasons["equivocate"]
+
+
+def test_decide_runs_one_collector_for_every_backend(tmp_path, capsys, monkeypatch):
+    """``decide --backend golden`` and ``--backend software,<landed>=rtl`` take the same path:
+    one ``run_requests`` call and one collector opening, in this process (the cluster bench
+    runs no collector: it only returns responses)."""
+    import consensus.cluster
+    from consensus.collector import Collector
+    from pqvote.cli import main
+
+    keys = tmp_path / "keys"
+    assert main(["keygen", "--out", str(keys)]) == 0
+    assert main(["mint", "--keys", str(keys), "--descriptor", D.hex(),
+                 "--out", str(tmp_path / "proofs.json")]) == 0
+    capsys.readouterr()
+    calls, opened = [], []
+    real_run, real_open = consensus.cluster.run_requests, Collector._open
+    monkeypatch.setattr(consensus.cluster, "run_requests",
+                        lambda *a, **kw: calls.append(1) or real_run(*a, **kw))
+    monkeypatch.setattr(Collector, "_open",
+                        lambda self, ev, eff: opened.append(ev.nonce) or real_open(self, ev, eff))
+    reports = {}
+    for backend in ("golden", "software," + ",".join(f"{v}=rtl" for v in LANDED)):
+        calls.clear(), opened.clear()
+        code = main(["decide", "--keys", str(keys), "--proofs", str(tmp_path / "proofs.json"),
+                     "--backend", backend, "--db", str(tmp_path / f"{len(reports)}.db")])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        assert len(calls) == 1 and len(opened) == 1, (backend, calls, opened)
+        reports[backend] = json.loads(out)
+    golden_report, rtl_report = reports.values()
+    assert golden_report["outcome"] == rtl_report["outcome"] == "accepted"
+    for v in LANDED:
+        assert golden_report["responses"][v]["cycles"] is None
+        assert rtl_report["responses"][v]["cycles"] > 0
+        assert rtl_report["responses"][v]["arrival"] >= rtl_report["responses"][v]["cycles"]
+        assert rtl_report["responses"][v]["vote"] == golden_report["responses"][v]["vote"]
+
+
+def test_landed_does_not_hide_a_broken_registry(monkeypatch):
+    """A registry that fails to import is an error, not "no core has landed"."""
+    import sys
+    monkeypatch.setitem(sys.modules, "hdl.cores", None)     # import raises ImportError
+    with pytest.raises(ImportError):
+        RtlSource.landed()

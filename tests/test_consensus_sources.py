@@ -9,10 +9,10 @@ import golden.proof as gp
 from consensus.cluster import Core, run_request
 from consensus.collector import Collector, ml_dsa_44_signer
 from consensus.simulation import make_cluster
-from consensus.sources import (FAULTS, FRAMES, GoldenSource, SoftwareSource, Status,
-                               make_sources, software_attestation, software_digest,
-                               software_mint)
+from consensus.sources import (FAULTS, GoldenSource, SoftwareSource, make_sources,
+                               software_attestation, software_digest)
 from consensus.votes import verify_certificate
+from golden.proof import Status
 
 D = bytes(range(24))
 
@@ -20,16 +20,44 @@ D = bytes(range(24))
 @pytest.fixture(scope="module")
 def material():
     """One key pair per vendor (core key, minter key) and one valid proof each."""
-    from pqcrypto.kem import mceliece_348864, ml_kem_512, sntrup_653
-    from pqcrypto.sign import slh_dsa_shake_128s
     keys = {}
-    for vendor, mod in (("intel", ml_kem_512), ("amd", sntrup_653), ("arm", mceliece_348864)):
-        ek, dk = mod.keygen()
-        keys[vendor] = (dk, ek)
-    pk, sk = slh_dsa_shake_128s.keygen()
-    keys["riscv"] = (pk, sk)
-    proofs = {v: software_mint(v, keys[v][1], D) for v in keys}
+    for vendor in gp.VENDORS:
+        public, secret = gp.reference(vendor).keygen()
+        keys[vendor] = (public, secret) if vendor == "riscv" else (secret, public)
+    proofs = {v: gp.mint(v, keys[v][1], D) for v in keys}
     return keys, proofs
+
+
+def corrupted_keys(vendor, key):
+    """Corrupted (not only truncated) variants of a core key, by class; a class may still be
+    a key the core accepts (its proofs then fail): every source must say the same."""
+    from golden import mceliece, mlkem, sntrup
+
+    def flip(pos, mask=0x01):
+        k = bytearray(key)
+        k[pos] ^= mask
+        return bytes(k)
+
+    out = {"short": key[:-8], "long": key + bytes(8)}
+    if vendor == "intel":
+        ek_at = mlkem.DK_PKE_LEN
+        out.update(dk_pke=flip(0), ek=flip(ek_at + 5), h_ek=flip(ek_at + mlkem.EK_LEN),
+                   z=flip(len(key) - 1))
+    elif vendor == "amd":
+        f = sntrup.small_decode(key[sntrup.SK_F:sntrup.SK_V])
+        zero = f.index(0)                               # a zero coefficient of f: field 1
+        out.update(f_field_3=flip(sntrup.SK_F, 0x03 & ~key[sntrup.SK_F]),   # field 0 ← 3
+                   f_weight=flip(sntrup.SK_F + zero // 4, 0x03 << 2 * (zero % 4)),  # 0 → +1
+                   f_unused_bits=flip(sntrup.SK_V - 1, 0x80),
+                   v_field_3=flip(sntrup.SK_V, 0x03 & ~key[sntrup.SK_V]),
+                   cache=flip(sntrup.SK_CACHE), pk=flip(sntrup.SK_PK), rho=flip(sntrup.SK_RHO))
+    elif vendor == "arm":
+        out.update(pivots=flip(mceliece.SK_C), g_high_bits=flip(mceliece.SK_G + 1, 0x10),
+                   controlbits=flip(mceliece.SK_ALPHA + 3), delta=flip(mceliece.SK_DELTA),
+                   s=flip(mceliece.SK_S))
+    else:
+        out.update(pk_seed=flip(0), pk_root=flip(len(key) - 1))
+    return out
 
 
 def _variants(vendor, proof, rng):
@@ -84,14 +112,29 @@ def test_software_vendor_agrees_with_golden(material, vendor):
     assert cases == (7 if vendor == "riscv" else 20)
 
 
-def test_software_mlkem_key_check(material):
+# Classes the core contract refuses (bad_key); every other class is a key the core accepts.
+BAD_KEY_CLASSES = {"intel": {"short", "long", "ek", "h_ek"},
+                   "amd": {"short", "long", "f_field_3", "f_weight", "f_unused_bits",
+                           "v_field_3", "cache", "pk"},
+                   "arm": {"short", "long", "pivots", "g_high_bits"},
+                   "riscv": {"short", "long"}}
+
+
+@pytest.mark.parametrize("vendor", ["intel", "amd", "arm", "riscv"])
+def test_sources_agree_on_corrupted_keys(material, vendor):
+    """Golden and software give the same response (status, vote, attestation) for every
+    corrupted-key class of every vendor."""
     keys, proofs = material
-    dk = bytearray(keys["intel"][0])
-    dk[768 + 800] ^= 1                  # H(ek) no longer matches ek
-    k_att = bytes(32)
-    rs = SoftwareSource().validate("intel", bytes(dk), k_att, D, 1, proofs["intel"])
-    rg = GoldenSource().validate("intel", bytes(dk), k_att, D, 1, proofs["intel"])
-    assert rs == rg and rs.status == Status.BAD_KEY
+    k_att = bytes(range(32))
+    for name, key in corrupted_keys(vendor, keys[vendor][0]).items():
+        rs = SoftwareSource().validate(vendor, key, k_att, D, 1, proofs[vendor])
+        rg = GoldenSource().validate(vendor, key, k_att, D, 1, proofs[vendor])
+        assert rs == rg, (vendor, name)
+        want = Status.BAD_KEY if name in BAD_KEY_CLASSES[vendor] else Status.OK
+        if vendor == "arm" and name == "controlbits":
+            want = rg.status            # a permuted support: almost always still a valid key
+        assert rs.status == want, (vendor, name, rs.status)
+        assert not rs.vote or name in ("z", "delta", "s", "rho", "controlbits"), (vendor, name)
 
 
 def test_software_primitives_match_golden():
@@ -104,7 +147,6 @@ def test_software_primitives_match_golden():
     for n in (0, 1, 7, 8, 9, 1024, 8192):
         m = rng.randbytes(n)
         assert software_digest(m) == gp.proof_digest(m)
-    assert FRAMES == gp.FRAMES and {int(s) for s in Status} == {int(s) for s in gp.Status}
 
 
 def test_make_sources():
@@ -199,3 +241,15 @@ def test_unknown_fault_refused(material):
         run_request(vs, cores, nonce=1, descriptor=D, proofs=proofs, faults={"intel": "nap"})
     with pytest.raises(ValueError, match="unknown validator"):
         run_request(vs, cores, nonce=1, descriptor=D, proofs=proofs, faults={"x": "silent"})
+
+
+def test_replay_of_nonce_zero_stays_a_uint64(material):
+    """A replayed response to request 0 is the core's answer under nonce 2^64 − 1."""
+    vs, cores, proofs = _cluster(material)
+    out = run_request(vs, cores, nonce=0, descriptor=D, proofs=proofs,
+                      faults={"intel": "replay"}, attest=software_attestation)
+    assert out.decision.outcome == "accepted"
+    [(vote, counted, reason, _)] = [r for r in out.received if r[0].validator == "intel"]
+    assert vote.nonce == (1 << 64) - 1 and not counted and reason == "unknown_request"
+    with pytest.raises(ValueError, match="64-bit"):
+        run_request(vs, cores, nonce=1 << 64, descriptor=D, proofs=proofs)

@@ -23,31 +23,16 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGETS = ROOT / "latency_targets.toml"
 
 
-def kem_module(vendor):
-    import importlib
-    return importlib.import_module({"intel": "pqcrypto.kem.ml_kem_512", "amd": "pqcrypto.kem.sntrup_653",
-                                    "arm": "pqcrypto.kem.mceliece_348864"}[vendor])
-
-
 def make_requests(vendor, rng, count):
     """(request, label) pairs: valid and invalid proofs under two keys."""
     reqs = []
     for _ in range(2):
         k_att = rng.randbytes(32)
-        if vendor == "riscv":
-            from pqcrypto.sign import slh_dsa_shake_128s as slh
-            pk, sk = slh.keygen()
-            key = pk
-        else:
-            pk, key = kem_module(vendor).keygen()
+        public, secret = gp.reference(vendor).keygen()
+        key, minter = (public, secret) if vendor == "riscv" else (secret, public)
         for n in range(count):
             d = rng.randbytes(24)
-            if vendor == "riscv":
-                proof = gp.mint_signature(slh.sign(sk, d, context=gp.CONTEXT))
-            else:
-                ct, K = kem_module(vendor).encaps(pk)
-                proof = gp.mint_kem(vendor, K, ct, d)
-            proof = bytearray(proof)
+            proof = bytearray(gp.mint(vendor, minter, d))
             label = "valid"
             if n % 2:
                 pos = rng.randrange(gp.BODY_LEN[vendor])
