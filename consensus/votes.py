@@ -27,6 +27,8 @@ import hmac
 import json
 from typing import Callable, Iterable, Mapping
 
+from golden.proof import VENDORS
+
 __all__ = [
     "VENDOR_IDS", "RULES", "ConfigError", "Validator", "ValidatorSet", "Vote", "Evidence",
     "Certificate", "safe_quorum", "quorum_for", "check_certificate", "verify_certificate",
@@ -35,7 +37,7 @@ __all__ = [
 
 #: Vendor name → the one-byte ``id`` in the attestation (SPEC §2; equal to
 #: ``golden.proof.VENDORS``).
-VENDOR_IDS = {"intel": 0, "amd": 1, "arm": 2, "riscv": 3}
+VENDOR_IDS = VENDORS            # vendor → id byte, from golden.proof
 
 RULES = ("gt_2_3", "ge_3_4", "unanimous")
 

@@ -20,6 +20,7 @@ import os
 import sys
 from pathlib import Path
 
+from golden.proof import KEY_LEN, mint, reference
 from consensus.votes import (RULES, ConfigError, Certificate, Validator, ValidatorSet,
                              VENDOR_IDS, check_certificate)
 
@@ -27,7 +28,6 @@ __all__ = ["register", "load_cluster", "CliError"]
 
 CLUSTER_FORMAT = "pqvote-cluster/1"
 PROOFS_FORMAT = "pqvote-proofs/1"
-KEY_LEN = {"intel": 1632, "amd": 1518, "arm": 6492, "riscv": 32}
 MINTER_LEN = {"intel": 800, "amd": 994, "arm": 261120, "riscv": 64}
 MINTER_FILE = {"intel": "minter/intel.ek", "amd": "minter/amd.ek", "arm": "minter/arm.ek",
                "riscv": "minter/riscv.sk"}
@@ -146,8 +146,7 @@ def load_cluster(path, **kw) -> Cluster:
 # -- keygen --------------------------------------------------------------------------------------
 
 def cmd_keygen(args):
-    from pqcrypto.kem import mceliece_348864, ml_kem_512, sntrup_653
-    from pqcrypto.sign import ml_dsa_44, slh_dsa_shake_128s
+    from pqcrypto.sign import ml_dsa_44
     try:
         rule = int(args.rule)
     except ValueError:
@@ -162,15 +161,11 @@ def cmd_keygen(args):
     root.mkdir(parents=True, exist_ok=True)
     (root / "minter").mkdir(mode=0o700, exist_ok=True)
     files = []
-    kem = {"intel": ml_kem_512, "amd": sntrup_653, "arm": mceliece_348864}
     validators = []
     for vendor in VENDOR_IDS:
-        if vendor == "riscv":
-            pk, sk = slh_dsa_shake_128s.keygen()
-            core_key, minter_key = pk, sk
-        else:
-            ek, dk = kem[vendor].keygen()
-            core_key, minter_key = dk, ek
+        public, secret = reference(vendor).keygen()
+        # the core holds dk / sk (KEM) or pk (SLH-DSA); the minter the other half
+        core_key, minter_key = (public, secret) if vendor == "riscv" else (secret, public)
         files += [(f"{vendor}.key", core_key, 0o600), (f"{vendor}.katt", os.urandom(32), 0o600),
                   (MINTER_FILE[vendor], minter_key, 0o600)]
         validators.append({"name": vendor, "vendor": vendor, "power": 1,
@@ -197,21 +192,8 @@ def cmd_keygen(args):
 # -- mint ----------------------------------------------------------------------------------------
 
 def mint_proofs(cluster: Cluster, descriptor: bytes) -> dict:
-    """Proofs for every vendor (SPEC §3.1): pqcrypto encapsulation / SLH-DSA signing, the tag
-    and padding by ``golden.proof``."""
-    import golden.proof as gp
-    from pqcrypto.kem import mceliece_348864, ml_kem_512, sntrup_653
-    from pqcrypto.sign import slh_dsa_shake_128s
-    kem = {"intel": ml_kem_512, "amd": sntrup_653, "arm": mceliece_348864}
-    proofs = {}
-    for vendor, key in cluster.minter.items():
-        if vendor == "riscv":
-            sig = slh_dsa_shake_128s.sign(key, descriptor, context=gp.CONTEXT)
-            proofs[vendor] = gp.mint_signature(sig)
-        else:
-            ct, K = kem[vendor].encaps(key)
-            proofs[vendor] = gp.mint_kem(vendor, K, ct, descriptor)
-    return proofs
+    """Proofs for every vendor (SPEC §3.1, ``golden.proof.mint``)."""
+    return {vendor: mint(vendor, key, descriptor) for vendor, key in cluster.minter.items()}
 
 
 def cmd_mint(args):
@@ -341,6 +323,7 @@ def cmd_decide(args):
               "tally": {"yes": d.yes, "no": d.no, "quorum": vs.q,
                         "total_power": vs.total_power, "excluded": list(d.excluded)},
               "certificate": d.certificate.to_json() if d.certificate else None,
+              "decision_latency": d.latency,
               "evidence": [e.to_json() for e in out.evidence],
               "responses": out.responses,
               "votes": [dict(v.to_json(), counted=c, reason=r, at=at)

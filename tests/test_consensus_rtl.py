@@ -149,3 +149,34 @@ def test_landed_does_not_hide_a_broken_registry(monkeypatch):
     monkeypatch.setitem(sys.modules, "hdl.cores", None)     # import raises ImportError
     with pytest.raises(ImportError):
         RtlSource.landed()
+
+
+def test_rtl_agrees_on_corrupted_keys():
+    """Every corrupted-key class of every landed core, and no key at all: the RTL response
+    (status, vote, attestation, digest) equals the golden model's. One simulation.
+
+    A key of the wrong length moves where ``K_att`` sits in the key-load stream (key words
+    then ``K_att`` words, SPEC §4), so the core cannot know the ``K_att`` the golden model is
+    given: for those two classes status and vote must agree, the attestation is the core's
+    own."""
+    from consensus.sources import GoldenSource
+    from tests.test_consensus_sources import corrupted_keys
+
+    keys = _keys()
+    k_att = bytes(range(32, 64))
+    batch, names = [], []
+    for vendor in LANDED:
+        proof = gp.mint(vendor, keys[vendor][1], D)
+        variants = dict(corrupted_keys(vendor, keys[vendor][0]), valid=keys[vendor][0],
+                        no_key=None)
+        for name, key in variants.items():
+            batch.append((vendor, key, k_att, D, 3, proof))
+            names.append((vendor, name))
+    got = RtlSource().validate_batch(batch)
+    for (vendor, name), call, r in zip(names, batch, got):
+        g = GoldenSource().validate(*call)
+        assert (r.vote, r.status, r.digest) == (g.vote, g.status, g.digest), \
+            (vendor, name, r.status, g.status)
+        if name not in ("short", "long"):
+            assert r.attestation == g.attestation, (vendor, name)
+    assert {n: r.status for n, r in zip(names, got)}[(LANDED[0], "short")] == gp.Status.BAD_KEY

@@ -137,6 +137,18 @@ def test_sources_agree_on_corrupted_keys(material, vendor):
         assert not rs.vote or name in ("z", "delta", "s", "rho", "controlbits"), (vendor, name)
 
 
+def test_a_length_only_key_check_is_caught(material, monkeypatch):
+    """Negative control: a software source that checks only the key length (as it once did)
+    disagrees with golden on a corrupted amd sk, and the comparison above would see it."""
+    import consensus.sources
+    keys, proofs = material
+    monkeypatch.setattr(consensus.sources, "check_key", lambda v, k: len(k) == gp.KEY_LEN[v])
+    key = corrupted_keys("amd", keys["amd"][0])["f_weight"]
+    rs = SoftwareSource().validate("amd", key, bytes(32), D, 1, proofs["amd"])
+    rg = GoldenSource().validate("amd", key, bytes(32), D, 1, proofs["amd"])
+    assert rg.status == Status.BAD_KEY and rs.status == Status.OK and rs != rg
+
+
 def test_software_primitives_match_golden():
     rng = random.Random(1)
     for _ in range(20):
