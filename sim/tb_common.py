@@ -55,18 +55,24 @@ class TB:
             await RisingEdge(self.clk)
 
 
-class StreamDriver:
-    """Drives ``<prefix>__payload/valid``; ``valid`` never waits for ``ready``."""
+class _StreamPort:
+    """The ``<prefix>__payload/valid/ready`` handles of one stream port."""
 
-    def __init__(self, dut, prefix, clk, *, rng=None, idle_prob=0.0):
+    def __init__(self, dut, prefix, clk, rng):
         self.payload = getattr(dut, f"{prefix}__payload")
         self.valid = getattr(dut, f"{prefix}__valid")
         self.ready = getattr(dut, f"{prefix}__ready")
         self.clk = clk
         self.rng = rng or random.Random(0)
+
+
+class StreamDriver(_StreamPort):
+    """Drives ``<prefix>__payload/valid``; ``valid`` never waits for ``ready``."""
+
+    def __init__(self, dut, prefix, clk, *, rng=None, idle_prob=0.0):
+        super().__init__(dut, prefix, clk, rng)
         self.idle_prob = idle_prob
         self.valid.value = 0
-        self.accepted_at = []   # TB cycle stamps are kept by callers that need them
 
     async def send(self, payload, *, timeout_cycles=1_000_000):
         """Offer one beat and return once it has been accepted (just after the edge)."""
@@ -91,15 +97,11 @@ class StreamDriver:
             await self.send(p, **kw)
 
 
-class StreamSink:
+class StreamSink(_StreamPort):
     """Accepts beats from ``<prefix>__payload/valid/ready`` with random back-pressure."""
 
     def __init__(self, dut, prefix, clk, *, rng=None, stall_prob=0.0):
-        self.payload = getattr(dut, f"{prefix}__payload")
-        self.valid = getattr(dut, f"{prefix}__valid")
-        self.ready = getattr(dut, f"{prefix}__ready")
-        self.clk = clk
-        self.rng = rng or random.Random(0)
+        super().__init__(dut, prefix, clk, rng)
         self.stall_prob = stall_prob
         self.ready.value = 0
 
