@@ -10,7 +10,7 @@ and the bench records each core's response with two figures:
 
 ``cycles``
     the core's latency (SPEC §4): from the first accepted proof beat to the response
-    becoming valid — the same figure as ``sim.tb_validate``;
+    becoming valid (``sim.tb_common.CoreDriver``, as in every core bench);
 ``arrival``
     cycles from the request being offered to the core until its response is taken: when
     the response reaches whoever collects the votes.
@@ -94,85 +94,11 @@ except ImportError:         # imported without a simulator: only the harness top
     cocotb = None
 
 if cocotb is not None:
-    from cocotb.triggers import ReadOnly, RisingEdge
-
-    TIMEOUT = 2_000_000     # cycles any one wait may take
-
-    class _Slot:
-        """The drivers of one core slot and a monitor of its handshakes."""
-
-        def __init__(self, tb, index, rng, stall, idle):
-            from sim.tb_common import StreamDriver, StreamSink
-            dut, p = tb.dut, f"c{index}_"
-            self.tb, self.prefix, self.clk = tb, p, tb.clk
-            self.key = StreamDriver(dut, p + "i_key", tb.clk, rng=rng)
-            self.req = StreamDriver(dut, p + "i_req", tb.clk, rng=rng)
-            self.proof = StreamDriver(dut, p + "i_proof", tb.clk, rng=rng, idle_prob=idle)
-            self.resp = StreamSink(dut, p + "o_resp", tb.clk, rng=rng, stall_prob=stall)
-            self.status = getattr(dut, p + "o_key_status")
-            self.loaded = None
-            self._marks = {}
-            cocotb.start_soon(self._monitor())
-
-        async def _monitor(self):
-            from sim.tb_common import value
-            marks = (("offered", self.req.valid, None),
-                     ("first_beat", self.proof.valid, self.proof.ready),
-                     ("resp_valid", self.resp.valid, None),
-                     ("taken", self.resp.valid, self.resp.ready))
-            while True:
-                await RisingEdge(self.clk)
-                await ReadOnly()
-                for mark, valid, ready in marks:
-                    if (mark not in self._marks and value(valid)
-                            and (ready is None or value(ready))
-                            and (mark == "offered" or "offered" in self._marks)):
-                        self._marks[mark] = self.tb.cycle
-
-        async def load_key(self, key, k_att):
-            """Load ``key ‖ K_att`` and wait until the core has checked it; returns cycles."""
-            from hdl.validator import KeyStatus
-            from sim.tb_common import value
-            from sim.tb_validate import key_words
-            start = self.tb.cycle
-            await self.key.send_all(key_words(key, k_att), timeout_cycles=TIMEOUT)
-            for _ in range(TIMEOUT):
-                await ReadOnly()
-                if value(self.status) != KeyStatus.LOADING.value:
-                    break
-                await RisingEdge(self.clk)
-            else:
-                raise AssertionError(f"{self.prefix}: key load did not finish")
-            await RisingEdge(self.clk)
-            self.loaded = (key, k_att)
-            return self.tb.cycle - start
-
-        async def run(self, descriptor, nonce, proof):
-            """One request; returns the response record."""
-            from golden.proof import Status
-            from hdl.validator import Request, Response
-            from sim.tb_validate import proof_words
-            self._marks = {}
-            payload = Request.const({"descriptor": int.from_bytes(descriptor, "little"),
-                                     "nonce": nonce}).as_value().value
-            await self.req.send(payload, timeout_cycles=TIMEOUT)
-            sender = cocotb.start_soon(self.proof.send_all(proof_words(proof),
-                                                           timeout_cycles=TIMEOUT))
-            raw = await self.resp.recv(timeout_cycles=TIMEOUT)
-            await sender
-            r = Response.from_bits(raw)
-            marks = self._marks
-            return {"vote": bool(r.vote), "status": Status(int(r.status)).label,
-                    "attestation": int(r.attestation).to_bytes(32, "little").hex(),
-                    "proof_digest": int(r.digest).to_bytes(32, "little").hex(),
-                    "cycles": marks["resp_valid"] - marks["first_beat"],
-                    "arrival": marks["taken"] - marks["offered"]}
-
     @cocotb.test()
     async def cluster_requests(dut):
         import random
 
-        from sim.tb_common import TB
+        from sim.tb_common import TB, CoreDriver
 
         with open(os.environ["PQVOTE_CLUSTER"]) as f:
             conf = json.load(f)
@@ -181,7 +107,8 @@ if cocotb is not None:
         tb = TB(dut)
         rng = random.Random(tb.rng.random())
         await tb.reset()
-        slots = [_Slot(tb, i, rng, stall, idle) for i in range(len(conf["vendors"]))]
+        slots = [CoreDriver(tb, f"c{i}_", rng=rng, idle_prob=idle, req_idle_prob=0.0,
+                            stall_prob=stall) for i in range(len(conf["vendors"]))]
 
         records = []
         for req in conf["requests"]:
@@ -202,7 +129,11 @@ if cocotb is not None:
                      for i, a in asked.items()}
             responses = {}
             for i, t in tasks.items():
-                responses[str(i)] = dict(await t, key_load_cycles=key_cycles.get(i))
+                vote, status, att, pd, cycles, arrival = await t
+                responses[str(i)] = {"vote": vote, "status": status.label,
+                                     "attestation": att.hex(), "proof_digest": pd.hex(),
+                                     "cycles": cycles, "arrival": arrival,
+                                     "key_load_cycles": key_cycles.get(i)}
             records.append({"nonce": req["nonce"], "slots": responses})
         with open(os.environ["PQVOTE_CLUSTER_OUT"], "w") as f:
             json.dump(records, f)

@@ -1,4 +1,5 @@
-"""Helpers shared by the cocotb benches: clock/reset, stream drivers, cycle counting.
+"""Helpers shared by the cocotb benches: clock/reset, stream drivers, cycle counting, and the
+driver of a whole validator core (:class:`CoreDriver`: key load, request, proof, response).
 
 Stream ports are reached by Amaranth's flattened names: a stream member ``i`` of a
 component becomes ``i__payload``, ``i__valid`` and ``i__ready`` in the Verilog.
@@ -127,3 +128,96 @@ def words_le(data, nbytes=8):
     data = bytes(data)
     data += b"\0" * (-len(data) % nbytes)
     return [int.from_bytes(data[i:i + nbytes], "little") for i in range(0, len(data), nbytes)]
+
+
+def key_words(key, k_att):
+    """The key-load stream of a validator core (SPEC §4): the algorithm key, zero-padded to
+    whole words, then ``K_att``; ``last`` on the final word (``hdl.validator.Word``)."""
+    from hdl.validator import Word
+    words = words_le(key) + words_le(k_att)
+    return [Word.const({"data": w, "last": n == len(words) - 1}).as_value().value
+            for n, w in enumerate(words)]
+
+
+def proof_words(proof):
+    """The proof stream: 64-bit words, ``last`` on the final one; an empty proof is one zero
+    word."""
+    from hdl.validator import Word
+    words = words_le(proof) or [0]
+    return [Word.const({"data": w, "last": n == len(words) - 1}).as_value().value
+            for n, w in enumerate(words)]
+
+
+class CoreDriver:
+    """Drives one validator core (``hdl.validator.ValidatorShell`` ports, each name prefixed
+    with ``prefix``: ``i_key``, ``o_key_status``, ``i_req``, ``i_proof``, ``o_resp``) and
+    measures, per request, with the cycle counter of ``tb``:
+
+    ``cycles``   the core's latency (SPEC §4): first accepted proof beat → response valid;
+    ``arrival``  request offered → response taken.
+
+    Every wait is bounded by ``timeout_cycles``.
+    """
+
+    def __init__(self, tb, prefix="", *, rng=None, idle_prob=0.0, stall_prob=0.0,
+                 req_idle_prob=None, timeout_cycles=2_000_000):
+        dut, p, rng = tb.dut, prefix, rng or tb.rng
+        self.tb, self.prefix, self.clk = tb, prefix, tb.clk
+        self.timeout_cycles = timeout_cycles
+        self.key = StreamDriver(dut, p + "i_key", tb.clk, rng=rng)
+        self.req = StreamDriver(dut, p + "i_req", tb.clk, rng=rng,
+                                idle_prob=idle_prob if req_idle_prob is None else req_idle_prob)
+        self.proof = StreamDriver(dut, p + "i_proof", tb.clk, rng=rng, idle_prob=idle_prob)
+        self.resp = StreamSink(dut, p + "o_resp", tb.clk, rng=rng, stall_prob=stall_prob)
+        self.status = getattr(dut, p + "o_key_status")
+        self.loaded = None          # (key, k_att) loaded, or None
+        self._marks = {}
+        cocotb.start_soon(self._monitor())
+
+    async def _monitor(self):
+        marks = (("offered", self.req.valid, None),
+                 ("first_beat", self.proof.valid, self.proof.ready),
+                 ("resp_valid", self.resp.valid, None),
+                 ("taken", self.resp.valid, self.resp.ready))
+        while True:
+            await RisingEdge(self.clk)
+            await ReadOnly()
+            for mark, valid, ready in marks:
+                if (mark not in self._marks and value(valid)
+                        and (ready is None or value(ready))
+                        and (mark == "offered" or "offered" in self._marks)):
+                    self._marks[mark] = self.tb.cycle
+
+    async def load_key(self, key, k_att):
+        """Load ``key ‖ K_att`` and wait until the core has checked it; returns the cycles."""
+        from hdl.validator import KeyStatus
+        start = self.tb.cycle
+        await self.key.send_all(key_words(key, k_att), timeout_cycles=self.timeout_cycles)
+        for _ in range(self.timeout_cycles):
+            await ReadOnly()
+            if value(self.status) != KeyStatus.LOADING.value:
+                break
+            await RisingEdge(self.clk)
+        else:
+            raise AssertionError(f"{self.prefix or 'core'}: key load did not finish")
+        await RisingEdge(self.clk)
+        self.loaded = (key, k_att)
+        return self.tb.cycle - start
+
+    async def run(self, descriptor, nonce, proof):
+        """One request; returns ``(vote, status, attestation, digest, cycles, arrival)``."""
+        from golden.proof import Status
+        from hdl.validator import Request, Response
+        self._marks = {}
+        payload = Request.const({"descriptor": int.from_bytes(descriptor, "little"),
+                                 "nonce": nonce}).as_value().value
+        await self.req.send(payload, timeout_cycles=self.timeout_cycles)
+        sender = cocotb.start_soon(self.proof.send_all(proof_words(proof),
+                                                       timeout_cycles=self.timeout_cycles))
+        raw = await self.resp.recv(timeout_cycles=self.timeout_cycles)
+        await sender
+        r = Response.from_bits(raw)
+        m = self._marks
+        return (bool(r.vote), Status(int(r.status)), int(r.attestation).to_bytes(32, "little"),
+                int(r.digest).to_bytes(32, "little"), m["resp_valid"] - m["first_beat"],
+                m["taken"] - m["offered"])

@@ -12,84 +12,38 @@ import json
 import os
 
 import cocotb
-from cocotb.triggers import ReadOnly, RisingEdge
 
-from golden.proof import Status, VENDORS
-from hdl.validator import Request, Response, Word
-from sim.tb_common import TB, StreamDriver, StreamSink, value, words_le
-
-KEY_STATUS_LOADING = 1
-
-
-def key_words(key, k_att):
-    """The key-load stream: the algorithm key, zero-padded to whole words, then K_att."""
-    words = words_le(key) + words_le(k_att)
-    return [Word.const({"data": w, "last": n == len(words) - 1}).as_value().value
-            for n, w in enumerate(words)]
-
-
-def proof_words(proof):
-    words = words_le(proof) or [0]
-    return [Word.const({"data": w, "last": n == len(words) - 1}).as_value().value
-            for n, w in enumerate(words)]
+from golden.proof import VENDORS
+from sim.tb_common import TB, CoreDriver, key_words, proof_words  # noqa: F401 (re-exported)
 
 
 class CoreTB(TB):
-    """Drives a ``ValidatorShell``-shaped core and measures its latency."""
+    """Clock, reset and a :class:`~sim.tb_common.CoreDriver` for a ``ValidatorShell``-shaped
+    core with unprefixed ports."""
 
     def __init__(self, dut, *, idle_prob=0.0, stall_prob=0.0, seed=None):
         super().__init__(dut, seed=seed)
-        self.key = StreamDriver(dut, "i_key", dut.clk, rng=self.rng)
-        self.req = StreamDriver(dut, "i_req", dut.clk, rng=self.rng, idle_prob=idle_prob)
-        self.proof = StreamDriver(dut, "i_proof", dut.clk, rng=self.rng, idle_prob=idle_prob)
-        self.resp = StreamSink(dut, "o_resp", dut.clk, rng=self.rng, stall_prob=stall_prob)
-        self.loaded = None
-        self._first_beat = None
-        self._resp_valid = None
-        self._clock = 0
-        cocotb.start_soon(self._monitor())
+        self.core = CoreDriver(self, idle_prob=idle_prob, stall_prob=stall_prob)
+        self.key, self.req, self.proof, self.resp = (self.core.key, self.core.req,
+                                                     self.core.proof, self.core.resp)
 
-    async def _monitor(self):
-        while True:
-            await RisingEdge(self.clk)
-            await ReadOnly()
-            self._clock += 1
-            if (self._first_beat is None and value(self.proof.valid)
-                    and value(self.proof.ready)):
-                self._first_beat = self._clock
-            if (self._first_beat is not None and self._resp_valid is None
-                    and value(self.dut.o_resp__valid)):
-                self._resp_valid = self._clock
+    @property
+    def loaded(self):
+        return self.core.loaded
+
+    @loaded.setter
+    def loaded(self, value):
+        self.core.loaded = value
 
     async def load_key(self, key, k_att, *, timeout_cycles=2_000_000):
         """Load a key and wait until the core has finished checking it; returns cycles."""
-        start = self._clock
-        await self.key.send_all(key_words(key, k_att))
-        for _ in range(timeout_cycles):
-            await ReadOnly()
-            if value(self.dut.o_key_status) != KEY_STATUS_LOADING:
-                break
-            await RisingEdge(self.clk)
-        else:
-            raise AssertionError("key load did not finish")
-        self.loaded = (key, k_att)
-        await RisingEdge(self.clk)
-        return self._clock - start
+        self.core.timeout_cycles = timeout_cycles
+        return await self.core.load_key(key, k_att)
 
     async def run(self, descriptor, nonce, proof, *, timeout_cycles=2_000_000):
         """One request; returns ``(vote, status, attestation, digest, cycles)``."""
-        self._first_beat = self._resp_valid = None
-        payload = Request.const({"descriptor": int.from_bytes(descriptor, "little"),
-                                 "nonce": nonce}).as_value().value
-        await self.req.send(payload, timeout_cycles=timeout_cycles)
-        sender = cocotb.start_soon(self.proof.send_all(proof_words(proof),
-                                                       timeout_cycles=timeout_cycles))
-        raw = await self.resp.recv(timeout_cycles=timeout_cycles)
-        await sender
-        r = Response.from_bits(raw)
-        cycles = self._resp_valid - self._first_beat
-        return (bool(r.vote), Status(int(r.status)), int(r.attestation).to_bytes(32, "little"),
-                int(r.digest).to_bytes(32, "little"), cycles)
+        self.core.timeout_cycles = timeout_cycles
+        return (await self.core.run(descriptor, nonce, proof))[:5]
 
 
 @cocotb.test()
