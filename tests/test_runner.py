@@ -37,3 +37,12 @@ def test_negative_control_fails():
     with pytest.raises(AssertionError, match="1 of 1 cocotb tests failed"):
         run_cocotb(name="smoke", top=Increment, module="sim.tb_smoke",
                    env={"SMOKE_CORRUPT": "1"})
+
+
+def test_same_verilog_reuses_the_model():
+    """A bench under another name whose Verilog is already built runs on that model."""
+    from sim.runner import BUILD
+    assert run_cocotb(name="smoke", top=Increment, module="sim.tb_smoke") == 1
+    before = sorted(p.name for p in (BUILD / "sim").iterdir())
+    assert run_cocotb(name="smoke-again", top=Increment, module="sim.tb_smoke") == 1
+    assert sorted(p.name for p in (BUILD / "sim").iterdir()) == before
