@@ -1,0 +1,227 @@
+"""SHA-512 compression engine (FIPS 180-4 §6.4), one round per clock.
+
+The client streams the **padded** message (FIPS 180-4 §5.1.2: the caller knows its
+message length, so padding is a constant tail it appends) as 64-bit words, sixteen per
+1024-bit block, big-endian as FIPS 180-4 defines them (:func:`golden.sha512.blocks`), and
+marks the final word of the final block with ``last``. The engine returns the eight words
+of the hash value ``H``. Round constants ``K_t`` come from :data:`golden.sha512.K` in a
+ROM with a synchronous read port (one cycle latency, so yosys maps it to block RAM).
+
+Datapath (one clock per round)::
+
+    i.payload ──► W window (16 × 64, shift) ──► W_{t+2} = σ1(W_t)+W_{t-5}+σ0(W_{t-13})+W_{t-14}
+                         │ W_{t+1}
+    K ROM (sync) ─ K_{t+1} ─► p' = g + K_{t+1} + W_{t+1}    (h + K + W of the next round)
+                                        │ p
+    state a..h ──► Σ1(e), Ch(e,f,g), Σ0(a), Maj(a,b,c) ──► carry-save trees ──►
+                   a' = p + Σ1 + Ch + Σ0 + Maj,  e' = d + p + Σ1 + Ch,  b'..d' = a..c, f'..h' = e..g
+
+The precomputed ``p`` and carry-save (3:2) compression keep one carry chain per output on
+the critical path. Words 0 and 1 of a block are taken before its first round (while the
+previous block runs its rounds 78 and 79), words 2..15 during rounds 0..13, one per
+round; a round waits while its word is not offered. After round 79 one cycle adds the
+state into ``H`` (feed-forward) and loads the next block, so a long message costs 81
+cycles per block.
+"""
+
+from amaranth.hdl import Module, Signal, Const, Mux, Cat, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden.sha512 import K, IV, ROUNDS
+
+
+__all__ = ["Sha512Word", "Sha512State", "Sha512", "add_mod64"]
+
+
+#: One message word: ``data`` is FIPS 180-4 word ``M_j`` (big-endian bytes); ``last`` marks
+#: word 15 of the message's final block.
+Sha512Word = data.StructLayout({"data": unsigned(64), "last": unsigned(1)})
+
+#: Eight 64-bit words: the working variables ``a .. h`` or a hash value ``H_0 .. H_7``.
+Sha512State = data.ArrayLayout(unsigned(64), 8)
+
+_MASK = (1 << 64) - 1
+
+
+def _csa(m, x, y, z, *, name):
+    """3:2 carry-save compression: ``x + y + z == s + c (mod 2^64)``."""
+    s = Signal(64, name=f"{name}_s")
+    c = Signal(64, name=f"{name}_c")
+    m.d.comb += s.eq(x ^ y ^ z)
+    m.d.comb += c.eq(Cat(Const(0, 1), ((x & y) | (x & z) | (y & z))[:63]))
+    return s, c
+
+
+def add_mod64(m, operands, *, name):
+    """Sum of ``operands`` modulo ``2^64`` through a carry-save tree and one adder."""
+    ops = list(operands)
+    level = 0
+    while len(ops) > 2:
+        nxt = []
+        for j in range(0, len(ops) - 2, 3):
+            nxt.extend(_csa(m, ops[j], ops[j + 1], ops[j + 2], name=f"{name}_l{level}_{j // 3}"))
+        nxt.extend(ops[len(ops) - len(ops) % 3:])
+        ops = nxt
+        level += 1
+    total = Signal(64, name=name)
+    m.d.comb += total.eq((ops[0] + ops[1])[:64] if len(ops) == 2 else ops[0])
+    return total
+
+
+def _rotr(x, n):
+    return x.rotate_right(n)
+
+
+class Sha512(wiring.Component):
+    """SHA-512 compression engine, one round per clock (FIPS 180-4 §6.4).
+
+    A message is its padded word sequence on ``i``; the hash value ``H`` of the final block
+    appears on ``o`` ``ROUNDS - 14 + 2 = 68`` cycles after its last word is accepted, and is
+    held until taken. The next message is accepted once ``o`` has been taken. Words are
+    taken at up to one per cycle; a long message costs 81 cycles per 1024-bit block.
+
+    Members
+    -------
+    i : ``In(stream.Signature(Sha512Word))``
+        Padded message words, sixteen per block; ``last`` on word 15 of the final block
+        (``last`` on any other word is ignored).
+    o : ``Out(stream.Signature(Sha512State))``
+        Hash value ``H_0 .. H_7`` (the digest is these words big-endian).
+    cancel : ``In(1)``
+        Drop the message in progress and any untaken hash value; idle from the next cycle.
+    state : ``Out(Sha512State)``
+        Debug: working variables ``a .. h``; while ``running``, equal to
+        ``golden.sha512.compress_trace(H, M)[round]``.
+    round : ``Out(range(81))``
+        Debug: rounds applied to ``state`` in the current block.
+    running : ``Out(1)``
+        Debug: a block is in its rounds (``round`` counts 0..79).
+    """
+
+    i: In(stream.Signature(Sha512Word))
+    o: Out(stream.Signature(Sha512State))
+    cancel: In(1)
+    state: Out(Sha512State)
+    round: Out(range(ROUNDS + 1))
+    running: Out(1)
+
+    #: Cycles from the accepting cycle of a message's ``last`` word to ``o.valid``.
+    LAST_TO_DIGEST = ROUNDS - 14 + 2
+
+    def elaborate(self, platform):
+        m = Module()
+
+        st = Signal(Sha512State)            # working variables a..h
+        H = Signal(Sha512State)             # hash value of the blocks done
+        w = [Signal(64, name=f"w{k}") for k in range(16)]   # w[15] = W_{t+1}, w[k] = W_{t-14+k}
+        p = Signal(64)                      # h + K_t + W_t of the round being computed
+        t = Signal(range(ROUNDS + 1))
+        nw = Signal(range(3))               # words 0/1 of the next block already taken
+        first = Signal(init=1)              # the next block starts a message (IV)
+        is_last = Signal()                  # the running block is the message's final one
+        running = Signal()
+        final = Signal()                    # feed-forward cycle of the final block
+        out_valid = Signal()
+
+        m.d.comb += [
+            self.state.eq(st), self.round.eq(t), self.running.eq(running),
+            self.o.valid.eq(out_valid), self.o.payload.eq(H),
+        ]
+
+        # --- input side -----------------------------------------------------------------
+        idle = ~running & ~final & ~out_valid
+        pre_window = idle | (running & (t >= ROUNDS - 2) & ~is_last)   # words 0, 1 of a block
+        take_pre = pre_window & (nw < 2)
+        take_round = running & (t < 14)                                # words 2..15
+        m.d.comb += self.i.ready.eq(take_pre | take_round)
+        accept = Signal()
+        m.d.comb += accept.eq(self.i.valid & self.i.ready)
+        advance = Signal()                  # a round is applied this cycle
+        m.d.comb += advance.eq(running & ((t >= 14) | self.i.valid))
+        feed = Signal()                     # load a block: state, H <- IV or H + state
+        m.d.comb += feed.eq(idle & (nw == 2))
+
+        # --- round constants ROM (synchronous read: data = K[addr of the previous cycle]) -
+        m.submodules.k_rom = k_rom = memory.Memory(shape=unsigned(64), depth=ROUNDS, init=K)
+        k_rd = k_rom.read_port()
+        # round t reads K_{t+1}; the cycle before it presents t+1 (t+2 when it advances)
+        with m.If(feed):
+            m.d.comb += k_rd.addr.eq(1)
+        with m.Elif(running):
+            # round 78 reads the unused K_80 (any address); round 79 reads K_0 for a feed
+            m.d.comb += k_rd.addr.eq(Mux(advance, Mux(t == ROUNDS - 1, 0,
+                                                      Mux(t == ROUNDS - 2, ROUNDS - 1, t + 2)),
+                                         t + 1))
+        with m.Else():
+            m.d.comb += k_rd.addr.eq(0)
+        k_next = k_rd.data                  # K_{t+1} during round t; K_0 in the feed cycle
+
+        # --- message schedule ------------------------------------------------------------
+        sigma0 = Signal(64)
+        sigma1 = Signal(64)
+        # σ0(x) = ROTR1 ^ ROTR8 ^ SHR7;  σ1(x) = ROTR19 ^ ROTR61 ^ SHR6
+        m.d.comb += sigma0.eq(_rotr(w[1], 1) ^ _rotr(w[1], 8) ^ (w[1] >> 7))
+        m.d.comb += sigma1.eq(_rotr(w[14], 19) ^ _rotr(w[14], 61) ^ (w[14] >> 6))
+        w_new = add_mod64(m, [sigma1, w[9], sigma0, w[0]], name="w_new")   # W_{t+2}
+        shift_in = Signal(64)
+        shift = Signal()
+        m.d.comb += shift_in.eq(Mux(running & (t >= 14) & (t < ROUNDS - 2), w_new, self.i.payload.data))
+        m.d.comb += shift.eq(Mux(running & (t < ROUNDS - 2), advance, accept))
+        with m.If(shift):
+            m.d.sync += [w[k].eq(w[k + 1]) for k in range(15)]
+            m.d.sync += w[15].eq(shift_in)
+
+        # --- round -------------------------------------------------------------------------
+        a, b, c, d, e, f, g, h = (st[k] for k in range(8))
+        big_s0 = Signal(64)
+        big_s1 = Signal(64)
+        ch = Signal(64)
+        maj = Signal(64)
+        m.d.comb += [
+            big_s0.eq(_rotr(a, 28) ^ _rotr(a, 34) ^ _rotr(a, 39)),   # Σ0(a)
+            big_s1.eq(_rotr(e, 14) ^ _rotr(e, 18) ^ _rotr(e, 41)),   # Σ1(e)
+            ch.eq((e & f) ^ (~e & g)),                               # Ch(e, f, g)
+            maj.eq((a & b) ^ (a & c) ^ (b & c)),                     # Maj(a, b, c)
+        ]
+        # T1 = p + Σ1 + Ch;  a' = T1 + Σ0 + Maj;  e' = d + T1
+        a_new = add_mod64(m, [p, big_s1, ch, big_s0, maj], name="a_new")
+        e_new = add_mod64(m, [d, p, big_s1, ch], name="e_new")
+        p_new = add_mod64(m, [g, k_next, w[15]], name="p_new")      # h_{t+1} + K_{t+1} + W_{t+1}
+
+        # --- block load (feed-forward of the previous block, or IV) ---------------------
+        h_in = [Signal(64, name=f"h_in{k}") for k in range(8)]
+        for k in range(8):
+            m.d.comb += h_in[k].eq(Mux(first, IV[k], (H[k] + st[k])[:64]))
+        ff = [Signal(64, name=f"ff{k}") for k in range(8)]           # H + state (final block)
+        for k in range(8):
+            m.d.comb += ff[k].eq((H[k] + st[k])[:64])
+        # p_0 = H'_7 + K_0 + W_0, with H'_7 = IV_7 or H_7 + h
+        p0 = add_mod64(m, [Mux(first, IV[7], H[7]), Mux(first, 0, h), k_next, w[14]], name="p0")
+
+        with m.If(self.cancel):
+            m.d.sync += [running.eq(0), final.eq(0), out_valid.eq(0), nw.eq(0),
+                         first.eq(1), is_last.eq(0)]
+        with m.Else():
+            with m.If(take_pre & accept):
+                m.d.sync += nw.eq(nw + 1)
+            with m.If(feed):
+                m.d.sync += [st[k].eq(h_in[k]) for k in range(8)]
+                m.d.sync += [H[k].eq(h_in[k]) for k in range(8)]
+                m.d.sync += [p.eq(p0), t.eq(0), running.eq(1), nw.eq(0), first.eq(0),
+                             is_last.eq(0)]
+            with m.If(advance):
+                m.d.sync += [st[0].eq(a_new), st[1].eq(a), st[2].eq(b), st[3].eq(c),
+                             st[4].eq(e_new), st[5].eq(e), st[6].eq(f), st[7].eq(g)]
+                m.d.sync += [p.eq(p_new), t.eq(t + 1)]
+                with m.If((t == 13) & self.i.payload.last):
+                    m.d.sync += is_last.eq(1)
+                with m.If(t == ROUNDS - 1):
+                    m.d.sync += running.eq(0)
+                    m.d.sync += final.eq(is_last)
+            with m.If(final):
+                m.d.sync += [H[k].eq(ff[k]) for k in range(8)]
+                m.d.sync += [final.eq(0), out_valid.eq(1)]
+            with m.If(out_valid & self.o.ready):
+                m.d.sync += [out_valid.eq(0), first.eq(1)]
+        return m
