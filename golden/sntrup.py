@@ -15,7 +15,7 @@ Byte formats (the ``pqcrypto.kem.sntrup_653`` / NIST KAT formats):
 with :mod:`golden.sha512`, the model of the hardware SHA-512 block.
 
 The model follows the decapsulation datapath stage by stage (:func:`rounded_decode`,
-:func:`rq_mult_small`, :func:`r3_from_rq`, :func:`r3_mult`, :func:`weight_w_mask`,
+:func:`rq_mult_small` / :func:`horner_product` (the multiplier array), :func:`r3_from_rq`, :func:`r3_mult`, :func:`weight_w_mask`,
 :func:`round_rq`, :func:`rounded_encode`, :func:`hash_confirm`, :func:`hash_session`), so a
 hardware stage can be compared on its own. :func:`decaps_trace` returns every intermediate.
 """
@@ -108,6 +108,45 @@ def decode(S, M):
     return R
 
 
+def decode_checked(S, M):
+    """:func:`decode` that also reports whether ``S`` is the canonical encoding.
+
+    Returns ``(R, canonical)``. ``canonical`` is true iff no split of the radix tree had to
+    reduce: at every split ``r div M[i] < M[i+1]``, and the top value is below its modulus.
+    Then (and only then) ``encode(R, M) == S``; the hardware uses this flag instead of
+    re-encoding the ciphertext.
+    """
+    if len(M) == 0:
+        return [], True
+    if len(M) == 1:
+        r = int.from_bytes(bytes(S), "little")
+        return [r % M[0]], r < M[0]
+    k = 0
+    bottom, M2 = [], []
+    for i in range(0, len(M) - 1, 2):
+        m, r, t = M[i] * M[i + 1], 0, 1
+        while m >= 16384:
+            r += S[k] * t
+            t <<= 8
+            k += 1
+            m = (m + 255) >> 8
+        bottom.append((r, t))
+        M2.append(m)
+    if len(M) & 1:
+        M2.append(M[-1])
+    R2, canonical = decode_checked(S[k:], M2)
+    R = []
+    for i in range(0, len(M) - 1, 2):
+        r, t = bottom[i // 2]
+        r += t * R2[i // 2]
+        canonical &= r // M[i] < M[i + 1]
+        R.append(r % M[i])
+        R.append((r // M[i]) % M[i + 1])
+    if len(M) & 1:
+        R.append(R2[-1])
+    return R, canonical
+
+
 RQ_BYTES = _encode_len([Q] * P)                  # 994
 ROUNDED_BYTES = _encode_len([ROUNDED_M] * P)     # 865
 PK_BYTES = RQ_BYTES
@@ -170,6 +209,33 @@ def poly_mul_schoolbook(a, b):
             for j, bj in enumerate(b):
                 c[i + j] += ai * bj
     return reduce_xp_x_1(c)
+
+
+def horner_step(acc, a_j, s):
+    """One step of the multiplier array: ``acc <- x*acc + a_j*s`` in ``Z[x]/(x^p - x - 1)``.
+
+    Exact integers (no reduction), as the array's accumulators hold them: lane ``i``
+    receives lane ``i-1``; the top lane wraps into lanes 0 and 1 (``x^p = x + 1``).
+    """
+    n = len(acc)
+    top = acc[n - 1]
+    out = [top] + list(acc[:n - 1])
+    out[1] += top
+    return [x + a_j * si for x, si in zip(out, s)]
+
+
+def horner_product(a, s, trace=None):
+    """``a * s`` in ``Z[x]/(x^n - x - 1)`` (``n = len(s)``) by Horner over ``a``, top first.
+
+    Exact integer coefficients; with a list ``trace``, the accumulators after every step
+    are appended to it (what the array holds after each cycle).
+    """
+    acc = [0] * len(s)
+    for a_j in reversed(list(a)):
+        acc = horner_step(acc, a_j, s)
+        if trace is not None:
+            trace.append(acc)
+    return acc
 
 
 def rq_mult_small(a, s):
@@ -246,6 +312,12 @@ def rounded_encode(a):
 
 def rounded_decode(b):
     return [3 * x - Q12 for x in decode(b, [ROUNDED_M] * P)]
+
+
+def rounded_decode_checked(b):
+    """``(rounded_decode(b), canonical)``: ``canonical`` iff ``rounded_encode`` gives ``b`` back."""
+    R, canonical = decode_checked(b, [ROUNDED_M] * P)
+    return [3 * x - Q12 for x in R], canonical
 
 
 # --------------------------------------------------------------------------------------
@@ -330,7 +402,7 @@ def decaps_trace(sk, c):
     f_b, v_b, pk, rho, cache = split_sk(sk)
     f = small_decode(f_b)
     v = small_decode(v_b)
-    c_poly = rounded_decode(c[:ROUNDED_BYTES])
+    c_poly, canonical = rounded_decode_checked(c[:ROUNDED_BYTES])
     r, trace = zdecrypt(c_poly, f, v)
     r_enc = small_encode(r)
     h = rq_decode(pk)
@@ -339,8 +411,8 @@ def decaps_trace(sk, c):
     ok = c_new == c                     # Ciphertexts_diff_mask == 0
     k_in = r_enc if ok else rho         # implicit rejection: rho replaces r
     K = hash_session(1 if ok else 0, k_in, c)
-    trace.update(c=c_poly, r=r, r_enc=r_enc, h=h, c_new_poly=c_new_poly, c_new=c_new,
-                 ok=ok, K=K)
+    trace.update(c=c_poly, canonical=canonical, r=r, r_enc=r_enc, h=h,
+                 c_new_poly=c_new_poly, c_new=c_new, ok=ok, K=K)
     return K, trace
 
 

@@ -189,3 +189,77 @@ def test_bad_lengths_raise():
         sntrup.decaps(sk, b"\0" * (sntrup.CT_BYTES - 1))
     with pytest.raises(ValueError):
         sntrup.decaps(sk[:-1], b"\0" * sntrup.CT_BYTES)
+
+
+# --- stages the hardware computes differently ----------------------------------------------------
+
+def test_horner_product_is_the_ring_product():
+    rnd = random.Random(11)
+    for weight in (sntrup.W, sntrup.P):
+        a = [rnd.randrange(-sntrup.Q12, sntrup.Q12 + 1) for _ in range(sntrup.P)]
+        s = [0] * sntrup.P
+        for i in rnd.sample(range(sntrup.P), weight):
+            s[i] = rnd.choice((-1, 1))
+        exact = sntrup.horner_product(a, s)
+        assert exact == sntrup.poly_mul_schoolbook(a, s)
+        assert [sntrup.fq_freeze(x) for x in exact] == sntrup.rq_mult_small(a, s)
+        # the array's 23-bit accumulators hold every partial sum exactly
+        trace = []
+        sntrup.horner_product([sntrup.Q12] * sntrup.P, [1] * weight + [0] * (sntrup.P - weight), trace)
+        assert max(abs(x) for acc in trace for x in acc) < 2 ** 22
+
+
+def test_horner_small_ring():
+    # the same recurrence in a toy ring x^7 - x - 1 (the unit benches use small p)
+    a, s = [3, -1, 4, 1, -5, 9, 2], [1, 0, -1, 1, 0, 0, -1]
+    c = [0] * 13
+    for i, x in enumerate(a):
+        for j, y in enumerate(s):
+            c[i + j] += x * y
+    for k in range(12, 6, -1):
+        c[k - 6] += c[k]
+        c[k - 7] += c[k]
+    assert sntrup.horner_product(a, s) == c[:7]
+
+
+def _canonical_by_reencoding(b):
+    return sntrup.rounded_encode(sntrup.rounded_decode(b)) == b
+
+
+@pytest.mark.parametrize("kind", ["valid", "tampered", "ff", "random"])
+def test_canonical_flag_equals_reencoding(kind):
+    """The decoder's no-reduction flag is exactly 'encode(decode(b)) == b'."""
+    rnd = random.Random(kind)
+    case = KAT[0]
+    b = bytes.fromhex(case["ct"])[:sntrup.ROUNDED_BYTES]
+    for n in range(20):
+        if kind == "tampered":
+            t = bytearray(b)
+            t[rnd.randrange(len(t))] ^= 1 << rnd.randrange(8)
+            x = bytes(t)
+        elif kind == "ff":
+            x = bytes([0xFF]) * (sntrup.ROUNDED_BYTES - n) + rnd.randbytes(n)
+        elif kind == "random":
+            x = rnd.randbytes(sntrup.ROUNDED_BYTES)
+        else:
+            x = b
+        c, canonical = sntrup.rounded_decode_checked(x)
+        assert c == sntrup.rounded_decode(x)
+        assert canonical == _canonical_by_reencoding(x)
+    if kind == "ff":
+        assert not sntrup.rounded_decode_checked(b"\xff" * sntrup.ROUNDED_BYTES)[1]
+
+
+def test_ok_is_canonical_and_coefficients_and_confirm():
+    """The comparison the core makes (flag + coefficients + confirm) equals the byte compare."""
+    pk, sk = pqc.keygen()
+    ct, _ = pqc.encaps(pk)
+    rnd = random.Random(4)
+    cases = [ct, b"\xff" * sntrup.CT_BYTES] + [_flip(ct, rnd) for _ in range(6)]
+    for x in cases:
+        K, t = sntrup.decaps_trace(sk, x)
+        confirm = sntrup.hash_confirm(t["r_enc"], sk[sntrup.SK_CACHE:])
+        core_ok = (t["canonical"] and t["c_new_poly"] == t["c"]
+                   and confirm == x[sntrup.ROUNDED_BYTES:])
+        assert core_ok == t["ok"]
+    assert sntrup.decaps_trace(sk, ct)[1]["ok"]
