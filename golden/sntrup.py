@@ -256,6 +256,22 @@ def r3_mult(a, b):
     return [f3_freeze(x) for x in reduce_xp_x_1(c)]
 
 
+def drain_reduce(x, mode):
+    """What the reducer makes of one exact coefficient drained from the multiplier array.
+
+    ``"E"``: ``c·f`` → ``e`` (Rq_mult3 then R3_fromRq); ``"R3"``: ``e·v`` → ``F3_freeze``;
+    ``"ROUND"``: ``h·r`` → the rounded Rq coefficient.
+    """
+    if mode == "E":
+        return f3_freeze(fq_freeze(3 * fq_freeze(x)))
+    if mode == "R3":
+        return f3_freeze(x)
+    if mode == "ROUND":
+        y = fq_freeze(x)
+        return y - f3_freeze(y)
+    raise ValueError(f"Reduce mode must be 'E', 'R3' or 'ROUND', not {mode!r}")
+
+
 def rq_mult3(a):
     """``3 * a`` in ``Rq``."""
     return [fq_freeze(3 * x) for x in a]

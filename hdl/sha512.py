@@ -5,7 +5,8 @@ message length, so padding is a constant tail it appends) as 64-bit words, sixte
 1024-bit block, big-endian as FIPS 180-4 defines them (:func:`golden.sha512.blocks`), and
 marks the final word of the final block with ``last``. The engine returns the eight words
 of the hash value ``H``. Round constants ``K_t`` come from :data:`golden.sha512.K` in a
-ROM with a synchronous read port (one cycle latency, so yosys maps it to block RAM).
+ROM with a synchronous read port (one cycle latency, so yosys maps it to block RAM),
+read two rounds ahead into a register.
 
 Datapath (one clock per round)::
 
@@ -142,20 +143,20 @@ class Sha512(wiring.Component):
         feed = Signal()                     # load a block: state, H <- IV or H + state
         m.d.comb += feed.eq(idle & (nw == 2))
 
-        # --- round constants ROM (synchronous read: data = K[addr of the previous cycle]) -
+        # --- round constants: ROM (synchronous read) then a register, so the block RAM's
+        # clock-to-output time is not in front of an adder. During round t, k_next = K_{t+1}
+        # (a register) and the ROM output holds K_{t+2}; K_0 of a feed is a constant.
         m.submodules.k_rom = k_rom = memory.Memory(shape=unsigned(64), depth=ROUNDS, init=K)
         k_rd = k_rom.read_port()
-        # round t reads K_{t+1}; the cycle before it presents t+1 (t+2 when it advances)
+        k_next = Signal(64)
         with m.If(feed):
-            m.d.comb += k_rd.addr.eq(1)
-        with m.Elif(running):
-            # round 78 reads the unused K_80 (any address); round 79 reads K_0 for a feed
-            m.d.comb += k_rd.addr.eq(Mux(advance, Mux(t == ROUNDS - 1, 0,
-                                                      Mux(t == ROUNDS - 2, ROUNDS - 1, t + 2)),
-                                         t + 1))
+            m.d.comb += k_rd.addr.eq(2)
+        with m.Elif(running & (t < ROUNDS - 1)):
+            m.d.comb += k_rd.addr.eq(Mux(advance, Mux(t >= ROUNDS - 3, ROUNDS - 1, t + 3), t + 2))
         with m.Else():
-            m.d.comb += k_rd.addr.eq(0)
-        k_next = k_rd.data                  # K_{t+1} during round t; K_0 in the feed cycle
+            m.d.comb += k_rd.addr.eq(1)                  # K_1 for the feed that follows
+        with m.If(feed | advance):
+            m.d.sync += k_next.eq(k_rd.data)
 
         # --- message schedule ------------------------------------------------------------
         sigma0 = Signal(64)
@@ -197,7 +198,7 @@ class Sha512(wiring.Component):
         for k in range(8):
             m.d.comb += ff[k].eq((H[k] + st[k])[:64])
         # p_0 = H'_7 + K_0 + W_0, with H'_7 = IV_7 or H_7 + h
-        p0 = add_mod64(m, [Mux(first, IV[7], H[7]), Mux(first, 0, h), k_next, w[14]], name="p0")
+        p0 = add_mod64(m, [Mux(first, IV[7], H[7]), Mux(first, 0, h), K[0], w[14]], name="p0")
 
         with m.If(self.cancel):
             m.d.sync += [running.eq(0), final.eq(0), out_valid.eq(0), nw.eq(0),

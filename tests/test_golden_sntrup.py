@@ -263,3 +263,18 @@ def test_ok_is_canonical_and_coefficients_and_confirm():
                    and confirm == x[sntrup.ROUNDED_BYTES:])
         assert core_ok == t["ok"]
     assert sntrup.decaps_trace(sk, ct)[1]["ok"]
+
+
+def test_drain_reduce_gives_the_stage_outputs():
+    """Exact array products + the reducer = the decapsulation's stage outputs."""
+    case = KAT[2]
+    sk, ct = bytes.fromhex(case["sk"]), bytes.fromhex(case["ct"])
+    _, t = sntrup.decaps_trace(sk, ct)
+    f = sntrup.small_decode(sk[:sntrup.SMALL_BYTES])
+    v = sntrup.small_decode(sk[sntrup.SK_V:sntrup.SK_PK])
+    assert [sntrup.drain_reduce(x, "E") for x in sntrup.horner_product(t["c"], f)] == t["e"]
+    assert [sntrup.drain_reduce(x, "R3") for x in sntrup.horner_product(t["e"], v)] == t["ev"]
+    assert [sntrup.drain_reduce(x, "ROUND")
+            for x in sntrup.horner_product(t["h"], t["r"])] == t["c_new_poly"]
+    with pytest.raises(ValueError, match="Reduce mode must be"):
+        sntrup.drain_reduce(0, "Q")
