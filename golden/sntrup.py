@@ -147,6 +147,85 @@ def decode_checked(S, M):
     return R, canonical
 
 
+def decode_schedule(M):
+    """The radix tree of ``Decode(S, M)`` unrolled into the hardware decoder's program.
+
+    Returns ``(top, ops)``. ``top = (byte_offset, nbytes, modulus)`` is the single value at
+    the top of the tree. ``ops`` lists the splits in execution order: levels from the top
+    down, the odd element's copy first, then pairs in descending index, so the bottom level
+    emits ``R[n-1], R[n-2], ..., R[0]``. Each op is a dict: ``level``, ``i`` (pair index),
+    ``src`` (index in the level above), ``m2`` (the modulus of ``R2[src]``), ``copy`` (odd
+    element: ``R[2i] = R2[src]``), and for a split ``byte_offset``, ``nbytes``, ``ma``, ``mb``:
+    ``r = bytes + 2^(8 nbytes) R2[src]``, ``R[2i] = r mod ma``, ``R[2i+1] = (r div ma) mod mb``.
+    """
+    levels = []
+    moduli = [list(M)]          # moduli[level]: the moduli of that level's values
+    cur = list(M)
+    pos = 0
+    while len(cur) > 1:
+        pairs, nxt = [], []
+        for i in range(0, len(cur) - 1, 2):
+            m, k = cur[i] * cur[i + 1], 0
+            while m >= 16384:
+                k += 1
+                m = (m + 255) >> 8
+            pairs.append({"byte_offset": pos, "nbytes": k, "ma": cur[i], "mb": cur[i + 1]})
+            pos += k
+            nxt.append(m)
+        if len(cur) & 1:
+            nxt.append(cur[-1])
+        levels.append((len(cur), pairs))
+        moduli.append(nxt)
+        cur = nxt
+    m, nbytes = cur[0], 0
+    while m > 1:
+        nbytes += 1
+        m = (m + 255) >> 8
+    top = (pos, nbytes, cur[0])
+    ops = []
+    for level in range(len(levels) - 1, -1, -1):
+        n, pairs = levels[level]
+        above = moduli[level + 1]
+        if n & 1:
+            ops.append({"level": level, "i": n // 2, "src": n // 2, "copy": True,
+                        "m2": above[n // 2]})
+        for i in range(len(pairs) - 1, -1, -1):
+            ops.append(dict(pairs[i], level=level, i=i, src=i, copy=False, m2=above[i]))
+    return top, ops
+
+
+def decode_by_schedule(S, M):
+    """Run :func:`decode_schedule`'s program as the hardware does.
+
+    Returns ``(R, canonical, emitted)``; ``emitted`` is the bottom level in the order the
+    decoder emits it (descending index). Equal to :func:`decode_checked`.
+    """
+    top, ops = decode_schedule(M)
+    off, nbytes, mtop = top
+    r = int.from_bytes(bytes(S[off:off + nbytes]), "little")
+    canonical = r < mtop
+    values = {(ops[0]["level"] + 1 if ops else 0, 0): r % mtop}
+    emitted = []
+    for op in ops:
+        lvl, i = op["level"], op["i"]
+        r2 = values[(lvl + 1, op["src"])]
+        if op["copy"]:
+            values[(lvl, 2 * i)] = r2
+            lo_hi = [r2]
+        else:
+            r = int.from_bytes(bytes(S[op["byte_offset"]:op["byte_offset"] + op["nbytes"]]),
+                               "little") + (r2 << (8 * op["nbytes"]))
+            quot = r // op["ma"]
+            canonical &= quot < op["mb"]
+            values[(lvl, 2 * i)] = r % op["ma"]
+            values[(lvl, 2 * i + 1)] = quot % op["mb"]
+            lo_hi = [values[(lvl, 2 * i + 1)], values[(lvl, 2 * i)]]
+        if lvl == 0:
+            emitted.extend(lo_hi)
+    R = [values[(0, j)] for j in range(len(M))]
+    return R, canonical, emitted
+
+
 RQ_BYTES = _encode_len([Q] * P)                  # 994
 ROUNDED_BYTES = _encode_len([ROUNDED_M] * P)     # 865
 PK_BYTES = RQ_BYTES

@@ -278,3 +278,23 @@ def test_drain_reduce_gives_the_stage_outputs():
             for x in sntrup.horner_product(t["h"], t["r"])] == t["c_new_poly"]
     with pytest.raises(ValueError, match="Reduce mode must be"):
         sntrup.drain_reduce(0, "Q")
+
+
+@pytest.mark.parametrize("moduli", ["rounded", "rq", "mixed"])
+def test_decode_schedule_runs_like_decode(moduli):
+    """The decoder's unrolled program gives decode_checked's values and flag; the bottom
+    level comes out top coefficient first."""
+    M = {"rounded": [sntrup.ROUNDED_M] * sntrup.P, "rq": [sntrup.Q] * sntrup.P,
+         "mixed": [5, 7, 300, 20000, 3, 1541, 4621]}[moduli]
+    top, ops = sntrup.decode_schedule(M)
+    assert sum(1 for o in ops if not o["copy"]) == len(M) - 1     # each split adds one value
+    n = top[0] + top[1]
+    assert n == len(sntrup.encode([0] * len(M), M))
+    rnd = random.Random(moduli)
+    for t in range(12):
+        b = (sntrup.encode([rnd.randrange(m) for m in M], M) if t % 3 == 0
+             else rnd.randbytes(n) if t % 3 == 1 else b"\xff" * n)
+        R, canonical, emitted = sntrup.decode_by_schedule(b, M)
+        assert (R, canonical) == sntrup.decode_checked(b, M)
+        assert emitted == R[::-1]
+        assert canonical == (t % 3 == 0 or sntrup.encode(R, M) == b)

@@ -2,14 +2,21 @@
 """sntrup engine blocks: Amaranth-simulator unit tests (small rings) and cocotb benches under
 Verilator (p = 653), against the golden model's stage functions."""
 
+import json
 import random
+from pathlib import Path
 
 import pytest
 from amaranth.sim import Simulator
 
 import golden.sntrup as sntrup
 from hdl.sntrup import HornerArray, HornerOp
+from hdl.sntrup.decode import RadixDecoder
 from hdl.sntrup.reduce import Reducer, ReduceMode
+
+
+KAT = json.loads((Path(__file__).resolve().parent / "vectors" / "sntrup653_kat.json").read_text())
+KAT_CT = KAT["cases"][0]["ct"]
 
 
 def _run(dut, testbench):
@@ -100,17 +107,72 @@ def test_reducer_matches_drain_reduce():
         for n in range(len(inputs) + Reducer.LATENCY):
             if n < len(inputs):
                 x, mode = inputs[n]
-                ctx.set(dut.i.payload, {"x": x, "mode": ReduceMode[mode]})
-            ctx.set(dut.i.valid, n < len(inputs))
+                ctx.set(dut.i, {"x": x, "mode": ReduceMode[mode]})
+            ctx.set(dut.i_valid, n < len(inputs))
             if n >= Reducer.LATENCY:
-                assert ctx.get(dut.o.valid)
-                got.append(ctx.get(dut.o.payload))
+                assert ctx.get(dut.o_valid)
+                got.append(ctx.get(dut.o_coeff))
             else:
-                assert not ctx.get(dut.o.valid)
+                assert not ctx.get(dut.o_valid)
             await ctx.tick()
 
     _run(dut, testbench)
     assert got == [sntrup.drain_reduce(x, mode) for x, mode in inputs]
+
+
+def _decode_run(dut, inputs):
+    """Feed each byte string, collect the emitted values, flag and cycle counts."""
+    results = []
+
+    async def testbench(ctx):
+        for b in inputs:
+            padded = b + b"\0" * (8 * dut.nwords - len(b))
+            for k in range(dut.nwords):
+                ctx.set(dut.i.payload, int.from_bytes(padded[8 * k:8 * k + 8], "little"))
+                ctx.set(dut.i.valid, 1)
+                await ctx.tick().until(dut.i.ready)
+            ctx.set(dut.i.valid, 0)
+            out, cycles, first = [], 0, None
+            while not ctx.get(dut.done):
+                if ctx.get(dut.o_valid):
+                    out.append(ctx.get(dut.o_coeff))
+                    first = cycles if first is None else first
+                await ctx.tick()
+                cycles += 1
+                assert cycles < 5000
+            results.append((out, bool(ctx.get(dut.canonical)), cycles, first))
+
+    _run(dut, testbench)
+    return results
+
+
+@pytest.mark.parametrize("which", ["rounded", "rq", "mixed"])
+def test_radix_decoder(which):
+    """Values in the order golden.sntrup.decode_by_schedule emits them, the canonical flag,
+    and one cycle count for canonical, random and all-0xFF inputs."""
+    M = {"rounded": [sntrup.ROUNDED_M] * sntrup.P, "rq": [sntrup.Q] * sntrup.P,
+         "mixed": [5, 7, 300, 16000, 3, 1541, 4621, 2]}[which]
+    dut = RadixDecoder(moduli=M)
+    rnd = random.Random(which)
+    n = dut.nbytes
+    inputs = [sntrup.encode([rnd.randrange(m) for m in M], M), rnd.randbytes(n), b"\xff" * n,
+              sntrup.encode([m - 1 for m in M], M)]
+    if which == "rounded":
+        inputs.append(bytes.fromhex(KAT_CT)[:sntrup.ROUNDED_BYTES])
+    results = _decode_run(dut, inputs)
+    for b, (out, canonical, cycles, first) in zip(inputs, results):
+        R, flag, emitted = sntrup.decode_by_schedule(b, M)
+        assert out == emitted
+        assert canonical == flag == (sntrup.encode(R, M) == b)
+    assert len({r[2] for r in results}) == 1 and len({r[3] for r in results}) == 1
+    assert [r[1] for r in results][:3] == [True, False, False]
+
+
+def test_radix_decoder_bad_moduli():
+    with pytest.raises(ValueError, match=r"Moduli must be at least two integers in 2..16383"):
+        RadixDecoder(moduli=[1541])
+    with pytest.raises(ValueError, match=r"Moduli must be at least two integers in 2..16383"):
+        RadixDecoder(moduli=[1541, 20000])
 
 
 # ---- cocotb bench under Verilator (p = 653) -----------------------------------------------
@@ -127,3 +189,19 @@ def test_cocotb_horner_negative_control():
     with pytest.raises(AssertionError, match=r"1 of 1 cocotb tests failed"):
         run_cocotb(name="sntrup-mult", top=lambda: HornerArray(p=sntrup.P),
                    module="sim.tb_sntrup_mult", env={"SNTRUP_CORRUPT": 1})
+
+
+def test_cocotb_rounded_decoder():
+    from sim.runner import run_cocotb
+    assert run_cocotb(name="sntrup-decode",
+                      top=lambda: RadixDecoder(moduli=[sntrup.ROUNDED_M] * sntrup.P),
+                      module="sim.tb_sntrup_decode") == 2
+
+
+def test_cocotb_rounded_decoder_negative_control():
+    """One wrong expected coefficient must fail the bench."""
+    from sim.runner import run_cocotb
+    with pytest.raises(AssertionError, match=r"2 of 2 cocotb tests failed"):
+        run_cocotb(name="sntrup-decode",
+                   top=lambda: RadixDecoder(moduli=[sntrup.ROUNDED_M] * sntrup.P),
+                   module="sim.tb_sntrup_decode", env={"SNTRUP_CORRUPT": 1})

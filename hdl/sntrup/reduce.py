@@ -19,7 +19,7 @@ Pipeline (fixed latency, no back-pressure)::
 """
 
 from amaranth.hdl import Module, Signal, Cat, Mux, signed, unsigned
-from amaranth.lib import data, enum, stream, wiring
+from amaranth.lib import data, enum, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.sntrup import Q, Q12
@@ -80,14 +80,16 @@ class Reducer(wiring.Component):
 
     Members
     -------
-    i : ``In(stream.Signature(ReduceIn, always_ready=True))``
-        An exact coefficient and what to make of it.
-    o : ``Out(stream.Signature(signed(13), always_ready=True))``
+    i_valid, i : ``In(1)``, ``In(ReduceIn)``
+        An exact coefficient and what to make of it (no back-pressure: one per cycle).
+    o_valid, o_coeff : ``Out(1)``, ``Out(signed(13))``
         The reduced coefficient (an Rq value, or ``-1 .. 1`` for ``E`` and ``R3``).
     """
 
-    i: In(stream.Signature(ReduceIn, always_ready=True))
-    o: Out(stream.Signature(signed(13), always_ready=True))
+    i_valid: In(1)
+    i: In(ReduceIn)
+    o_valid: Out(1)
+    o_coeff: Out(signed(13))
 
     LATENCY = 4
 
@@ -99,8 +101,8 @@ class Reducer(wiring.Component):
         x1 = Signal(signed(23))
         mode1 = Signal(ReduceMode)
         v1 = Signal()
-        m.d.sync += [y1.eq(self.i.payload.x + _OFFSET), x1.eq(self.i.payload.x),
-                     mode1.eq(self.i.payload.mode), v1.eq(self.i.valid)]
+        m.d.sync += [y1.eq(self.i.x + _OFFSET), x1.eq(self.i.x),
+                     mode1.eq(self.i.mode), v1.eq(self.i_valid)]
 
         # stage 2: quotient estimate by the reciprocal
         quot2 = Signal(unsigned(_Y_BITS - 12))
@@ -137,6 +139,6 @@ class Reducer(wiring.Component):
                 m.d.comb += f3_in.eq(fq3)
         f3 = f3_freeze(m, f3_in, name="f3")
         out = Signal(signed(13))
-        m.d.sync += [out.eq(Mux(mode3 == ReduceMode.ROUND, fq3 - f3, f3)), self.o.valid.eq(v3)]
-        m.d.comb += self.o.payload.eq(out)
+        m.d.sync += [out.eq(Mux(mode3 == ReduceMode.ROUND, fq3 - f3, f3)), self.o_valid.eq(v3)]
+        m.d.comb += self.o_coeff.eq(out)
         return m
