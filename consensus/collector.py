@@ -35,6 +35,7 @@ Refusal reasons: ``malformed``, ``unknown_validator``, ``unknown_request``,
 """
 
 import dataclasses
+import math
 from typing import Callable, Mapping
 
 from .votes import (AttestFn, Certificate, Evidence, ValidatorSet, Vote, attestation_valid,
@@ -213,6 +214,8 @@ class Collector:
     def step(self, event) -> list:
         """Apply one event; return the list of effects."""
         effects = []
+        if isinstance(event, (Open, Receive, Tick)):
+            _check_time(event.at, "event time")
         if isinstance(event, Open):
             self._advance(event.at, effects)
             self._open(event, effects)
@@ -248,10 +251,14 @@ class Collector:
             effects.append(Finalized(req.nonce, missed))
 
     def _open(self, ev: Open, effects):
+        if isinstance(ev.nonce, bool) or not isinstance(ev.nonce, int) \
+                or not 0 <= ev.nonce < 1 << 64:
+            raise ValueError(f"Nonce must be an unsigned 64-bit integer, not {ev.nonce!r}")
         if ev.nonce in self._requests:
             raise ValueError(f"Request {ev.nonce} is already open or decided")
         if not isinstance(ev.descriptor, bytes) or len(ev.descriptor) != 24:
             raise ValueError("Descriptor must be 24 bytes")
+        _check_time(ev.deadline, "deadline")
         if ev.deadline <= ev.at:
             raise ValueError("Deadline must lie after the opening time")
         self._requests[ev.nonce] = _Request(ev.nonce, ev.descriptor, max(ev.at, self.now),
@@ -350,6 +357,11 @@ class Collector:
         self.decisions[outcome] += 1
         self.latencies.append(at - req.opened_at)
         effects.append(Decided(req.decision))
+
+
+def _check_time(t, what):
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t):
+        raise ValueError(f"The {what} must be a finite number, not {t!r}")
 
 
 def tally_outcome(yes: int, no: int, outstanding: int, q: int):

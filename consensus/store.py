@@ -9,16 +9,37 @@ Each decision is written by :meth:`Store.record` in one transaction (``BEGIN IMM
 ``COMMIT``): after a crash at any point of the commit path the database holds either the
 whole decision or nothing of it, and never changes an earlier one. A request that already
 has a decision is refused (:class:`AlreadyDecided`) and the stored one is left untouched.
+
+Nonces are unsigned 64-bit integers; SQLite's ``INTEGER`` is signed 64-bit. Every nonce
+column (``nonce``, ``vote_nonce``) therefore holds the signed integer with the same 64 bits
+(two's complement: ``N`` below 2^63 as itself, ``N ≥ 2^63`` as ``N − 2^64``), so the whole
+uint64 range is stored and databases written before this encoding read unchanged.
+:func:`to_db` / :func:`from_db` convert; the store's methods take and return unsigned nonces.
 """
 
 import json
+import math
 import os
 import sqlite3
 
 from .collector import Decision
 from .votes import Certificate, Evidence, Vote
 
-__all__ = ["Store", "StoreError", "AlreadyDecided", "SCHEMA_VERSION"]
+__all__ = ["Store", "StoreError", "AlreadyDecided", "SCHEMA_VERSION", "to_db", "from_db"]
+
+_U64 = 1 << 64
+
+
+def to_db(nonce: int) -> int:
+    """An unsigned 64-bit nonce as the signed SQLite integer with the same bits."""
+    if isinstance(nonce, bool) or not isinstance(nonce, int) or not 0 <= nonce < _U64:
+        raise ValueError(f"nonce must be an unsigned 64-bit integer, not {nonce!r}")
+    return nonce - _U64 if nonce >= 1 << 63 else nonce
+
+
+def from_db(value: int) -> int:
+    """The unsigned nonce stored as ``value`` (inverse of :func:`to_db`)."""
+    return value + _U64 if value < 0 else value
 
 SCHEMA_VERSION = 1
 
@@ -156,12 +177,21 @@ class Store:
         """A point of the commit path (the crash-consistency test stops the process here)."""
 
     def next_nonce(self) -> int:
-        row = self._db.execute("SELECT max(nonce) FROM requests").fetchone()
-        return 1 if row[0] is None else row[0] + 1
+        """One more than the largest stored nonce (1 for an empty store)."""
+        # Stored nonces ≥ 2^63 are negative: the largest unsigned one is the largest
+        # negative value if there is any, else the largest non-negative one.
+        high = self._db.execute("SELECT max(nonce) FROM requests WHERE nonce < 0").fetchone()[0]
+        low = self._db.execute("SELECT max(nonce) FROM requests WHERE nonce >= 0").fetchone()[0]
+        top = high if high is not None else low
+        if top is None:
+            return 1
+        if from_db(top) == _U64 - 1:
+            raise StoreError("no next nonce: the largest 64-bit nonce is already stored")
+        return from_db(top) + 1
 
     def has_decision(self, nonce) -> bool:
         return self._db.execute("SELECT 1 FROM decisions WHERE nonce = ?",
-                                (nonce,)).fetchone() is not None
+                                (to_db(nonce),)).fetchone() is not None
 
     def record(self, *, nonce, descriptor, opened_at, deadline, decision: Decision,
                votes=(), evidence=(), proofs=None):
@@ -173,16 +203,20 @@ class Store:
         """
         if decision.nonce != nonce or decision.descriptor != descriptor:
             raise ValueError("decision does not belong to this request")
+        for t, what in ((opened_at, "opening time"), (deadline, "deadline")):
+            if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t):
+                raise ValueError(f"the {what} must be a finite number, not {t!r}")
+        key = to_db(nonce)
         db = self._db
         self._boundary("begin")
         db.execute("BEGIN IMMEDIATE")
         try:
             if self.has_decision(nonce):
                 raise AlreadyDecided(f"request {nonce} already has a decision")
-            if db.execute("SELECT 1 FROM requests WHERE nonce = ?", (nonce,)).fetchone():
+            if db.execute("SELECT 1 FROM requests WHERE nonce = ?", (key,)).fetchone():
                 raise AlreadyDecided(f"request {nonce} already exists")
             db.execute("INSERT INTO requests VALUES (?, ?, ?, ?)",
-                       (nonce, descriptor, opened_at, deadline))
+                       (key, descriptor, opened_at, deadline))
             self._boundary("request")
             for vote, counted, reason, at in votes:
                 if not isinstance(vote, Vote) or not vote.well_formed():
@@ -190,25 +224,27 @@ class Store:
                 db.execute("INSERT INTO votes (nonce, validator, vote, vote_nonce, descriptor,"
                            " proof_digest, attestation, counted, reason, received_at)"
                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           (nonce, vote.validator, int(vote.vote), vote.nonce, vote.descriptor,
+                           (key, vote.validator, int(vote.vote), to_db(vote.nonce),
+                            vote.descriptor,
                             vote.proof_digest, vote.attestation, int(counted), reason, at))
             self._boundary("votes")
             cert = decision.certificate
             if cert is not None:
                 db.execute("INSERT INTO certificates VALUES (?, ?, ?, ?)",
-                           (nonce, cert.outcome, _canon(cert.to_json()), cert.signature))
+                           (key, cert.outcome, _canon(cert.to_json()), cert.signature))
             self._boundary("certificate")
             for ev in evidence:
                 db.execute("INSERT OR IGNORE INTO evidence (nonce, validator, body) "
-                           "VALUES (?, ?, ?)", (ev.nonce, ev.validator, _canon(ev.to_json())))
+                           "VALUES (?, ?, ?)", (to_db(ev.nonce), ev.validator,
+                                                    _canon(ev.to_json())))
             self._boundary("evidence")
             if decision.outcome == "accepted" and proofs:
                 for vendor in sorted(proofs):
                     db.execute("INSERT OR IGNORE INTO proofs VALUES (?, ?, ?, ?)",
-                               (descriptor, vendor, bytes(proofs[vendor]), nonce))
+                               (descriptor, vendor, bytes(proofs[vendor]), key))
             self._boundary("proofs")
             db.execute("INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       (nonce, decision.outcome, decision.yes, decision.no,
+                       (key, decision.outcome, decision.yes, decision.no,
                         decision.decided_at, decision.latency, _canon(decision.to_json())))
             self._boundary("decision")
             self._boundary("commit")
@@ -222,12 +258,12 @@ class Store:
 
     def decision(self, nonce) -> dict | None:
         row = self._db.execute("SELECT record FROM decisions WHERE nonce = ?",
-                               (nonce,)).fetchone()
+                               (to_db(nonce),)).fetchone()
         return json.loads(row[0]) if row else None
 
     def certificate(self, nonce) -> Certificate | None:
         row = self._db.execute("SELECT body FROM certificates WHERE nonce = ?",
-                               (nonce,)).fetchone()
+                               (to_db(nonce),)).fetchone()
         return Certificate.from_json(json.loads(row[0])) if row else None
 
     def evidence(self, nonce=None) -> list:
@@ -235,14 +271,15 @@ class Store:
             rows = self._db.execute("SELECT body FROM evidence ORDER BY nonce, validator")
         else:
             rows = self._db.execute("SELECT body FROM evidence WHERE nonce = ? "
-                                    "ORDER BY validator", (nonce,))
+                                    "ORDER BY validator", (to_db(nonce),))
         return [Evidence.from_json(json.loads(r[0])) for r in rows]
 
     def votes(self, nonce) -> list:
         rows = self._db.execute(
             "SELECT validator, vote_nonce, descriptor, vote, proof_digest, attestation,"
-            " counted, reason, received_at FROM votes WHERE nonce = ? ORDER BY id", (nonce,))
-        return [(Vote(r[0], r[1], r[2], bool(r[3]), r[4], r[5]), bool(r[6]), r[7], r[8])
+            " counted, reason, received_at FROM votes WHERE nonce = ? ORDER BY id",
+            (to_db(nonce),))
+        return [(Vote(r[0], from_db(r[1]), r[2], bool(r[3]), r[4], r[5]), bool(r[6]), r[7], r[8])
                 for r in rows]
 
     def proofs(self, descriptor: bytes) -> dict:
@@ -251,7 +288,7 @@ class Store:
         return {vendor: bytes(proof) for vendor, proof in rows}
 
     def nonces(self) -> list:
-        return [r[0] for r in self._db.execute("SELECT nonce FROM decisions ORDER BY nonce")]
+        return sorted(from_db(r[0]) for r in self._db.execute("SELECT nonce FROM decisions"))
 
     def dump(self) -> dict:
         """Every table's rows (for consistency checks)."""

@@ -12,34 +12,42 @@ Quorum rules (on voting power ``P``; ``P = n`` when every validator has power 1)
 ========== ========================= =========================================
 rule        quorum ``q``              note
 ========== ========================= =========================================
-gt_2_3      ``⌊2P/3⌋ + 1``            the default; the smallest safe quorum
-ge_3_4      ``⌈3P/4⌉``                 SPEC §5's "0.75 of n" (3 of 4)
-unanimous   ``P``
+ge_3_4      ``⌈3P/4⌉``                 the default: SPEC §5's 75 % (3 of 4)
+gt_2_3      ``⌊2P/3⌋ + 1``            the classical rule; the smallest safe quorum
+unanimous   ``P``                     refused by the power rule (one validator vetoes)
 ========== ========================= =========================================
 
 An explicit integer quorum is also accepted. Any quorum below the safe bound
 ``⌊2P/3⌋ + 1`` is refused: two quorums must intersect in more than ``f = ⌊(P−1)/3⌋``
 power, so that they share at least one correct validator.
+
+The power rule (:func:`power_violation`), checked by :class:`ValidatorSet` at construction:
+every validator's power ``p`` satisfies ``p ≤ P − q`` (alone it can neither reach ``q`` nor
+keep the others from reaching it), and every algorithm family's total power is below ``q``
+(one broken family cannot accept alone). Families come from ``golden.proof.FAMILIES``.
 """
 
 import dataclasses
 import hmac
 import json
+import re
 from typing import Callable, Iterable, Mapping
 
-from golden.proof import VENDORS
+from golden.proof import FAMILIES, VENDORS
 
 __all__ = [
     "VENDOR_IDS", "RULES", "ConfigError", "Validator", "ValidatorSet", "Vote", "Evidence",
     "Certificate", "safe_quorum", "quorum_for", "check_certificate", "verify_certificate",
-    "certificate_signing_bytes", "check_evidence",
+    "certificate_signing_bytes", "check_evidence", "power_violation", "DEFAULT_RULE",
+    "FAMILIES", "strict_hex",
 ]
 
 #: Vendor name → the one-byte ``id`` in the attestation (SPEC §2; equal to
 #: ``golden.proof.VENDORS``).
 VENDOR_IDS = VENDORS            # vendor → id byte, from golden.proof
 
-RULES = ("gt_2_3", "ge_3_4", "unanimous")
+RULES = ("ge_3_4", "gt_2_3", "unanimous")
+DEFAULT_RULE = "ge_3_4"
 
 DESCRIPTOR_LEN = 24
 DIGEST_LEN = 32
@@ -53,6 +61,28 @@ AttestFn = Callable[[bytes, str, int, bytes, bool, bytes], bytes]
 
 class ConfigError(ValueError):
     """An unsafe or malformed validator-set configuration."""
+
+
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
+
+
+def strict_hex(text, what, size=None) -> bytes:
+    """``text`` as bytes: an even number of hex digits and nothing else (``bytes.fromhex``
+    also takes whitespace). Raises ``ValueError`` naming ``what``."""
+    if not isinstance(text, str):
+        raise ValueError(f"{what}: expected a hex string, not {type(text).__name__}")
+    if not _HEX.fullmatch(text):
+        raise ValueError(f"{what}: not valid hex (an even number of 0-9a-f digits)")
+    raw = bytes.fromhex(text)
+    if size is not None and len(raw) != size:
+        raise ValueError(f"{what}: expected {size} bytes, got {len(raw)}")
+    return raw
+
+
+def _no_unknown_fields(obj, allowed, what):
+    unknown = sorted(set(obj) - set(allowed))
+    if unknown:
+        raise ValueError(f"{what}: unknown field {unknown[0]!r}")
 
 
 def safe_quorum(total_power: int) -> int:
@@ -90,6 +120,35 @@ def quorum_for(rule, total_power: int) -> int:
         raise ConfigError(f"Quorum {q} exceeds the total voting power {total_power}; "
                           f"it could never be reached")
     return q
+
+
+def power_violation(validators, q: int) -> str | None:
+    """Why ``validators`` with quorum ``q`` let one core or one family decide, or ``None``.
+
+    Refused: a validator with power ``p > P − q`` (alone it blocks every decision: the
+    others cannot reach ``q`` without it; since ``q > P/2`` this also covers ``p ≥ q``,
+    reaching a decision alone), and an algorithm family (``golden.proof.FAMILIES``) whose
+    total power reaches ``q`` (a break of that one family would accept alone).
+    """
+    validators = tuple(validators)
+    total = sum(v.power for v in validators)
+    for v in validators:
+        if v.power > total - q:
+            return (f"Validator {v.name!r} holds power {v.power} of {total}: without it the "
+                    f"others cannot reach the quorum {q}, so alone it could block (or, with "
+                    f"power >= q, reach) a decision; each validator may hold at most "
+                    f"P - q = {total - q}")
+    family_power = {}
+    for v in validators:
+        family = FAMILIES[v.vendor]
+        family_power[family] = family_power.get(family, 0) + v.power
+    for family, power in sorted(family_power.items()):
+        if power >= q:
+            members = sorted({v.vendor for v in validators if FAMILIES[v.vendor] == family})
+            return (f"Algorithm family {family} ({', '.join(members)}) holds power {power} "
+                    f"of {total}, at least the quorum {q}: a break of that one family could "
+                    f"accept alone")
+    return None
 
 
 def _check_bytes(what, value, length):
@@ -133,7 +192,9 @@ class ValidatorSet:
     validators : iterable of :class:`Validator`
         Distinct names, distinct attestation keys.
     rule : str or int
-        A name of :data:`RULES` or an explicit quorum; refused below ``⌊2P/3⌋ + 1``.
+        A name of :data:`RULES` or an explicit quorum; refused below ``⌊2P/3⌋ + 1``, and
+        refused when one validator or one algorithm family could decide alone
+        (:func:`power_violation`).
     collector_pk : bytes or None
         The collector's ML-DSA-44 public key; certificates must carry a valid signature
         under it when given.
@@ -144,7 +205,7 @@ class ValidatorSet:
     total_power : int  ``P``
     """
 
-    def __init__(self, validators: Iterable[Validator], rule="gt_2_3", *,
+    def __init__(self, validators: Iterable[Validator], rule=DEFAULT_RULE, *,
                  collector_pk: bytes | None = None):
         self._validators = tuple(validators)
         if not self._validators:
@@ -161,6 +222,9 @@ class ValidatorSet:
         self._rule = rule
         self._total = sum(v.power for v in self._validators)
         self._q = quorum_for(rule, self._total)
+        reason = power_violation(self._validators, self._q)
+        if reason is not None:
+            raise ConfigError(f"{reason}; refusing the configuration")
         self._collector_pk = collector_pk
 
     @property
@@ -201,6 +265,12 @@ class ValidatorSet:
         return self._by_name.get(name)
 
 
+_VOTE_FIELDS = ("validator", "nonce", "descriptor", "vote", "proof_digest", "attestation")
+_EVIDENCE_FIELDS = ("kind", "validator", "nonce", "votes")
+_CERTIFICATE_FIELDS = ("nonce", "descriptor", "outcome", "reason", "quorum", "total_power",
+                       "votes", "evidence", "signature")
+
+
 @dataclasses.dataclass(frozen=True)
 class Vote:
     """A validator core's response, as received by the collector."""
@@ -219,27 +289,25 @@ class Vote:
 
     @classmethod
     def from_json(cls, obj) -> "Vote":
+        """A vote from its JSON object; ``ValueError`` names the first thing wrong (a
+        missing or unknown field, a wrong type, hex that is not strict hex)."""
         if not isinstance(obj, Mapping):
             raise ValueError(f"A vote must be a JSON object, not {type(obj).__name__}")
-        try:
-            vote = obj["vote"]
-            nonce = obj["nonce"]
-            if not isinstance(vote, bool):
-                raise ValueError(f"vote must be true or false, not {vote!r}")
-            if isinstance(nonce, bool) or not isinstance(nonce, int) \
-                    or not 0 <= nonce <= NONCE_MAX:
-                raise ValueError(f"nonce must be an unsigned 64-bit integer, not {nonce!r}")
-            validator = obj["validator"]
-            if not isinstance(validator, str):
-                raise ValueError(f"validator must be a string, not {validator!r}")
-            return cls(validator=validator, nonce=nonce,
-                       descriptor=bytes.fromhex(obj["descriptor"]), vote=vote,
-                       proof_digest=bytes.fromhex(obj["proof_digest"]),
-                       attestation=bytes.fromhex(obj["attestation"]))
-        except KeyError as e:
-            raise ValueError(f"vote is missing the field {e.args[0]!r}") from None
-        except TypeError as e:
-            raise ValueError(f"malformed vote: {e}") from None
+        _no_unknown_fields(obj, _VOTE_FIELDS, "vote")
+        missing = [k for k in _VOTE_FIELDS if k not in obj]
+        if missing:
+            raise ValueError(f"vote is missing the field {missing[0]!r}")
+        vote, nonce, validator = obj["vote"], obj["nonce"], obj["validator"]
+        if not isinstance(vote, bool):
+            raise ValueError(f"vote must be true or false, not {vote!r}")
+        if isinstance(nonce, bool) or not isinstance(nonce, int) or not 0 <= nonce <= NONCE_MAX:
+            raise ValueError(f"nonce must be an unsigned 64-bit integer, not {nonce!r}")
+        if not isinstance(validator, str):
+            raise ValueError(f"validator must be a string, not {validator!r}")
+        return cls(validator=validator, nonce=nonce,
+                   descriptor=strict_hex(obj["descriptor"], "vote descriptor"), vote=vote,
+                   proof_digest=strict_hex(obj["proof_digest"], "vote proof_digest"),
+                   attestation=strict_hex(obj["attestation"], "vote attestation"))
 
     def canonical(self) -> bytes:
         """Canonical byte encoding (orders evidence, keys signatures)."""
@@ -284,8 +352,20 @@ class Evidence:
 
     @classmethod
     def from_json(cls, obj) -> "Evidence":
-        a, b = (Vote.from_json(v) for v in obj["votes"])
-        return cls.of(a, b)
+        if not isinstance(obj, Mapping):
+            raise ValueError(f"Evidence must be a JSON object, not {type(obj).__name__}")
+        _no_unknown_fields(obj, _EVIDENCE_FIELDS, "evidence")
+        votes = obj.get("votes")
+        if not isinstance(votes, list) or len(votes) != 2:
+            raise ValueError("evidence must hold a list of two votes")
+        if obj.get("kind", "equivocation") != "equivocation":
+            raise ValueError(f"unknown evidence kind {obj['kind']!r}")
+        a, b = (Vote.from_json(v) for v in votes)
+        ev = cls.of(a, b)
+        for field in ("validator", "nonce"):
+            if field in obj and obj[field] != getattr(ev, field):
+                raise ValueError(f"evidence {field} does not match its votes")
+        return ev
 
 
 @dataclasses.dataclass(frozen=True)
@@ -319,23 +399,29 @@ class Certificate:
 
     @classmethod
     def from_json(cls, obj) -> "Certificate":
+        """A certificate from its JSON object; ``ValueError`` names the first thing wrong.
+        The content is checked by :func:`check_certificate`, not here."""
         if not isinstance(obj, Mapping):
             raise ValueError("A certificate must be a JSON object")
-        try:
-            votes = obj["votes"]
-            evidence = obj.get("evidence", [])
-            if not isinstance(votes, list) or not isinstance(evidence, list):
-                raise ValueError("certificate votes and evidence must be lists")
-            return cls(nonce=obj["nonce"], descriptor=bytes.fromhex(obj["descriptor"]),
-                       outcome=obj["outcome"], reason=obj["reason"], quorum=obj["quorum"],
-                       total_power=obj["total_power"],
-                       votes=tuple(Vote.from_json(v) for v in votes),
-                       evidence=tuple(Evidence.from_json(e) for e in evidence),
-                       signature=bytes.fromhex(obj.get("signature", "")))
-        except KeyError as e:
-            raise ValueError(f"certificate is missing the field {e.args[0]!r}") from None
-        except TypeError as e:
-            raise ValueError(f"malformed certificate: {e}") from None
+        _no_unknown_fields(obj, _CERTIFICATE_FIELDS, "certificate")
+        missing = [k for k in _CERTIFICATE_FIELDS[:7] if k not in obj]
+        if missing:
+            raise ValueError(f"certificate is missing the field {missing[0]!r}")
+        votes, evidence = obj["votes"], obj.get("evidence", [])
+        if not isinstance(votes, list) or not isinstance(evidence, list):
+            raise ValueError("certificate votes and evidence must be lists")
+        for field in ("nonce", "quorum", "total_power"):
+            if isinstance(obj[field], bool) or not isinstance(obj[field], int):
+                raise ValueError(f"certificate {field} must be an integer, not {obj[field]!r}")
+        for field in ("outcome", "reason"):
+            if not isinstance(obj[field], str):
+                raise ValueError(f"certificate {field} must be a string, not {obj[field]!r}")
+        return cls(nonce=obj["nonce"], descriptor=strict_hex(obj["descriptor"], "descriptor"),
+                   outcome=obj["outcome"], reason=obj["reason"], quorum=obj["quorum"],
+                   total_power=obj["total_power"],
+                   votes=tuple(Vote.from_json(v) for v in votes),
+                   evidence=tuple(Evidence.from_json(e) for e in evidence),
+                   signature=strict_hex(obj.get("signature", ""), "signature"))
 
 
 def certificate_signing_bytes(cert: Certificate) -> bytes:
@@ -354,15 +440,18 @@ def _default_attest() -> AttestFn:
 
 def check_certificate(cert: Certificate, keys: ValidatorSet, *,
                       attest: AttestFn | None = None,
-                      collector_pk: bytes | None = None) -> str | None:
+                      collector_pk: bytes | None = None,
+                      allow_unsigned: bool = False) -> str | None:
     """Check ``cert`` standalone, with no collector state.
 
     Returns ``None`` for a valid certificate, else a one-line reason. Checked: the
     outcome/reason are known; every vote is well formed, for the certificate's nonce and
     descriptor and of the certified decision; signers are distinct and known; every
     attestation verifies under the signer's ``K_att``; the counted power meets the quorum
-    that ``keys`` (not the certificate) defines; and, when a collector public key is known
-    (``collector_pk`` or ``keys.collector_pk``), the collector's ML-DSA-44 signature.
+    that ``keys`` (not the certificate) defines; and the collector's ML-DSA-44 signature
+    under ``collector_pk`` or ``keys.collector_pk``. Without a collector public key the
+    signature cannot be checked and the certificate is refused, unless the caller passes
+    ``allow_unsigned=True`` (tests and simulations that run a collector without a key).
     """
     attest = attest or _default_attest()
     if not isinstance(cert, Certificate):
@@ -413,6 +502,8 @@ def check_certificate(cert: Certificate, keys: ValidatorSet, *,
         return (f"counted no-power {power} does not exclude a yes-quorum "
                 f"(needs more than {keys.total_power - keys.q})")
     pk = collector_pk if collector_pk is not None else keys.collector_pk
+    if pk is None and not allow_unsigned:
+        return "no collector public key to check the signature (allow_unsigned not given)"
     if pk is not None:
         from pqcrypto.sign import ml_dsa_44
         try:

@@ -2,8 +2,12 @@
 ``proofs get``.
 
 Exit status: 0 success (``decide``: accepted; ``verify-cert``: valid), 1 a negative answer
-(``decide``: rejected or no_quorum; ``verify-cert``: invalid; ``proofs get``: nothing
-stored), 2 bad input — reported on one line, with nothing already stored touched.
+(``decide``: rejected or no_quorum; ``verify-cert``: invalid, a well-formed JSON document
+that is not a valid certificate included; ``proofs get``: nothing stored), 2 bad input —
+reported on one line, with nothing already stored touched, 3 internal error (a backend or
+program failure, one line, nothing stored). JSON input files are read strictly
+(``pqvote.jsonin``): at most :data:`MAX_DOCUMENT` bytes of UTF-8, no duplicate keys, no
+unknown fields, hex of an even number of hex digits and nothing else.
 
 A cluster directory (``pqvote keygen --out DIR``) holds raw key files and ``cluster.json``::
 
@@ -16,13 +20,15 @@ A cluster directory (``pqvote keygen --out DIR``) holds raw key files and ``clus
 """
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
 
 from golden.proof import KEY_LEN, mint, reference
-from consensus.votes import (RULES, ConfigError, Certificate, Validator, ValidatorSet,
-                             VENDOR_IDS, check_certificate)
+from consensus.votes import (DEFAULT_RULE, RULES, ConfigError, Certificate, Validator,
+                             ValidatorSet, VENDOR_IDS, check_certificate, strict_hex)
+from pqvote.jsonin import JsonInputError, loads, read_limited
 
 __all__ = ["register", "load_cluster", "CliError"]
 
@@ -32,10 +38,20 @@ MINTER_LEN = {"intel": 800, "amd": 994, "arm": 261120, "riscv": 64}
 MINTER_FILE = {"intel": "minter/intel.ek", "amd": "minter/amd.ek", "arm": "minter/arm.ek",
                "riscv": "minter/riscv.sk"}
 COLLECTOR_SK_LEN, COLLECTOR_PK_LEN = 2560, 1312
+#: Largest JSON input file (proofs, certificate or report, cluster.json), in bytes.
+MAX_DOCUMENT = 16 << 20
+
+CLUSTER_FIELDS = ("format", "rule", "validators", "minter", "collector", "database")
+VALIDATOR_FIELDS = ("name", "vendor", "power", "key", "attestation_key")
+PROOFS_FIELDS = ("format", "descriptor", "proofs")
 
 
 class CliError(Exception):
     """Bad input: printed as one line, exit status 2."""
+
+
+class InternalError(Exception):
+    """A backend or program failure: printed as one line, exit status 3."""
 
 
 def _fail(msg):
@@ -44,12 +60,15 @@ def _fail(msg):
 
 def _hex(text, what, size=None):
     try:
-        raw = bytes.fromhex(text)
-    except (ValueError, TypeError):
-        _fail(f"{what}: not valid hex")
-    if size is not None and len(raw) != size:
-        _fail(f"{what}: expected {size} bytes, got {len(raw)}")
-    return raw
+        return strict_hex(text, what, size)
+    except ValueError as e:
+        _fail(str(e))
+
+
+def _unknown(obj, allowed, where):
+    extra = sorted(set(obj) - set(allowed))
+    if extra:
+        _fail(f"{where}: unknown field {extra[0]!r}")
 
 
 def _read(path: Path, what, size=None) -> bytes:
@@ -81,25 +100,27 @@ class Cluster:
     def __init__(self, root: Path, *, need_secrets=True, need_minter=False):
         self.root = root
         conf_path = root / "cluster.json"
-        try:
-            conf = json.loads(_read(conf_path, "cluster description").decode())
-        except (ValueError, UnicodeDecodeError):
-            _fail(f"{conf_path}: not valid JSON")
+        conf = _read_json(conf_path, "cluster description")
         if not isinstance(conf, dict) or conf.get("format") != CLUSTER_FORMAT:
             _fail(f"{conf_path}: not a {CLUSTER_FORMAT} description")
+        _unknown(conf, CLUSTER_FIELDS, conf_path)
+        if not isinstance(conf.get("database", ""), str):
+            _fail(f"{conf_path}: database must be a file name")
         self.conf = conf
         validators, self.core_keys = [], {}
         entries = conf.get("validators")
         if not isinstance(entries, list) or not entries:
             _fail(f"{conf_path}: no validators")
         for e in entries:
+            if isinstance(e, dict):
+                _unknown(e, VALIDATOR_FIELDS, f"{conf_path}: validator entry")
             try:
                 name, vendor = e["name"], e["vendor"]
                 power = e.get("power", 1)
                 key_file, katt_file = str(e["key"]), str(e["attestation_key"])
             except (KeyError, TypeError, AttributeError):
                 _fail(f"{conf_path}: malformed validator entry")
-            if vendor not in VENDOR_IDS:
+            if not isinstance(vendor, str) or vendor not in VENDOR_IDS:
                 _fail(f"{conf_path}: unknown vendor {vendor!r}")
             k_att = _read(root / katt_file, f"{name} attestation key", 32)
             if need_secrets:
@@ -118,14 +139,15 @@ class Cluster:
             self.collector_sk = _read(root / str(collector.get("secret_key", "collector.sk")),
                                       "collector secret key", COLLECTOR_SK_LEN)
         try:
-            self.validators = ValidatorSet(validators, conf.get("rule", "gt_2_3"),
+            self.validators = ValidatorSet(validators, conf.get("rule", DEFAULT_RULE),
                                            collector_pk=self.collector_pk)
         except ConfigError as e:
             _fail(f"{conf_path}: {e}")
         self.minter = {}
         if need_minter:
             files = conf.get("minter", MINTER_FILE)
-            if not isinstance(files, dict):
+            if not isinstance(files, dict) or \
+                    not all(isinstance(f, str) for f in files.values()):
                 _fail(f"{conf_path}: malformed minter entry")
             for vendor in sorted({v.vendor for v in validators}):
                 self.minter[vendor] = _read(root / files.get(vendor, MINTER_FILE[vendor]),
@@ -151,25 +173,27 @@ def cmd_keygen(args):
         rule = int(args.rule)
     except ValueError:
         rule = args.rule
-    try:
-        ValidatorSet([Validator(f"v{i}", "intel", bytes([i]) * 32) for i in range(4)], rule)
+    validators = [{"name": vendor, "vendor": vendor, "power": 1, "key": f"{vendor}.key",
+                   "attestation_key": f"{vendor}.katt"} for vendor in VENDOR_IDS]
+    try:        # the rule against the set it will govern, before anything is written
+        q = ValidatorSet([Validator(v["name"], v["vendor"], bytes([i]) * 32, v["power"])
+                          for i, v in enumerate(validators)], rule).q
     except ConfigError as e:
         _fail(str(e))
     root = Path(args.out)
     if (root / "cluster.json").exists():
         _fail(f"{root} already holds a cluster; refusing to overwrite it")
-    root.mkdir(parents=True, exist_ok=True)
+    if not root.exists():
+        root.mkdir(mode=0o700, parents=True)
+        os.chmod(root, 0o700)         # secret keys inside: owner only, whatever the umask
     (root / "minter").mkdir(mode=0o700, exist_ok=True)
     files = []
-    validators = []
     for vendor in VENDOR_IDS:
         public, secret = reference(vendor).keygen()
         # the core holds dk / sk (KEM) or pk (SLH-DSA); the minter the other half
         core_key, minter_key = (public, secret) if vendor == "riscv" else (secret, public)
         files += [(f"{vendor}.key", core_key, 0o600), (f"{vendor}.katt", os.urandom(32), 0o600),
                   (MINTER_FILE[vendor], minter_key, 0o600)]
-        validators.append({"name": vendor, "vendor": vendor, "power": 1,
-                           "key": f"{vendor}.key", "attestation_key": f"{vendor}.katt"})
     cpk, csk = ml_dsa_44.keygen()
     files += [("collector.sk", csk, 0o600), ("collector.pk", cpk, 0o644)]
     for name, _, _ in files:
@@ -182,8 +206,6 @@ def cmd_keygen(args):
             "collector": {"public_key": "collector.pk", "secret_key": "collector.sk"},
             "database": "pqvote.db"}
     _write_new(root / "cluster.json", (json.dumps(conf, indent=2) + "\n").encode(), 0o644)
-    q = ValidatorSet([Validator(v["name"], v["vendor"], bytes([i]) * 32)
-                      for i, v in enumerate(validators)], rule).q
     print(json.dumps({"cluster": str(root), "validators": [v["name"] for v in validators],
                       "rule": rule, "quorum": q}))
     return 0
@@ -204,7 +226,7 @@ def cmd_mint(args):
     try:
         proofs = mint_proofs(cluster, descriptor)
     except Exception as e:
-        _fail(f"minting failed: {type(e).__name__}: {e}")
+        raise InternalError(f"minting failed: {type(e).__name__}: {e}") from None
     text = json.dumps({"format": PROOFS_FORMAT, "descriptor": descriptor.hex(),
                        "proofs": {v: p.hex() for v, p in sorted(proofs.items())}}) + "\n"
     if args.out:
@@ -217,23 +239,30 @@ def cmd_mint(args):
 # -- decide --------------------------------------------------------------------------------------
 
 def _read_json(path, what):
-    """The JSON document in ``path`` (``-``: stdin); a one-line error names what is wrong."""
+    """The JSON document in ``path`` (``-``: stdin), read strictly (:mod:`pqvote.jsonin`);
+    a one-line error names what is wrong."""
     try:
-        text = Path(path).read_text() if path != "-" else sys.stdin.read()
+        if str(path) == "-":
+            data = read_limited(sys.stdin.buffer, MAX_DOCUMENT)
+        else:
+            with open(path, "rb") as f:
+                data = read_limited(f, MAX_DOCUMENT)
+        return loads(data)
     except FileNotFoundError:
         _fail(f"missing {what} file {path}")
-    except (OSError, UnicodeDecodeError) as e:
-        _fail(f"cannot read {what} file {path}: {e}")
-    try:
-        return json.loads(text)
-    except ValueError:
-        _fail(f"{path}: not valid JSON")
+    except OSError as e:
+        _fail(f"cannot read {what} file {path}: {e.strerror or e}")
+    except JsonInputError as e:
+        _fail(f"{path}: {e}")
 
 
 def _load_proofs(path, vendors):
     obj = _read_json(path, "proofs")
     if not isinstance(obj, dict) or not isinstance(obj.get("proofs"), dict):
         _fail(f"{path}: expected an object with 'descriptor' and 'proofs'")
+    _unknown(obj, PROOFS_FIELDS, path)
+    if obj.get("format", PROOFS_FORMAT) != PROOFS_FORMAT:
+        _fail(f"{path}: not a {PROOFS_FORMAT} file")
     descriptor = _hex(obj.get("descriptor"), f"{path}: descriptor", 24)
     proofs = {}
     for vendor, h in obj["proofs"].items():
@@ -276,7 +305,7 @@ def cmd_decide(args):
     from consensus.cluster import Core, run_request
     from consensus.collector import Collector, ml_dsa_44_signer
     from consensus.sources import RtlSource, make_sources
-    from consensus.store import AlreadyDecided, StoreError
+    from consensus.store import StoreError
 
     cluster = load_cluster(args.keys)
     vs = cluster.validators
@@ -292,11 +321,14 @@ def cmd_decide(args):
     faults = _parse_faults(args.fault, cluster)
     if args.nonce is not None and not 0 <= args.nonce < 1 << 64:
         _fail(f"nonce {args.nonce} is not an unsigned 64-bit integer")
-    if args.deadline <= 0:
-        _fail("deadline must be positive")
+    if not (math.isfinite(args.deadline) and args.deadline > 0):
+        _fail(f"deadline must be a finite positive number, not {args.deadline}")
     store = _open_store(args.db or cluster.database)
     try:
-        nonce = store.next_nonce() if args.nonce is None else args.nonce
+        try:
+            nonce = store.next_nonce() if args.nonce is None else args.nonce
+        except StoreError as e:
+            _fail(str(e))
         if store.has_decision(nonce):
             _fail(f"request {nonce} is already decided")
         cores = {v.name: Core(cluster.core_keys[v.name], sources[v.vendor])
@@ -306,16 +338,14 @@ def cmd_decide(args):
         try:
             out = run_request(vs, cores, nonce=nonce, descriptor=descriptor, proofs=proofs,
                               faults=faults, deadline=args.deadline, collector=collector)
-        except (LookupError, RuntimeError, AssertionError) as e:
-            _fail(f"backend failed: {e}")
+        except Exception as e:
+            raise InternalError(f"backend failed: {type(e).__name__}: {e}") from None
         d = out.decision
         try:
             store.record(nonce=nonce, descriptor=descriptor, opened_at=d.opened_at,
                          deadline=args.deadline, decision=d, votes=out.received,
                          evidence=out.evidence, proofs=proofs)
-        except AlreadyDecided as e:
-            _fail(str(e))
-        except StoreError as e:
+        except StoreError as e:       # AlreadyDecided included
             _fail(str(e))
     finally:
         store.close()
@@ -345,8 +375,8 @@ def cmd_verify_cert(args):
         return 1
     try:
         cert = Certificate.from_json(obj)
-    except (ValueError, TypeError, AttributeError) as e:
-        print(f"invalid: {e}")
+    except ValueError as e:
+        print(f"invalid: {_one_line(e)}")
         return 1
     reason = check_certificate(cert, cluster.validators)
     if reason is None:
@@ -382,17 +412,24 @@ def cmd_proofs_get(args):
 
 # -- registration --------------------------------------------------------------------------------
 
+def _one_line(text):
+    return " ".join(str(text).split())
+
+
 def _guard(func):
     def run(args):
         try:
             return func(args)
         except CliError as e:
-            print(f"pqvote: {e}", file=sys.stderr)
+            print(f"pqvote: {_one_line(e)}", file=sys.stderr)
             return 2
         except OSError as e:
             where = f" ({e.filename})" if e.filename else ""
-            print(f"pqvote: {e.strerror or e}{where}", file=sys.stderr)
+            print(f"pqvote: {_one_line(e.strerror or e)}{where}", file=sys.stderr)
             return 2
+        except InternalError as e:
+            print(f"pqvote: internal error: {_one_line(e)}", file=sys.stderr)
+            return 3
     run.__name__ = func.__name__
     return run
 
@@ -402,8 +439,10 @@ def register(subparsers):
     p = subparsers.add_parser("keygen", help="provision a cluster: core keys, K_att, minter "
                               "and collector keys, cluster.json")
     p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--rule", default="gt_2_3",
-                   help=f"quorum rule: {', '.join(RULES)} or an integer (default gt_2_3)")
+    p.add_argument("--rule", default=DEFAULT_RULE,
+                   help=f"quorum rule: {', '.join(RULES)} or an integer (default "
+                        f"{DEFAULT_RULE}; refused below floor(2P/3)+1, or when one "
+                        f"validator or one algorithm family could decide alone)")
     p.set_defaults(func=_guard(cmd_keygen))
 
     p = subparsers.add_parser("mint", help="mint proofs for every vendor (SPEC §3.1)")
@@ -416,15 +455,16 @@ def register(subparsers):
                               "store; exit 0 only when accepted")
     p.add_argument("--keys", required=True, metavar="DIR")
     p.add_argument("--proofs", required=True, metavar="FILE", help="output of `pqvote mint`")
-    p.add_argument("--nonce", type=int, help="request number (default: the next free one)")
+    p.add_argument("--nonce", type=int, help="request number, 0 .. 2^64-1 (default: the next "
+                   "free one)")
     p.add_argument("--backend", default="golden", metavar="SPEC",
                    help="golden, software or rtl, or per vendor: software,arm=golden")
     p.add_argument("--fault", action="append", metavar="VENDOR:KIND",
                    help="inject a fault: byzantine, corrupt, silent, late, replay, equivocate")
     p.add_argument("--db", metavar="PATH", help="database (default: DIR/pqvote.db)")
     p.add_argument("--deadline", type=float, default=1_000_000.0,
-                   help="deadline in clock units (default 1e6; a core answers at its cycle "
-                        "count or its position)")
+                   help="deadline in clock units, finite and positive (default 1e6; a core "
+                        "answers at its cycle count or its position)")
     p.set_defaults(func=_guard(cmd_decide))
 
     p = subparsers.add_parser("verify-cert", help="check a certificate standalone; exit 0 "
