@@ -13,7 +13,7 @@ that the suite can fail.
 import dataclasses
 import random
 
-from .collector import Collector, Counted, Decided, Open, Receive, Tick
+from .collector import Collector, Counted, Decided, EvidenceFound, Open, Receive, Tick
 from .sources import software_attestation
 from .votes import VENDOR_IDS, Validator, ValidatorSet, Vote, verify_certificate
 
@@ -21,10 +21,16 @@ __all__ = ["BEHAVIOURS", "make_cluster", "Scenario", "core_messages", "Network",
            "simulate", "check_run"]
 
 #: What one core does for a request: honest yes / no, omission (silent, late) and
-#: Byzantine (equivocate: a yes and a no, both validly attested; forged: a wrong
-#: attestation; replay: its genuine response to an earlier request).
-BEHAVIOURS = ("yes", "no", "silent", "late", "equivocate", "forged", "replay")
+#: Byzantine (byz_yes / byz_no: a validly attested yes / no whatever the truth;
+#: equivocate: a yes and a no, both validly attested; forged: a wrong attestation;
+#: replay: its genuine response to an earlier request; misdirect: a validly attested yes
+#: for this nonce but another descriptor). Only ``yes`` and ``no`` are honest: a Byzantine
+#: core that happens to vote like the honest ones is still counted as Byzantine.
+BEHAVIOURS = ("yes", "no", "silent", "late", "byz_yes", "byz_no", "equivocate", "forged",
+              "replay", "misdirect")
 HONEST = ("yes", "no")
+#: Byzantine behaviours whose votes verify, so they can enter a tally.
+ADVERSARIAL = ("byz_yes", "byz_no", "equivocate")
 
 
 def make_cluster(n: int, seed: int = 0, *, rule="gt_2_3", powers=None) -> ValidatorSet:
@@ -64,10 +70,13 @@ def core_messages(vs: ValidatorSet, sc: Scenario, rng: random.Random, attest=sof
     msgs, genuine = [], set()
     for v in vs.validators:
         b = sc.behaviours[v.name]
-        if b in ("yes", "no"):
-            vote = _vote(v, sc.nonce, sc.descriptor, b == "yes", sc.digest, attest)
+        if b in ("yes", "no", "byz_yes", "byz_no"):
+            vote = _vote(v, sc.nonce, sc.descriptor, b.endswith("yes"), sc.digest, attest)
             msgs.append((vote, False))
             genuine.add(vote)
+        elif b == "misdirect":
+            other = bytes(x ^ 0xFF for x in sc.descriptor)
+            msgs.append((_vote(v, sc.nonce, other, True, sc.digest, attest), False))
         elif b == "late":
             msgs.append((_vote(v, sc.nonce, sc.descriptor, True, sc.digest, attest), True))
         elif b == "equivocate":
@@ -164,9 +173,12 @@ def check_run(vs: ValidatorSet, run: RunResult, *, attest=software_attestation,
     1. exactly one decision for the request (never two certificates);
     2. every counted vote and every certificate vote is genuine (never a decision on
        forged or replayed votes), and every certificate verifies standalone;
-    3. if all honest cores agree on ``v`` and at most ``f`` cores equivocate, the outcome
-       is ``v``'s or ``no_quorum``;
-    4. if all honest cores agree on ``v`` and at most ``n − q`` cores are faulty (and the
+    3. a validator whose equivocation was found before the decision is excluded from it,
+       and no excluded validator signs the certificate;
+    4. if all honest cores (behaviour ``yes``/``no``, never a Byzantine one) agree on ``v``
+       and the Byzantine power that can enter a tally (:data:`ADVERSARIAL`) is at most
+       ``f``, the outcome is ``v``'s or ``no_quorum``;
+    5. if all honest cores agree on ``v`` and the faulty power is at most ``P − q`` (and the
        network delivered every message), the outcome is ``v``'s, with a certificate.
     """
     bad = []
@@ -182,24 +194,38 @@ def check_run(vs: ValidatorSet, run: RunResult, *, attest=software_attestation,
             for v in d.certificate.votes:
                 if v not in run.genuine:
                     bad.append(f"certificate holds a non-genuine vote of {v.validator}")
-            if not verify_certificate(d.certificate, vs, attest=attest):
+            if not verify_certificate(d.certificate, vs, attest=attest, allow_unsigned=True):
                 bad.append("certificate does not verify")
         elif d.outcome != "no_quorum":
             bad.append(f"{d.outcome} without a certificate")
     if n_dec != 1:
         return bad
     d = run.decisions[0]
-    honest = [b for b in sc.behaviours.values() if b in HONEST]
-    equivocators = sum(b == "equivocate" for b in sc.behaviours.values())
-    # Independent of the collector: unit power, q from the rule's definition.
-    n = len(vs)
-    q = vs.q
-    if honest and len(set(honest)) == 1:
-        want = "accepted" if honest[0] == "yes" else "rejected"
-        if equivocators <= vs.f and d.outcome not in (want, "no_quorum"):
-            bad.append(f"honest cores agree on {honest[0]} but the outcome is {d.outcome}")
-        faulty = n - len(honest)
-        if delivered_all and faulty <= n - q and d.outcome != want:
-            bad.append(f"{faulty} faulty of {n} (≤ n−q = {n - q}) but the outcome is "
-                       f"{d.outcome}, not {want}")
+    # A validator proven to equivocate before the decision is excluded from it.
+    for e in run.effects:
+        if isinstance(e, Decided) and e.decision.nonce == sc.nonce:
+            break
+        if isinstance(e, EvidenceFound) and e.evidence.nonce == sc.nonce:
+            if e.evidence.validator not in d.excluded:
+                bad.append(f"{e.evidence.validator} equivocated before the decision but "
+                           f"is not excluded")
+    if d.certificate is not None:
+        signers = {v.validator for v in d.certificate.votes}
+        if signers & set(d.excluded):
+            bad.append(f"excluded validators {sorted(signers & set(d.excluded))} sign")
+    # Independent of the collector: powers summed here, q from the validator set.
+    power = {v.name: v.power for v in vs.validators}
+    honest = {b for name, b in sc.behaviours.items() if b in HONEST}
+    honest_power = sum(power[n] for n, b in sc.behaviours.items() if b in HONEST)
+    adversarial = sum(power[n] for n, b in sc.behaviours.items() if b in ADVERSARIAL)
+    if len(honest) == 1:
+        value = honest.pop()
+        want = "accepted" if value == "yes" else "rejected"
+        if adversarial <= vs.f and d.outcome not in (want, "no_quorum"):
+            bad.append(f"honest cores agree on {value}, Byzantine power {adversarial} <= f, "
+                       f"but the outcome is {d.outcome}")
+        faulty = vs.total_power - honest_power
+        if delivered_all and faulty <= vs.total_power - vs.q and d.outcome != want:
+            bad.append(f"faulty power {faulty} (<= P-q = {vs.total_power - vs.q}) but the "
+                       f"outcome is {d.outcome}, not {want}")
     return bad

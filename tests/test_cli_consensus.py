@@ -47,7 +47,9 @@ def test_keygen_layout_and_modes(cluster, capsys, tmp_path):
     keys, _ = cluster
     conf = json.loads((keys / "cluster.json").read_text())
     assert [v["vendor"] for v in conf["validators"]] == ["intel", "amd", "arm", "riscv"]
-    assert conf["rule"] == "gt_2_3"
+    assert conf["rule"] == "ge_3_4"
+    assert stat.S_IMODE(keys.stat().st_mode) == 0o700
+    assert stat.S_IMODE((keys / "minter").stat().st_mode) == 0o700
     secret = [f"{v}.key" for v in ("intel", "amd", "arm")] + \
         [f"{v}.katt" for v in ("intel", "amd", "arm", "riscv")] + \
         ["collector.sk", "minter/riscv.sk", "minter/intel.ek"]
@@ -66,6 +68,9 @@ def test_keygen_layout_and_modes(cluster, capsys, tmp_path):
     assert code == 2 and "below the safe bound" in err
     code, _, err = run(capsys, "keygen", "--out", tmp_path / "k3", "--rule", "majority")
     assert code == 2 and "Quorum rule" in err
+    code, _, err = run(capsys, "keygen", "--out", tmp_path / "k4", "--rule", "unanimous")
+    assert code == 2 and "could block" in err and err.count("\n") == 1
+    assert not any((tmp_path / k).exists() for k in ("k2", "k3", "k4"))
 
 
 @pytest.mark.parametrize("backend", ["software", "golden"])
@@ -175,7 +180,27 @@ def _bad_input_cases(keys, proofs, tmp):
               ["verify-cert", "--keys", keys, tmp / "nope.json"],
               ["verify-cert", "--keys", keys, tmp / "notjson.json"],
               ["mint", "--keys", tmp / "nodir", "--descriptor", D],
-              ["mint", "--keys", keys, "--descriptor", D, "--out", tmp / "no" / "such.json"]]
+              ["mint", "--keys", keys, "--descriptor", D, "--out", tmp / "no" / "such.json"],
+              ["mint", "--keys", keys, "--descriptor", " " + D[1:]],
+              ["proofs", "get", D[:20] + " " + D[21:], "--keys", keys]]
+    cases += [base + ["--proofs", proofs, "--deadline", t] for t in ("nan", "inf", "-1", "0")]
+    cases += [base + ["--proofs", proofs, "--nonce", "-1"]]
+    # strictly read JSON: each file is a bad proofs file and a bad certificate
+    text = proofs.read_text()
+    strict = {
+        "utf8.json": text.encode()[:-2] + b"\xff}",
+        "dupkey.json": (text.rstrip()[:-1] + ', "descriptor": "' + D + '"}').encode(),
+        "unknown.json": json.dumps(dict(obj, note="x")).encode(),
+        "spacehex.json": json.dumps(dict(obj, descriptor=D[:10] + " " + D[11:])).encode(),
+        "nested.json": b"[" * 200_000 + b"]" * 200_000,
+        "bigint.json": b'{"descriptor": ' + b"9" * 5000 + b"}",
+        "nan.json": b'{"descriptor": NaN}',
+    }
+    for name, data in strict.items():
+        (tmp / name).write_bytes(data)
+        cases += [base + ["--proofs", tmp / name]]
+        if name not in ("unknown.json", "spacehex.json"):    # JSON, just not a certificate
+            cases += [["verify-cert", "--keys", keys, tmp / name]]
     return cases
 
 
@@ -206,6 +231,77 @@ def test_bad_input_one_line_error_nothing_touched(work, capsys):
         assert _digest(db) == before
         path.write_bytes(saved)
         os.chmod(path, 0o600)
+    # cluster.json: unknown fields, an unsafe power distribution
+    path = keys / "cluster.json"
+    saved = path.read_bytes()
+    conf = json.loads(saved)
+    heavy = json.loads(saved)
+    heavy["validators"][0]["power"] = 10
+    for name, bad in (("unknown", dict(conf, extra=1)),
+                      ("entry", dict(conf, validators=[dict(conf["validators"][0], x=1)]
+                                     + conf["validators"][1:])),
+                      ("could block", heavy)):
+        path.write_text(json.dumps(bad))
+        code, _, err = run(capsys, "decide", "--keys", keys, "--proofs", proofs)
+        assert code == 2 and err.count("\n") == 1 and \
+            (name in err or "unknown field" in err), (name, err)
+        assert _digest(db) == before
+        path.write_bytes(saved)
+        os.chmod(path, 0o600)
+
+
+@pytest.mark.parametrize("nonce", [1 << 63, (1 << 64) - 1, 0])
+def test_decide_full_uint64_nonce_range(work, capsys, nonce):
+    """Nonces ≥ 2^63 are stored (SQLite integers are signed) and read back; nonce 0 with a
+    replaying core stores the replayed vote's nonce 2^64 − 1."""
+    from consensus.store import Store
+    keys, proofs, tmp = work
+    argv = ["decide", "--keys", keys, "--proofs", proofs, "--backend", "software",
+            "--nonce", nonce]
+    if nonce == 0:
+        argv += ["--fault", "intel:replay"]
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    assert json.loads(out)["nonce"] == nonce
+    with Store(keys / "pqvote.db") as s:
+        assert s.has_decision(nonce) and s.nonces() == [nonce]
+        assert s.certificate(nonce).nonce == nonce
+        if nonce == 0:
+            assert {v.nonce for v, *_ in s.votes(0)} == {0, (1 << 64) - 1}
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and "already decided" in err
+    if nonce == (1 << 64) - 1:     # no next nonce after the largest one
+        code, _, err = run(capsys, "decide", "--keys", keys, "--proofs", proofs,
+                           "--backend", "software")
+        assert code == 2 and "no next nonce" in err and err.count("\n") == 1
+
+
+def test_internal_errors_exit_3(work, capsys, monkeypatch, tmp_path):
+    """A backend or program failure is exit 3 with one line, never 1 ("rejected") or a
+    traceback, and stores nothing."""
+    import consensus.cluster
+    import pqvote.cli
+    keys, proofs, tmp = work
+
+    def broken(*a, **k):
+        raise RuntimeError("simulated\nbackend failure")
+    monkeypatch.setattr(consensus.cluster, "run_request", broken)
+    code, out, err = run(capsys, "decide", "--keys", keys, "--proofs", proofs,
+                         "--backend", "software")
+    assert code == 3 and out == "" and err.count("\n") == 1
+    assert err.startswith("pqvote: internal error: backend failed: RuntimeError: simulated")
+    from consensus.store import Store
+    with Store(keys / "pqvote.db") as s:
+        assert s.nonces() == []
+    monkeypatch.setattr(pqvote.cli, "validate", broken)
+    req = tmp / "r.jsonl"
+    req.write_text(json.dumps({"vendor": "intel", "descriptor": D, "nonce": 1, "proof": ""})
+                   + "\n{\n")
+    code, out, err = run(capsys, "validate", req)
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert code == 3 and err == "" and len(lines) == 2
+    assert lines[0]["error"].startswith("line 1: internal error: RuntimeError: simulated")
+    assert lines[1]["error"].startswith("line 2: bad JSON")
 
 
 def test_corrupt_database(work, capsys):
