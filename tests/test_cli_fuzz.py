@@ -255,7 +255,9 @@ def test_cluster_description_fuzz(cluster, capsys, tmp_path_factory):
     before = _digest(mine / "pqvote.db")
 
     def variants():
-        top = st.tuples(st.sampled_from(list(conf) + ["extra"]), json_values).map(
+        # "database" is not fuzzed: a new name would create a database wherever it points
+        top = st.tuples(st.sampled_from([k for k in conf if k != "database"] + ["extra"]),
+                        json_values).map(
             lambda kv: dict(conf, **{kv[0]: kv[1]}))
         entry = st.tuples(st.integers(0, 3), st.sampled_from(
             ["name", "vendor", "power", "key", "attestation_key", "extra"]), json_values).map(

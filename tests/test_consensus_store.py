@@ -1,8 +1,11 @@
 """Decision store: one transaction per decision, unique certificates, proof store, corrupt
-databases, and crash consistency (the writer killed at every commit boundary)."""
+databases, uint64 nonces, and crash consistency (the writer killed at every commit boundary,
+and at random instants of a stream of decisions, COMMIT included)."""
 
 import os
+import random
 import signal
+import time
 import sqlite3
 import subprocess
 import sys
@@ -165,3 +168,141 @@ def test_already_decided_leaves_store_untouched(tmp_path):
         with pytest.raises(AlreadyDecided):
             s.record(nonce=1, descriptor=bytes(24), opened_at=0.0, deadline=10.0, decision=dec)
         assert s.dump() == before
+
+
+# -- uint64 nonces ---------------------------------------------------------------------------
+
+def test_nonce_encoding_round_trip_and_order():
+    from consensus.store import from_db, to_db
+    for n in (0, 1, (1 << 63) - 1, 1 << 63, (1 << 64) - 1):
+        assert from_db(to_db(n)) == n and -(1 << 63) <= to_db(n) < 1 << 63
+    for bad in (-1, 1 << 64, True, 1.0):
+        with pytest.raises(ValueError):
+            to_db(bad)
+
+
+def test_full_nonce_range_stored(tmp_path):
+    from consensus.collector import Decision
+    with Store(tmp_path / "n.db") as s:
+        assert s.next_nonce() == 1
+        for n in (5, 1 << 63, 7, (1 << 64) - 2):
+            dec = Decision(n, bytes(24), "no_quorum", None, 0, 0, (), 0.0, 10.0)
+            s.record(nonce=n, descriptor=bytes(24), opened_at=0.0, deadline=10.0, decision=dec)
+            assert s.has_decision(n) and s.decision(n)["nonce"] == n
+        assert s.nonces() == [5, 7, 1 << 63, (1 << 64) - 2]
+        assert s.next_nonce() == (1 << 64) - 1
+        n = (1 << 64) - 1
+        s.record(nonce=n, descriptor=bytes(24), opened_at=0.0, deadline=10.0,
+                 decision=Decision(n, bytes(24), "no_quorum", None, 0, 0, (), 0.0, 10.0))
+        with pytest.raises(StoreError, match="no next nonce"):
+            s.next_nonce()
+        for t in (float("nan"), float("inf")):
+            with pytest.raises(ValueError, match="finite"):
+                s.record(nonce=9, descriptor=bytes(24), opened_at=0.0, deadline=t,
+                         decision=Decision(9, bytes(24), "no_quorum", None, 0, 0, (), 0.0, t))
+        assert not s.has_decision(9)
+
+
+# -- kills at random instants ------------------------------------------------------------------
+
+# Records decisions 1, 2, … in a loop (each with votes, a certificate, evidence and proofs;
+# nonces alternate below and above 2^63), printing each nonce after its COMMIT returns, until
+# killed. The parent SIGKILLs it at a random instant.
+STREAM = textwrap.dedent('''
+    import sys
+    sys.path.insert(0, {root!r})
+    from consensus.collector import Collector, Open, Receive, Tick, Counted, Refused, EvidenceFound
+    from consensus.simulation import make_cluster
+    from consensus.sources import software_attestation as att
+    from consensus.store import Store
+    from consensus.votes import Vote
+
+    vs = make_cluster(4, seed=3)
+
+    def nonce_of(i):
+        return i if i % 2 else (1 << 63) + i
+
+    def decide(i):
+        nonce, d = nonce_of(i), bytes([i % 256]) * 24
+        col = Collector(vs, attest=att)
+        col.step(Open(nonce, d, at=0.0, deadline=10.0))
+        received, evidence = [], []
+        a, b, c, e = vs.validators
+        for k, (v, value) in enumerate([(a, True), (a, False), (b, True), (c, True), (e, True)]):
+            vote = Vote(v.name, nonce, d, value, bytes(32),
+                        att(v.k_att, v.vendor, nonce, d, value, bytes(32)))
+            for ef in col.step(Receive(vote, at=1.0 + k)):
+                if isinstance(ef, Counted):
+                    received.append((ef.vote, True, None, 1.0 + k))
+                elif isinstance(ef, Refused):
+                    received.append((ef.vote, False, ef.reason, 1.0 + k))
+                elif isinstance(ef, EvidenceFound):
+                    evidence.append(ef.evidence)
+        col.step(Tick(11.0))
+        return dict(nonce=nonce, descriptor=d, opened_at=0.0, deadline=10.0,
+                    decision=col.decision(nonce), votes=received, evidence=evidence,
+                    proofs={{"intel": bytes([i % 256]) * 1024, "riscv": b"R" * 8192}})
+
+    s = Store(sys.argv[1])
+    start = len(s.nonces()) + 1
+    count = int(sys.argv[2])
+    records = [decide(i) for i in range(start, start + count)]
+    print("ready", flush=True)
+    for r in records:
+        s.record(**r)
+        print(r["nonce"], flush=True)
+''').format(root=str(ROOT))
+
+KILLS = int(os.environ.get("PQVOTE_KILLS", "25"))
+
+
+def _check_whole(s, nonce):
+    """Everything of a recorded decision is there, consistently."""
+    d = s.decision(nonce)
+    assert d is not None and d["nonce"] == nonce and d["outcome"] == "accepted"
+    cert = s.certificate(nonce)
+    assert cert is not None and cert.nonce == nonce and len(cert.votes) == 3
+    assert len(s.votes(nonce)) == 5
+    assert [e.validator for e in s.evidence(nonce)] == ["intel"]
+    assert set(s.proofs(cert.descriptor)) == {"intel", "riscv"}
+
+
+def test_kill_at_random_instants(tmp_path):
+    """SIGKILL a writer recording a stream of decisions at random instants (sleeping a random
+    0-40 ms after it starts recording: inside statements, between them and inside COMMIT's
+    fsyncs), KILLS times on one database; after each kill every decision is whole or absent,
+    the ones the writer reported committed are there, and the next writer continues."""
+    rng = random.Random(int(os.environ.get("PQVOTE_SEED", "7")))
+    db = tmp_path / "kill.db"
+    script = tmp_path / "stream.py"
+    script.write_text(STREAM)
+    committed, partial_tails = [], 0
+    for _ in range(KILLS):
+        proc = subprocess.Popen([sys.executable, str(script), str(db), "40"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert proc.stdout.readline() == "ready\n", proc.stderr.read()
+        time.sleep(rng.random() * 0.04)
+        proc.send_signal(signal.SIGKILL)
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == -signal.SIGKILL
+        reported = [int(x) for x in out.split()]
+        committed += reported
+        with Store(db) as s:
+            stored = s.nonces()
+            dump = s.dump()
+            for n in stored:
+                _check_whole(s, n)
+        # every reported commit is durable; at most the one in flight got in unreported
+        assert set(committed) <= set(stored), (committed, stored)
+        assert len(stored) - len(committed) in (0, 1)
+        partial_tails += len(stored) - len(committed)
+        committed = stored
+        # nothing outside a whole decision: every table row belongs to a stored decision
+        from consensus.store import to_db
+        keys = {to_db(n) for n in stored}
+        assert {r[0] for r in dump["requests"]} == keys
+        assert {r[1] for r in dump["votes"]} <= keys
+        assert {r[3] for r in dump["proofs"]} <= keys
+    assert len(committed) > KILLS            # the writers made progress between kills
+    print(f"{KILLS} kills, {len(committed)} decisions; {partial_tails} kills landed inside "
+          f"COMMIT or right after it (durable, not yet reported)")
