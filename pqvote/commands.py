@@ -120,6 +120,8 @@ class Cluster:
                 key_file, katt_file = str(e["key"]), str(e["attestation_key"])
             except (KeyError, TypeError, AttributeError):
                 _fail(f"{conf_path}: malformed validator entry")
+            if not isinstance(name, str) or not name:
+                _fail(f"{conf_path}: validator name must be a non-empty string, not {name!r}")
             if not isinstance(vendor, str) or vendor not in VENDOR_IDS:
                 _fail(f"{conf_path}: unknown vendor {vendor!r}")
             k_att = _read(root / katt_file, f"{name} attestation key", 32)

@@ -283,8 +283,10 @@ def test_kill_at_random_instants(tmp_path):
         assert proc.stdout.readline() == "ready\n", proc.stderr.read()
         time.sleep(rng.random() * 0.04)
         proc.send_signal(signal.SIGKILL)
-        out, _ = proc.communicate(timeout=60)
-        assert proc.returncode == -signal.SIGKILL
+        assert proc.wait(timeout=60) == -signal.SIGKILL
+        out = proc.stdout.read()        # through the same buffer as the "ready" line
+        proc.stdout.close()
+        proc.stderr.close()
         reported = [int(x) for x in out.split()]
         committed += reported
         with Store(db) as s:
