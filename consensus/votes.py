@@ -151,13 +151,6 @@ def power_violation(validators, q: int) -> str | None:
     return None
 
 
-def _check_bytes(what, value, length):
-    if not isinstance(value, (bytes, bytearray)) or len(value) != length:
-        got = len(value) if isinstance(value, (bytes, bytearray)) else type(value).__name__
-        raise ValueError(f"{what} must be {length} bytes, not {got}")
-    return bytes(value)
-
-
 @dataclasses.dataclass(frozen=True)
 class Validator:
     """One validator core: a unique ``name``, its ``vendor`` (the attestation ``id``),

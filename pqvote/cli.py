@@ -17,9 +17,9 @@ Exit status of every command:
 import argparse
 import importlib.util
 import json
-import re
 import sys
 
+from consensus.votes import strict_hex
 from golden.proof import RequestError, error_json, parse_request, response_json, validate
 from pqvote.jsonin import JsonInputError, loads
 
@@ -35,7 +35,6 @@ RTL_CHUNK = 64
 
 REQUEST_FIELDS = ("vendor", "key", "attestation_key", "descriptor", "nonce", "proof")
 _HEX_FIELDS = ("key", "attestation_key", "descriptor", "proof")
-_HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
 
 
 def one_line(text) -> str:
@@ -85,8 +84,11 @@ def parse_line(raw):
         value = obj.get(name)
         if value is not None and not isinstance(value, str):
             raise RequestError(f"{name}: expected a hex string, got {_type(value)}")
-        if isinstance(value, str) and not _HEX.fullmatch(value):
-            raise RequestError(f"{name}: not valid hex (an even number of 0-9a-f digits)")
+        if value is not None:
+            try:
+                strict_hex(value, name)
+            except ValueError as e:
+                raise RequestError(str(e)) from None
     return parse_request(raw.decode("utf-8"))
 
 

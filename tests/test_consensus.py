@@ -24,6 +24,8 @@ from consensus.votes import (RULES, Certificate, ConfigError, Evidence, Validato
                              verify_certificate, VENDOR_IDS)
 
 FULL = os.environ.get("PQVOTE_FULL") == "1"
+# PQVOTE_SEED varies the random scenarios and arrival orders (unset: the default ones).
+SEED = os.environ.get("PQVOTE_SEED", "")
 
 # The collector checks with the golden KMAC (cached: the same few attestations recur in every
 # scenario); the simulated cores attest with the independent pycryptodome KMAC.
@@ -311,7 +313,7 @@ def _exhaustive(collector_factory, *, orders, assignments=None, attest=golden_at
     for combo in combos:
         sc = Scenario(dict(zip(names, combo)))
         for k in range(orders):
-            run = simulate(vs, sc, seed=f"{combo}/{k}", collector_factory=collector_factory,
+            run = simulate(vs, sc, seed=f"{SEED}{combo}/{k}", collector_factory=collector_factory,
                            attest=attest)
             runs += 1
             bad = check_run(vs, run, attest=attest)
@@ -414,7 +416,7 @@ def _simulations(collector_factory, seeds, sizes=(4, 5, 7, 10), attest=software_
     for n in sizes:
         vs = make_cluster(n, seed=n)
         for seed in range(seeds):
-            rng = random.Random(f"sim-{n}-{seed}")
+            rng = random.Random(f"sim-{SEED}{n}-{seed}")
             sc = _random_scenario(vs, rng)
             net = Network(drop=rng.choice([0.0, 0.0, 0.1, 0.3]), dup=rng.choice([0.0, 0.3]),
                           delay=rng.choice([0.0, 20.0, 150.0]), reorder=True)

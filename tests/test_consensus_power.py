@@ -2,8 +2,8 @@
 no single algorithm family may reach the quorum (SPEC §5, docs/consensus.md).
 
 Exhaustive for small sets: every vendor assignment and every power in 1..3 for up to three
-validators, in 1..2 for four, unit power for five and six, every named rule and every integer quorum. The
-oracle asks the decision rule itself (``tally_outcome``) what one validator or one family
+validators, in 1..2 for four, unit power for five and six, every named rule and every
+integer quorum. The oracle asks the decision rule itself (``tally_outcome``) what one validator or one family
 can do on its own, so it shares no formula with ``power_violation``.
 """
 
