@@ -43,7 +43,7 @@ def test_validate_rtl_backend_matches_golden(tmp_path, capsys):
     path.write_text("\n".join(lines) + "\n")
     code = main(["validate", "--backend", "rtl", str(path)])
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert code == 1 and len(out) == len(lines)
+    assert code == 2 and len(out) == len(lines)      # 2: a bad line (bad input)
     assert out[3]["status"] == "error" and "line 4" in out[3]["error"]
     answers = out[:3] + out[4:]
     for (name, want), got in zip(expect, answers):
