@@ -3,16 +3,15 @@
 The field is ``F2[z]/(z^12 + z^3 + 1)`` (``golden.mceliece.FIELD_POLY``); an element is a
 12-bit value whose bit ``j`` is the coefficient of ``z^j``.
 
-* :func:`gf_mul` — combinational product: 144 partial products summed into the 23-bit
-  carry-less product ``p``, then ``p mod f`` by the fixed linear map ``z^k -> z^k mod f``
-  (``k = 12 .. 22``), built from the golden model.
+* :func:`gf_mul` — combinational product: the 23-bit carry-less product ``p`` (144 partial
+  products), then ``p mod f`` by folding ``z^12 = z^3 + 1`` twice.
 * :func:`gf_sq` — combinational square, a linear map of the input bits (XORs only).
 * :class:`GfInverse` — ``a^(q-2)`` (0 for 0) from a 4096 × 12 ROM holding
   ``golden.mceliece.GF_INV``, synchronous read: the inverse of the address presented in
   one cycle is on ``o`` in the next. Three DP16KD on an ECP5.
 """
 
-from amaranth.hdl import Module, Signal, Cat
+from amaranth.hdl import Module, Signal, Cat, Mux
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -50,18 +49,23 @@ def _linear(m, terms, rows, *, name):
 
 
 def gf_mul(m, a, b, *, name):
-    """``a b`` in GF(2^12), combinational; returns a 12-bit signal named ``name``."""
-    # p_k = XOR_{i + j = k} a_i b_j  (carry-less product, 23 bits)
+    """``a b`` in GF(2^12), combinational; returns a 12-bit signal named ``name``.
+
+    Written word-wise (shifted partial products, two folds of ``z^12 = z^3 + 1``) so the
+    Verilog stays small; synthesis sees the same AND/XOR network as the bit-level form.
+    """
+    # p = Σ_i b_i a z^i  (carry-less product, 23 bits)
     p = Signal(2 * M_BITS - 1, name=f"{name}_p")
-    cols = []
-    for k in range(2 * M_BITS - 1):
-        acc = 0
-        for i in range(max(0, k - M_BITS + 1), min(k, M_BITS - 1) + 1):
-            acc = acc ^ (a[i] & b[k - i])
-        cols.append(acc)
-    m.d.comb += p.eq(Cat(*cols))
-    # p mod f: z^k -> z^k mod f (z^12 = z^3 + 1)
-    return _linear(m, [p[k] for k in range(2 * M_BITS - 1)], reduction_map(), name=name)
+    acc = 0
+    for i in range(M_BITS):
+        acc = acc ^ Mux(b[i], a << i, 0)
+    m.d.comb += p.eq(acc)
+    # fold z^(12+k) = z^(3+k) + z^k twice: 23 -> 15 -> 12 bits
+    r1 = Signal(M_BITS + 3, name=f"{name}_r1")
+    m.d.comb += r1.eq(p[:M_BITS] ^ p[M_BITS:] ^ (p[M_BITS:] << 3))
+    r = Signal(M_BITS, name=name)
+    m.d.comb += r.eq(r1[:M_BITS] ^ r1[M_BITS:] ^ (r1[M_BITS:] << 3))
+    return r
 
 
 def gf_sq(m, a, *, name):

@@ -1,0 +1,704 @@
+"""mceliece348864 (round 4) decapsulation engine: the KEM engine of the `arm` core.
+
+``K = SHAKE256(1 ‖ e ‖ C)`` when the ciphertext decodes to a weight-``t`` error ``e``,
+``SHAKE256(0 ‖ s ‖ C)`` otherwise, from the standard 6492-byte secret key. The stages are
+those of :func:`golden.mceliece.decode` (see docs/mceliece.md for the budget)::
+
+    key words ─► c / g checks, g ─► Cr        control bits ─► Beneš swap unit ─► pi0/pi1 (parity banks)
+                                                                                 │
+    loader: position ─► pi0/pi1, wt ─► (alpha, w) shadow ─► 64 units  X = X·A (+ coef)
+                                                             │  XOR tree ─► S (128, rotating)
+                                                             │  BM: Cr·W, f·Br ─► Cr, Br, L, b
+                                                             └► result bank ─► wt (key) / root list, e (proof)
+    b ‖ (e | s) ‖ C ─► byte packer ─► KeccakSponge (SHAKE256) ─► K
+
+Every stage runs a fixed number of cycles; nothing branches on the key or the ciphertext.
+"""
+
+from amaranth.hdl import Module, Signal, Mux, Cat, Const, ResetInserter, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden.mceliece import (M_BITS, N, T, Q, MT, SK_BYTES, SK_C, SK_G, SK_ALPHA, SK_S,
+                             PIVOTS_NON_F, bitrev_m)
+from hdl.mceliece.gf import GfInverse, gf_mul, gf_sq
+from hdl.sponge import KeccakSponge, SpongeMode
+
+__all__ = ["McElieceEngine", "Word", "UNITS", "KEY_WORDS", "CT_WORDS"]
+
+#: One 64-bit word of a key or ciphertext stream (the KEM engine contract).
+Word = data.StructLayout({"data": unsigned(64), "last": unsigned(1)})
+
+UNITS = 64                            # multiply-accumulate units
+KEY_WORDS = -(-SK_BYTES // 8)         # 812
+CT_WORDS = MT // 64                   # 12
+W_C = SK_C // 8                       # word 4: pivot word c
+W_G = SK_G // 8                       # words 5..20: g_0 .. g_63, four per word
+W_CB = SK_ALPHA // 8                  # words 21..756: control bits
+W_S = SK_S // 8                       # words 757..811: s
+CB_WORDS = W_S - W_CB                 # 736
+S_WORDS = KEY_WORDS - W_S             # 55
+LAYERS = 2 * M_BITS - 1               # 23
+HALF = Q // 2                         # 2048 swaps per layer
+SYN_BATCHES = MT // UNITS             # 12
+EV_BATCHES = -(-N // UNITS)           # 55
+LAST_VALID = N - (EV_BATCHES - 1) * UNITS   # 32 valid units in the last batch
+
+
+def _parity(m, x, *, name):
+    p = Signal(name=name)
+    m.d.comb += p.eq(x.xor())
+    return p
+
+
+class McElieceEngine(wiring.Component):
+    """mceliece348864 decapsulation with the standard sk (the KEM engine contract).
+
+    Members
+    -------
+    key : ``In(stream.Signature(Word))``   812 sk words, ``last`` on the final one
+    key_done, key_ok : ``Out(1)``          key processing finished / the sk passed the checks
+    start : ``In(1)``     pulse: a request starts (drops an untaken ``k``)
+    ct : ``In(stream.Signature(Word))``    the 12 ciphertext words
+    abort : ``In(1)``     pulse: cancel the request, return to idle
+    k : ``Out(stream.Signature(unsigned(256)))``   ``K``, byte ``i`` in bits ``8i+7 .. 8i``;
+        a fixed number of cycles after the last ciphertext word (:attr:`LATENCY` is
+        measured by the benches), held until taken.
+
+    Observation outputs (for the benches; unconnected in the core): ``dbg_ld`` (each
+    ``(position, alpha, w)`` the loader reads), ``dbg_wr`` (each ``(i, g(alpha_i), w_i)``
+    written at key load), ``dbg_e`` (each error-vector word written), ``dbg_syn`` (``S``,
+    ``S_j`` in bits ``12j+11 .. 12j``), ``dbg_c`` (``C_0 .. C_64``), ``dbg_l``,
+    ``dbg_roots``, ``dbg_ok``, ``dbg_stage``.
+    """
+
+    key: In(stream.Signature(Word))
+    key_done: Out(1)
+    key_ok: Out(1)
+    start: In(1)
+    ct: In(stream.Signature(Word))
+    abort: In(1)
+    k: Out(stream.Signature(unsigned(256)))
+
+    dbg_ld: Out(data.StructLayout({"valid": 1, "pos": 12, "alpha": 12, "w": 12}))
+    dbg_wr: Out(data.StructLayout({"valid": 1, "pos": 12, "g": 12, "w": 12}))
+    dbg_e: Out(data.StructLayout({"valid": 1, "addr": 6, "data": 64}))
+    dbg_syn: Out(12 * 2 * T)
+    dbg_c: Out(12 * (T + 1))
+    dbg_l: Out(8)
+    dbg_roots: Out(7)
+    dbg_ok: Out(1)
+    dbg_stage: Out(4)
+
+    def __init__(self, *, rounds_per_cycle=1):
+        if rounds_per_cycle not in (1, 2):
+            raise ValueError(f"Round count per cycle must be 1 or 2, not {rounds_per_cycle!r}")
+        self._rounds_per_cycle = rounds_per_cycle
+        super().__init__()
+
+    @property
+    def rounds_per_cycle(self):
+        return self._rounds_per_cycle
+
+    def elaborate(self, platform):
+        m = Module()
+        P = UNITS
+
+        # ---- memories ----------------------------------------------------------------
+        # pi: element at position a lives in bank parity(a), index a >> 1 (init: identity)
+        def bank_init(p):
+            return [a if bin(a).count("1") % 2 == p else a ^ 1
+                    for a in (2 * k for k in range(HALF))]
+        m.submodules.pi0 = pi0 = memory.Memory(shape=12, depth=HALF, init=bank_init(0))
+        m.submodules.pi1 = pi1 = memory.Memory(shape=12, depth=HALF, init=bank_init(1))
+        m.submodules.wt = wt = memory.Memory(shape=12, depth=Q, init=[])
+        m.submodules.emem = emem = memory.Memory(shape=64, depth=64, init=[])
+        m.submodules.smem = smem = memory.Memory(shape=64, depth=64, init=[])
+        pi0_r, pi1_r = pi0.read_port(), pi1.read_port()
+        pi0_w, pi1_w = pi0.write_port(), pi1.write_port()
+        wt_r, wt_w = wt.read_port(), wt.write_port()
+        e_r, e_w = emem.read_port(), emem.write_port()
+        s_r, s_w = smem.read_port(), smem.write_port()
+        m.submodules.inverse = inverse = GfInverse()
+
+        abort = self.abort
+        m.submodules.sponge = sponge = ResetInserter({"sync": abort})(
+            KeccakSponge(rounds_per_cycle=self._rounds_per_cycle))
+
+        # ---- register files ----------------------------------------------------------
+        X = [Signal(12, name=f"x{u}") for u in range(P)]        # unit accumulators
+        A = [Signal(12, name=f"a{u}") for u in range(P)]        # unit multiplicands (alpha)
+        SA = [Signal(12, name=f"sa{u}") for u in range(P)]      # shadow alpha
+        SW = [Signal(12, name=f"sw{u}") for u in range(P)]      # shadow w
+        Cr = [Signal(12, name=f"c{u + 1}") for u in range(P)]   # C_1 .. C_64 (key: g_63 .. g_0)
+        Br = [Signal(12, name=f"b{u + 1}") for u in range(P)]   # B_1 .. B_64 (B_0 = 0)
+        W = [Signal(12, name=f"win{i}") for i in range(T + 1)]  # BM window W_i = S_{r-i}
+        S = [Signal(12, name=f"s{j}") for j in range(2 * T)]    # syndrome, rotating
+        R = [Signal(12, name=f"r{u}") for u in range(P)]        # batch result bank
+        Lpos = [Signal(12, name=f"lpos{k}") for k in range(T)]  # root list
+        Lv = [Signal(name=f"lv{k}") for k in range(T)]
+        C0 = [Signal(64, name=f"ct{w}") for w in range(CT_WORDS)]
+
+        m.d.comb += [self.dbg_syn.eq(Cat(*S)), self.dbg_c.eq(Cat(Const(1, 12), *Cr))]
+
+        # ---- units: prod_u = opa_u · opb_u ---------------------------------------------
+        MODE_UNIT, MODE_DOT, MODE_UPD = 0, 1, 2
+        mmode = Signal(2)
+        f = Signal(12)
+        prod = []
+        for u in range(P):
+            opa = Signal(12, name=f"opa{u}")
+            opb = Signal(12, name=f"opb{u}")
+            with m.Switch(mmode):
+                with m.Case(MODE_DOT):      # d = Σ C_i W_i
+                    m.d.comb += [opa.eq(Cr[u]), opb.eq(W[u + 1])]
+                with m.Case(MODE_UPD):      # C_i += f B_i
+                    m.d.comb += [opa.eq(f), opb.eq(Br[u])]
+                with m.Default():           # X = X alpha
+                    m.d.comb += [opa.eq(X[u]), opb.eq(A[u])]
+            prod.append(gf_mul(m, opa, opb, name=f"prod{u}"))
+
+        # XOR tree over the unit registers
+        level = list(X)
+        depth = 0
+        while len(level) > 1:
+            nxt = []
+            for i in range(0, len(level), 4):
+                s = Signal(12, name=f"tree{depth}_{i // 4}")
+                acc = level[i]
+                for v in level[i + 1:i + 4]:
+                    acc = acc ^ v
+                m.d.comb += s.eq(acc)
+                nxt.append(s)
+            level, depth = nxt, depth + 1
+        tree = level[0]
+
+        # zero flags of the unit registers (evaluation results)
+        xzero = Signal(P)
+        m.d.comb += xzero.eq(Cat(*[X[u] == 0 for u in range(P)]))
+
+        # ---- loader: 64 positions -> (alpha, w) shadow, one per cycle from ld_go ---------
+        ld_go = Signal()            # start (comb): reads begin in this cycle
+        ld_list_in = Signal()       # positions from the root list (else ld_base_in + count)
+        ld_base_in = Signal(12)
+        ld_list = Signal()
+        ld_base = Signal(12)
+        ld_busy = Signal()
+        ld_cnt = Signal(7)
+        ld_v1 = Signal()            # read issued last cycle
+        ld_par1 = Signal()
+        ld_pos1 = Signal(12)
+        ld_mask1 = Signal()
+        ld_pos = Signal(12)
+        ld_mask = Signal()
+        list_now = Signal()
+        cnt_now = Signal(7)
+        base_now = Signal(12)
+        m.d.comb += [list_now.eq(Mux(ld_go, ld_list_in, ld_list)),
+                     cnt_now.eq(Mux(ld_go, 0, ld_cnt)),
+                     base_now.eq(Mux(ld_go, ld_base_in, ld_base))]
+        bnk_addr = Signal(11)       # pi read address when the loader owns the banks
+        with m.If(list_now):
+            m.d.comb += [ld_pos.eq(Lpos[T - 1]), ld_mask.eq(Lv[T - 1])]
+        with m.Else():
+            m.d.comb += [ld_pos.eq(base_now + cnt_now), ld_mask.eq(1)]
+        m.d.comb += [bnk_addr.eq(ld_pos >> 1), wt_r.addr.eq(ld_pos)]
+        m.d.sync += ld_v1.eq(0)
+        with m.If(ld_go):
+            m.d.sync += [ld_list.eq(ld_list_in), ld_base.eq(ld_base_in)]
+        with m.If(ld_go | ld_busy):
+            m.d.sync += [ld_v1.eq(1), ld_par1.eq(ld_pos.xor()), ld_pos1.eq(ld_pos),
+                         ld_mask1.eq(ld_mask), ld_cnt.eq(cnt_now + 1),
+                         ld_busy.eq(cnt_now != P - 1)]
+            with m.If(list_now):
+                m.d.sync += [Lpos[0].eq(0), Lv[0].eq(0)]
+                m.d.sync += [Lpos[k].eq(Lpos[k - 1]) for k in range(1, T)]
+                m.d.sync += [Lv[k].eq(Lv[k - 1]) for k in range(1, T)]
+        ld_alpha = Signal(12)
+        ld_w = Signal(12)
+        ld_raw = Signal(12)
+        m.d.comb += [ld_raw.eq(Mux(ld_par1, pi1_r.data, pi0_r.data)),
+                     ld_alpha.eq(Cat(*[ld_raw[M_BITS - 1 - b] for b in range(M_BITS)])),
+                     ld_w.eq(Mux(ld_mask1, wt_r.data, 0))]
+        with m.If(ld_v1):
+            m.d.sync += [SA[P - 1].eq(ld_alpha), SW[P - 1].eq(ld_w)]
+            m.d.sync += [SA[u].eq(SA[u + 1]) for u in range(P - 1)]
+            m.d.sync += [SW[u].eq(SW[u + 1]) for u in range(P - 1)]
+        ld_done = Signal()
+        m.d.comb += ld_done.eq(~ld_busy & ~ld_v1 & ~ld_go)
+        m.d.comb += [self.dbg_ld.valid.eq(ld_v1), self.dbg_ld.pos.eq(ld_pos1),
+                     self.dbg_ld.alpha.eq(ld_alpha), self.dbg_ld.w.eq(ld_w)]
+
+        # ---- Beneš swap unit: one conditional swap per cycle ----------------------------
+        bn_issue = Signal()         # swap pair (layer, j) this cycle
+        bn_bit = Signal()
+        layer = Signal(5)
+        jj = Signal(11)
+        gap_s = Signal(4)           # log2(gap) = min(layer, 2m-2-layer)
+        m.d.comb += gap_s.eq(Mux(layer < M_BITS, layer, LAYERS - 1 - layer))
+        low_mask = Signal(11)
+        m.d.comb += low_mask.eq((Const(1, 12) << gap_s) - 1)
+        pos_a = Signal(12)          # pos = insert a 0 bit at gap_s into j
+        pos_b = Signal(12)          # pos + gap
+        m.d.comb += [pos_a.eq(((jj & ~low_mask) << 1) | (jj & low_mask)),
+                     pos_b.eq(pos_a | (Const(1, 12) << gap_s))]
+        par_a = _parity(m, pos_a, name="bn_par_a")
+        bn_a0 = Signal(11)          # index in bank 0 / bank 1
+        bn_a1 = Signal(11)
+        m.d.comb += [bn_a0.eq(Mux(par_a, pos_b, pos_a) >> 1),
+                     bn_a1.eq(Mux(par_a, pos_a, pos_b) >> 1)]
+        bn_v1 = Signal()
+        bn_w0 = Signal(11)
+        bn_w1 = Signal(11)
+        m.d.sync += [bn_v1.eq(bn_issue & bn_bit), bn_w0.eq(bn_a0), bn_w1.eq(bn_a1)]
+        init_go = Signal()          # identity into both banks, index init_k
+        init_k = Signal(11)
+        init_par = _parity(m, init_k, name="init_par")
+        with m.If(init_go):
+            m.d.comb += [pi0_w.addr.eq(init_k), pi1_w.addr.eq(init_k),
+                         pi0_w.data.eq(Cat(init_par, init_k)),
+                         pi1_w.data.eq(Cat(~init_par, init_k)),
+                         pi0_w.en.eq(1), pi1_w.en.eq(1)]
+        with m.Elif(bn_v1):
+            # the two elements of a swap are in different banks: exchange the read values
+            m.d.comb += [pi0_w.addr.eq(bn_w0), pi1_w.addr.eq(bn_w1),
+                         pi0_w.data.eq(pi1_r.data), pi1_w.data.eq(pi0_r.data),
+                         pi0_w.en.eq(1), pi1_w.en.eq(1)]
+        with m.If(bn_issue):
+            m.d.comb += [pi0_r.addr.eq(bn_a0), pi1_r.addr.eq(bn_a1)]
+        with m.Else():
+            m.d.comb += [pi0_r.addr.eq(bnk_addr), pi1_r.addr.eq(bnk_addr)]
+
+        # ---- result bank: scan (roots) / drain (weights) ---------------------------------
+        sc_go = Signal()
+        sc_busy = Signal()
+        sc_cnt = Signal(7)
+        sc_pos = Signal(12)
+        key_pass = Signal()         # the Horner pass computes g(alpha) (key load)
+        roots = Signal(7)
+        root_bad = Signal()
+        sc_z = Signal()
+        m.d.comb += sc_z.eq((R[0] == 0) & (sc_pos < N))
+        dr_v = Signal()
+        dr_pos = Signal(12)
+        dr_z = Signal()
+        dr_g = Signal(12)
+        m.d.sync += dr_v.eq(0)
+        with m.If(sc_busy):
+            m.d.sync += [R[u].eq(R[u + 1]) for u in range(P - 1)]
+            m.d.sync += [sc_cnt.eq(sc_cnt + 1), sc_pos.eq(sc_pos + 1)]
+            with m.If(sc_cnt == P - 1):
+                m.d.sync += sc_busy.eq(0)
+            with m.If(key_pass):
+                m.d.sync += [dr_v.eq(sc_pos < N), dr_pos.eq(sc_pos), dr_z.eq(sc_z),
+                             dr_g.eq(R[0])]
+            with m.Elif(sc_z):
+                m.d.sync += [Lpos[0].eq(sc_pos), Lv[0].eq(1), roots.eq(roots + 1)]
+                m.d.sync += [Lpos[k].eq(Lpos[k - 1]) for k in range(1, T)]
+                m.d.sync += [Lv[k].eq(Lv[k - 1]) for k in range(1, T)]
+        with m.If(sc_go):
+            m.d.sync += [sc_busy.eq(1), sc_cnt.eq(0)]
+            m.d.sync += [R[u].eq(X[u]) for u in range(P)]
+        w_new = gf_sq(m, inverse.o, name="w_new")       # w = (g(alpha)^-1)^2
+        m.d.comb += [wt_w.addr.eq(dr_pos), wt_w.data.eq(w_new), wt_w.en.eq(dr_v)]
+        with m.If(dr_v & dr_z):
+            m.d.sync += root_bad.eq(1)
+        m.d.comb += [self.dbg_wr.valid.eq(dr_v), self.dbg_wr.pos.eq(dr_pos),
+                     self.dbg_wr.g.eq(dr_g), self.dbg_wr.w.eq(w_new)]
+
+        # ---- Berlekamp–Massey registers ------------------------------------------------
+        bm_b = Signal(12)
+        bm_d = Signal(12)
+        bm_l = Signal(8)
+        it = Signal(8)
+        with m.If(key_pass):
+            m.d.comb += inverse.a.eq(R[0])
+        with m.Else():
+            m.d.comb += inverse.a.eq(bm_b)
+        f_new = gf_mul(m, bm_d, inverse.o, name="f_new")   # f = d / b
+        m.d.comb += self.dbg_l.eq(bm_l)
+
+        # ---- hash: b ‖ (e | s) ‖ C through a byte packer into the sponge -------------------
+        ok = Signal()
+        pk_acc = Signal(128)
+        pk_fill = Signal(5)
+        pk_flush = Signal()
+        ch_valid = Signal()
+        ch_data = Signal(64)
+        ch_n = Signal(4)
+        out_n = Signal(4)
+        m.d.comb += out_n.eq(Mux(pk_fill >= 8, 8, pk_fill))
+        out_valid = Signal()
+        m.d.comb += out_valid.eq((pk_fill >= 8) | (pk_flush & (pk_fill != 0)))
+        m.d.comb += [sponge.i.valid.eq(out_valid),
+                     sponge.i.payload.data.eq(pk_acc[:64]),
+                     sponge.i.payload.nbytes.eq(out_n),
+                     sponge.i.payload.last.eq(pk_flush & (pk_fill <= 8)),
+                     sponge.i.payload.mode.eq(SpongeMode.SHAKE256)]
+        take = Signal()
+        m.d.comb += take.eq(out_valid & sponge.i.ready)
+        fill_a = Signal(5)
+        acc_a = Signal(128)
+        m.d.comb += [fill_a.eq(Mux(take, pk_fill - out_n, pk_fill)),
+                     acc_a.eq(Mux(take, pk_acc >> 64, pk_acc))]
+        ch_ready = Signal()
+        m.d.comb += ch_ready.eq(fill_a <= 8)
+        ch_masked = Signal(64)
+        m.d.comb += ch_masked.eq(ch_data & ((Const(1, 65) << (ch_n * 8)) - 1))
+        accept = Signal()
+        m.d.comb += accept.eq(ch_valid & ch_ready)
+        m.d.sync += [pk_fill.eq(fill_a + Mux(accept, ch_n, 0)),
+                     pk_acc.eq(acc_a | Mux(accept, ch_masked << (fill_a * 8), 0))]
+        sq_cnt = Signal(3)
+        kreg = Signal(256)
+        k_valid = Signal()
+        m.d.comb += [self.k.valid.eq(k_valid), self.k.payload.eq(kreg)]
+        with m.If(self.k.valid & self.k.ready):
+            m.d.sync += k_valid.eq(0)
+
+        # ---- key status ----------------------------------------------------------------
+        key_done = Signal()
+        c_bad = Signal()
+        g_bad = Signal()
+        m.d.comb += [self.key_done.eq(key_done),
+                     self.key_ok.eq(~c_bad & ~g_bad & ~root_bad)]
+        kw = Signal(10)
+        cbw = Signal(64)
+        cb_left = Signal(7)
+
+        # ---- sequencer -----------------------------------------------------------------
+        bat = Signal(6)
+        stp = Signal(8)
+        ci = Signal(7)              # hash chunk index
+        diff = Signal()
+        req_active = Signal()
+        m.d.comb += [self.dbg_roots.eq(roots), self.dbg_ok.eq(ok)]
+
+        def rotate_s(new_tail):
+            m.d.sync += [S[j].eq(S[j + 1]) for j in range(2 * T - 1)]
+            m.d.sync += S[2 * T - 1].eq(new_tail)
+
+        def rotate_c0():
+            m.d.sync += [C0[w].eq(C0[w + 1]) for w in range(CT_WORDS - 1)]
+            m.d.sync += C0[CT_WORDS - 1].eq(C0[0])
+
+        def horner_step():
+            # X = X alpha + C_k; C rotates so that C_k is at the head
+            m.d.sync += [X[u].eq(prod[u] ^ Cr[0]) for u in range(P)]
+            m.d.sync += [Cr[u].eq(Cr[u + 1]) for u in range(P - 1)]
+            m.d.sync += Cr[P - 1].eq(Cr[0])
+
+        with m.FSM(name="seq") as fsm:
+            with m.State("Idle"):
+                m.d.comb += [self.dbg_stage.eq(0), self.key.ready.eq(1)]
+                with m.If(self.key.valid):
+                    m.d.sync += [key_done.eq(0), kw.eq(1), c_bad.eq(0), g_bad.eq(0),
+                                 root_bad.eq(0), layer.eq(0), jj.eq(0)]
+                    m.next = "KeyHead"
+                with m.Elif(self.start):
+                    m.d.sync += [k_valid.eq(0), kw.eq(0), req_active.eq(1)]
+                    m.next = "Intake"
+
+            # -- key load ---------------------------------------------------------------
+            with m.State("KeyHead"):             # words 1..20: c and g
+                m.d.comb += [self.dbg_stage.eq(1), self.key.ready.eq(1)]
+                word = self.key.payload.data
+                with m.If(self.key.valid):
+                    m.d.sync += kw.eq(kw + 1)
+                    with m.If(kw == W_C):
+                        m.d.sync += c_bad.eq(word != PIVOTS_NON_F)
+                    with m.If(kw >= W_G):
+                        # Cr[0..3] = g_{4q+3} .. g_{4q}; the rest moves up by four
+                        m.d.sync += [Cr[3 - i].eq(word[16 * i:16 * i + 12]) for i in range(4)]
+                        m.d.sync += [Cr[u].eq(Cr[u - 4]) for u in range(4, P)]
+                        with m.If(Cat(*[word[16 * i + 12:16 * i + 16] for i in range(4)]) != 0):
+                            m.d.sync += g_bad.eq(1)
+                    with m.If(kw == W_CB - 1):
+                        m.d.sync += init_k.eq(0)
+                        m.next = "KeyInit"
+            with m.State("KeyInit"):             # identity permutation into the banks
+                m.d.comb += [self.dbg_stage.eq(1), init_go.eq(1)]
+                m.d.sync += init_k.eq(init_k + 1)
+                with m.If(init_k == HALF - 1):
+                    m.next = "CbLoad"
+            with m.State("CbLoad"):              # next control-bit word
+                m.d.comb += [self.dbg_stage.eq(2), self.key.ready.eq(1)]
+                with m.If(self.key.valid):
+                    m.d.sync += [cbw.eq(self.key.payload.data), cb_left.eq(63), kw.eq(kw + 1)]
+                    m.next = "Swap"
+            with m.State("Swap"):                # 64 swaps, one per cycle
+                m.d.comb += [self.dbg_stage.eq(2), bn_issue.eq(1), bn_bit.eq(cbw[0])]
+                m.d.sync += [cbw.eq(cbw >> 1), cb_left.eq(cb_left - 1), jj.eq(jj + 1)]
+                with m.If(jj == HALF - 1):
+                    m.d.sync += layer.eq(layer + 1)
+                with m.If(cb_left == 0):
+                    with m.If(kw == W_S):
+                        m.next = "KeyS"
+                    with m.Else():
+                        m.next = "CbLoad"
+            with m.State("KeyS"):                # s words
+                m.d.comb += [self.dbg_stage.eq(3), self.key.ready.eq(1),
+                             s_w.addr.eq(kw - W_S), s_w.data.eq(self.key.payload.data),
+                             s_w.en.eq(self.key.valid)]
+                with m.If(self.key.valid):
+                    m.d.sync += kw.eq(kw + 1)
+                    with m.If(kw == KEY_WORDS - 1):
+                        m.next = "KeyLoad"
+            with m.State("KeyLoad"):             # alpha of batch 0
+                m.d.comb += [self.dbg_stage.eq(4), ld_go.eq(1)]
+                m.d.sync += [key_pass.eq(1), bat.eq(0), stp.eq(0), sc_pos.eq(0)]
+                m.next = "LoadWait"
+
+            # -- proof: intake and syndrome ---------------------------------------------
+            with m.State("Intake"):
+                m.d.comb += [self.dbg_stage.eq(5), self.ct.ready.eq(1)]
+                with m.If(self.ct.valid):
+                    m.d.sync += [C0[w].eq(C0[w + 1]) for w in range(CT_WORDS - 1)]
+                    m.d.sync += C0[CT_WORDS - 1].eq(self.ct.payload.data)
+                    with m.If(self.ct.payload.last):
+                        m.d.comb += ld_go.eq(1)
+                        m.d.sync += [key_pass.eq(0), bat.eq(0), stp.eq(0), roots.eq(0),
+                                     diff.eq(0)]
+                        m.d.sync += [S[j].eq(0) for j in range(2 * T)]
+                        m.d.sync += [Lv[k].eq(0) for k in range(T)]
+                        m.next = "SynWait"
+                with m.If(abort & req_active):
+                    m.next = "Idle"
+
+            with m.State("SynWait"):
+                m.d.comb += self.dbg_stage.eq(5)
+                with m.If(ld_done):
+                    m.next = "Syn"
+                with m.If(abort & req_active):
+                    m.next = "Idle"
+
+            with m.State("Syn"):
+                m.d.comb += [self.dbg_stage.eq(6), mmode.eq(MODE_UNIT)]
+                with m.If(stp == 0):
+                    # X = v_i w_i, A = alpha_i for the 64 positions of word `bat` of C0
+                    m.d.sync += [X[u].eq(Mux(C0[0][u], SW[u], 0)) for u in range(P)]
+                    m.d.sync += [A[u].eq(SA[u]) for u in range(P)]
+                    rotate_c0()
+                    with m.If(bat != SYN_BATCHES - 1):
+                        m.d.comb += [ld_go.eq(1), ld_base_in.eq((bat + 1) * P)]
+                    m.d.sync += stp.eq(1)
+                with m.Else():
+                    # S_j ^= Σ_u X_u;  X_u = X_u alpha_u
+                    rotate_s(S[0] ^ tree)
+                    m.d.sync += [X[u].eq(prod[u]) for u in range(P)]
+                    m.d.sync += stp.eq(stp + 1)
+                    with m.If(stp == 2 * T):
+                        m.d.sync += [stp.eq(0), bat.eq(bat + 1)]
+                        with m.If(bat == SYN_BATCHES - 1):
+                            m.next = "BmInit"
+
+            # -- Berlekamp–Massey ------------------------------------------------------------
+                with m.If(abort & req_active):
+                    m.next = "Idle"
+
+            with m.State("BmInit"):
+                m.d.comb += [self.dbg_stage.eq(7), ld_go.eq(1)]   # alpha of evaluation batch 0
+                m.d.sync += bat.eq(0)
+                m.d.sync += [Cr[u].eq(0) for u in range(P)]
+                m.d.sync += [Br[u].eq(1 if u == 0 else 0) for u in range(P)]
+                m.d.sync += [bm_l.eq(0), bm_b.eq(1), it.eq(0), stp.eq(0)]
+                m.d.sync += [W[0].eq(S[0])] + [W[i].eq(0) for i in range(1, T + 1)]
+                rotate_s(S[0])
+                m.next = "BmDot"
+                with m.If(abort & req_active):
+                    m.next = "Idle"
+
+            with m.State("BmDot"):              # X_u = C_{u+1} W_{u+1}
+                m.d.comb += [self.dbg_stage.eq(7), mmode.eq(MODE_DOT)]
+                m.d.sync += [X[u].eq(prod[u]) for u in range(P)]
+                m.next = "BmSum"
+                with m.If(abort & req_active):
+                    m.next = "Idle"
+
+            with m.State("BmSum"):              # d = W_0 + Σ X_u
+                m.d.comb += self.dbg_stage.eq(7)
+                m.d.sync += bm_d.eq(W[0] ^ tree)
+                m.next = "BmFrac"
+                with m.If(abort & req_active):
+                    m.next = "Idle"
+
+            with m.State("BmFrac"):             # f = d / b
+                m.d.comb += self.dbg_stage.eq(7)
+                m.d.sync += f.eq(f_new)
+                m.next = "BmUpd"
+                with m.If(abort & req_active):
+                    m.next = "Idle"
+
+            with m.State("BmUpd"):
+                m.d.comb += [self.dbg_stage.eq(7), mmode.eq(MODE_UPD)]
+                grow = Signal()
+                m.d.comb += grow.eq((bm_d != 0) & ((bm_l << 1) <= it))
+                m.d.sync += [Cr[u].eq(Cr[u] ^ prod[u]) for u in range(P)]
+                with m.If(grow):
+                    # B = x C_old
+                    m.d.sync += [Br[0].eq(1)] + [Br[u].eq(Cr[u - 1]) for u in range(1, P)]
+                    m.d.sync += [bm_b.eq(bm_d), bm_l.eq(it + 1 - bm_l)]
+                with m.Else():
+                    # B = x B
+                    m.d.sync += [Br[0].eq(0)] + [Br[u].eq(Br[u - 1]) for u in range(1, P)]
+                # next window: W_0 = S_{r+1}
+                m.d.sync += [W[0].eq(S[0])] + [W[i].eq(W[i - 1]) for i in range(1, T + 1)]
+                m.d.sync += it.eq(it + 1)
+                with m.If(it == 2 * T - 1):
+                    m.next = "EvWait"
+                with m.Else():
+                    rotate_s(S[0])
+                    m.next = "BmDot"
+                with m.If(abort & req_active):
+                    m.next = "Idle"
+
+            with m.State("EvWait"):
+                m.d.comb += self.dbg_stage.eq(8)
+                with m.If(ld_done):
+                    m.d.sync += [stp.eq(0), bat.eq(0), sc_pos.eq(0)]
+                    m.next = "Ev"
+
+            # -- Horner pass: g(alpha) at key load, sigma(alpha) per proof ------------------
+                with m.If(abort & req_active):
+                    m.next = "Idle"
+
+            with m.State("LoadWait"):
+                m.d.comb += self.dbg_stage.eq(4)
+                with m.If(ld_done):
+                    m.next = "Ev"
+            with m.State("Ev"):
+                m.d.comb += [self.dbg_stage.eq(Mux(key_pass, 4, 8)), mmode.eq(MODE_UNIT)]
+                with m.If(stp == 0):
+                    with m.If(bat != 0):
+                        m.d.comb += sc_go.eq(1)
+                        m.d.comb += [e_w.addr.eq(bat - 1), e_w.en.eq(~key_pass),
+                                     e_w.data.eq(xzero)]
+                    m.d.sync += [X[u].eq(1) for u in range(P)]          # C_0 = 1 (g_t = 1)
+                    m.d.sync += [A[u].eq(SA[u]) for u in range(P)]
+                    with m.If(bat != EV_BATCHES - 1):
+                        m.d.comb += [ld_go.eq(1), ld_base_in.eq((bat + 1) * P)]
+                    m.d.sync += stp.eq(1)
+                with m.Else():
+                    horner_step()
+                    m.d.sync += stp.eq(stp + 1)
+                    with m.If(stp == T):
+                        m.d.sync += [stp.eq(0), bat.eq(bat + 1)]
+                        with m.If(bat == EV_BATCHES - 1):
+                            m.next = "EvLast"
+                with m.If(abort & req_active):
+                    m.next = "Idle"
+
+            with m.State("EvLast"):
+                m.d.comb += [self.dbg_stage.eq(Mux(key_pass, 4, 8)), sc_go.eq(1),
+                             e_w.addr.eq(EV_BATCHES - 1), e_w.en.eq(~key_pass),
+                             e_w.data.eq(xzero & ((1 << LAST_VALID) - 1))]
+                m.next = "ScanWait"
+                with m.If(abort & req_active):
+                    m.next = "Idle"
+
+            with m.State("ScanWait"):
+                m.d.comb += self.dbg_stage.eq(Mux(key_pass, 4, 8))
+                with m.If(~sc_busy & ~sc_go & ~dr_v):
+                    with m.If(key_pass):
+                        m.d.sync += key_done.eq(1)
+                        m.next = "Idle"
+                    with m.Else():
+                        m.d.comb += [ld_go.eq(1), ld_list_in.eq(1)]
+                        m.next = "ReWait"
+
+            # -- re-computed syndrome of the roots ------------------------------------------
+                with m.If(abort & req_active):
+                    m.next = "Idle"
+
+            with m.State("ReWait"):
+                m.d.comb += self.dbg_stage.eq(9)
+                with m.If(ld_done):
+                    m.d.sync += stp.eq(0)
+                    m.next = "ReSyn"
+                with m.If(abort & req_active):
+                    m.next = "Idle"
+
+            with m.State("ReSyn"):
+                m.d.comb += [self.dbg_stage.eq(9), mmode.eq(MODE_UNIT)]
+                with m.If(stp == 0):
+                    m.d.sync += [X[u].eq(SW[u]) for u in range(P)]
+                    m.d.sync += [A[u].eq(SA[u]) for u in range(P)]
+                    m.d.sync += stp.eq(1)
+                with m.Else():
+                    # S_e,j == S_j for every j
+                    with m.If(S[0] != tree):
+                        m.d.sync += diff.eq(1)
+                    rotate_s(S[0])
+                    m.d.sync += [X[u].eq(prod[u]) for u in range(P)]
+                    m.d.sync += stp.eq(stp + 1)
+                    with m.If(stp == 2 * T):
+                        m.next = "Judge"
+                with m.If(abort & req_active):
+                    m.next = "Idle"
+
+            with m.State("Judge"):
+                m.d.comb += self.dbg_stage.eq(10)
+                m.d.sync += [ok.eq((roots == T) & ~diff), ci.eq(0), pk_fill.eq(0),
+                             pk_flush.eq(0)]
+                m.next = "HashRd"
+
+            # -- K = SHAKE256(b ‖ (e | s) ‖ C) --------------------------------------------------
+                with m.If(abort & req_active):
+                    m.next = "Idle"
+
+            with m.State("HashRd"):             # address the e / s word of chunk ci
+                m.d.comb += [self.dbg_stage.eq(11), e_r.addr.eq(ci - 1), s_r.addr.eq(ci - 1)]
+                m.next = "HashPut"
+                with m.If(abort & req_active):
+                    m.next = "Idle"
+
+            with m.State("HashPut"):
+                m.d.comb += [self.dbg_stage.eq(11), ch_valid.eq(1),
+                             e_r.addr.eq(ci - 1), s_r.addr.eq(ci - 1)]
+                with m.If(ci == 0):
+                    m.d.comb += [ch_data.eq(ok), ch_n.eq(1)]
+                with m.Elif(ci <= S_WORDS):
+                    m.d.comb += [ch_data.eq(Mux(ok, e_r.data, s_r.data)),
+                                 ch_n.eq(Mux(ci == S_WORDS, 4, 8))]
+                with m.Else():
+                    m.d.comb += [ch_data.eq(C0[0]), ch_n.eq(8)]
+                with m.If(accept):
+                    m.d.sync += ci.eq(ci + 1)
+                    with m.If(ci > S_WORDS):
+                        rotate_c0()
+                    with m.If(ci == S_WORDS + CT_WORDS):
+                        m.d.sync += [pk_flush.eq(1), sq_cnt.eq(0)]
+                        m.next = "HashFlush"
+                    with m.Else():
+                        m.next = "HashRd"
+                with m.If(abort & req_active):
+                    m.next = "Idle"
+
+            with m.State("HashFlush"):
+                m.d.comb += self.dbg_stage.eq(11)
+                with m.If(take & sponge.i.payload.last):
+                    m.d.sync += pk_flush.eq(0)
+                    m.next = "Squeeze"
+                with m.If(abort & req_active):
+                    m.next = "Idle"
+
+            with m.State("Squeeze"):
+                m.d.comb += [self.dbg_stage.eq(12), sponge.o.ready.eq(1)]
+                with m.If(sponge.o.valid):
+                    m.d.sync += [kreg.eq(Cat(kreg[64:], sponge.o.payload)),
+                                 sq_cnt.eq(sq_cnt + 1)]
+                    with m.If(sq_cnt == 3):
+                        m.d.comb += sponge.stop.eq(1)
+                        m.d.sync += [k_valid.eq(1), req_active.eq(0)]
+                        m.next = "Idle"
+                with m.If(abort & req_active):
+                    m.next = "Idle"
+
+        # abort: a request returns to idle at once, an untaken K is dropped
+        with m.If(abort & req_active):
+            m.d.sync += [k_valid.eq(0), pk_flush.eq(0), pk_fill.eq(0), ld_busy.eq(0),
+                         ld_v1.eq(0), sc_busy.eq(0), req_active.eq(0)]
+
+        m.d.comb += self.dbg_e.valid.eq(e_w.en)
+        m.d.comb += [self.dbg_e.addr.eq(e_w.addr), self.dbg_e.data.eq(e_w.data)]
+        return m
