@@ -71,9 +71,12 @@ class EngineTB(TB):
                 await ReadOnly()
                 if "first" not in stamps and value(self.dut.key__valid) and value(self.dut.key__ready):
                     stamps["first"] = self.cycle
-                if "first" in stamps and value(self.dut.key_done):
-                    stamps["done"] = self.cycle
-                    return
+                if "first" in stamps:
+                    if not value(self.dut.key_done):
+                        stamps["busy"] = True          # key_done drops after word 0
+                    elif "busy" in stamps:
+                        stamps["done"] = self.cycle
+                        return
                 if trace and value(self.dut.dbg_stage) == 4:
                     v, pos, a, _ = _ld(value(self.dut.dbg_ld))
                     if v and pos < mc.N:
@@ -135,6 +138,7 @@ class EngineTB(TB):
         for i, word in enumerate(words):
             await self.ct.send(_word(word, i == len(words) - 1))
         await with_timeout(watcher, 100_000 * CLOCK_NS, "ns")
+        await RisingEdge(self.clk)
         K = (await self.k.recv(timeout_cycles=100)).to_bytes(32, "little")
         S = list(expect["S"])
         if corrupt:

@@ -128,5 +128,7 @@ def test_engine_bench_negative_control(tmp_path):
     """The stage comparison fails when one expected syndrome value is corrupted."""
     kat = engine_cases(random.Random(1))[0]
     kat.update(cases=kat["cases"][:1], trace=False, abort_at=[])
-    with pytest.raises(AssertionError, match="1 of 1 cocotb tests failed"):
+    with pytest.raises(AssertionError, match="1 of 1 cocotb tests failed") as failure:
         _run(tmp_path, keys=[kat], env={"MCELIECE_CORRUPT": 1})
+    log = Path(str(failure.value).rsplit("log: ", 1)[1].rstrip(")"))
+    assert "mismatches: ['syndrome']" in log.read_text()

@@ -23,11 +23,9 @@ from golden.mceliece import (M_BITS, N, T, Q, MT, SK_BYTES, SK_C, SK_G, SK_ALPHA
                              PIVOTS_NON_F, bitrev_m)
 from hdl.mceliece.gf import GfInverse, gf_mul, gf_sq
 from hdl.sponge import KeccakSponge, SpongeMode
+from hdl.validator import Word
 
-__all__ = ["McElieceEngine", "Word", "UNITS", "KEY_WORDS", "CT_WORDS"]
-
-#: One 64-bit word of a key or ciphertext stream (the KEM engine contract).
-Word = data.StructLayout({"data": unsigned(64), "last": unsigned(1)})
+__all__ = ["McElieceEngine", "UNITS", "KEY_WORDS", "CT_WORDS"]
 
 UNITS = 64                            # multiply-accumulate units
 KEY_WORDS = -(-SK_BYTES // 8)         # 812
@@ -397,6 +395,11 @@ class McElieceEngine(wiring.Component):
                     m.next = "KeyHead"
                 with m.Elif(self.start):
                     m.d.sync += [k_valid.eq(0), kw.eq(0), req_active.eq(1)]
+                    # the first ct word may come with start
+                    m.d.comb += self.ct.ready.eq(1)
+                    with m.If(self.ct.valid):
+                        m.d.sync += [C0[w].eq(C0[w + 1]) for w in range(CT_WORDS - 1)]
+                        m.d.sync += C0[CT_WORDS - 1].eq(self.ct.payload.data)
                     m.next = "Intake"
 
             # -- key load ---------------------------------------------------------------
@@ -639,7 +642,7 @@ class McElieceEngine(wiring.Component):
             with m.State("Judge"):
                 m.d.comb += self.dbg_stage.eq(10)
                 m.d.sync += [ok.eq((roots == T) & ~diff), ci.eq(0), pk_fill.eq(0),
-                             pk_flush.eq(0)]
+                             pk_flush.eq(0), pk_acc.eq(0)]
                 m.next = "HashRd"
 
             # -- K = SHAKE256(b ‖ (e | s) ‖ C) --------------------------------------------------
@@ -696,7 +699,7 @@ class McElieceEngine(wiring.Component):
 
         # abort: a request returns to idle at once, an untaken K is dropped
         with m.If(abort & req_active):
-            m.d.sync += [k_valid.eq(0), pk_flush.eq(0), pk_fill.eq(0), ld_busy.eq(0),
+            m.d.sync += [k_valid.eq(0), pk_flush.eq(0), pk_fill.eq(0), pk_acc.eq(0), ld_busy.eq(0),
                          ld_v1.eq(0), sc_busy.eq(0), req_active.eq(0)]
 
         m.d.comb += self.dbg_e.valid.eq(e_w.en)
