@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main():
     benches = sorted(str(p) for p in (ROOT / "tests").glob("test_*_rtl.py"))
-    benches.append(str(ROOT / "tests" / "test_runner.py"))
+    benches += [str(ROOT / "tests" / name) for name in ("test_runner.py", "test_backends.py")]
     junit = ROOT / "build" / "sim-results.xml"
     junit.parent.mkdir(exist_ok=True)
     rc = subprocess.run([sys.executable, "-m", "pytest", "-q", f"--junitxml={junit}", *benches],
