@@ -266,3 +266,10 @@ def test_replay_of_nonce_zero_stays_a_uint64(material):
     assert vote.nonce == (1 << 64) - 1 and not counted and reason == "unknown_request"
     with pytest.raises(ValueError, match="64-bit"):
         run_request(vs, cores, nonce=1 << 64, descriptor=D, proofs=proofs)
+
+
+def test_core_repr_leaves_out_the_secret_key(material):
+    keys, _ = material
+    core = Core(keys["intel"][0], SoftwareSource())
+    shown = repr(core)
+    assert keys["intel"][0].hex()[:32] not in shown and str(keys["intel"][0][:16]) not in shown
