@@ -218,7 +218,7 @@ class Collector:
             _check_time(event.at, "event time")
         if isinstance(event, Open):
             self._advance(event.at, effects)
-            self._open(event, effects)
+            self._open(event)
         elif isinstance(event, Receive):
             self._advance(event.at, effects)
             self._receive(event.vote, effects)
@@ -250,7 +250,7 @@ class Collector:
                 self.counters[name]["missed"] += 1
             effects.append(Finalized(req.nonce, missed))
 
-    def _open(self, ev: Open, effects):
+    def _open(self, ev: Open):
         if isinstance(ev.nonce, bool) or not isinstance(ev.nonce, int) \
                 or not 0 <= ev.nonce < 1 << 64:
             raise ValueError(f"Nonce must be an unsigned 64-bit integer, not {ev.nonce!r}")
