@@ -433,3 +433,39 @@ def test_collector_key_from_the_argument_or_the_set():
         "collector signature does not verify"
     assert check_certificate(cert, VS, attest=attest) == \
         "no collector public key to check the signature (allow_unsigned not given)"
+
+
+def test_remaining_survivors():
+    """The last survivors of the first ``make mutation`` runs, one assertion each."""
+    # the rule names in the refusal, for an unknown name and for a non-rule type
+    for rule in ("majority", [3]):
+        with pytest.raises(ConfigError) as e:
+            quorum_for(rule, 4)
+        assert str(e.value) == ("Quorum rule must be one of ge_3_4, gt_2_3, unanimous or an "
+                                f"integer, not {rule!r}")
+    # nonce 0 is a nonce
+    v0 = vote(A, nonce=0)
+    assert Vote.from_json(v0.to_json()) == v0
+    # a certificate's evidence survives its JSON round trip
+    twin = cert_of([vote(B, False), vote(A, True), vote(A, True, digest=bytes(32))])
+    assert Certificate.from_json(json.loads(json.dumps(twin.to_json()))) == twin
+    # a rejection by a no-quorum (three no votes, built by hand: the collector decides
+    # "unreachable" at the second)
+    nos = tuple(sorted((vote(v, False) for v in (B, C, E)), key=lambda x: x.validator))
+    by_quorum = Certificate(2, D, "rejected", "quorum", 3, 4, nos)
+    assert check_certificate(by_quorum, VS, attest=attest, allow_unsigned=True) is None
+    # check_evidence without an attest function uses the golden one
+    assert check_evidence(twin.evidence[0], VS) is None
+    # counters add up over requests
+    col = Collector(VS, attest=attest)
+    for nonce in (1, 2):
+        col.step(Open(nonce, D, at=0.0, deadline=10.0))
+        col.step(Receive(dataclasses.replace(vote(A, nonce=nonce), attestation=bytes(32)),
+                         at=1.0))
+        col.step(Receive(vote(A, True, nonce=nonce), at=1.0))
+        col.step(Receive(vote(A, False, nonce=nonce), at=1.0))
+        for v in (B, C, E):
+            col.step(Receive(vote(v, nonce=nonce), at=2.0))
+    c = col.counters["intel"]
+    assert (c["equivocations"], c["refused"], c["invalid_attestation"]) == (2, 4, 2)
+    assert col.decisions == {"accepted": 2, "rejected": 0, "no_quorum": 0}
