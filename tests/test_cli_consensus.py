@@ -27,6 +27,7 @@ def cluster(tmp_path_factory):
     assert main(["keygen", "--out", str(keys)]) == 0
     assert main(["mint", "--keys", str(keys), "--descriptor", D,
                  "--out", str(root / "proofs.json")]) == 0
+    print(f"cluster keys (pqcrypto, OS randomness) recorded in {keys}")
     return keys, root / "proofs.json"
 
 

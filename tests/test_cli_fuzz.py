@@ -18,7 +18,7 @@ import random
 import shutil
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
 from golden import mlkem
 from golden import proof as gp
@@ -105,11 +105,12 @@ def reference_answers(reference):
     return buf.getvalue().splitlines()
 
 
-@FUZZ
-@given(st.lists(bad_line, max_size=8), st.lists(st.integers(0, 8), min_size=2, max_size=2),
-       st.booleans())
-def test_validate_fuzz(tmp_path_factory, capsys, reference_answers, bad, slots,
-                      final_newline):
+_validate_inputs = (st.lists(bad_line, max_size=8),
+                    st.lists(st.integers(0, 8), min_size=2, max_size=2), st.booleans())
+
+
+def _validate_property(tmp_path_factory, capsys, reference_answers, bad, slots,
+                       final_newline):
     ref = reference_answers
     capsys.readouterr()
     lines = list(bad)
@@ -135,6 +136,9 @@ def test_validate_fuzz(tmp_path_factory, capsys, reference_answers, bad, slots,
             assert a["error"].startswith(f"line {i + 1}: ") and "\n" not in a["error"]
             assert "internal error" not in a["error"]
     assert code == (2 if any(a["status"] == "error" for a in parsed) else 0)
+
+
+test_validate_fuzz = FUZZ(given(*_validate_inputs)(_validate_property))
 
 
 @pytest.fixture(scope="module")
@@ -310,3 +314,16 @@ def test_arguments_fuzz(cluster, capsys):
             assert err.startswith("pqvote: ") and err.count("\n") == 1, (which, value, err)
 
     check()
+
+
+def test_fuzz_negative_control(tmp_path_factory, capsys, reference_answers, monkeypatch):
+    """The validate property fails against the lenient parser this hardening replaced
+    (golden's ``parse_request`` on the decoded line: non-UTF-8 bytes, ``"vendor": [1]``,
+    deep nesting crash it)."""
+    import pqvote.cli
+    from golden.proof import parse_request
+    monkeypatch.setattr(pqvote.cli, "parse_line", lambda raw: parse_request(raw.decode()))
+    quick = settings(FUZZ, phases=[Phase.generate])        # no shrinking: a failure is enough
+    with pytest.raises(AssertionError):
+        quick(given(*_validate_inputs)(_validate_property))(tmp_path_factory, capsys,
+                                                            reference_answers)
