@@ -1,8 +1,9 @@
 """Cluster backend: requests through the landed cores side by side in one Verilator run.
 
 The model is ``sim.tb_cluster.ClusterTop`` (one slot per vendor), built once per set of
-vendors and reused; :func:`simulate_cluster` runs a whole batch of requests in one
-simulation and returns, per request and slot, the core's response with its SPEC §4
+vendors and reused — or, for a single vendor, its core itself (``hdl.cores.CORES[vendor]``,
+the same model the core's own bench and ``backends.rtl`` build). :func:`simulate_cluster`
+runs a whole batch of requests in one simulation and returns, per request and slot, the core's response with its SPEC §4
 latency (``cycles``) and its arrival cycle (``arrival``). It decides nothing: the
 consensus layer turns these responses into votes.
 """
@@ -22,11 +23,19 @@ def simulate_cluster(*, vendors, requests, stall=0.0, idle=0.0, name="cluster"):
     dict per request: slot index → response dict ``vote, status, attestation,
     proof_digest`` (hex), ``cycles``, ``arrival``, ``key_load_cycles``.
     """
+    from hdl.cores import CORES
     from sim.runner import run_cocotb
     from sim.tb_cluster import ClusterTop
 
     vendors = tuple(vendors)
-    conf = {"vendors": list(vendors), "requests": []}
+    if len(vendors) == 1:
+        [vendor] = vendors
+        name, top, prefixes = f"core-{vendor}", CORES[vendor], [""]
+    else:
+        name = f"{name}-{'-'.join(vendors)}"
+        top = lambda: ClusterTop(vendors=vendors)           # noqa: E731
+        prefixes = [f"c{i}_" for i in range(len(vendors))]
+    conf = {"vendors": list(vendors), "prefixes": prefixes, "requests": []}
     for r in requests:
         slots = {}
         for i, (key, k_att, proof) in r["slots"].items():
@@ -41,8 +50,7 @@ def simulate_cluster(*, vendors, requests, stall=0.0, idle=0.0, name="cluster"):
         inp, out = os.path.join(tmp, "cluster-in.json"), os.path.join(tmp, "cluster-out.json")
         with open(inp, "w") as f:
             json.dump(conf, f)
-        run_cocotb(name=f"{name}-{'-'.join(vendors)}", top=lambda: ClusterTop(vendors=vendors),
-                   module="sim.tb_cluster",
+        run_cocotb(name=name, top=top, module="sim.tb_cluster",
                    env={"PQVOTE_CLUSTER": inp, "PQVOTE_CLUSTER_OUT": out,
                         "PQVOTE_STALL": stall, "PQVOTE_IDLE": idle})
         with open(out) as f:

@@ -122,9 +122,9 @@ class GoldenSource:
 class RtlSource:
     """The landed RTL cores under Verilator (``backends.cluster``).
 
-    The cluster model has one slot per landed vendor (``hdl.cores.CORES``), so it is built
-    once whatever the batch asks. :meth:`validate_batch` runs every request of a batch in
-    one simulation: requests with the same descriptor and nonce are offered to their cores
+    The cluster model has one slot per vendor the batch asks (``hdl.cores.CORES``; one
+    vendor alone runs on its core's own model). :meth:`validate_batch` runs every request of
+    a batch in one simulation: requests with the same descriptor and nonce are offered to their cores
     at the same cycle (a second request of the same vendor, e.g. another key, follows as
     its own round). Vendors without a landed core raise :class:`LookupError`.
     """
@@ -145,8 +145,9 @@ class RtlSource:
     def validate_batch(self, requests) -> list:
         from backends.cluster import simulate_cluster
 
-        vendors = sorted(self.landed())
-        missing = sorted({r[0] for r in requests} - set(vendors))
+        landed = self.landed()
+        vendors = sorted({r[0] for r in requests})
+        missing = sorted(set(vendors) - set(landed))
         if missing:
             raise LookupError(f"no landed RTL core for {', '.join(missing)}")
         rounds, where = [], []        # where[k] = (round, slot) of requests[k]

@@ -2,7 +2,8 @@
 
 :class:`ClusterTop` instantiates one core per slot (``hdl.cores.CORES[vendor]()``) and
 exposes each core's ports with a ``c<slot>_`` prefix (``c0_i_key__payload``, …). The cocotb
-test :func:`cluster_requests` runs a list of requests; each request names the slots that
+test :func:`cluster_requests` (which also drives a single core, ports unprefixed) runs a
+list of requests; each request names the slots that
 answer it, with the key, ``K_att`` and proof of each. A slot whose key differs from the
 loaded one loads it first (all such slots concurrently); a slot without a key answers from a
 reset core. Then every named slot gets the request and the proof stream at the same cycle,
@@ -107,8 +108,8 @@ if cocotb is not None:
         tb = TB(dut)
         rng = random.Random(tb.rng.random())
         await tb.reset()
-        slots = [CoreDriver(tb, f"c{i}_", rng=rng, idle_prob=idle, req_idle_prob=0.0,
-                            stall_prob=stall) for i in range(len(conf["vendors"]))]
+        slots = [CoreDriver(tb, prefix, rng=rng, idle_prob=idle, req_idle_prob=0.0,
+                            stall_prob=stall) for prefix in conf["prefixes"]]
 
         records = []
         for req in conf["requests"]:
