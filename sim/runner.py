@@ -61,15 +61,24 @@ def _waves():
 _built = {}
 
 
-def build(name, top, *, toplevel="top"):
-    """Convert and build ``top`` once; returns ``(runner, build_dir)``."""
+def build(name, top, *, toplevel="top", verilog=None, build_args=()):
+    """Convert and build ``top`` once; returns ``(runner, build_dir)``.
+
+    With ``verilog`` (a list of Verilog files, e.g. a post-synthesis netlist and the
+    vendor's cell models), ``top`` is ignored and those files are built as they are;
+    ``build_args`` are extra Verilator arguments.
+    """
     from cocotb_tools.runner import get_runner
 
     setup_verilator_env()
-    text = to_verilog(top, toplevel)
+    if verilog is None:
+        text = to_verilog(top, toplevel)
+    else:
+        text = "\0".join(Path(p).read_text() for p in verilog)
     waves = _waves()
     fst = os.environ.get("WAVES", "").lower() == "fst"
-    args = list(LINT_WAIVERS) + (["--trace-fst" if fst else "--trace", "--trace-structs"] if waves else [])
+    args = list(LINT_WAIVERS) + list(build_args) + \
+        (["--trace-fst" if fst else "--trace", "--trace-structs"] if waves else [])
     digest = hashlib.sha256((text + "\0" + " ".join(args)).encode()).hexdigest()[:12]
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
     build_dir = BUILD / "sim" / f"{safe}-{digest}"
@@ -85,11 +94,11 @@ def build(name, top, *, toplevel="top"):
     runner = get_runner("verilator")
     with open(build_dir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not src.exists() or src.read_text() != text:
+        if verilog is None and (not src.exists() or src.read_text() != text):
             src.write_text(text)
         stamp = build_dir / ".built"
         runner.build(
-            sources=[src],
+            sources=[src] if verilog is None else [Path(p) for p in verilog],
             hdl_toplevel=toplevel,
             build_dir=build_dir,
             build_args=args,
@@ -102,7 +111,8 @@ def build(name, top, *, toplevel="top"):
     return runner, build_dir
 
 
-def run_cocotb(*, name, top, module, testcase=None, env=None, toplevel="top", seed=None):
+def run_cocotb(*, name, top, module, testcase=None, env=None, toplevel="top", seed=None,
+               verilog=None, build_args=()):
     """Build (once) and run the cocotb test module ``module`` (e.g. ``"sim.tb_keccak"``).
 
     Parameters
@@ -117,10 +127,12 @@ def run_cocotb(*, name, top, module, testcase=None, env=None, toplevel="top", se
         Only these cocotb tests.
     env : dict, optional
         Extra environment for the simulator process (seeds, vector files, counts).
+    verilog, build_args : optional
+        Build these Verilog files instead of ``top`` (see :func:`build`).
     """
     from cocotb_tools.runner import get_results
 
-    runner, build_dir = build(name, top, toplevel=toplevel)
+    runner, build_dir = build(name, top, toplevel=toplevel, verilog=verilog, build_args=build_args)
     results = build_dir / f"results-{module.rsplit('.', 1)[-1]}-{os.getpid()}.xml"
     if results.exists():
         results.unlink()
