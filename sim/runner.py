@@ -61,12 +61,14 @@ def _waves():
 _built = {}
 
 
-def build(name, top, *, toplevel="top", verilog=None, build_args=()):
+def build(name, top, *, toplevel="top", verilog=None, build_args=(), cxx_opt=None):
     """Convert and build ``top`` once; returns ``(runner, build_dir)``.
 
     With ``verilog`` (a list of Verilog files, e.g. a post-synthesis netlist and the
     vendor's cell models), ``top`` is ignored and those files are built as they are;
-    ``build_args`` are extra Verilator arguments.
+    ``build_args`` are extra Verilator arguments. ``cxx_opt`` (e.g. ``"-O0"``) replaces the
+    C++ optimisation level: a netlist of thousands of cells compiles many times faster
+    unoptimised, and a short bench does not need the speed.
     """
     from cocotb_tools.runner import get_runner
 
@@ -79,7 +81,7 @@ def build(name, top, *, toplevel="top", verilog=None, build_args=()):
     fst = os.environ.get("WAVES", "").lower() == "fst"
     args = list(LINT_WAIVERS) + list(build_args) + \
         (["--trace-fst" if fst else "--trace", "--trace-structs"] if waves else [])
-    digest = hashlib.sha256((text + "\0" + " ".join(args)).encode()).hexdigest()[:12]
+    digest = hashlib.sha256((text + "\0" + " ".join(args) + f"\0{cxx_opt}").encode()).hexdigest()[:12]
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
     build_dir = BUILD / "sim" / f"{safe}-{digest}"
     if not (build_dir / ".built").exists():
@@ -92,6 +94,9 @@ def build(name, top, *, toplevel="top", verilog=None, build_args=()):
     build_dir.mkdir(parents=True, exist_ok=True)
     src = build_dir / f"{toplevel}.v"
     runner = get_runner("verilator")
+    if cxx_opt:
+        os.environ["MAKEFLAGS"] = (f"CFG_CXXFLAGS_PCH_I=-include OPT_FAST={cxx_opt} "
+                                   f"OPT_SLOW={cxx_opt} OPT_GLOBAL={cxx_opt}")
     with open(build_dir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if verilog is None and (not src.exists() or src.read_text() != text):
@@ -107,12 +112,14 @@ def build(name, top, *, toplevel="top", verilog=None, build_args=()):
             log_file=build_dir / "build.log",
         )
         stamp.touch()
+    if cxx_opt:
+        setup_verilator_env()    # back to the default flags for the next build
     _built[key] = runner
     return runner, build_dir
 
 
 def run_cocotb(*, name, top, module, testcase=None, env=None, toplevel="top", seed=None,
-               verilog=None, build_args=()):
+               verilog=None, build_args=(), cxx_opt=None):
     """Build (once) and run the cocotb test module ``module`` (e.g. ``"sim.tb_keccak"``).
 
     Parameters
@@ -127,12 +134,13 @@ def run_cocotb(*, name, top, module, testcase=None, env=None, toplevel="top", se
         Only these cocotb tests.
     env : dict, optional
         Extra environment for the simulator process (seeds, vector files, counts).
-    verilog, build_args : optional
-        Build these Verilog files instead of ``top`` (see :func:`build`).
+    verilog, build_args, cxx_opt : optional
+        Build these Verilog files instead of ``top``, with these flags (see :func:`build`).
     """
     from cocotb_tools.runner import get_results
 
-    runner, build_dir = build(name, top, toplevel=toplevel, verilog=verilog, build_args=build_args)
+    runner, build_dir = build(name, top, toplevel=toplevel, verilog=verilog, build_args=build_args,
+                              cxx_opt=cxx_opt)
     results = build_dir / f"results-{module.rsplit('.', 1)[-1]}-{os.getpid()}.xml"
     if results.exists():
         results.unlink()

