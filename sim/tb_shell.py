@@ -1,14 +1,15 @@
-"""cocotb bench of ``ValidatorShell`` with the test engine of ``tests/shell_engine.py``.
+"""cocotb bench of ``ValidatorShell`` with a stand-in engine of ``sim/shell_engine.py``.
 
-Environment: ``PQVOTE_VENDOR`` (the shell's vendor), ``PQVOTE_SEED``, ``PQVOTE_CASES``
-(requests per scenario, default 12), ``SHELL_CORRUPT=1`` (negative control: one expected
-attestation bit is flipped, the bench must fail).
+Environment: ``PQVOTE_VENDOR`` (the shell's vendor), ``PQVOTE_ENGINE`` (``kem`` for the
+KEM engine, else the signature engine), ``PQVOTE_SEED``, ``PQVOTE_CASES`` (requests per
+scenario, default 12), ``SHELL_CORRUPT=1`` (negative control: one expected attestation bit
+is flipped, the bench must fail).
 
 Driver → DUT → monitor → scoreboard: a producer task loads keys and sends requests and
 proofs (random idle cycles on every input), a consumer takes the responses (random
 back-pressure) and compares vote, status, attestation and digest with
-``tests.shell_engine.ShellModel`` — whose digest and attestation are
-``golden.proof.proof_digest`` and ``golden.proof.attestation``. A monitor measures each
+``sim.shell_engine.ShellModel`` — whose tag, digest and attestation are
+``golden.proof.proof_tag``, ``golden.proof.proof_digest`` and ``golden.proof.attestation``. A monitor measures each
 request's latency (first accepted proof beat to ``o_resp.valid``).
 """
 
@@ -23,7 +24,7 @@ from golden.proof import BODY_LEN, KEY_LEN, Status
 from hdl.validator import KeyStatus, Request, Response, Word, shell_geometry
 from sim.results import record
 from sim.tb_common import CLOCK_NS, TB, StreamDriver, StreamSink, value
-from tests.shell_engine import KeyModel, ShellModel, mint_body
+from sim.shell_engine import KeyModel, ShellModel, mint_body
 
 
 def word(data, last):
@@ -63,15 +64,17 @@ class Scenario:
 
     KINDS = ("valid", "invalid", "pad", "short", "long")
 
-    def __init__(self, vendor, rng):
+    def __init__(self, vendor, rng, *, kem=False):
         self.vendor = vendor
         self.rng = rng
+        self.kem = kem
         self.g = shell_geometry(vendor)
 
     def proof(self, kind, kacc, descriptor):
         """Proof beats (64-bit ints) of a request of ``kind``."""
         rng, g = self.rng, self.g
-        body = mint_body(self.vendor, kacc, descriptor, rng, valid=kind != "invalid")
+        body = mint_body(self.vendor, kacc, descriptor, rng, valid=kind != "invalid",
+                         kem=self.kem)
         beats = to_beats(body) + [0] * (g["beats"] - g["body_words"])
         if kind == "pad":
             # one non-zero padding byte, anywhere after the body (also inside the final
@@ -96,8 +99,9 @@ class ShellTB(TB):
         self.req = StreamDriver(dut, "i_req", dut.clk, rng=self.rng, idle_prob=idle_prob)
         self.proof = StreamDriver(dut, "i_proof", dut.clk, rng=self.rng, idle_prob=idle_prob)
         self.resp = StreamSink(dut, "o_resp", dut.clk, rng=self.rng, stall_prob=stall_prob)
-        self.model = ShellModel(self.vendor)
-        self.scen = Scenario(self.vendor, self.rng)
+        kem = os.environ.get("PQVOTE_ENGINE") == "kem"
+        self.model = ShellModel(self.vendor, kem=kem)
+        self.scen = Scenario(self.vendor, self.rng, kem=kem)
         self.keym = None                  # KeyModel of the loaded key, None after reset
         self.expected = deque()
         self.latencies = []
@@ -243,7 +247,6 @@ async def verdicts(dut, idle_prob, stall_prob):
     if idle_prob == 0 and stall_prob == 0:
         ok = {lat for (kind, got), lat in zip(res, tb.latencies) if got[1] == Status.OK}
         assert len(ok) == 1, f"OK-status latency depends on the data: {sorted(ok)}"
-        bad = {lat for (kind, got), lat in zip(res, tb.latencies) if kind == "long"}
         record(f"shell_{tb.vendor}", latency_cycles=ok.pop(),
                requests_checked=len(res), beats=tb.scen.g["beats"])
         dut._log.info("latency %s cycles over %d requests", tb.latencies[0], len(res))

@@ -23,7 +23,7 @@ from hdl.validator import KeyStatus
 from sim.results import record
 from sim.tb_common import CLOCK_NS, TB, value, words_le
 from sim.tb_shell import Scenario, rand_bytes
-from tests.shell_engine import KeyModel, ShellModel
+from sim.shell_engine import KeyModel, ShellModel
 
 BEATS = FRAME_BYTES // 8
 

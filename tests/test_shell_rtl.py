@@ -1,6 +1,6 @@
 # amaranth: UnusedElaboratable=no
 """ValidatorShell: Amaranth-simulator unit tests and the cocotb bench under Verilator, with
-the test engine of ``tests/shell_engine.py``."""
+the stand-in engines of ``sim/shell_engine.py`` (a signature engine and a KEM engine)."""
 
 import os
 import random
@@ -11,9 +11,10 @@ from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
 from golden.proof import KEY_LEN, Status, VENDORS, pad_proof
-from hdl.validator import EngineSignature, KeyStatus, ValidatorShell, shell_geometry
+from hdl.validator import (EngineSignature, KemEngineSignature, KeyStatus, ValidatorShell,
+                           engine_kind, shell_geometry)
 from sim.runner import run_cocotb
-from tests.shell_engine import KeyModel, ShellModel, ShellTestEngine, mint_body
+from sim.shell_engine import KeyModel, ShellKemEngine, ShellModel, ShellTestEngine, mint_body
 
 FULL = os.environ.get("PQVOTE_FULL", "") not in ("", "0")
 
@@ -22,7 +23,7 @@ def _beats(proof):
     return [int.from_bytes(proof[i:i + 8], "little") for i in range(0, len(proof), 8)]
 
 
-def simulate(dut, vendor, key_stream, requests):
+def simulate(dut, vendor, key_stream, requests, *, extra=None):
     """Run ``requests`` (``(descriptor, nonce, beats)``) after loading ``key_stream``
     (or no key if ``None``); returns ``[(response, latency)]`` and the key-load cycles."""
     out = []
@@ -78,12 +79,18 @@ def simulate(dut, vendor, key_stream, requests):
     sim.add_clock(1e-6)
     sim.add_testbench(testbench)
     sim.add_testbench(monitor, background=True)
+    if extra is not None:
+        sim.add_testbench(extra, background=True)
     sim.run()
     assert len(latencies) == len(out)
     return [(r, lat) for (r, _), lat in zip(out, latencies)], info
 
 
-def _scenario(vendor, seed, kinds):
+def _engine(kem, **kwargs):
+    return ShellKemEngine(**kwargs) if kem else ShellTestEngine(**kwargs)
+
+
+def _scenario(vendor, seed, kinds, *, kem=False):
     rng = random.Random(seed)
     key = bytes(rng.getrandbits(8) for _ in range(KEY_LEN[vendor]))
     k_att = bytes(rng.getrandbits(8) for _ in range(32))
@@ -93,8 +100,8 @@ def _scenario(vendor, seed, kinds):
     for kind in kinds:
         D = bytes(rng.getrandbits(8) for _ in range(24))
         N = rng.getrandbits(64)
-        beats = _beats(pad_proof(mint_body(vendor, km.kacc, D, rng, valid=kind != "invalid"),
-                                 vendor))
+        beats = _beats(pad_proof(mint_body(vendor, km.kacc, D, rng, valid=kind != "invalid",
+                                           kem=kem), vendor))
         if kind == "short":         # ends inside the body: the engine is aborted mid-body
             beats = beats[:len(beats) // 3]
         elif kind == "long":
@@ -103,14 +110,17 @@ def _scenario(vendor, seed, kinds):
     return stream, km, reqs
 
 
-@pytest.mark.parametrize("vendor", list(VENDORS))
-def test_every_geometry(vendor):
-    """One valid and one invalid request for each vendor's key/body/frame geometry."""
-    stream, km, reqs = _scenario(vendor, 1, ["valid", "invalid"])
-    dut = ValidatorShell(vendor=vendor, engine=ShellTestEngine())
+@pytest.mark.parametrize("vendor,kem", [(v, False) for v in VENDORS] +
+                         [(v, True) for v in VENDORS if v != "riscv"])
+def test_every_geometry(vendor, kem):
+    """One valid and one invalid request for each vendor's key/body/frame geometry, with a
+    signature engine and (KEM vendors) a KEM engine: the shell checks the tag."""
+    stream, km, reqs = _scenario(vendor, 1, ["valid", "invalid"], kem=kem)
+    dut = ValidatorShell(vendor=vendor, engine=_engine(kem))
+    assert dut.kem == kem
     out, info = simulate(dut, vendor, stream, reqs)
     assert info["key_status"] == KeyStatus.OK
-    model = ShellModel(vendor)
+    model = ShellModel(vendor, kem=kem)
     for (D, N, beats), (got, _) in zip(reqs, out):
         vote, status, att, pd = model.response(km, D, N, beats)
         assert got == (int(vote), status, att, pd)
@@ -118,16 +128,16 @@ def test_every_geometry(vendor):
     assert out[0][1] == out[1][1]
 
 
-@pytest.mark.parametrize("gap", [1, 3])
-def test_engine_backpressure(gap):
-    """An engine that takes a body word only every gap+1 cycles slows the intake, not the
+@pytest.mark.parametrize("gap,kem", [(1, False), (3, False), (2, True)])
+def test_engine_backpressure(gap, kem):
+    """An engine that takes a word only every gap+1 cycles slows the intake, not the
     result; the latency stays data-independent."""
     vendor = "amd"
     kinds = ["valid", "short", "invalid", "long", "valid"]
-    stream, km, reqs = _scenario(vendor, 2, kinds)
-    dut = ValidatorShell(vendor=vendor, engine=ShellTestEngine(body_gap=gap))
+    stream, km, reqs = _scenario(vendor, 2, kinds, kem=kem)
+    dut = ValidatorShell(vendor=vendor, engine=_engine(kem, body_gap=gap))
     out, _ = simulate(dut, vendor, stream, reqs)
-    model = ShellModel(vendor)
+    model = ShellModel(vendor, kem=kem)
     for (D, N, beats), (got, _) in zip(reqs, out):
         vote, status, att, pd = model.response(km, D, N, beats)
         assert got == (int(vote), status, att, pd)
@@ -135,7 +145,37 @@ def test_engine_backpressure(gap):
         (1, Status.OK), (0, Status.BAD_LENGTH), (0, Status.OK), (0, Status.BAD_LENGTH),
         (1, Status.OK)]
     assert len({lat for (got, lat) in out if got[1] == Status.OK}) == 1
-    assert out[0][1] > shell_geometry(vendor)["body_words"] * (gap + 1)
+    g = shell_geometry(vendor)
+    assert out[0][1] > g["object_words" if kem else "body_words"] * (gap + 1)
+
+
+@pytest.mark.parametrize("kem", [False, True])
+def test_tail(kem):
+    """The shell's tail: cycles from the engine's verdict (signature) or ``K`` (KEM) becoming
+    valid to ``o_resp.valid``, with an engine slow enough that the digest and both
+    attestations are done first. Recorded for docs/interfaces.md and the README."""
+    vendor = "amd"
+    stream, km, reqs = _scenario(vendor, 5, ["valid", "invalid"], kem=kem)
+    dut = ValidatorShell(vendor=vendor, engine=_engine(kem, latency=200))
+    engine = dut.engine
+    tails = []
+
+    async def watch(ctx):
+        t_eng = None
+        cycle = 0
+        port = engine.k if kem else engine.result
+        async for _, _, ev, rv in ctx.tick().sample(port.valid, dut.o_resp.valid):
+            cycle += 1
+            if t_eng is None and ev:
+                t_eng = cycle
+            if t_eng is not None and rv:
+                tails.append(cycle - t_eng)
+                t_eng = None
+
+    out, _ = simulate(dut, vendor, stream, reqs, extra=watch)
+    assert [g[0] for g, _ in out] == [1, 0]
+    assert len(set(tails)) == 1 and len(tails) == 2, tails
+    assert tails[0] == (25 if kem else 1), tails
 
 
 def test_digest_rounds_per_cycle():
@@ -183,28 +223,65 @@ def test_parameters():
         def elaborate(self, platform):
             raise NotImplementedError
 
-    with pytest.raises(TypeError, match=r"member 'key' is missing or differs"):
+    with pytest.raises(TypeError, match=r"EngineSignature; member 'key' is missing or differs"):
         ValidatorShell(vendor="intel", engine=Partial())
+
+    class HalfKem(wiring.Component):
+        key: In(1)
+        ct: In(1)
+
+        def elaborate(self, platform):
+            raise NotImplementedError
+
+    with pytest.raises(TypeError, match=r"KemEngineSignature; member 'key' is missing"):
+        ValidatorShell(vendor="intel", engine=HalfKem())
     with pytest.raises(TypeError, match=r"Engine must be a wiring.Component"):
         ValidatorShell(vendor="intel", engine=object())
     assert ShellTestEngine().signature == EngineSignature
+    assert ShellKemEngine().signature == KemEngineSignature
+    assert engine_kind(ShellKemEngine()) == "kem"
+    assert engine_kind(ShellTestEngine()) == "signature"
+    assert list(KemEngineSignature.members) == ["key", "key_done", "key_ok", "start", "ct",
+                                                 "abort", "k"]
 
 
 # ---- cocotb under Verilator ----------------------------------------------------------------
 
-def _top(vendor):
-    return lambda: ValidatorShell(vendor=vendor, engine=ShellTestEngine())
+def _top(vendor, kem):
+    return lambda: ValidatorShell(vendor=vendor, engine=_engine(kem))
 
 
-@pytest.mark.parametrize("vendor", ["amd"] + (["intel", "riscv"] if FULL else []))
-def test_shell_cocotb(vendor):
-    env = {"PQVOTE_VENDOR": vendor, "PQVOTE_CASES": 24 if FULL else 8}
-    assert run_cocotb(name=f"shell-{vendor}", top=_top(vendor), module="sim.tb_shell",
-                      env=env) >= 7
+def _engine_name(kem):
+    return "kem" if kem else "signature"
+
+
+@pytest.mark.parametrize("vendor,kem", [("amd", True)] + ([("intel", True), ("arm", True),
+                                                           ("riscv", False)] if FULL else []))
+def test_shell_cocotb(vendor, kem):
+    env = {"PQVOTE_VENDOR": vendor, "PQVOTE_ENGINE": _engine_name(kem),
+           "PQVOTE_CASES": 24 if FULL else 8}
+    assert run_cocotb(name=f"shell-{vendor}-{_engine_name(kem)}", top=_top(vendor, kem),
+                      module="sim.tb_shell", env=env) >= 7
 
 
 def test_shell_cocotb_negative_control():
     """A corrupted expected attestation makes the bench, and so pytest, fail."""
     with pytest.raises(AssertionError, match="1 of 1 cocotb tests failed"):
-        run_cocotb(name="shell-amd", top=_top("amd"), module="sim.tb_shell",
-                   testcase="no_key", env={"PQVOTE_VENDOR": "amd", "SHELL_CORRUPT": "1"})
+        run_cocotb(name="shell-amd-kem", top=_top("amd", True), module="sim.tb_shell",
+                   testcase="no_key", env={"PQVOTE_VENDOR": "amd", "PQVOTE_ENGINE": "kem",
+                                           "SHELL_CORRUPT": "1"})
+
+
+def test_kmac_kept_states():
+    """The attestor's KMAC structure (constant prefix state, key block, final block) is
+    KMAC256 for every message length it may be given."""
+    from golden.keccak import kmac256
+    from golden.proof import PROOF_CUSTOMIZATION, VOTE_CUSTOMIZATION
+    from hdl.attestor import ATTEST_MSG_BYTES, final_block, kmac256_kept
+    rng = random.Random(6)
+    for n in (0, 24, ATTEST_MSG_BYTES, 132):
+        key, msg = rng.randbytes(32), rng.randbytes(n)
+        for s in (PROOF_CUSTOMIZATION, VOTE_CUSTOMIZATION):
+            assert kmac256_kept(key, msg, s) == kmac256(key, msg, 32, s)
+    with pytest.raises(ValueError, match="Message must be at most 132 bytes, not 133"):
+        final_block(bytes(133))

@@ -15,7 +15,7 @@ from hdl.cores import CORES, shell_core
 from hdl.validator import KeyStatus, ValidatorShell
 from hdl.wrapper import make_asic_wrapper
 from sim.runner import run_cocotb
-from tests.shell_engine import KeyModel, ShellModel, ShellTestEngine, mint_body
+from sim.shell_engine import KeyModel, ShellModel, ShellTestEngine, mint_body
 
 FULL = os.environ.get("PQVOTE_FULL", "") not in ("", "0")
 
@@ -134,12 +134,12 @@ def test_ports_and_registry():
     core = factory(latency=5, digest_rounds_per_cycle=1)
     assert core.vendor == "amd" and core.digest_rounds_per_cycle == 1
     Fragment.get(core, None)
-    factory = shell_core("intel", "tests.shell_engine:ShellTestEngine")
+    factory = shell_core("intel", "sim.shell_engine:ShellTestEngine")
     core = factory()
     assert isinstance(core, ValidatorShell)
     Fragment.get(core, None)
     with pytest.raises(ValueError, match=r"Engine path must have the form"):
-        shell_core("intel", "tests.shell_engine.ShellTestEngine")()
+        shell_core("intel", "sim.shell_engine.ShellTestEngine")()
     for vendor, f in CORES.items():
         assert f.vendor == vendor
 
