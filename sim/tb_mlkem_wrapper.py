@@ -1,7 +1,7 @@
 """cocotb bench of the seed-compatible flat wrapper ``intel_quantum_validator_asic`` around
 the real ``intel`` core (ML-KEM-512 engine).
 
-Runs the whole-frame requests of the scenario file ``MLKEM_SCENARIO`` (see sim/tb_mlkem.py)
+Runs the whole-frame requests of the scenario file ``MLKEM_SCENARIO`` (see sim/kem_scenario.py)
 through the flat ports: key load on ``key_data``/``key_last``, request on
 ``tcp_descriptor``/``nonce``, the proof as one 8192-bit frame, and the response on
 ``quantum_consensus_vote``/``quantum_signature``/``proof_digest``/``status``, compared with

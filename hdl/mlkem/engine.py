@@ -1,6 +1,7 @@
 """ML-KEM-512 decapsulation engine for the ``intel`` validator core (FIPS 203, SPEC §3.2).
 
-Plugs into :class:`hdl.validator.ValidatorShell` through :data:`hdl.validator.EngineSignature`.
+Plugs into :class:`hdl.validator.ValidatorShell` through :data:`hdl.validator.KemEngineSignature`:
+it is exactly ML-KEM.Decaps (Algorithm 21), dk and ct in, K out; the shell checks the proof tag.
 See docs/mlkem.md for the datapath picture, the schedule and the cycle budget.
 """
 
@@ -8,20 +9,31 @@ from amaranth.hdl import Module, Signal, Mux, Cat, Const, ResetInserter, unsigne
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.mlkem import Q, N_INV
-from golden.proof import PROOF_CUSTOMIZATION
-from hdl.sponge import KeccakSponge, KmacAdapter, SpongeMode
-from hdl.validator import EngineSignature
+from golden.mlkem import Q, N_INV, C1_LEN, CT_LEN, DK_LEN, DK_PKE_LEN, DU, EK_LEN, SS_LEN
+from golden.proof import BEAT_BYTES
+from hdl.sponge import KeccakSponge, SpongeMode
+from hdl.validator import KemEngineSignature
 from hdl.mlkem.arith import LANES, WORDS, PolyWord, mod_add, mod_sub, barrett, compress
 from hdl.mlkem.ntt import NttUnit
 from hdl.mlkem.basemul import BaseMulUnit
 from hdl.mlkem.samplers import RejectionSampler, CbdSampler
 
-__all__ = ["MlKemEngine", "KEY_WORDS", "BODY_WORDS", "PROGRAM"]
+__all__ = ["MlKemEngine", "KEY_WORDS", "CT_WORDS", "PROGRAM"]
 
 AW = 8                      # address width of the coefficient memories
-KEY_WORDS = 1632 // 8       # 204: ŝ (0..95) ‖ t̂ (96..191) ‖ ρ (192..195) ‖ h (196..199) ‖ z (200..203)
-BODY_WORDS = 800 // 8       # 100: c1 (0..79) ‖ c2 (80..95) ‖ tag (96..99)
+# dk = dk_pke (ŝ) ‖ ek (t̂ ‖ ρ) ‖ H(ek) ‖ z (FIPS 203 Algorithm 16), in 64-bit words
+KEY_WORDS = DK_LEN // BEAT_BYTES                    # 204
+EK_WORD = DK_PKE_LEN // BEAT_BYTES                  # 96: t̂ ‖ ρ = ek starts
+RHO_WORD = (DK_PKE_LEN + EK_LEN - SS_LEN) // BEAT_BYTES   # 192: ρ, after the 12-bit coefficients
+H_WORD = (DK_PKE_LEN + EK_LEN) // BEAT_BYTES        # 196: H(ek)
+Z_WORD = H_WORD + SS_LEN // BEAT_BYTES              # 200: z
+SEED_WORDS = SS_LEN // BEAT_BYTES                   # 4 words in ρ, H(ek), z, m', r, K
+# ct = c1 ‖ c2 (FIPS 203 Algorithm 14)
+CT_WORDS = CT_LEN // BEAT_BYTES                     # 96
+C1_WORDS = C1_LEN // BEAT_BYTES                     # 80
+J_WORDS = SEED_WORDS + CT_WORDS                     # 100: J(z ‖ c)
+DEC12_BITS = 12 * LANES      # one key-memory word of ByteDecode_12 coefficients
+DEC10_BITS = DU * LANES      # one c1 chunk of Decompress_du coefficients
 
 # key memory slots (32 words each): ŝ0 ŝ1 t̂0 t̂1 Â00 Â01 Â10 Â11;  Â[i][j] = SampleNTT(ρ‖j‖i)
 KR_S = (0, 32)
@@ -69,7 +81,7 @@ PROGRAM = [
     ("pass", PASS_U, WR_ACC[0], NR_E[0], 0),  # compare Compress10(u[0]) with c1
     ("pass", PASS_U, WR_ACC[1], NR_E[1], 32),
     ("pass", PASS_V, WR_ACC[2], NR_E[2], 0),  # compare Compress4(v) with c2
-    ("kmac",),                                # KMAC256(c == c' ? K' : K̄, D) == tag
+    ("k",),                                   # K = (c == c') ? K' : K̄
 ]
 
 #: Noise sampling run by the sponge while the NTT unit transforms y: (N, noise memory base).
@@ -79,18 +91,19 @@ PASS_DEPTH = 4
 
 
 class MlKemEngine(wiring.Component):
-    """ML-KEM-512 decapsulation with the proof-tag check (FIPS 203 Algorithm 18).
+    """ML-KEM-512 decapsulation (FIPS 203 Algorithms 18, 21): dk and ct in, K out.
 
     Key load: the 204 words of the standard 1632-byte dk. ŝ and t̂ are decoded (mod q) into
     the key memory as they arrive, ek is hashed with SHA3-256 and compared with the stored
     ``H(ek)``; then Â is expanded from ρ (SHAKE128 rejection sampling) into the key memory.
     ``key_ok`` is set when the word count is 204 and ``H(ek)`` matches.
 
-    Request: the 100 body words (ct ‖ tag) are taken one per cycle; then the fixed
+    Request: the 96 ciphertext words are taken one per cycle; then the fixed
     :data:`PROGRAM` runs: decryption, ``G``, noise sampling, re-encryption, a full
     comparison of the re-encrypted ciphertext with ``c`` (every word, OR-accumulated),
-    selection of ``K'`` or ``J(z ‖ c)``, and ``KMAC256(K, D, 256, "pqvote/proof") == tag``.
-    The cycle count from ``start`` to ``result.valid`` is the same for every key and body.
+    and selection of ``K'`` or ``J(z ‖ c)`` as ``K``, held on ``k`` until taken.
+    The cycle count from the final ct word to ``k.valid`` is the same for every key and
+    ciphertext (implicit rejection included), with no key or a rejected key too.
     ``abort`` resets the request datapath (sponge, units) in one cycle; the key stays.
 
     Parameters
@@ -100,19 +113,14 @@ class MlKemEngine(wiring.Component):
 
     Members
     -------
-    The members of :data:`hdl.validator.EngineSignature`, and
-    dbg_k : ``Out(256)``
-        The decapsulated key ``K`` (``K'`` or ``J(z ‖ c)``), valid with ``result``; an
-        observation port for the decapsulation bench, left unconnected in the core.
+    The members of :data:`hdl.validator.KemEngineSignature`.
     """
 
     def __init__(self, *, rounds_per_cycle=2):
         if rounds_per_cycle not in (1, 2) or not isinstance(rounds_per_cycle, int):
             raise ValueError(f"Round count per cycle must be 1 or 2, not {rounds_per_cycle!r}")
         self._rounds_per_cycle = rounds_per_cycle
-        members = dict(EngineSignature.members.items())
-        members["dbg_k"] = Out(256)
-        super().__init__(wiring.Signature(members))
+        super().__init__(KemEngineSignature)
 
     @property
     def rounds_per_cycle(self):
@@ -133,7 +141,6 @@ class MlKemEngine(wiring.Component):
         rej = unit("rej", RejectionSampler(addr_width=AW))
         cbd = unit("cbd", CbdSampler(addr_width=AW))
         sponge = unit("sponge", KeccakSponge(rounds_per_cycle=self._rounds_per_cycle))
-        kmac = unit("kmac", KmacAdapter(customization=PROOF_CUSTOMIZATION))
 
         # ---- memories -------------------------------------------------------------------
         m.submodules.kr = kr = memory.Memory(shape=PolyWord, depth=256, init=[])
@@ -147,7 +154,7 @@ class MlKemEngine(wiring.Component):
         m.submodules.nr = nr = memory.Memory(shape=PolyWord, depth=96, init=[])
         nr_w = nr.write_port()
         nr_r = nr.read_port()                       # sync
-        m.submodules.ctm = ctm = memory.Memory(shape=unsigned(64), depth=96, init=[])
+        m.submodules.ctm = ctm = memory.Memory(shape=unsigned(64), depth=CT_WORDS, init=[])
         ctm_w = ctm.write_port()
         ctm_rj = ctm.read_port(domain="comb")       # J message
         ctm_rp = ctm.read_port(domain="comb")       # pass: c2 words
@@ -164,20 +171,16 @@ class MlKemEngine(wiring.Component):
         m.d.comb += [self.key_done.eq(key_done), self.key_ok.eq(key_ok)]
 
         # ---- request state ----------------------------------------------------------
-        tag = Signal(256)
         m_prime = Signal(256)
         k_prime = Signal(256)
         r_seed = Signal(256)
         k_bar = Signal(256)
         diff = Signal()
-        verdict = Signal()
 
         # ---- sponge input / output, owned by one client at a time --------------------
         key_h_active = Signal()    # key FSM streams ek into SHA3-256
         key_h_read = Signal()      # key FSM reads H(ek)
         job_active = Signal()      # sponge job runner owns the sponge
-        kmac_active = Signal()     # KMAC adapter owns the sponge
-        kmac_sent = Signal()       # the KMAC message has been absorbed
 
         # =============================================================================
         # Key load
@@ -186,7 +189,7 @@ class MlKemEngine(wiring.Component):
         key_hs = Signal()
         to_hash = Signal()
         m.d.comb += key_hs.eq(self.key.valid & self.key.ready)
-        m.d.comb += to_hash.eq((kw >= 96) & (kw < 196))
+        m.d.comb += to_hash.eq((kw >= EK_WORD) & (kw < H_WORD))        # ek = t̂ ‖ ρ
         count_ok = Signal()
         hreg = Signal(256)
         hcnt = Signal(range(5))
@@ -194,8 +197,8 @@ class MlKemEngine(wiring.Component):
         xjob_go = Signal()
 
         # 12-bit decode: 3 key words → 2 memory words (ByteDecode_12, mod q)
-        kbuf = Signal(96)
-        kcnt = Signal(range(97))     # 0, 32 or 64 bits held
+        kbuf = Signal(DEC12_BITS)
+        kcnt = Signal(range(DEC12_BITS + 1))     # 0, 32 or 64 bits held
         kwidx = Signal(range(129))
         kcomb = Signal(160)
         m.d.comb += kcomb.eq(kbuf)
@@ -216,23 +219,23 @@ class MlKemEngine(wiring.Component):
                 m.d.comb += key_h_active.eq(to_hash)
                 with m.If(key_hs):
                     m.d.sync += [kw.eq(kw + 1), key_done.eq(0), key_ok.eq(0)]
-                    with m.If(kw < 192):
-                        with m.If(kcnt + 64 >= 96):
+                    with m.If(kw < RHO_WORD):
+                        with m.If(kcnt + 64 >= DEC12_BITS):
                             m.d.comb += key_word_we.eq(1)
-                            m.d.sync += [kbuf.eq(kcomb[96:]), kcnt.eq(kcnt + 64 - 96),
-                                         kwidx.eq(kwidx + 1)]
+                            m.d.sync += [kbuf.eq(kcomb[DEC12_BITS:]),
+                                         kcnt.eq(kcnt + 64 - DEC12_BITS), kwidx.eq(kwidx + 1)]
                         with m.Else():
-                            m.d.sync += [kbuf.eq(kcomb[:96]), kcnt.eq(kcnt + 64)]
-                    for w in range(4):
-                        with m.If(kw == 192 + w):
+                            m.d.sync += [kbuf.eq(kcomb[:DEC12_BITS]), kcnt.eq(kcnt + 64)]
+                    for w in range(SEED_WORDS):
+                        with m.If(kw == RHO_WORD + w):
                             m.d.sync += rho[64 * w:64 * w + 64].eq(self.key.payload.data)
-                        with m.If(kw == 196 + w):
+                        with m.If(kw == H_WORD + w):
                             m.d.sync += h[64 * w:64 * w + 64].eq(self.key.payload.data)
-                        with m.If(kw == 200 + w):
+                        with m.If(kw == Z_WORD + w):
                             m.d.sync += z[64 * w:64 * w + 64].eq(self.key.payload.data)
                     with m.If(self.key.payload.last):
                         m.d.sync += [count_ok.eq(kw == KEY_WORDS - 1), hcnt.eq(0)]
-                        with m.If(kw >= 96):
+                        with m.If(kw >= EK_WORD):
                             m.next = "Hash"
                         with m.Else():
                             m.next = "Done"
@@ -280,12 +283,12 @@ class MlKemEngine(wiring.Component):
         job_done = Signal()
         jk = Signal(2)
         jn = Signal(3)
-        mi = Signal(range(101))      # next message word
+        mi = Signal(range(J_WORDS + 1))      # next message word
         ocnt = Signal(range(9))
-        msg_len = Signal(range(101))
+        msg_len = Signal(range(J_WORDS + 1))
         with m.Switch(jk):
             with m.Case(JOB_J):
-                m.d.comb += msg_len.eq(100)
+                m.d.comb += msg_len.eq(J_WORDS)
             with m.Case(JOB_G):
                 m.d.comb += msg_len.eq(8)
             with m.Default():
@@ -368,7 +371,7 @@ class MlKemEngine(wiring.Component):
                 sponge.i.valid.eq(self.key.valid),
                 sponge.i.payload.data.eq(self.key.payload.data),
                 sponge.i.payload.nbytes.eq(8),
-                sponge.i.payload.last.eq(self.key.payload.last | (kw == 195)),
+                sponge.i.payload.last.eq(self.key.payload.last | (kw == H_WORD - 1)),
                 sponge.i.payload.mode.eq(SpongeMode.SHA3_256),
             ]
         with m.Elif(job_send):
@@ -379,26 +382,14 @@ class MlKemEngine(wiring.Component):
                 sponge.i.payload.last.eq(mi == msg_len - 1),
                 sponge.i.payload.mode.eq(msg_mode),
             ]
-        with m.Elif(kmac_active):
-            # only this request's KMAC message: afterwards the adapter already offers the
-            # next message's prefix block, which must not reach the sponge
-            m.d.comb += [
-                sponge.i.valid.eq(kmac.o.valid & ~kmac_sent),
-                sponge.i.payload.eq(kmac.o.payload),
-                kmac.o.ready.eq(sponge.i.ready & ~kmac_sent),
-            ]
-            with m.If(sponge.i.valid & sponge.i.ready & kmac.o.payload.last):
-                m.d.sync += kmac_sent.eq(1)
         # sponge output routing
-        kmac_read = Signal()
-        kmac_last = Signal()
         m.d.comb += [
             rej.i.payload.eq(sponge.o.payload),
             cbd.i.payload.eq(sponge.o.payload),
             rej.i.valid.eq(sponge.o.valid & job_feed & (jk == JOB_XOF)),
             cbd.i.valid.eq(sponge.o.valid & job_feed & (jk == JOB_PRF)),
         ]
-        with m.If(key_h_read | job_read | kmac_read):
+        with m.If(key_h_read | job_read):
             m.d.comb += sponge.o.ready.eq(1)
         with m.Elif(job_feed & (jk == JOB_XOF)):
             m.d.comb += sponge.o.ready.eq(rej.i.ready)
@@ -407,24 +398,23 @@ class MlKemEngine(wiring.Component):
         m.d.comb += sponge.stop.eq(
             (key_h_read & sponge.o.valid & (hcnt == 3)) |
             (job_read & sponge.o.valid & (ocnt == Mux(jk == JOB_J, 3, 7))) |
-            (kmac_read & sponge.o.valid & kmac_last) |
             (job_feed & (rej.stop | cbd.stop)))
 
         # =============================================================================
         # Request: body intake
         # =============================================================================
-        bw = Signal(range(BODY_WORDS + 1))
+        bw = Signal(range(CT_WORDS + 1))
         body_hs = Signal()
-        m.d.comb += body_hs.eq(self.body.valid & self.body.ready)
-        ubuf = Signal(80)
-        ucnt = Signal(range(81))     # 0, 16, 32, 48 or 64 bits held
+        m.d.comb += body_hs.eq(self.ct.valid & self.ct.ready)
+        ubuf = Signal(DEC10_BITS)
+        ucnt = Signal(range(DEC10_BITS + 1))     # 0, 16, 32, 48 or 64 bits held
         uch = Signal(range(65))
         ucomb = Signal(144)
         with m.Switch(ucnt):
             for c in (0, 16, 32, 48, 64):
                 with m.Case(c):
-                    m.d.comb += ucomb.eq(ubuf[:c] | (self.body.payload.data << c) if c else
-                                         self.body.payload.data)
+                    m.d.comb += ucomb.eq(ubuf[:c] | (self.ct.payload.data << c) if c else
+                                         self.ct.payload.data)
         intake_we = Signal()
         dec10 = [Signal(12, name=f"dec10_{k}") for k in range(LANES)]
         for k in range(LANES):
@@ -433,22 +423,20 @@ class MlKemEngine(wiring.Component):
         intake = Signal()
         with m.If(intake & body_hs):
             m.d.sync += bw.eq(bw + 1)
-            with m.If(bw < 80):
-                with m.If(ucnt + 64 >= 80):
+            with m.If(bw < C1_WORDS):
+                with m.If(ucnt + 64 >= DEC10_BITS):
                     m.d.comb += intake_we.eq(1)
-                    m.d.sync += [ubuf.eq(ucomb[80:]), ucnt.eq(ucnt + 64 - 80), uch.eq(uch + 1)]
+                    m.d.sync += [ubuf.eq(ucomb[DEC10_BITS:]), ucnt.eq(ucnt + 64 - DEC10_BITS),
+                                 uch.eq(uch + 1)]
                 with m.Else():
-                    m.d.sync += [ubuf.eq(ucomb[:80]), ucnt.eq(ucnt + 64)]
-            for w in range(4):
-                with m.If(bw == 96 + w):
-                    m.d.sync += tag[64 * w:64 * w + 64].eq(self.body.payload.data)
+                    m.d.sync += [ubuf.eq(ucomb[:DEC10_BITS]), ucnt.eq(ucnt + 64)]
         m.d.comb += [
-            ctm_w.en.eq(intake & body_hs & (bw < 96)),
+            ctm_w.en.eq(intake & body_hs),
             ctm_w.addr.eq(bw),
-            ctm_w.data.eq(self.body.payload.data),
+            ctm_w.data.eq(self.ct.payload.data),
             cu_w.en.eq(intake_we),
             cu_w.addr.eq(uch),
-            cu_w.data.eq(ucomb[:80]),
+            cu_w.data.eq(ucomb[:DEC10_BITS]),
         ]
 
         # =============================================================================
@@ -479,12 +467,12 @@ class MlKemEngine(wiring.Component):
         m.d.comb += [
             nr_r.addr.eq(pnb + pc[:5]),
             cu_r.addr.eq(pcb + pc[:5]),
-            ctm_rp.addr.eq(80 + pc[1:5]),
+            ctm_rp.addr.eq(C1_WORDS + pc[1:5]),
         ]
         # c1: memory data; register the ciphertext parts alongside
         pv = [Signal(name=f"pv{s}") for s in range(1, 5)]
         m.d.sync += [pv[0].eq(p_issue)] + [pv[s].eq(pv[s - 1]) for s in range(1, 4)]
-        cu1 = Signal(80)
+        cu1 = Signal(DEC10_BITS)
         cv1 = Signal(32)
         mu1 = Signal(8)
         m.d.sync += [cu1.eq(cu_r.data),
@@ -492,7 +480,7 @@ class MlKemEngine(wiring.Component):
                      mu1.eq(m_prime.word_select(pc[:5], 8))]
         pprod = [Signal(24, name=f"pprod_{k}") for k in range(LANES)]
         e2 = [Signal(12, name=f"pe2_{k}") for k in range(LANES)]
-        cu2 = Signal(80)
+        cu2 = Signal(DEC10_BITS)
         cv2 = Signal(32)
         mu2 = Signal(8)
         for k in range(LANES):
@@ -501,7 +489,7 @@ class MlKemEngine(wiring.Component):
         # c2: x = 128⁻¹ · acc mod q
         px = [Signal(12, name=f"px_{k}") for k in range(LANES)]
         e3 = [Signal(12, name=f"pe3_{k}") for k in range(LANES)]
-        cu3 = Signal(80)
+        cu3 = Signal(DEC10_BITS)
         cv3 = Signal(32)
         mu3 = Signal(8)
         for k in range(LANES):
@@ -510,9 +498,9 @@ class MlKemEngine(wiring.Component):
         m.d.sync += [cu3.eq(cu2), cv3.eq(cv2), mu3.eq(mu2)]
         # c3: DEC: Compress1(Decompress4(c2) − x);  U: Compress10(x + e1);  V: Compress4(x + e2 + μ)
         dec_bits = Signal(8)
-        u_bits = Signal(80)
+        u_bits = Signal(DEC10_BITS)
         v_bits = Signal(32)
-        cu4 = Signal(80)
+        cu4 = Signal(DEC10_BITS)
         cv4 = Signal(32)
         for k in range(LANES):
             vdec = Signal(12, name=f"vdec_{k}")
@@ -573,9 +561,6 @@ class MlKemEngine(wiring.Component):
         step = Signal(range(len(PROGRAM) + 1))
         launched = Signal()
         prf_target_nr = Signal()
-        kcount = Signal(range(5))
-        ktag = Signal(256)
-        dw = Signal(range(4))        # descriptor word sent to KMAC
         with m.If(self.start):
             m.d.sync += prf_target_nr.eq(0)
         m.d.comb += [cbd_to_nr.eq(prf_target_nr), cbd_to_wr.eq(~prf_target_nr)]
@@ -592,13 +577,7 @@ class MlKemEngine(wiring.Component):
         m.d.comb += [rej.start.eq(xjob_go), rej.base.eq(128 + (xidx << 5))]
 
         k_sel = Signal(256)
-        m.d.comb += [k_sel.eq(Mux(diff, k_bar, k_prime)), kmac.key.eq(k_sel), self.dbg_k.eq(k_sel)]
-        m.d.comb += [
-            kmac.i.payload.data.eq(self.descriptor.word_select(dw[:2], 64)),
-            kmac.i.payload.nbytes.eq(8),
-            kmac.i.payload.last.eq(dw == 2),
-            kmac_last.eq(kcount == 3),
-        ]
+        m.d.comb += [k_sel.eq(Mux(diff, k_bar, k_prime)), self.k.payload.eq(k_sel)]
 
         # noise track: CBD2(PRF(r, N)) for N = 2, 3, 4 into the noise memory, while the
         # request FSM runs the NTTs of y (the two never use the same memory port)
@@ -638,11 +617,11 @@ class MlKemEngine(wiring.Component):
             with m.State("Idle"):
                 with m.If(self.start & ~abort):
                     m.d.sync += [bw.eq(0), ucnt.eq(0), uch.eq(0), diff.eq(0), step.eq(0),
-                                 launched.eq(0), kcount.eq(0), dw.eq(0), kmac_sent.eq(0)]
+                                 launched.eq(0)]
                     m.next = "Intake"
             with m.State("Intake"):
-                m.d.comb += [intake.eq(1), self.body.ready.eq(1)]
-                with m.If(body_hs & self.body.payload.last):
+                m.d.comb += [intake.eq(1), self.ct.ready.eq(1)]
+                with m.If(body_hs & self.ct.payload.last):
                     m.next = "Run"
                 with m.If(abort):
                     m.next = "Idle"
@@ -700,30 +679,12 @@ class MlKemEngine(wiring.Component):
                             elif kind == "join":
                                 with m.If(noise_done):
                                     m.d.sync += step.eq(step + 1)
-                            elif kind == "kmac":
-                                m.next = "Kmac"
-                with m.If(abort):
-                    m.next = "Idle"
-            with m.State("Kmac"):
-                # KMAC256(K, D, 256, "pqvote/proof") through the adapter
-                m.d.comb += [kmac_active.eq(1), kmac_read.eq(1)]
-                m.d.comb += kmac.i.valid.eq(dw != 3)
-                with m.If(kmac.i.valid & kmac.i.ready):
-                    m.d.sync += dw.eq(dw + 1)
-                with m.If(sponge.o.valid):
-                    m.d.sync += [ktag.eq(Cat(ktag[64:], sponge.o.payload)),
-                                 kcount.eq(kcount + 1)]
-                    with m.If(kcount == 3):
-                        m.next = "Compare"
-                with m.If(abort):
-                    m.next = "Idle"
-            with m.State("Compare"):
-                m.d.sync += verdict.eq(ktag == tag)
-                m.next = "Result"
+                            elif kind == "k":
+                                m.next = "Result"
                 with m.If(abort):
                     m.next = "Idle"
             with m.State("Result"):
-                m.d.comb += [self.result.valid.eq(1), self.result.payload.eq(verdict)]
-                with m.If(self.result.ready | abort):
+                m.d.comb += self.k.valid.eq(1)
+                with m.If(self.k.ready | abort):
                     m.next = "Idle"
         return m
