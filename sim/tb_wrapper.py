@@ -1,11 +1,11 @@
 """cocotb bench of the flat wrapper ``<vendor>_quantum_validator_asic`` around a
-``ValidatorShell`` with the test engine of ``tests/shell_engine.py``.
+``ValidatorShell`` with the stand-in engine of ``sim/shell_engine.py``.
 
 Environment: ``PQVOTE_VENDOR``, ``PQVOTE_SEED``, ``PQVOTE_CASES`` (requests per scenario,
 default 6).
 
 The proof goes in one 1024-byte frame per handshake (``frame_last`` on the final frame);
-responses are compared with ``tests.shell_engine.ShellModel`` (digest and attestation from
+responses are compared with ``sim.shell_engine.ShellModel`` (digest and attestation from
 ``golden.proof``). A monitor measures the latency from the cycle after the first frame handshake (when its
 first beat can enter the core) to ``resp_valid``; without idle cycles it must stay within
 a few cycles of the proof's beat count plus the shell's fixed tail, which shows that the
