@@ -1,15 +1,209 @@
-"""Stream layouts and small stream blocks shared by the validator shell and the engines.
+"""Stream layouts, memory-port signatures and small stream blocks shared by the validator
+shell and the engines.
 
 * :data:`Word` — one 64-bit word of a key, proof or ciphertext stream, ``last`` on the final
   word (the unit of every stream the shell exchanges with the outside and with engines).
+* :func:`read_port_signature`, :func:`write_port_signature` — how a datapath block reaches a
+  memory it does not own (``addr``/``data``, ``en``/``addr``/``data``), so that blocks
+  written against them can be connected to any ``amaranth.lib.memory`` port or mux.
+* :class:`WordsToSymbols`, :class:`SymbolsToWords` — width converters between 64-bit
+  words and ``width``-bit symbols (little-endian bit order: symbol ``j`` is bits
+  ``width·j .. width·j + width - 1`` of the concatenated words).
 """
 
-from amaranth.hdl import unsigned
-from amaranth.lib import data
+from amaranth.hdl import Module, Signal, Cat, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
 
-__all__ = ["Word"]
+__all__ = ["Word", "WORD_BITS", "read_port_signature", "write_port_signature",
+           "connect_read_port", "connect_write_port", "WordsToSymbols", "SymbolsToWords"]
 
+WORD_BITS = 64
 
 #: One 64-bit word of a key, proof or ciphertext stream, ``last`` on the final word.
 #: Byte ``8w + k`` of the byte string is ``data[8k+7 : 8k]`` (little-endian).
-Word = data.StructLayout({"data": unsigned(64), "last": unsigned(1)})
+Word = data.StructLayout({"data": unsigned(WORD_BITS), "last": unsigned(1)})
+
+
+def read_port_signature(addr_width, shape):
+    """A memory read port as seen by the block that reads (``addr`` out, ``data`` in).
+    The latency (synchronous: ``data`` one cycle after ``addr``) is stated by the block."""
+    return wiring.Signature({"addr": Out(addr_width), "data": In(shape)})
+
+
+def write_port_signature(addr_width, shape):
+    """A memory write port as seen by the block that writes (``en``, ``addr``, ``data``)."""
+    return wiring.Signature({"en": Out(1), "addr": Out(addr_width), "data": Out(shape)})
+
+
+def connect_read_port(m, client, port):
+    """Connect a block's read-port member ``client`` to an ``amaranth.lib.memory`` read port."""
+    m.d.comb += [port.addr.eq(client.addr), client.data.eq(port.data)]
+
+
+def connect_write_port(m, client, port):
+    """Connect a block's write-port member ``client`` to an ``amaranth.lib.memory`` write port."""
+    m.d.comb += [port.en.eq(client.en), port.addr.eq(client.addr), port.data.eq(client.data)]
+
+
+def _check_width(width):
+    if not isinstance(width, int) or width < 1:
+        raise ValueError(f"Symbol width must be a positive integer, not {width!r}")
+
+
+class WordsToSymbols(wiring.Component):
+    """Width converter: 64-bit words in, ``width``-bit symbols out.
+
+    The words are concatenated little-endian and cut into symbols from bit 0; ``start``
+    (a pulse, between messages) drops any bits held. With ``width >= 64`` each word yields at
+    most one symbol, in the cycle the word is taken (``o`` depends combinationally on
+    ``i``): a word per cycle flows through without a stall, and ``i.ready`` follows
+    ``o.ready`` on the words that complete a symbol. With ``width < 64`` a word is taken
+    only when less than one symbol is held, and symbols come out of a register, one per
+    cycle.
+
+    Parameters
+    ----------
+    width : int
+        Bits per symbol.
+
+    Members
+    -------
+    start : ``In(1)``
+        Drop the bits held (a new message begins).
+    i : ``In(stream.Signature(unsigned(64)))``
+        Words.
+    o : ``Out(stream.Signature(unsigned(width)))``
+        Symbols.
+    """
+
+    def __init__(self, *, width):
+        _check_width(width)
+        self._width = width
+        super().__init__({
+            "start": In(1),
+            "i": In(stream.Signature(unsigned(WORD_BITS))),
+            "o": Out(stream.Signature(unsigned(width))),
+        })
+
+    @property
+    def width(self):
+        return self._width
+
+    def elaborate(self, platform):
+        m = Module()
+        w = self._width
+        hold = w + WORD_BITS - 1
+        buf = Signal(hold)
+        cnt = Signal(range(hold + 1))            # bits held
+        i_hs = Signal()
+        o_hs = Signal()
+        m.d.comb += [i_hs.eq(self.i.valid & self.i.ready), o_hs.eq(self.o.valid & self.o.ready)]
+        if w >= WORD_BITS:
+            # pass-through: the held bits (< w) and the offered word make at most one symbol
+            merged = Signal(hold + WORD_BITS)
+            counts = sorted({(k * WORD_BITS) % w for k in range(w)})   # reachable `cnt` values
+            with m.Switch(cnt):
+                for c in counts:
+                    with m.Case(c):
+                        m.d.comb += merged.eq(Cat(buf[:c], self.i.payload) if c else
+                                              self.i.payload)
+            emits = Signal()
+            m.d.comb += [
+                emits.eq(cnt + WORD_BITS >= w),
+                self.o.valid.eq(self.i.valid & emits),
+                self.o.payload.eq(merged[:w]),
+                self.i.ready.eq(~emits | self.o.ready),
+            ]
+            with m.If(i_hs):
+                with m.If(emits):
+                    m.d.sync += [buf.eq(merged[w:]), cnt.eq(cnt + WORD_BITS - w)]
+                with m.Else():
+                    m.d.sync += [buf.eq(merged), cnt.eq(cnt + WORD_BITS)]
+        else:
+            m.d.comb += [
+                self.o.valid.eq(cnt >= w),
+                self.o.payload.eq(buf[:w]),
+                self.i.ready.eq(cnt < w),
+            ]
+            with m.If(o_hs):
+                m.d.sync += [buf.eq(buf >> w), cnt.eq(cnt - w)]
+            with m.Elif(i_hs):
+                with m.Switch(cnt):
+                    for c in range(w):
+                        with m.Case(c):
+                            m.d.sync += buf.eq(Cat(buf[:c], self.i.payload) if c else
+                                               self.i.payload)
+                m.d.sync += cnt.eq(cnt + WORD_BITS)
+        with m.If(self.start):
+            m.d.sync += cnt.eq(0)
+        return m
+
+
+class SymbolsToWords(wiring.Component):
+    """Width converter: ``width``-bit symbols in, 64-bit words out (the inverse of
+    :class:`WordsToSymbols`).
+
+    Symbols are concatenated little-endian; a word is offered as soon as 64 bits are held
+    (from a register: one cycle after the symbol that completes it). ``flush`` (a pulse,
+    after a message's final symbol) offers the remaining bits, zero-padded, as a final word;
+    ``start`` drops any bits held.
+
+    Members
+    -------
+    start, flush : ``In(1)``
+    i : ``In(stream.Signature(unsigned(width)))``
+        Symbols.
+    o : ``Out(stream.Signature(unsigned(64)))``
+        Words.
+    """
+
+    def __init__(self, *, width):
+        _check_width(width)
+        self._width = width
+        super().__init__({
+            "start": In(1),
+            "flush": In(1),
+            "i": In(stream.Signature(unsigned(width))),
+            "o": Out(stream.Signature(unsigned(WORD_BITS))),
+        })
+
+    @property
+    def width(self):
+        return self._width
+
+    def elaborate(self, platform):
+        m = Module()
+        w = self._width
+        hold = w + WORD_BITS - 1
+        buf = Signal(hold)
+        cnt = Signal(range(hold + 1))
+        pad = Signal()                           # a flushed partial word is offered
+        i_hs = Signal()
+        o_hs = Signal()
+        m.d.comb += [
+            self.o.valid.eq((cnt >= WORD_BITS) | (pad & (cnt != 0))),
+            self.o.payload.eq(buf[:WORD_BITS]),
+            self.i.ready.eq((cnt < WORD_BITS) & ~pad),
+            i_hs.eq(self.i.valid & self.i.ready),
+            o_hs.eq(self.o.valid & self.o.ready),
+        ]
+        with m.If(o_hs):
+            with m.If(cnt >= WORD_BITS):
+                m.d.sync += [buf.eq(buf >> WORD_BITS), cnt.eq(cnt - WORD_BITS)]
+            with m.Else():
+                m.d.sync += [buf.eq(0), cnt.eq(0), pad.eq(0)]
+        with m.Elif(i_hs):
+            with m.Switch(cnt):
+                for c in range(WORD_BITS):
+                    with m.Case(c):
+                        m.d.sync += buf.eq(Cat(buf[:c], self.i.payload) if c else
+                                           self.i.payload)
+            m.d.sync += cnt.eq(cnt + w)
+        with m.If(self.flush):
+            m.d.sync += pad.eq(1)
+        with m.If(pad & (cnt == 0)):
+            m.d.sync += pad.eq(0)
+        with m.If(self.start):
+            m.d.sync += [cnt.eq(0), pad.eq(0), buf.eq(0)]
+        return m

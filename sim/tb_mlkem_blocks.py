@@ -58,12 +58,12 @@ async def test_ntt_every_stage(dut):
         for cycle in range(400):
             await RisingEdge(tb.clk)
             dut.ntt_start.value = 0
-            dut.ntt_rd_data0.value, dut.ntt_rd_data1.value = reads
+            dut.ntt_rd0__data.value, dut.ntt_rd1__data.value = reads
             await ReadOnly()
-            reads = (mem[value(dut.ntt_rd_addr0)], mem[value(dut.ntt_rd_addr1)])
-            if value(dut.ntt_wr_en):
-                mem[value(dut.ntt_wr_addr0)] = value(dut.ntt_wr_data0)
-                mem[value(dut.ntt_wr_addr1)] = value(dut.ntt_wr_data1)
+            reads = (mem[value(dut.ntt_rd0__addr)], mem[value(dut.ntt_rd1__addr)])
+            if value(dut.ntt_wr0__en):
+                mem[value(dut.ntt_wr0__addr)] = value(dut.ntt_wr0__data)
+                mem[value(dut.ntt_wr1__addr)] = value(dut.ntt_wr1__data)
             if value(dut.ntt_stage_done):
                 expected = (mlkem.intt_stage if inverse else mlkem.ntt_stage)(expected, stage)
                 got = poly_of(mem, 32)
@@ -97,11 +97,11 @@ async def test_basemul(dut):
     for cycle in range(200):
         await RisingEdge(tb.clk)
         dut.bm_start.value = 0
-        dut.bm_ka_data.value, dut.bm_wb_data.value = reads
+        dut.bm_rd_a__data.value, dut.bm_rd_b__data.value = reads
         await ReadOnly()
-        reads = (kmem[value(dut.bm_ka_addr)], wmem[value(dut.bm_wb_addr)])
-        if value(dut.bm_wr_en):
-            wmem[value(dut.bm_wr_addr)] = value(dut.bm_wr_data)
+        reads = (kmem[value(dut.bm_rd_a__addr)], wmem[value(dut.bm_rd_b__addr)])
+        if value(dut.bm_wr__en):
+            wmem[value(dut.bm_wr__addr)] = value(dut.bm_wr__data)
         if value(dut.bm_done):
             break
     expected = mlkem.poly_add(mlkem.multiply_ntts(P[0], P[2]), mlkem.multiply_ntts(P[1], P[3]))
@@ -125,8 +125,8 @@ async def _sampler(dut, tb, prefix, out_bytes, *, eta3=None, stall_prob=0.3):
         payload.value = words[wi]
         await ReadOnly()
         took = offer and value(ready)
-        if value(getattr(dut, f"{prefix}_wr_en")):
-            mem[value(getattr(dut, f"{prefix}_wr_addr"))] = value(getattr(dut, f"{prefix}_wr_data"))
+        if value(getattr(dut, f"{prefix}_wr__en")):
+            mem[value(getattr(dut, f"{prefix}_wr__addr"))] = value(getattr(dut, f"{prefix}_wr__data"))
         done = value(getattr(dut, f"{prefix}_done"))
         if done:
             assert value(getattr(dut, f"{prefix}_stop"))

@@ -185,7 +185,7 @@ async def test_schedule(dut):
             while True:
                 await RisingEdge(tb.clk)
                 await ReadOnly()
-                s = value(dut.engine.step)
+                s = value(dut.engine.seq.step)
                 if s != prev:
                     steps.append((s, tb.cycle - t0))
                     prev = s

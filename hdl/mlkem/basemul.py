@@ -10,6 +10,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.mlkem import GAMMAS
 from hdl.mlkem.arith import LANES, WORDS, PolyWord, mod_add, barrett
+from hdl.stream_util import read_port_signature, write_port_signature
 
 __all__ = ["BaseMulUnit", "BASEMUL_CYCLES"]
 
@@ -34,9 +35,9 @@ class BaseMulUnit(wiring.Component):
     -------
     start : ``In(1)``; a0, a1, b0, b1, dst : ``In(addr_width)``  base addresses
     busy, done : ``Out(1)``
-    ka_addr : ``Out(addr_width)``, ka_data : ``In(PolyWord)``   synchronous read port (a)
-    wb_addr : ``Out(addr_width)``, wb_data : ``In(PolyWord)``   synchronous read port (b)
-    wr_en : ``Out(1)``, wr_addr : ``Out(addr_width)``, wr_data : ``Out(PolyWord)``
+    rd_a : ``Out(read_port_signature(addr_width, PolyWord))``   synchronous read port (a)
+    rd_b : ``Out(read_port_signature(addr_width, PolyWord))``   synchronous read port (b)
+    wr : ``Out(write_port_signature(addr_width, PolyWord))``
     """
 
     def __init__(self, *, addr_width):
@@ -48,9 +49,9 @@ class BaseMulUnit(wiring.Component):
             "start": In(1),
             "a0": In(aw), "a1": In(aw), "b0": In(aw), "b1": In(aw), "dst": In(aw),
             "busy": Out(1), "done": Out(1),
-            "ka_addr": Out(aw), "ka_data": In(PolyWord),
-            "wb_addr": Out(aw), "wb_data": In(PolyWord),
-            "wr_en": Out(1), "wr_addr": Out(aw), "wr_data": Out(PolyWord),
+            "rd_a": Out(read_port_signature(aw, PolyWord)),
+            "rd_b": Out(read_port_signature(aw, PolyWord)),
+            "wr": Out(write_port_signature(aw, PolyWord)),
         })
 
     def elaborate(self, platform):
@@ -81,8 +82,8 @@ class BaseMulUnit(wiring.Component):
         w0 = cnt[1:6]
         m.d.comb += issue.eq(busy & (cnt < 2 * WORDS))
         m.d.comb += [
-            self.ka_addr.eq(Mux(t0, a1, a0) + w0),
-            self.wb_addr.eq(Mux(t0, b1, b0) + w0),
+            self.rd_a.addr.eq(Mux(t0, a1, a0) + w0),
+            self.rd_b.addr.eq(Mux(t0, b1, b0) + w0),
             gamma_rd.addr.eq(w0),
         ]
 
@@ -94,7 +95,7 @@ class BaseMulUnit(wiring.Component):
         for s in range(1, 5):
             m.d.sync += [v[s].eq(v[s - 1]), t[s].eq(t[s - 1]), w[s].eq(w[s - 1])]
 
-        A, B = self.ka_data, self.wb_data
+        A, B = self.rd_a.data, self.rd_b.data
         res = []
         for k in range(LANES // 2):
             x0, x1, y0, y1 = A[2 * k], A[2 * k + 1], B[2 * k], B[2 * k + 1]
@@ -135,7 +136,7 @@ class BaseMulUnit(wiring.Component):
         with m.If(v[4] & ~t[4]):
             m.d.sync += [hold[j].eq(res[j]) for j in range(LANES)]
         for j in range(LANES):
-            m.d.comb += self.wr_data[j].eq(mod_add(m, hold[j], res[j], name=f"acc_{j}"))
-        m.d.comb += [self.wr_en.eq(v[4] & t[4]), self.wr_addr.eq(dst + w[4])]
+            m.d.comb += self.wr.data[j].eq(mod_add(m, hold[j], res[j], name=f"acc_{j}"))
+        m.d.comb += [self.wr.en.eq(v[4] & t[4]), self.wr.addr.eq(dst + w[4])]
         return m
 

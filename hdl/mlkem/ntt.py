@@ -11,6 +11,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.mlkem import ZETAS
 from hdl.mlkem.arith import LANES, WORDS, PolyWord, mod_add, mod_sub, barrett
+from hdl.stream_util import read_port_signature, write_port_signature
 
 __all__ = ["NttUnit", "NTT_CYCLES", "STAGE_CYCLES", "PIPE_DEPTH"]
 
@@ -45,11 +46,10 @@ class NttUnit(wiring.Component):
     start : ``In(1)``, inverse : ``In(1)``, base : ``In(addr_width)``
         Start a transform of the polynomial at words ``base .. base+31``.
     busy : ``Out(1)``, done : ``Out(1)``, stage_done : ``Out(1)``
-    rd_addr0, rd_addr1 : ``Out(addr_width)``
-        Read addresses (synchronous read ports, data one cycle later on ``rd_data*``).
-    rd_data0, rd_data1 : ``In(PolyWord)``
-    wr_en : ``Out(1)``, wr_addr0, wr_addr1 : ``Out(addr_width)``, wr_data0, wr_data1 : ``Out(PolyWord)``
-        Both words are written in the same cycle.
+    rd0, rd1 : ``Out(read_port_signature(addr_width, PolyWord))``
+        Two read ports of the work memory (synchronous: ``data`` one cycle after ``addr``).
+    wr0, wr1 : ``Out(write_port_signature(addr_width, PolyWord))``
+        Two write ports; both words are written in the same cycle (``en`` equal).
     """
 
     def __init__(self, *, addr_width):
@@ -59,11 +59,10 @@ class NttUnit(wiring.Component):
         super().__init__({
             "start": In(1), "inverse": In(1), "base": In(addr_width),
             "busy": Out(1), "done": Out(1), "stage_done": Out(1),
-            "rd_addr0": Out(addr_width), "rd_addr1": Out(addr_width),
-            "rd_data0": In(PolyWord), "rd_data1": In(PolyWord),
-            "wr_en": Out(1),
-            "wr_addr0": Out(addr_width), "wr_addr1": Out(addr_width),
-            "wr_data0": Out(PolyWord), "wr_data1": Out(PolyWord),
+            "rd0": Out(read_port_signature(addr_width, PolyWord)),
+            "rd1": Out(read_port_signature(addr_width, PolyWord)),
+            "wr0": Out(write_port_signature(addr_width, PolyWord)),
+            "wr1": Out(write_port_signature(addr_width, PolyWord)),
         })
 
     @property
@@ -76,7 +75,7 @@ class NttUnit(wiring.Component):
 
         m.submodules.zeta_rom = zeta_rom = memory.Memory(
             shape=unsigned(12), depth=128, init=ZETAS)
-        zeta_rd = [zeta_rom.read_port() for _ in range(4)]   # sync, aligned with rd_data
+        zeta_rd = [zeta_rom.read_port() for _ in range(4)]   # sync, aligned with rd0.data
 
         busy = Signal()
         inverse = Signal()
@@ -115,8 +114,8 @@ class NttUnit(wiring.Component):
                     m.d.comb += wa.eq(((i >> v) << (v + 1)) | (i & ((1 << v) - 1)))
                     m.d.comb += wb.eq((((i >> v) << (v + 1)) | (i & ((1 << v) - 1))) + (1 << v))
         m.d.comb += [
-            self.rd_addr0.eq(base + wa),
-            self.rd_addr1.eq(base + wb),
+            self.rd0.addr.eq(base + wa),
+            self.rd1.addr.eq(base + wb),
         ]
         # block index (coefficient j // 2len) per lane pair g = 0..3
         blk = [Signal(7, name=f"blk_{g}") for g in range(4)]
@@ -143,8 +142,8 @@ class NttUnit(wiring.Component):
         ll1 = Signal(range(8))
         a1 = Signal(aw)
         b1 = Signal(aw)
-        m.d.sync += [v1.eq(issue), ll1.eq(log_len), a1.eq(self.rd_addr0), b1.eq(self.rd_addr1)]
-        X, Y = self.rd_data0, self.rd_data1
+        m.d.sync += [v1.eq(issue), ll1.eq(log_len), a1.eq(self.rd0.addr), b1.eq(self.rd1.addr)]
+        X, Y = self.rd0.data, self.rd1.data
         xs = [Signal(12, name=f"x_{k}") for k in range(LANES)]
         ys = [Signal(12, name=f"y_{k}") for k in range(LANES)]
         # lane → (word, index) for x and y, per mode
@@ -207,10 +206,11 @@ class NttUnit(wiring.Component):
                          OY[k].eq(Mux(inverse, R3[k], minus))]
 
         # --- c4: back to words, write ------------------------------------------------------
-        W = (self.wr_data0, self.wr_data1)
+        W = (self.wr0.data, self.wr1.data)
         for mode, cond in (("wide", ll4 >= 3), ("len4", ll4 == 2), ("len2", ll4 == 1)):
             with m.If(cond):
                 for k, ((wx, jx), (wy, jy)) in enumerate(perm[mode]):
                     m.d.comb += [W[wx][jx].eq(OX[k]), W[wy][jy].eq(OY[k])]
-        m.d.comb += [self.wr_en.eq(v4), self.wr_addr0.eq(a4), self.wr_addr1.eq(b4)]
+        m.d.comb += [self.wr0.en.eq(v4), self.wr1.en.eq(v4), self.wr0.addr.eq(a4),
+                     self.wr1.addr.eq(b4)]
         return m

@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.mlkem import Q
 from hdl.mlkem.arith import LANES, WORDS, PolyWord
+from hdl.stream_util import write_port_signature
 
 __all__ = ["RejectionSampler", "CbdSampler"]
 
@@ -32,7 +33,7 @@ class RejectionSampler(wiring.Component):
     start : ``In(1)``, base : ``In(addr_width)``  (sampled at ``start``)
     i : ``In(stream.Signature(unsigned(64)))``   XOF output words
     stop : ``Out(1)``, done : ``Out(1)``, busy : ``Out(1)``
-    wr_en : ``Out(1)``, wr_addr : ``Out(addr_width)``, wr_data : ``Out(PolyWord)``
+    wr : ``Out(write_port_signature(addr_width, PolyWord))``
     """
 
     def __init__(self, *, addr_width):
@@ -43,7 +44,7 @@ class RejectionSampler(wiring.Component):
             "start": In(1), "base": In(addr_width),
             "i": In(stream.Signature(unsigned(64))),
             "stop": Out(1), "done": Out(1), "busy": Out(1),
-            "wr_en": Out(1), "wr_addr": Out(addr_width), "wr_data": Out(PolyWord),
+            "wr": Out(write_port_signature(addr_width, PolyWord)),
         })
 
     def elaborate(self, platform):
@@ -110,9 +111,9 @@ class RejectionSampler(wiring.Component):
             m.d.sync += [pk[j].eq(ext[j]) for j in range(LANES)]
             m.d.sync += pcnt.eq(total)
         m.d.comb += [
-            self.wr_en.eq(full),
-            self.wr_addr.eq(base + widx),
-            self.wr_data.eq(Cat(*ext[:LANES])),
+            self.wr.en.eq(full),
+            self.wr.addr.eq(base + widx),
+            self.wr.data.eq(Cat(*ext[:LANES])),
         ]
         last = Signal()
         m.d.comb += last.eq(full & (widx == WORDS - 1))
@@ -141,7 +142,7 @@ class CbdSampler(wiring.Component):
     start : ``In(1)``, eta3 : ``In(1)`` (η = 3, else 2), base : ``In(addr_width)``
     i : ``In(stream.Signature(unsigned(64)))``
     stop, done, busy : ``Out(1)``
-    wr_en : ``Out(1)``, wr_addr : ``Out(addr_width)``, wr_data : ``Out(PolyWord)``
+    wr : ``Out(write_port_signature(addr_width, PolyWord))``
     """
 
     def __init__(self, *, addr_width):
@@ -152,7 +153,7 @@ class CbdSampler(wiring.Component):
             "start": In(1), "eta3": In(1), "base": In(addr_width),
             "i": In(stream.Signature(unsigned(64))),
             "stop": Out(1), "done": Out(1), "busy": Out(1),
-            "wr_en": Out(1), "wr_addr": Out(addr_width), "wr_data": Out(PolyWord),
+            "wr": Out(write_port_signature(addr_width, PolyWord)),
         })
 
     def elaborate(self, platform):
@@ -196,8 +197,8 @@ class CbdSampler(wiring.Component):
             x = Signal(range(4), name=f"x_{k}")
             y = Signal(range(4), name=f"y_{k}")
             m.d.comb += [x.eq(Mux(eta3, x3, x2)), y.eq(Mux(eta3, y3, y2))]
-            m.d.comb += self.wr_data[k].eq(Mux(x >= y, x - y, Q + x - y))
-        m.d.comb += [self.wr_en.eq(emit), self.wr_addr.eq(base + widx)]
+            m.d.comb += self.wr.data[k].eq(Mux(x >= y, x - y, Q + x - y))
+        m.d.comb += [self.wr.en.eq(emit), self.wr.addr.eq(base + widx)]
         last = Signal()
         m.d.comb += last.eq(emit & (widx == WORDS - 1))
         m.d.comb += [self.done.eq(last), self.stop.eq(last)]

@@ -1,0 +1,199 @@
+"""The hash jobs of the ML-KEM-512 engine and the arbiter of its one Keccak sponge
+(FIPS 203 §4.1: H, J, G, PRF, XOF).
+
+One :class:`~hdl.sponge.KeccakSponge` serves two clients, one at a time:
+
+* the key loader, which streams ``ek`` into SHA3-256 and reads ``H(ek)`` (``key_*`` members,
+  while ``key_sel`` is high);
+* the job runner, which sends a job's message and either reads the output itself (J, G) or
+  hands it to a sampler (XOF → SampleNTT, PRF → SamplePolyCBD)::
+
+      job   message (64-bit words)                  mode       output
+      XOF   ρ ‖ j ‖ i                  (34 bytes)    SHAKE128   → rejection sampler
+      J     z ‖ c                      (800 bytes)   SHAKE256   K̄ (32 bytes)
+      G     m' ‖ H(ek)                 (64 bytes)    SHA3-512   K' ‖ r
+      PRF   r ‖ N                      (33 bytes)    SHAKE256   → CBD sampler
+"""
+
+from amaranth.hdl import Module, Signal, Mux, Cat, Const
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from hdl.mlkem.intake import CT_ADDR_BITS, CT_WORDS, SEED_WORDS
+from hdl.sponge import KeccakSponge, SpongeIn, SpongeMode
+from hdl.stream_util import read_port_signature
+
+__all__ = ["HashJobs", "JOB_XOF", "JOB_J", "JOB_G", "JOB_PRF", "J_WORDS"]
+
+JOB_XOF, JOB_J, JOB_G, JOB_PRF = range(4)
+J_WORDS = SEED_WORDS + CT_WORDS                     # 100: J(z ‖ c)
+G_WORDS = 2 * SEED_WORDS                            # 8: G(m' ‖ H(ek))
+SEED_MSG_WORDS = SEED_WORDS + 1                     # 5: ρ ‖ j ‖ i, r ‖ N
+
+
+class HashJobs(wiring.Component):
+    """Sponge arbiter and job runner (see the module docstring).
+
+    A job starts with ``go`` (a pulse, with ``kind`` and ``n`` — the PRF nonce ``N`` or the
+    Â index ``2i + j``) while ``busy`` is low; ``done`` pulses when it is finished: for J and
+    G when the output is captured (``k_bar``; ``k_prime`` and ``r``), for XOF and PRF when the
+    sampler reports ``sampler_done``. The message words go to the sponge one per cycle as
+    long as it takes them. ``key_sel`` gives the sponge to the key loader's ``key_i`` /
+    ``key_o`` / ``key_stop`` instead (never while a job runs).
+
+    Parameters
+    ----------
+    rounds_per_cycle : int
+        Keccak rounds per clock of the sponge (1 or 2).
+
+    Members
+    -------
+    go : ``In(1)``; kind : ``In(2)``; n : ``In(3)``
+    busy, done : ``Out(1)``
+    rho, z, h, m_prime : ``In(256)``
+        Message parts, stable while a job that uses them runs.
+    rd_ct : ``Out(read_port_signature(7, 64))``
+        The ct memory (combinational read), for J.
+    sampler : ``Out(stream.Signature(unsigned(64)))``
+        XOF / PRF output words; ``xof`` tells which sampler takes them.
+    xof : ``Out(1)``
+    sampler_stop, sampler_done : ``In(1)``
+    k_bar, k_prime, r : ``Out(256)``
+        Outputs of J and G.
+    key_sel : ``In(1)``
+    key_i : ``In(stream.Signature(SpongeIn))``; key_o : ``Out(stream.Signature(unsigned(64)))``;
+    key_stop : ``In(1)``
+    """
+
+    def __init__(self, *, rounds_per_cycle=2):
+        if rounds_per_cycle not in (1, 2) or not isinstance(rounds_per_cycle, int):
+            raise ValueError(f"Round count per cycle must be 1 or 2, not {rounds_per_cycle!r}")
+        self._rounds_per_cycle = rounds_per_cycle
+        super().__init__({
+            "go": In(1), "kind": In(2), "n": In(3),
+            "busy": Out(1), "done": Out(1),
+            "rho": In(256), "z": In(256), "h": In(256), "m_prime": In(256),
+            "rd_ct": Out(read_port_signature(CT_ADDR_BITS, 64)),
+            "sampler": Out(stream.Signature(64)),
+            "xof": Out(1),
+            "sampler_stop": In(1), "sampler_done": In(1),
+            "k_bar": Out(256), "k_prime": Out(256), "r": Out(256),
+            "key_sel": In(1),
+            "key_i": In(stream.Signature(SpongeIn)),
+            "key_o": Out(stream.Signature(64)),
+            "key_stop": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.sponge = sponge = KeccakSponge(rounds_per_cycle=self._rounds_per_cycle)
+
+        jk = Signal(2)
+        jn = Signal(3)
+        mi = Signal(range(J_WORDS + 1))      # next message word
+        ocnt = Signal(range(9))
+        k_bar = Signal(256)
+        k_prime = Signal(256)
+        r = Signal(256)
+        m.d.comb += [self.k_bar.eq(k_bar), self.k_prime.eq(k_prime), self.r.eq(r),
+                     self.xof.eq(jk == JOB_XOF)]
+
+        msg_len = Signal(range(J_WORDS + 1))
+        head = Signal(256)                   # the first four message words
+        msg_mode = Signal(SpongeMode)
+        with m.Switch(jk):
+            with m.Case(JOB_XOF):
+                m.d.comb += [msg_len.eq(SEED_MSG_WORDS), head.eq(self.rho),
+                             msg_mode.eq(SpongeMode.SHAKE128)]
+            with m.Case(JOB_J):
+                m.d.comb += [msg_len.eq(J_WORDS), head.eq(self.z),
+                             msg_mode.eq(SpongeMode.SHAKE256)]
+            with m.Case(JOB_G):
+                m.d.comb += [msg_len.eq(G_WORDS), head.eq(self.m_prime),
+                             msg_mode.eq(SpongeMode.SHA3_512)]
+            with m.Case(JOB_PRF):
+                m.d.comb += [msg_len.eq(SEED_MSG_WORDS), head.eq(r),
+                             msg_mode.eq(SpongeMode.SHAKE256)]
+        msg_word = Signal(64)
+        msg_nbytes = Signal(4)
+        m.d.comb += [self.rd_ct.addr.eq(mi - SEED_WORDS), msg_nbytes.eq(8)]
+        with m.If(mi < SEED_WORDS):
+            m.d.comb += msg_word.eq(head.word_select(mi[:2], 64))
+        with m.Elif(jk == JOB_J):
+            m.d.comb += msg_word.eq(self.rd_ct.data)
+        with m.Elif(jk == JOB_G):
+            m.d.comb += msg_word.eq(self.h.word_select(mi[:2], 64))
+        with m.Elif(jk == JOB_XOF):
+            # ρ ‖ j ‖ i
+            m.d.comb += [msg_word.eq(Cat(jn[0], Const(0, 7), jn[1], Const(0, 7))),
+                         msg_nbytes.eq(2)]
+        with m.Else():
+            # r ‖ N
+            m.d.comb += [msg_word.eq(jn), msg_nbytes.eq(1)]
+
+        send = Signal()
+        read = Signal()                      # the runner reads the output (J, G)
+        feed = Signal()                      # a sampler reads the output (XOF, PRF)
+        gout = Signal(512)
+        last_out = Signal()
+        m.d.comb += last_out.eq(ocnt == Mux(jk == JOB_J, SEED_WORDS - 1, G_WORDS - 1))
+        with m.FSM(name="job_fsm"):
+            with m.State("Idle"):
+                with m.If(self.go):
+                    m.d.sync += [jk.eq(self.kind), jn.eq(self.n), mi.eq(0), ocnt.eq(0)]
+                    m.next = "Send"
+            with m.State("Send"):
+                m.d.comb += [self.busy.eq(1), send.eq(1)]
+                with m.If(sponge.i.ready):
+                    m.d.sync += mi.eq(mi + 1)
+                    with m.If(mi == msg_len - 1):
+                        m.next = "Out"
+            with m.State("Out"):
+                m.d.comb += self.busy.eq(1)
+                with m.If((jk == JOB_J) | (jk == JOB_G)):
+                    m.d.comb += read.eq(1)
+                    with m.If(sponge.o.valid):
+                        m.d.sync += [gout.eq(Cat(gout[64:], sponge.o.payload)),
+                                     ocnt.eq(ocnt + 1)]
+                        with m.If(last_out):
+                            m.d.comb += self.done.eq(1)
+                            m.next = "Idle"
+                with m.Else():
+                    m.d.comb += feed.eq(1)
+                    with m.If(self.sampler_done):
+                        m.d.comb += self.done.eq(1)
+                        m.next = "Idle"
+        # capture J and G outputs: K̄ = J(z ‖ c); (K', r) = G(m' ‖ h)
+        with m.If(self.done & (jk == JOB_J)):
+            m.d.sync += k_bar.eq(Cat(gout[64 * 5:], sponge.o.payload))
+        with m.If(self.done & (jk == JOB_G)):
+            m.d.sync += [k_prime.eq(gout[64:320]), r.eq(Cat(gout[320:], sponge.o.payload))]
+
+        # ---- arbiter: the key loader or the job runner --------------------------------
+        with m.If(self.key_sel):
+            m.d.comb += [
+                sponge.i.valid.eq(self.key_i.valid),
+                sponge.i.payload.eq(self.key_i.payload),
+                self.key_i.ready.eq(sponge.i.ready),
+                self.key_o.valid.eq(sponge.o.valid),
+                sponge.o.ready.eq(self.key_o.ready),
+                sponge.stop.eq(self.key_stop),
+            ]
+        with m.Else():
+            with m.If(send):
+                m.d.comb += [
+                    sponge.i.valid.eq(1),
+                    sponge.i.payload.data.eq(msg_word),
+                    sponge.i.payload.nbytes.eq(msg_nbytes),
+                    sponge.i.payload.last.eq(mi == msg_len - 1),
+                    sponge.i.payload.mode.eq(msg_mode),
+                ]
+            m.d.comb += [
+                self.sampler.valid.eq(sponge.o.valid & feed),
+                sponge.o.ready.eq(read | (feed & self.sampler.ready)),
+                sponge.stop.eq((read & sponge.o.valid & last_out) |
+                               (feed & self.sampler_stop)),
+            ]
+        m.d.comb += [self.key_o.payload.eq(sponge.o.payload),
+                     self.sampler.payload.eq(sponge.o.payload)]
+        return m
