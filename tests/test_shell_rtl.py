@@ -347,3 +347,200 @@ def test_kem_core_bench_negative_control(tmp_path):
         text = f.read()
     assert text.count("AssertionError: latency depends on the request") == 2, text
     assert "AssertionError: request" not in text          # every value check still passed
+
+
+# ---- the shell's parts, each driven alone ----------------------------------------------------
+
+def _put_stream(ctx, port, payloads):
+    """A coroutine offering ``payloads`` on ``port``, each held until it is taken."""
+    async def run():
+        for p in payloads:
+            ctx.set(port.payload, p)
+            ctx.set(port.valid, 1)
+            await ctx.tick().until(port.ready)
+        ctx.set(port.valid, 0)
+    return run()
+
+
+def test_proof_intake_alone():
+    """ProofIntake (amd, KEM engine): the engine gets exactly the 113 ct words with the final
+    word masked past byte 897, the tag is bytes 897..928, the digest side gets every beat;
+    then a proof with a non-zero padding byte and a short one."""
+    from golden.proof import OBJECT_LEN, TAG_BYTES
+    from hdl.validator import ProofIntake
+    vendor = "amd"
+    g = shell_geometry(vendor)
+    rng = random.Random(60)
+    body = rng.randbytes(OBJECT_LEN[vendor] + TAG_BYTES)
+    good = _beats(pad_proof(body, vendor))
+    padded = list(good)
+    padded[-3] |= 1 << 40
+    short = good[:50]
+    dut = ProofIntake(vendor=vendor, kem=True)
+    seen = []
+
+    async def bench(ctx):
+        ctx.set(dut.o_engine.ready, 1)
+        ctx.set(dut.o_digest.ready, 1)
+        for beats in (good, padded, short):
+            eng, dig = [], []
+            ctx.set(dut.start, 1)
+            await ctx.tick()
+            ctx.set(dut.start, 0)
+            n = 0
+            aborted = False
+            while len(dig) < len(beats):
+                if n < len(beats):
+                    ctx.set(dut.i.payload, {"data": beats[n], "last": n == len(beats) - 1})
+                    ctx.set(dut.i.valid, 1)
+                await ctx.delay(1e-9)
+                took = ctx.get(dut.i.valid) and ctx.get(dut.i.ready)
+                if ctx.get(dut.o_engine.valid):
+                    eng.append((ctx.get(dut.o_engine.payload.data),
+                                ctx.get(dut.o_engine.payload.last)))
+                if ctx.get(dut.o_digest.valid):
+                    dig.append(ctx.get(dut.o_digest.payload.data))
+                aborted |= bool(ctx.get(dut.abort))
+                await ctx.tick()
+                if took:
+                    n += 1
+                    if n == len(beats):
+                        ctx.set(dut.i.valid, 0)
+            await ctx.tick()
+            aborted |= bool(ctx.get(dut.abort))
+            seen.append((eng, dig, ctx.get(dut.tag).to_bytes(32, "little"),
+                         ctx.get(dut.bad_len), ctx.get(dut.pad_err), aborted))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    ct_words = _beats(body[:OBJECT_LEN[vendor]] + bytes(-OBJECT_LEN[vendor] % 8))
+    eng, dig, tag, bad_len, pad_err, aborted = seen[0]
+    assert eng == [(w, int(i == g["object_words"] - 1)) for i, w in enumerate(ct_words)]
+    assert dig == good and tag == body[OBJECT_LEN[vendor]:]
+    assert (bad_len, pad_err, aborted) == (0, 0, False)
+    assert seen[1][4] == 1 and seen[1][3] == 0
+    assert seen[2][3] == 1 and seen[2][5] and seen[2][1] == short
+
+
+def test_attestor_alone():
+    """Attestor (amd, KEM): K_att kept at key load; a valid and a wrong K each give the
+    golden digest, vote and attestation, the response 25 cycles after K."""
+    from golden.proof import Status, attestation, proof_digest, proof_tag
+    from hdl.attestor import Attestor
+    vendor = "amd"
+    rng = random.Random(61)
+    k_att, K, D = rng.randbytes(32), rng.randbytes(32), rng.randbytes(24)
+    proof = rng.randbytes(1024)
+    dut = Attestor(vendor=vendor, kem=True)
+    out = []
+
+    async def bench(ctx):
+        ctx.set(dut.i_katt.payload, int.from_bytes(k_att, "little"))
+        ctx.set(dut.i_katt.valid, 1)
+        await ctx.tick().until(dut.i_katt.ready)
+        ctx.set(dut.i_katt.valid, 0)
+        await ctx.tick().until(~dut.katt_busy)
+        for k in (K, bytes(32)):
+            ctx.set(dut.descriptor, int.from_bytes(D, "little"))
+            ctx.set(dut.nonce, 77)
+            ctx.set(dut.tag, int.from_bytes(proof_tag(K, D), "little"))
+            ctx.set(dut.ok, 1)
+            ctx.set(dut.start, 1)
+            await ctx.tick()
+            ctx.set(dut.start, 0)
+            beats = _beats(proof)
+            await _put_stream(ctx, dut.i_digest, [{"data": w, "last": i == len(beats) - 1}
+                                                  for i, w in enumerate(beats)])
+            for _ in range(60):                 # K well after both attestations
+                await ctx.tick()
+            ctx.set(dut.i_k.payload, int.from_bytes(k, "little"))
+            ctx.set(dut.i_k.valid, 1)
+            await ctx.tick().until(dut.i_k.ready)
+            ctx.set(dut.i_k.valid, 0)
+            cycles = 1
+            ctx.set(dut.o.ready, 1)
+            while True:
+                await ctx.delay(1e-9)
+                if ctx.get(dut.o.valid):
+                    break
+                await ctx.tick()
+                cycles += 1
+            r = ctx.get(dut.o.payload)
+            out.append((int(r.vote), int(r.attestation).to_bytes(32, "little"),
+                        int(r.digest).to_bytes(32, "little"), cycles))
+            await ctx.tick()
+            ctx.set(dut.o.ready, 0)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    pd = proof_digest(proof)
+    for (vote, att, digest, cycles), expect in zip(out, (1, 0)):
+        assert (vote, digest) == (expect, pd)
+        assert att == attestation(k_att, vendor, 77, D, expect, pd)
+        assert cycles == 25, cycles
+
+
+def test_key_loader_alone():
+    """KeyLoader (amd: 190 key words, the last with 6 bytes): a good stream, a stream that ends
+    inside the algorithm key (completed with zero words), one with a non-zero padding byte;
+    the engine side always gets 190 words, last on the final one, and K_att is handed over."""
+    from hdl.validator import KeyLoader
+    vendor = "amd"
+    g = shell_geometry(vendor)
+    rng = random.Random(62)
+    key, k_att = rng.randbytes(KEY_LEN[vendor]), rng.randbytes(32)
+    good = [w for w, _ in KeyModel.stream(key, k_att)]
+    padded = list(good)
+    padded[g["key_words"] - 1] |= 1 << 60
+    streams = {"good": good, "short": good[:20], "padding": padded}
+    dut = KeyLoader(vendor=vendor)
+    seen = {}
+
+    async def bench(ctx):
+        ctx.set(dut.enable, 1)
+        ctx.set(dut.o_alg.ready, 1)
+        ctx.set(dut.o_katt.ready, 1)
+        for name, words in streams.items():
+            alg, katt = [], None
+            ctx.set(dut.alg_done, 0)
+            for i, w in enumerate(words):
+                ctx.set(dut.i.payload, {"data": w, "last": i == len(words) - 1})
+                ctx.set(dut.i.valid, 1)
+                await ctx.delay(1e-9)
+                while not ctx.get(dut.i.ready):
+                    await ctx.tick()
+                    await ctx.delay(1e-9)
+                if ctx.get(dut.o_alg.valid):
+                    alg.append((ctx.get(dut.o_alg.payload.data), ctx.get(dut.o_alg.payload.last)))
+                await ctx.tick()
+            ctx.set(dut.i.valid, 0)
+            for _ in range(300):
+                await ctx.delay(1e-9)
+                if ctx.get(dut.o_alg.valid):
+                    alg.append((ctx.get(dut.o_alg.payload.data), ctx.get(dut.o_alg.payload.last)))
+                if ctx.get(dut.o_katt.valid):
+                    katt = ctx.get(dut.o_katt.payload).to_bytes(32, "little")
+                    ctx.set(dut.alg_done, 1)
+                    ctx.set(dut.alg_ok, 1)
+                if ctx.get(dut.status) != KeyStatus.LOADING and katt is not None:
+                    break
+                await ctx.tick()
+            await ctx.tick()
+            seen[name] = (alg, katt, ctx.get(dut.status))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    kw = g["key_words"]
+    alg, katt, status = seen["good"]
+    assert alg == [(w, int(i == kw - 1)) for i, w in enumerate(good[:kw])]
+    assert katt == k_att and status == KeyStatus.OK
+    alg, _, status = seen["short"]
+    assert alg == [(w, int(i == kw - 1)) for i, w in enumerate(good[:20] + [0] * (kw - 20))]
+    assert status == KeyStatus.BAD
+    assert seen["padding"][2] == KeyStatus.BAD
