@@ -25,14 +25,14 @@ state into ``H`` (feed-forward) and loads the next block, so a long message cost
 cycles per block.
 """
 
-from amaranth.hdl import Module, Signal, Const, Mux, Cat, unsigned
+from amaranth.hdl import Module, Signal, Const, Mux, Cat, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.sha512 import K, IV, ROUNDS
 
 
-__all__ = ["Sha512Word", "Sha512State", "Sha512", "add_mod64"]
+__all__ = ["Sha512Word", "Sha512State", "Sha512", "MsgBytes", "Sha512Packer", "add_mod64"]
 
 
 #: One message word: ``data`` is FIPS 180-4 word ``M_j`` (big-endian bytes); ``last`` marks
@@ -54,8 +54,13 @@ def _csa(m, x, y, z, *, name):
     return s, c
 
 
-def add_mod64(m, operands, *, name):
-    """Sum of ``operands`` modulo ``2^64`` through a carry-save tree and one adder."""
+def add_mod64(m, operands, *, name, carry_select=False):
+    """Sum of ``operands`` modulo ``2^64`` through a carry-save tree and one adder.
+
+    With ``carry_select`` the final adder is two 32-bit carry chains: the upper half is
+    computed for both carries out of the lower half and selected (a shorter critical path
+    for about 32 more LUT4).
+    """
     ops = list(operands)
     level = 0
     while len(ops) > 2:
@@ -66,7 +71,17 @@ def add_mod64(m, operands, *, name):
         ops = nxt
         level += 1
     total = Signal(64, name=name)
-    m.d.comb += total.eq((ops[0] + ops[1])[:64] if len(ops) == 2 else ops[0])
+    if len(ops) == 1:
+        m.d.comb += total.eq(ops[0])
+    elif not carry_select:
+        m.d.comb += total.eq((ops[0] + ops[1])[:64])
+    else:
+        x, y = ops
+        lo = Signal(33, name=f"{name}_lo")
+        hi0 = Signal(32, name=f"{name}_hi0")
+        hi1 = Signal(32, name=f"{name}_hi1")
+        m.d.comb += [lo.eq(x[:32] + y[:32]), hi0.eq(x[32:] + y[32:]), hi1.eq(x[32:] + y[32:] + 1)]
+        m.d.comb += total.eq(Cat(lo[:32], Mux(lo[32], hi1, hi0)))
     return total
 
 
@@ -186,8 +201,8 @@ class Sha512(wiring.Component):
             maj.eq((a & b) ^ (a & c) ^ (b & c)),                     # Maj(a, b, c)
         ]
         # T1 = p + Σ1 + Ch;  a' = T1 + Σ0 + Maj;  e' = d + T1
-        a_new = add_mod64(m, [p, big_s1, ch, big_s0, maj], name="a_new")
-        e_new = add_mod64(m, [d, p, big_s1, ch], name="e_new")
+        a_new = add_mod64(m, [p, big_s1, ch, big_s0, maj], name="a_new", carry_select=True)
+        e_new = add_mod64(m, [d, p, big_s1, ch], name="e_new", carry_select=True)
         p_new = add_mod64(m, [g, k_next, w[15]], name="p_new")      # h_{t+1} + K_{t+1} + W_{t+1}
 
         # --- block load (feed-forward of the previous block, or IV) ---------------------
@@ -225,4 +240,121 @@ class Sha512(wiring.Component):
                 m.d.sync += [final.eq(0), out_valid.eq(1)]
             with m.If(out_valid & self.o.ready):
                 m.d.sync += [out_valid.eq(0), first.eq(1)]
+        return m
+
+
+#: Message bytes for :class:`Sha512Packer`: bytes ``0 .. nbytes-1`` of ``data``, byte 0 in
+#: bits 7..0 (little-endian, the rest of pqvote's order); ``last`` on the message's final word.
+MsgBytes = data.StructLayout({"data": unsigned(64), "nbytes": unsigned(4), "last": unsigned(1)})
+
+
+class Sha512Packer(wiring.Component):
+    """Byte stream → padded FIPS 180-4 message words for :class:`Sha512`.
+
+    Words of 1..8 bytes enter in pqvote's little-endian order at any alignment (a prefix
+    byte ``b`` as a one-byte word, then the message: ``Hash_b(x)``); the packer emits
+    big-endian 64-bit words with the §5.1.2 padding (``0x80``, zeros, the 128-bit bit
+    length) and ``last`` on word 15 of the final block. One word in and one word out per
+    cycle; the padding adds at most three words beyond the message's last.
+
+    Members
+    -------
+    i : ``In(stream.Signature(MsgBytes))``
+        Message bytes; ``nbytes`` in 1..8.
+    o : ``Out(stream.Signature(Sha512Word))``
+        Padded message words for :attr:`Sha512.i`.
+    """
+
+    i: In(stream.Signature(MsgBytes))
+    o: Out(stream.Signature(Sha512Word))
+
+    def elaborate(self, platform):
+        m = Module()
+
+        buf = [Signal(8, name=f"buf{k}") for k in range(16)]   # pending bytes, buf[0] first
+        n = Signal(range(17))
+        total = Signal(16)                  # message bytes so far
+        phase = Signal(range(5))            # 0 message, 1 0x80, 2 zeros, 3 length hi, 4 length lo
+        done_word = Signal()                # the final word is in buf (sets last)
+
+        # source of this cycle's bytes: the input in phase 0, else the padding generator
+        src = Signal(64)
+        src_n = Signal(4)
+        src_valid = Signal()
+        bitlen = Signal(64)
+        m.d.comb += bitlen.eq(total << 3)
+        zeros_left = Signal(7)              # zero bytes still needed to reach 112 mod 128
+        m.d.comb += zeros_left.eq((111 - total)[:7])           # after the 0x80 byte, mod 128
+        pad_count = Signal(8)               # bytes emitted so far in the zero phase
+        remaining = Signal(8)
+        m.d.comb += remaining.eq(zeros_left - pad_count)
+        with m.Switch(phase):
+            with m.Case(0):
+                m.d.comb += [src.eq(self.i.payload.data), src_n.eq(self.i.payload.nbytes),
+                             src_valid.eq(self.i.valid)]
+            with m.Case(1):
+                m.d.comb += [src.eq(0x80), src_n.eq(1), src_valid.eq(1)]
+            with m.Case(2):
+                m.d.comb += [src.eq(0), src_n.eq(Mux(remaining > 8, 8, remaining)),
+                             src_valid.eq(remaining != 0)]
+            with m.Case(3):
+                m.d.comb += [src.eq(0), src_n.eq(8), src_valid.eq(1)]   # bit length < 2^64
+            with m.Case(4):
+                # big-endian 64-bit bit length, in byte order
+                m.d.comb += [src.eq(Cat(*[bitlen[8 * (7 - j):8 * (8 - j)] for j in range(8)])),
+                             src_n.eq(8), src_valid.eq(1)]
+
+        emit = Signal()
+        m.d.comb += [
+            self.o.valid.eq(n >= 8),
+            self.o.payload.data.eq(Cat(*[buf[7 - j] for j in range(8)])),
+            self.o.payload.last.eq(done_word & (n == 8)),
+            emit.eq(self.o.valid & self.o.ready),
+        ]
+        room = Signal()
+        m.d.comb += room.eq((n <= 8) | emit)
+        take = Signal()
+        m.d.comb += take.eq(src_valid & room & ~done_word)
+        m.d.comb += self.i.ready.eq((phase == 0) & room & ~done_word)
+
+        # byte insertion after the optional shift-out of 8 bytes
+        base = Signal(range(17))
+        m.d.comb += base.eq(Mux(emit, n - 8, n))
+        src_bytes = [src[8 * j:8 * j + 8] for j in range(8)]
+        for k in range(16):
+            kept = buf[k + 8] if k + 8 < 16 else 0
+            shifted = Signal(8, name=f"kept{k}")
+            m.d.comb += shifted.eq(Mux(emit, kept, buf[k]))
+            new = Signal(8, name=f"new{k}")
+            pos = Signal(signed(6), name=f"pos{k}")
+            m.d.comb += pos.eq(k - base)
+            with m.Switch(pos):
+                for j in range(8):
+                    with m.Case(j):
+                        m.d.comb += new.eq(src_bytes[j])
+            ins = Signal(name=f"ins{k}")
+            m.d.comb += ins.eq(take & (k >= base) & (k < base + src_n))
+            m.d.sync += buf[k].eq(Mux(ins, new, shifted))
+        m.d.sync += n.eq(base + Mux(take, src_n, 0))
+
+        with m.If(take):
+            with m.Switch(phase):
+                with m.Case(0):
+                    m.d.sync += total.eq(total + src_n)
+                    with m.If(self.i.payload.last):
+                        m.d.sync += phase.eq(1)
+                with m.Case(1):
+                    m.d.sync += [phase.eq(2), pad_count.eq(0)]
+                with m.Case(2):
+                    m.d.sync += pad_count.eq(pad_count + src_n)
+                    with m.If(remaining <= 8):
+                        m.d.sync += phase.eq(3)
+                with m.Case(3):
+                    m.d.sync += phase.eq(4)
+                with m.Case(4):
+                    m.d.sync += done_word.eq(1)
+        with m.If((phase == 2) & (remaining == 0)):
+            m.d.sync += phase.eq(3)
+        with m.If(emit & self.o.payload.last):
+            m.d.sync += [done_word.eq(0), phase.eq(0), total.eq(0), n.eq(0)]
         return m

@@ -1,5 +1,5 @@
 # amaranth: UnusedElaboratable=no
-"""Sha512: Amaranth-simulator unit tests and the cocotb bench under Verilator."""
+"""Sha512 and Sha512Packer: Amaranth-simulator unit tests and the cocotb bench under Verilator."""
 
 import hashlib
 import os
@@ -7,10 +7,18 @@ import random
 
 import pytest
 from amaranth.back import verilog
+from amaranth.lib import stream
 from amaranth.sim import Simulator
 
 from golden import sha512 as gs
-from hdl.sha512 import Sha512
+from hdl.sha512 import MsgBytes, Sha512, Sha512Packer, Sha512State
+
+
+def _run_sim(dut, testbench):
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    sim.run()
 
 
 def _words(msg):
@@ -83,3 +91,93 @@ def test_cocotb_negative_control():
     with pytest.raises(AssertionError, match=r"4 of \d cocotb tests failed"):
         run_cocotb(name="sha512", top=Sha512, module="sim.tb_sha512",
                    env={"SHA512_CASES": 4, "SHA512_CORRUPT": 1})
+
+
+# ---- Sha512Packer -------------------------------------------------------------------------
+
+def _chunks(rnd, msg):
+    out, k = [], 0
+    while k < len(msg):
+        n = rnd.randrange(1, 9)
+        out.append(msg[k:k + n])
+        k += n
+    return out
+
+
+@pytest.mark.parametrize("stall", [0.0, 0.4])
+def test_packer_words(stall):
+    """Any chunking of a message gives golden.sha512.blocks' words, last on the final word."""
+    dut = Sha512Packer()
+    rnd = random.Random(int(stall * 10))
+    msgs = [rnd.randbytes(n) for n in (1, 8, 33, 65, 110, 111, 112, 127, 128, 129, 165, 239,
+                                       240, 930, 995)]
+
+    async def testbench(ctx):
+        for msg in msgs:
+            chunks = _chunks(rnd, msg)
+            blocks = gs.blocks(msg)
+            expect = [(w, b == len(blocks) - 1 and j == 15)
+                      for b, B in enumerate(blocks) for j, w in enumerate(B)]
+            got, k = [], 0
+            while len(got) < len(expect):
+                if k < len(chunks):
+                    c = chunks[k]
+                    ctx.set(dut.i.payload, {"data": int.from_bytes(c, "little"), "nbytes": len(c),
+                                            "last": int(k == len(chunks) - 1)})
+                ctx.set(dut.i.valid, k < len(chunks))
+                take = rnd.random() >= stall
+                ctx.set(dut.o.ready, take)
+                if k < len(chunks) and ctx.get(dut.i.ready):
+                    k += 1
+                if take and ctx.get(dut.o.valid):
+                    got.append((ctx.get(dut.o.payload.data), bool(ctx.get(dut.o.payload.last))))
+                await ctx.tick()
+            ctx.set(dut.i.valid, 0)
+            ctx.set(dut.o.ready, 0)
+            assert got == expect, f"{len(msg)} bytes"
+            assert not ctx.get(dut.o.valid)
+
+    _run_sim(dut, testbench)
+
+
+def test_packer_into_sha512():
+    """Hash_b(x) = SHA-512(b ‖ x)[:32] through packer and engine, the prefix a one-byte word."""
+    from amaranth.hdl import Module
+    from amaranth.lib import wiring
+
+    class Top(wiring.Component):
+        i: wiring.In(stream.Signature(MsgBytes))
+        o: wiring.Out(stream.Signature(Sha512State))
+
+        def elaborate(self, platform):
+            m = Module()
+            m.submodules.pack = pack = Sha512Packer()
+            m.submodules.sha = sha = Sha512()
+            wiring.connect(m, pack.o, sha.i)
+            wiring.connect(m, wiring.flipped(self.i), pack.i)
+            wiring.connect(m, sha.o, wiring.flipped(self.o))
+            return m
+
+    dut = Top()
+    rnd = random.Random(5)
+    cases = [(3, rnd.randbytes(164)), (2, rnd.randbytes(64)), (1, rnd.randbytes(929)),
+             (4, rnd.randbytes(994))]
+    got = []
+
+    async def testbench(ctx):
+        for b, x in cases:
+            words = [bytes([b])] + _chunks(rnd, x)
+            for k, c in enumerate(words):
+                ctx.set(dut.i.payload, {"data": int.from_bytes(c, "little"), "nbytes": len(c),
+                                        "last": int(k == len(words) - 1)})
+                ctx.set(dut.i.valid, 1)
+                await ctx.tick().until(dut.i.ready)
+            ctx.set(dut.i.valid, 0)
+            ctx.set(dut.o.ready, 1)
+            await ctx.tick().until(dut.o.valid)
+            H = ctx.get(dut.o.payload)
+            got.append(gs.digest_bytes([H[j] for j in range(8)])[:32])
+            ctx.set(dut.o.ready, 0)
+
+    _run_sim(dut, testbench)
+    assert got == [hashlib.sha512(bytes([b]) + x).digest()[:32] for b, x in cases]
