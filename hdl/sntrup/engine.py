@@ -1,0 +1,654 @@
+"""sntrup653 KEM engine: decapsulation from the standard 1518-byte sk (docs/sntrup.md).
+
+The engine implements the KEM engine contract (docs/interfaces.md): ``key`` (the sk
+words), ``key_done``/``key_ok``, ``start``, ``ct`` (the ciphertext words), ``abort`` and
+``k`` (the session key). Every phase has a fixed length, so the cycles from the last
+``ct`` word to ``k.valid`` are one number for every key and ciphertext.
+
+Blocks: :class:`~hdl.sntrup.mult.HornerArray` (all three products),
+:class:`~hdl.sntrup.reduce.Reducer`, two :class:`~hdl.sntrup.decode.RadixDecoder`
+(Rounded for ``ct``, Rq for ``pk``) and the shared SHA-512 block with its packer, driven
+by :class:`HashJobs` (each hash a fixed list of byte segments).
+
+Schedule (phases of the sequencer; ``j`` runs from 652 down to 0)::
+
+    key load: Sk (190 words; pk words also into the Rq decoder) → H (h decoded) →
+              Unpack (f and v codes, checks) → Jobs (Hash_4(pk), Hash_3(rho)) → Cache
+              (compare Hash_4(pk) with the cache) → FbLoad (r_fb into the lanes) →
+              FbStep (h · r_fb) → FbDrain (Round → hr_fb; f into the lanes) → ready
+    decaps:   Ct (113 words; 109 also into the Rounded decoder) → Cf (decoder → c·f; c kept;
+              job K_0 starts) → E (drain → e; v into the lanes) → Ev (e·v) → R (drain →
+              r, weight, r_enc; r into the lanes) → Hr (h·r; jobs Hash_3(r_enc),
+              HashConfirm, K_1) → Cmp (drain → Round, fallback select, compare with c;
+              f into the lanes) → Wait (jobs done) → Confirm (32-byte compare) → Out
+"""
+
+from amaranth.hdl import Module, ResetInserter, Signal, Const, Cat, Mux, signed, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+import golden.sntrup as sn
+from hdl.sha512 import MsgBytes, Sha512, Sha512Packer
+from hdl.sntrup.decode import RadixDecoder
+from hdl.sntrup.mult import HornerArray, HornerOp
+from hdl.sntrup.reduce import Reducer, ReduceMode
+
+
+__all__ = ["Word", "SntrupEngine", "HashJobs", "JOBS"]
+
+P = sn.P
+Word = data.StructLayout({"data": unsigned(64), "last": unsigned(1)})
+
+SK_WORDS = (sn.SK_BYTES + 7) // 8          # 190
+CT_WORDS = (sn.CT_BYTES + 7) // 8          # 113
+
+# byte segments of the hashes: ("prefix", b) | ("sk", a, b) | ("ct", a, b) | ("reg", r) | ("renc",)
+REG_H3RHO, REG_H3R = 0, 1
+JOBS = {
+    "h4pk": [("prefix", 4), ("sk", sn.SK_PK, sn.SK_RHO)],
+    "h3rho": [("prefix", 3), ("sk", sn.SK_RHO, sn.SK_CACHE)],
+    "k0": [("prefix", 0), ("reg", REG_H3RHO), ("ct", 0, sn.CT_BYTES)],
+    "h3r": [("prefix", 3), ("renc",)],
+    "confirm": [("prefix", 2), ("reg", REG_H3R), ("sk", sn.SK_CACHE, sn.SK_BYTES)],
+    "k1": [("prefix", 1), ("reg", REG_H3R), ("ct", 0, sn.CT_BYTES)],
+}
+JOB_IDS = {name: k for k, name in enumerate(JOBS)}
+
+_SEG_KIND = {"prefix": 0, "sk": 1, "ct": 2, "reg": 3, "renc": 4}
+
+#: r_fb = (1, ..., 1, 0, ..., 0) of weight w, Small-encoded (the fallback r_enc)
+_RENC_FB = sn.small_encode([1] * sn.W + [0] * (P - sn.W))
+_RENC_WORDS = (sn.SMALL_BYTES + 7) // 8    # 21
+
+
+def _segments():
+    rows, starts = [], []
+    for name, segs in JOBS.items():
+        starts.append(len(rows))
+        for n, seg in enumerate(segs):
+            kind = seg[0]
+            a, b, val = 0, 0, 0
+            if kind == "prefix":
+                val, a, b = seg[1], 0, 1
+            elif kind in ("sk", "ct"):
+                a, b = seg[1], seg[2]
+            elif kind == "reg":
+                val, a, b = seg[1], 0, 32
+            else:
+                a, b = 0, sn.SMALL_BYTES
+            rows.append({"kind": _SEG_KIND[kind], "a": a, "b": b, "val": val,
+                         "last": int(n == len(segs) - 1)})
+    return rows, starts
+
+
+class HashJobs(wiring.Component):
+    """Runs one hash of :data:`JOBS` at a time through a packer and the SHA-512 block.
+
+    ``job``/``go`` start a job; chunks are read from the sk and ct word memories (read
+    ports handed in), the two digest registers and the r_enc memory; ``busy`` falls when
+    the first 32 digest bytes are in ``digest`` (H_0..H_3). Fixed duration per job.
+    """
+
+    def __init__(self):
+        super().__init__({
+            "go": In(1),
+            "job": In(range(len(JOBS))),
+            "busy": Out(1),
+            "digest": Out(data.ArrayLayout(unsigned(64), 4)),
+            "sk_addr": Out(range(SK_WORDS)), "sk_data": In(64),
+            "ct_addr": Out(range(CT_WORDS)), "ct_data": In(64),
+            "renc_addr": Out(range(_RENC_WORDS)), "renc_data": In(64), "renc_fb": In(1),
+            "h3rho": In(data.ArrayLayout(unsigned(64), 4)),
+            "h3r": In(data.ArrayLayout(unsigned(64), 4)),
+            "cancel": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        rows, starts = _segments()
+        seg_layout = data.StructLayout({"kind": unsigned(3), "a": unsigned(11), "b": unsigned(11),
+                                        "val": unsigned(8), "last": unsigned(1)})
+        m.submodules.segs = segs = memory.Memory(shape=seg_layout, depth=len(rows), init=rows)
+        seg_rd = segs.read_port(domain="comb")
+        # an abort drops a job mid-message: the packer restarts with it
+        pack = Sha512Packer()
+        m.submodules.pack = ResetInserter(self.cancel)(pack)
+        m.submodules.sha = sha = Sha512()
+        wiring.connect(m, pack.o, sha.i)
+
+        seg_ix = Signal(range(len(rows)))
+        cur = Signal(11)                     # byte cursor within the segment
+        m.d.comb += seg_rd.addr.eq(seg_ix)
+        seg = seg_rd.data
+        word_ix = Signal(8)
+        m.d.comb += word_ix.eq(cur >> 3)
+        m.d.comb += [self.sk_addr.eq(word_ix), self.ct_addr.eq(word_ix), self.renc_addr.eq(word_ix)]
+
+        def bswap(x):
+            return Cat(*[x[8 * (7 - j):8 * (8 - j)] for j in range(8)])
+
+        fb_words = [int.from_bytes((_RENC_FB + b"\0" * 8)[8 * k:8 * k + 8], "little")
+                    for k in range(_RENC_WORDS)]
+        fb_word = Signal(64)
+        with m.Switch(word_ix):
+            for k, wv in enumerate(fb_words):
+                with m.Case(k):
+                    m.d.comb += fb_word.eq(wv)
+        reg_word = Signal(64)
+        with m.Switch(word_ix[:2]):
+            for k in range(4):
+                with m.Case(k):
+                    m.d.comb += reg_word.eq(bswap(Mux(seg.val[0], self.h3r[k], self.h3rho[k])))
+        word = Signal(64)
+        with m.Switch(seg.kind):
+            with m.Case(0):
+                m.d.comb += word.eq(seg.val)
+            with m.Case(1):
+                m.d.comb += word.eq(self.sk_data)
+            with m.Case(2):
+                m.d.comb += word.eq(self.ct_data)
+            with m.Case(3):
+                m.d.comb += word.eq(reg_word)
+            with m.Case(4):
+                m.d.comb += word.eq(Mux(self.renc_fb, fb_word, self.renc_data))
+        shift = Signal(3)
+        m.d.comb += shift.eq(Mux(seg.kind == 0, 0, cur[:3]))
+        left = Signal(11)
+        m.d.comb += left.eq(seg.b - cur)
+        nbytes = Signal(4)
+        m.d.comb += nbytes.eq(Mux(left < 8 - shift, left, 8 - shift))
+        last_chunk = Signal()
+        m.d.comb += last_chunk.eq(seg.last & (left == nbytes))
+
+        with m.FSM(name="jobs"):
+            with m.State("Idle"):
+                with m.If(self.go & ~self.cancel):
+                    with m.Switch(self.job):
+                        for k, s0 in enumerate(starts):
+                            with m.Case(k):
+                                m.d.sync += seg_ix.eq(s0)
+                    m.d.sync += cur.eq(0)
+                    m.next = "Read"
+            with m.State("Read"):                # memory address presented this cycle
+                m.d.comb += self.busy.eq(1)
+                with m.If(seg.kind != 0):
+                    m.d.sync += cur.eq(seg.a)
+                m.next = "Addr"
+                with m.If(self.cancel):
+                    m.next = "Idle"
+            with m.State("Addr"):
+                m.d.comb += self.busy.eq(1)
+                m.next = "Offer"
+                with m.If(self.cancel):
+                    m.next = "Idle"
+            with m.State("Offer"):
+                m.d.comb += [self.busy.eq(1), pack.i.valid.eq(1),
+                             pack.i.payload.data.eq(word >> (shift * 8)),
+                             pack.i.payload.nbytes.eq(nbytes),
+                             pack.i.payload.last.eq(last_chunk)]
+                with m.If(pack.i.ready):
+                    with m.If(left == nbytes):
+                        with m.If(seg.last):
+                            m.next = "Digest"
+                        with m.Else():
+                            m.d.sync += [seg_ix.eq(seg_ix + 1), cur.eq(0)]
+                            m.next = "Read"
+                    with m.Else():
+                        m.d.sync += cur.eq(cur + nbytes)
+                        m.next = "Addr"
+                with m.If(self.cancel):
+                    m.next = "Idle"
+            with m.State("Digest"):
+                m.d.comb += [self.busy.eq(1), sha.o.ready.eq(1)]
+                with m.If(sha.o.valid):
+                    m.d.sync += [self.digest[k].eq(sha.o.payload[k]) for k in range(4)]
+                    m.next = "Idle"
+                with m.If(self.cancel):
+                    m.next = "Idle"
+        m.d.comb += sha.cancel.eq(self.cancel)
+        return m
+
+
+def _bswap(x):
+    return Cat(*[x[8 * (7 - j):8 * (8 - j)] for j in range(8)])
+
+
+class SntrupEngine(wiring.Component):
+    """sntrup653 decapsulation engine (KEM engine contract, docs/interfaces.md).
+
+    Members
+    -------
+    key : ``In(stream.Signature(Word))``
+        The 1518-byte sk as 190 little-endian words, ``last`` on the final one.
+    key_done, key_ok : ``Out(1)``
+        Key processing finished; the sk passed the structural checks (Small fields, pad
+        bits, weight of ``f``, ``Hash_4(pk)`` = cache).
+    start : ``In(1)``
+        A request begins (the ciphertext words follow).
+    ct : ``In(stream.Signature(Word))``
+        The 897-byte ciphertext as 113 words.
+    abort : ``In(1)``
+        Drop the request (and any untaken ``k``).
+    k : ``Out(stream.Signature(unsigned(256)))``
+        ``K = Decaps(sk, ct)``, byte ``i`` in bits ``8i+7 .. 8i``.
+    """
+
+    key: In(stream.Signature(Word))
+    key_done: Out(1)
+    key_ok: Out(1)
+    start: In(1)
+    ct: In(stream.Signature(Word))
+    abort: In(1)
+    k: Out(stream.Signature(unsigned(256)))
+
+    def elaborate(self, platform):
+        m = Module()
+
+        # ---- blocks ---------------------------------------------------------------------
+        m.submodules.array = arr = HornerArray(p=P)
+        m.submodules.reducer = red = Reducer()
+        dec_r = RadixDecoder(moduli=[sn.ROUNDED_M] * P)
+        m.submodules.dec_rounded = ResetInserter(self.abort)(dec_r)
+        m.submodules.dec_rq = dec_q = RadixDecoder(moduli=[sn.Q] * P)
+        m.submodules.jobs = jobs = HashJobs()
+
+        # ---- memories -------------------------------------------------------------------
+        def mem(name, shape, depth):
+            mm = memory.Memory(shape=shape, depth=depth, init=[])
+            m.submodules[name] = mm
+            return mm
+
+        skm = mem("sk_mem", unsigned(64), SK_WORDS)
+        ctm = mem("ct_mem", unsigned(64), CT_WORDS)
+        fm = mem("f_mem", unsigned(2), P)
+        vm = mem("v_mem", unsigned(2), P)
+        hm = mem("h_mem", signed(13), P)
+        cm = mem("c_mem", signed(13), P)
+        fbm = mem("hrfb_mem", signed(13), P)
+        em = mem("e_mem", unsigned(2), P)
+        rencm = mem("renc_mem", unsigned(64), _RENC_WORDS)
+
+        sk_w, sk_rj, sk_rx = skm.write_port(), skm.read_port(), skm.read_port()
+        ct_w, ct_rj, ct_rx = ctm.write_port(), ctm.read_port(), ctm.read_port()
+        f_w, f_r = fm.write_port(), fm.read_port()
+        v_w, v_r = vm.write_port(), vm.read_port()
+        h_w, h_r = hm.write_port(), hm.read_port()
+        c_w, c_r = cm.write_port(), cm.read_port()
+        fb_w, fb_r = fbm.write_port(), fbm.read_port()
+        e_w, e_r = em.write_port(), em.read_port()
+        renc_w, renc_r = rencm.write_port(), rencm.read_port()
+
+        m.d.comb += [sk_rj.addr.eq(jobs.sk_addr), jobs.sk_data.eq(sk_rj.data),
+                     ct_rj.addr.eq(jobs.ct_addr), jobs.ct_data.eq(ct_rj.data),
+                     renc_r.addr.eq(jobs.renc_addr), jobs.renc_data.eq(renc_r.data)]
+
+        # ---- registers ------------------------------------------------------------------
+        digest4 = data.ArrayLayout(unsigned(64), 4)
+        h3rho = Signal(digest4)
+        h3r = Signal(digest4)
+        conf = Signal(digest4)
+        k0 = Signal(digest4)
+        k1 = Signal(digest4)
+        m.d.comb += [jobs.h3rho.eq(h3rho), jobs.h3r.eq(h3r)]
+
+        key_done = Signal()
+        bad_small = Signal()                  # a Small field is 3, or a pad bit is set
+        f_weight = Signal(range(P + 1))
+        cache_diff = Signal()
+        m.d.comb += [self.key_done.eq(key_done),
+                     self.key_ok.eq(~bad_small & (f_weight == sn.W) & ~cache_diff)]
+
+        j = Signal(range(2 * 656 + 8))        # phase counter
+        jr = Signal(range(P + 1))             # index of the next reducer output (descending)
+        weight = Signal(range(P + 1))
+        fallback = Signal()                   # r fails the weight check: r = r_fb
+        diff = Signal()                       # Round(h r) != c somewhere
+        conf_diff = Signal()
+        rword = Signal(64)                    # r_enc word being assembled
+        pending_start = Signal()
+
+        # defaults
+        m.d.comb += [arr.op.eq(HornerOp.IDLE), red.i_valid.eq(0)]
+
+        # ---- reducer outputs (shared by the drains) -------------------------------------
+        red_mode = Signal(ReduceMode)
+        m.d.comb += red.i.mode.eq(red_mode)
+        m.d.comb += red.i.x.eq(arr.o_coeff)
+
+        # chain load from a code memory: address j (descending) now, shift next cycle
+        chain_ld = Signal()
+        chain_src = Signal(2)                 # 0 f, 1 v
+        m.d.sync += chain_ld.eq(0)
+        with m.If(chain_ld):
+            m.d.comb += [arr.s_load.eq(1), arr.s_in.eq(Mux(chain_src == 0, f_r.data, v_r.data))]
+
+        # STEP one cycle after the operand's address is presented
+        step_src = Signal(2)                  # 0 h, 1 e
+        step_v = Signal()
+        m.d.sync += step_v.eq(0)
+        with m.If(step_v):
+            m.d.comb += arr.op.eq(HornerOp.STEP)
+            m.d.comb += arr.a.eq(Mux(step_src == 0, h_r.data, e_r.data - 1))
+
+        m.d.comb += [f_r.addr.eq(j), v_r.addr.eq(j), h_r.addr.eq(j), e_r.addr.eq(j)]
+
+        red_out = red.o_coeff
+        # one-cycle delayed reducer output, aligned with c / hr_fb reads at jr
+        cmp_v = Signal()
+        cmp_val = Signal(signed(13))
+        m.d.sync += [cmp_v.eq(0)]
+        m.d.comb += [c_r.addr.eq(jr), fb_r.addr.eq(jr)]
+
+        # ---- unpacking pipeline (key load) ----------------------------------------------
+        up_v = Signal()
+        up_i = Signal(range(656))
+        up_region = Signal()
+        m.d.sync += up_v.eq(0)
+
+        # byte compare pipeline (cache, confirm)
+        bc_v = Signal()
+        bc_k = Signal(range(32))
+        m.d.sync += bc_v.eq(0)
+
+        # job completion: busy falls after the digest is taken
+        jstarted = Signal()
+        complete = Signal()
+        m.d.sync += jstarted.eq(jobs.go | (jstarted & jobs.busy))
+        m.d.comb += complete.eq(jstarted & ~jobs.busy)
+        jseq = Signal(range(6))               # 1 K_0, 2 Hash_3(r), 3 confirm, 4 K_1, 5 done
+        bc_src = Signal()                     # 0 cache (sk bytes), 1 confirm (ct bytes)
+        up_sel = Signal(3)
+        bc_sel = Signal(3)
+
+        in_request = Signal()                 # a decapsulation is in progress
+        m.d.comb += in_request.eq(0)
+
+        def abortable(*, lanes_clean=False):
+            """End of a decapsulation state: ``abort`` drops the request."""
+            m.d.comb += in_request.eq(1)
+            with m.If(self.abort):
+                if lanes_clean:
+                    m.next = "Idle"              # the lanes hold f, the accumulators are 0
+                else:
+                    m.d.sync += [j.eq(P - 1), chain_src.eq(0), jseq.eq(0), step_v.eq(0),
+                                 pending_start.eq(0)]
+                    m.next = "Abort"
+
+        phase_id = Signal(5)                  # the current phase (for benches)
+        self._phase = phase_id
+        with m.FSM(name="phase"):
+            # ---------------------------------------------------------------- key load
+            with m.State("Idle"):
+                m.d.comb += phase_id.eq(0)
+                m.d.comb += self.key.ready.eq(1)
+                with m.If(self.key.valid):
+                    m.d.sync += [key_done.eq(0), j.eq(1)]
+                    m.d.comb += [sk_w.addr.eq(0), sk_w.data.eq(self.key.payload.data), sk_w.en.eq(1)]
+                    m.next = "Sk"
+                with m.Elif(self.start | pending_start):
+                    m.d.sync += [j.eq(0), pending_start.eq(0)]
+                    m.next = "Ct"
+            with m.State("Sk"):
+                m.d.comb += phase_id.eq(1)
+                m.d.comb += self.key.ready.eq(1)
+                with m.If(self.key.valid):
+                    m.d.comb += [sk_w.addr.eq(j), sk_w.data.eq(self.key.payload.data), sk_w.en.eq(1)]
+                    m.d.comb += [dec_q.i.payload.eq(self.key.payload.data),
+                                 dec_q.i.valid.eq((j >= sn.SK_PK // 8) & (j < sn.SK_PK // 8 + dec_q.nwords))]
+                    m.d.sync += j.eq(j + 1)
+                    with m.If(j == SK_WORDS - 1):
+                        m.d.sync += [j.eq(P - 1)]
+                        m.next = "H"
+            # the pk words (41 .. 165) also go to the Rq decoder as they arrive
+            with m.State("H"):
+                m.d.comb += phase_id.eq(2)
+                with m.If(dec_q.o_valid):
+                    m.d.comb += [h_w.addr.eq(j), h_w.data.eq(dec_q.o_coeff - sn.Q12), h_w.en.eq(1)]
+                    m.d.sync += j.eq(j - 1)
+                with m.If(dec_q.done):
+                    m.d.sync += [j.eq(0), bad_small.eq(0), f_weight.eq(0)]
+                    m.next = "Unpack"
+            with m.State("Unpack"):
+                m.d.comb += phase_id.eq(3)
+                # j = 0 .. 1311: f codes (region 0) then v codes (region 1), 656 each
+                region = j >= 656
+                i = Mux(region, j - 656, j)
+                off = Mux(region, sn.SK_V, sn.SK_F) + (i >> 2)
+                m.d.comb += sk_rx.addr.eq(off >> 3)
+                m.d.sync += [up_v.eq(j < 2 * 656), up_i.eq(i), up_region.eq(region),
+                             up_sel.eq(off[:3]), j.eq(j + 1)]
+                with m.If(j == 2 * 656):
+                    m.d.sync += j.eq(0)
+                    m.d.comb += [jobs.go.eq(1), jobs.job.eq(JOB_IDS["h4pk"])]
+                    m.next = "JobH4"
+            with m.State("JobH4"):
+                m.d.comb += phase_id.eq(4)
+                with m.If(complete):
+                    m.d.sync += [j.eq(0), cache_diff.eq(0)]
+                    m.next = "Cache"
+            with m.State("Cache"):
+                m.d.comb += phase_id.eq(5)
+                # compare sk bytes SK_CACHE + j with digest byte j
+                off = sn.SK_CACHE + j
+                m.d.comb += sk_rx.addr.eq(off >> 3)
+                m.d.sync += [bc_v.eq(j < 32), bc_k.eq(j), bc_sel.eq(off[:3]), bc_src.eq(0),
+                             j.eq(j + 1)]
+                with m.If(j == 33):
+                    m.d.comb += [jobs.go.eq(1), jobs.job.eq(JOB_IDS["h3rho"])]
+                    m.next = "JobH3rho"
+            with m.State("JobH3rho"):
+                m.d.comb += phase_id.eq(6)
+                with m.If(complete):
+                    m.d.sync += [h3rho.eq(jobs.digest), j.eq(P - 1)]
+                    m.next = "FbLoad"
+            with m.State("FbLoad"):
+                m.d.comb += phase_id.eq(7)
+                # r_fb into the lanes, top coefficient first: code 2 (s = 1) below w
+                m.d.comb += [arr.s_load.eq(1), arr.s_in.eq(Mux(j < sn.W, 2, 1))]
+                m.d.sync += j.eq(j - 1)
+                with m.If(j == 0):
+                    m.d.sync += [j.eq(P - 1), step_src.eq(0)]
+                    m.next = "FbStep"
+            with m.State("FbStep"):
+                m.d.comb += phase_id.eq(8)
+                m.d.sync += [step_v.eq(1), j.eq(j - 1)]
+                with m.If(j == 0):
+                    m.d.sync += [j.eq(P), jr.eq(P - 1), chain_src.eq(0), red_mode.eq(ReduceMode.ROUND)]
+                    m.next = "FbDrain"
+            with m.State("FbDrain"):
+                m.d.comb += phase_id.eq(9)
+                with m.If(j < P):
+                    m.d.comb += [arr.op.eq(HornerOp.DRAIN), red.i_valid.eq(1)]
+                    m.d.sync += chain_ld.eq(1)
+                m.d.sync += j.eq(j - 1)
+                with m.If(red.o_valid):
+                    m.d.comb += [fb_w.addr.eq(jr), fb_w.data.eq(red_out), fb_w.en.eq(1)]
+                    m.d.sync += jr.eq(jr - 1)
+                    with m.If(jr == 0):
+                        m.d.sync += key_done.eq(1)
+                        m.next = "Idle"
+
+            # ---------------------------------------------------------------- decapsulation
+            with m.State("Ct"):
+                m.d.comb += phase_id.eq(10)
+                m.d.comb += self.ct.ready.eq(1)
+                with m.If(self.ct.valid):
+                    m.d.comb += [ct_w.addr.eq(j), ct_w.data.eq(self.ct.payload.data), ct_w.en.eq(1)]
+                    m.d.comb += [dec_r.i.payload.eq(self.ct.payload.data),
+                                 dec_r.i.valid.eq(j < dec_r.nwords)]
+                    m.d.sync += j.eq(j + 1)
+                    with m.If(j == CT_WORDS - 1):
+                        m.d.sync += [j.eq(P - 1), diff.eq(0), conf_diff.eq(0), weight.eq(0),
+                                     jseq.eq(1)]
+                        m.d.comb += [jobs.go.eq(1), jobs.job.eq(JOB_IDS["k0"])]
+                        m.next = "Cf"
+                abortable(lanes_clean=True)
+            with m.State("Cf"):
+                m.d.comb += phase_id.eq(11)
+                with m.If(dec_r.o_valid):
+                    cval = Signal(signed(13))
+                    m.d.comb += cval.eq(dec_r.o_coeff * 3 - sn.Q12)
+                    m.d.comb += [arr.op.eq(HornerOp.STEP), arr.a.eq(cval),
+                                 c_w.addr.eq(j), c_w.data.eq(cval), c_w.en.eq(1)]
+                    m.d.sync += j.eq(j - 1)
+                with m.If(dec_r.done):
+                    m.d.sync += [j.eq(P - 1), jr.eq(P - 1), chain_src.eq(1), red_mode.eq(ReduceMode.E)]
+                    m.next = "E"
+                abortable(lanes_clean=False)
+            with m.State("E"):
+                m.d.comb += phase_id.eq(12)
+                with m.If(j < P):
+                    m.d.comb += [arr.op.eq(HornerOp.DRAIN), red.i_valid.eq(1)]
+                    m.d.sync += chain_ld.eq(1)
+                m.d.sync += j.eq(j - 1)
+                with m.If(red.o_valid):
+                    m.d.comb += [e_w.addr.eq(jr), e_w.data.eq(red_out + 1), e_w.en.eq(1)]
+                    m.d.sync += jr.eq(jr - 1)
+                    with m.If(jr == 0):
+                        m.d.sync += [j.eq(P - 1), step_src.eq(1)]
+                        m.next = "Ev"
+                abortable(lanes_clean=False)
+            with m.State("Ev"):
+                m.d.comb += phase_id.eq(13)
+                m.d.sync += [step_v.eq(1), j.eq(j - 1)]
+                with m.If(j == 0):
+                    m.d.sync += [j.eq(P), jr.eq(P - 1), red_mode.eq(ReduceMode.R3), rword.eq(0)]
+                    m.next = "R"
+                abortable(lanes_clean=False)
+            with m.State("R"):
+                m.d.comb += phase_id.eq(14)
+                with m.If(j < P):
+                    m.d.comb += [arr.op.eq(HornerOp.DRAIN), red.i_valid.eq(1)]
+                m.d.sync += j.eq(j - 1)
+                with m.If(red.o_valid):
+                    code = Signal(2)
+                    m.d.comb += code.eq(red_out + 1)
+                    m.d.comb += [arr.s_load.eq(1), arr.s_in.eq(code)]
+                    m.d.sync += weight.eq(weight + (code != 1))
+                    word_now = Signal(64)
+                    m.d.comb += word_now.eq(rword | (code.as_unsigned() << (2 * jr[:5])))
+                    with m.If(jr[:5] == 0):
+                        m.d.comb += [renc_w.addr.eq(jr >> 5), renc_w.data.eq(word_now), renc_w.en.eq(1)]
+                        m.d.sync += rword.eq(0)
+                    with m.Else():
+                        m.d.sync += rword.eq(word_now)
+                    m.d.sync += jr.eq(jr - 1)
+                    with m.If(jr == 0):
+                        m.d.sync += [j.eq(P - 1), step_src.eq(0),
+                                     fallback.eq((weight + (code != 1)) != sn.W)]
+                        m.next = "Hr"
+                abortable(lanes_clean=False)
+            with m.State("Hr"):
+                m.d.comb += phase_id.eq(15)
+                m.d.sync += [step_v.eq(1), j.eq(j - 1)]
+                with m.If(jseq == 0):
+                    m.d.comb += [jobs.go.eq(1), jobs.job.eq(JOB_IDS["h3r"])]
+                    m.d.sync += jseq.eq(2)
+                with m.If(j == 0):
+                    m.d.sync += [j.eq(P), jr.eq(P - 1), chain_src.eq(0), red_mode.eq(ReduceMode.ROUND)]
+                    m.next = "Cmp"
+                abortable(lanes_clean=False)
+            with m.State("Cmp"):
+                m.d.comb += phase_id.eq(16)
+                with m.If(j < P):
+                    m.d.comb += [arr.op.eq(HornerOp.DRAIN), red.i_valid.eq(1)]
+                    m.d.sync += chain_ld.eq(1)
+                m.d.sync += j.eq(j - 1)
+                with m.If(red.o_valid):
+                    m.d.sync += [cmp_v.eq(1), cmp_val.eq(red_out), jr.eq(jr - 1)]
+                    with m.If(jr == 0):
+                        m.next = "Wait"
+                abortable(lanes_clean=False)
+            with m.State("Wait"):
+                m.d.comb += phase_id.eq(17)
+                with m.If(jseq == 5):
+                    m.d.sync += j.eq(0)
+                    m.next = "Conf"
+                abortable(lanes_clean=False)
+            with m.State("Conf"):
+                m.d.comb += phase_id.eq(18)
+                off = sn.ROUNDED_BYTES + j
+                m.d.comb += ct_rx.addr.eq(off >> 3)
+                m.d.sync += [bc_v.eq(j < 32), bc_k.eq(j), bc_sel.eq(off[:3]), bc_src.eq(1),
+                             j.eq(j + 1)]
+                with m.If(j == 33):
+                    m.next = "Out"
+                abortable(lanes_clean=False)
+            with m.State("Out"):
+                m.d.comb += phase_id.eq(19)
+                m.d.comb += self.k.valid.eq(1)
+                with m.If(self.k.ready):
+                    m.next = "Idle"
+                abortable(lanes_clean=True)
+            with m.State("Abort"):
+                m.d.comb += phase_id.eq(20)
+                # zero the accumulators and put f back into the lanes, then idle
+                with m.If(j < P):
+                    m.d.comb += arr.op.eq(HornerOp.DRAIN)
+                    m.d.sync += chain_ld.eq(1)
+                m.d.sync += j.eq(j - 1)
+                with m.If(j == 0):
+                    m.next = "Idle"
+                with m.If(self.start):
+                    m.d.sync += pending_start.eq(1)
+
+        m.d.comb += jobs.cancel.eq(self.abort & in_request)
+
+        # ---- consumers of the one-cycle memory reads --------------------------------------
+        with m.If(up_v):                        # a Small code of f (region 0) or v
+            byte = Signal(8)
+            code = Signal(2, name="up_code")
+            m.d.comb += byte.eq(sk_rx.data.word_select(up_sel, 8))
+            m.d.comb += code.eq(byte.word_select(up_i[:2], 2))
+            with m.If(up_i < P):
+                m.d.comb += [f_w.addr.eq(up_i), f_w.data.eq(code), f_w.en.eq(~up_region),
+                             v_w.addr.eq(up_i), v_w.data.eq(code), v_w.en.eq(up_region)]
+                with m.If(code == 3):
+                    m.d.sync += bad_small.eq(1)
+                with m.If(~up_region & (code != 1)):
+                    m.d.sync += f_weight.eq(f_weight + 1)
+            with m.Elif(code != 0):              # pad bits of the final byte
+                m.d.sync += bad_small.eq(1)
+
+        with m.If(bc_v):                        # byte compare: sk cache or ct confirm
+            got = Signal(8)
+            want = Signal(8)
+            hword = Signal(64)
+            m.d.comb += hword.eq(Mux(bc_src, conf.as_value(), jobs.digest.as_value())
+                                 .word_select(bc_k[3:], 64))
+            m.d.comb += got.eq(Mux(bc_src, ct_rx.data, sk_rx.data).word_select(bc_sel, 8))
+            m.d.comb += want.eq(_bswap(hword).word_select(bc_k[:3], 8))
+            with m.If(got != want):
+                with m.If(bc_src):
+                    m.d.sync += conf_diff.eq(1)
+                with m.Else():
+                    m.d.sync += cache_diff.eq(1)
+
+        with m.If(cmp_v):                       # Round(h r) (or the fallback) against c
+            mine = Signal(signed(13))
+            m.d.comb += mine.eq(Mux(fallback, fb_r.data, cmp_val))
+            with m.If(mine != c_r.data):
+                m.d.sync += diff.eq(1)
+
+        # ---- hash jobs of the decapsulation -------------------------------------------------
+        with m.If(complete):
+            with m.Switch(jseq):
+                with m.Case(1):
+                    m.d.sync += [k0.eq(jobs.digest), jseq.eq(0)]
+                with m.Case(2):
+                    m.d.sync += [h3r.eq(jobs.digest), jseq.eq(3)]
+                    m.d.comb += [jobs.go.eq(1), jobs.job.eq(JOB_IDS["confirm"])]
+                with m.Case(3):
+                    m.d.sync += [conf.eq(jobs.digest), jseq.eq(4)]
+                    m.d.comb += [jobs.go.eq(1), jobs.job.eq(JOB_IDS["k1"])]
+                with m.Case(4):
+                    m.d.sync += [k1.eq(jobs.digest), jseq.eq(5)]
+        m.d.comb += jobs.renc_fb.eq(fallback)
+
+        # ---- K = ok ? K_1 : K_0 ---------------------------------------------------------------
+        ok = Signal()
+        m.d.comb += ok.eq(dec_r.canonical & ~diff & ~conf_diff)
+        chosen = Signal(digest4)
+        m.d.comb += chosen.eq(Mux(ok, k1, k0))
+        m.d.comb += self.k.payload.eq(Cat(*[_bswap(chosen[w]) for w in range(4)]))
+        return m
