@@ -201,8 +201,8 @@ class Sha512(wiring.Component):
             maj.eq((a & b) ^ (a & c) ^ (b & c)),                     # Maj(a, b, c)
         ]
         # T1 = p + Σ1 + Ch;  a' = T1 + Σ0 + Maj;  e' = d + T1
-        a_new = add_mod64(m, [p, big_s1, ch, big_s0, maj], name="a_new", carry_select=True)
-        e_new = add_mod64(m, [d, p, big_s1, ch], name="e_new", carry_select=True)
+        a_new = add_mod64(m, [p, big_s1, ch, big_s0, maj], name="a_new")
+        e_new = add_mod64(m, [d, p, big_s1, ch], name="e_new")
         p_new = add_mod64(m, [g, k_next, w[15]], name="p_new")      # h_{t+1} + K_{t+1} + W_{t+1}
 
         # --- block load (feed-forward of the previous block, or IV) ---------------------
