@@ -62,5 +62,6 @@ def shell_core(vendor, engine):
 #: vendor → factory of its complete core (only the cores whose engine has landed).
 CORES: dict[str, Callable[..., wiring.Component]] = {
     "intel": shell_core("intel", "hdl.mlkem.engine:MlKemEngine"),
+    "arm": shell_core("arm", "hdl.mceliece.engine:McElieceEngine"),
     "riscv": shell_core("riscv", "hdl.slhdsa:SlhDsaEngine"),
 }

@@ -132,3 +132,109 @@ def test_engine_bench_negative_control(tmp_path):
         _run(tmp_path, keys=[kat], env={"MCELIECE_CORRUPT": 1})
     log = Path(str(failure.value).rsplit("log: ", 1)[1].rstrip(")"))
     assert "mismatches: ['syndrome']" in log.read_text()
+
+
+# --- the whole `arm` core and its flat wrapper ---------------------------------------------------
+
+def _latency_exact():
+    """The exact ``arm`` latency of latency_targets.toml (asserted by the core bench)."""
+    import tomllib
+    with open(Path(__file__).resolve().parent.parent / "latency_targets.toml", "rb") as f:
+        return tomllib.load(f)["arm"]["latency_exact"]
+
+
+def _bad_key(sk, rng):
+    """One of the golden check_sk classes, chosen by ``rng``: pivot word, a g coefficient
+    wider than 12 bits, g with a root in the support."""
+    kind = rng.randrange(3)
+    bad = bytearray(sk)
+    if kind == 0:
+        bad[mc.SK_C + rng.randrange(4, 8)] ^= 1 << rng.randrange(8)
+    elif kind == 1:
+        bad[mc.SK_G + 2 * rng.randrange(mc.T) + 1] |= 0x10 << rng.randrange(4)
+    else:
+        bad = bytearray(_root_key(sk))
+    assert not mc.check_sk(bytes(bad))
+    return bytes(bad)
+
+
+def _scenario(rng):
+    """The constant-time scenario of the whole core (sim/kem_scenario.py) with the golden
+    model's responses: two keys, no key, a rejected key, every tamper class, wrong lengths."""
+    from golden import proof
+    from sim.kem_scenario import kem_scenario
+
+    def keypair():
+        return pqc.keygen()
+
+    def encaps(pk, D):
+        c, K = mc.encaps(pk, lambda n: rng.randbytes(n))
+        return proof.mint_kem("arm", K, c, D)
+
+    def expected(key, k_att, D, nonce, proof_bytes):
+        r = proof.validate("arm", key, k_att, D, nonce, proof_bytes)
+        return r.vote, r.status, r.attestation, r.digest
+
+    return kem_scenario("arm", rng, keypair=keypair, encaps=encaps, bad_key=_bad_key,
+                        expected=expected, valid_per_key=1)
+
+
+def test_core_bench(tmp_path):
+    """The whole ``arm`` core against the golden model: vote, status, attestation, digest;
+    one exact latency for two keys, no key, a rejected key and every tamper class."""
+    from sim.runner import run_cocotb
+    from sim.results import record
+    from hdl.cores import CORES
+
+    scenario = _scenario(random.Random(40))
+    (tmp_path / "scenario.json").write_text(json.dumps(scenario))
+    metrics = tmp_path / "metrics.json"
+    run_cocotb(name="mceliece-core", top=CORES["arm"], module="sim.tb_kem_core",
+               env={"KEM_SCENARIO": tmp_path / "scenario.json", "KEM_METRICS": metrics,
+                    "KEM_LATENCY_EXACT": _latency_exact()})
+    data = json.loads(metrics.read_text())
+    record("arm", latency=data["latency"], key_load=data["key_load"])
+    assert data["latency"] == _latency_exact()
+
+
+def test_wrapper_bench(tmp_path):
+    """The seed-compatible flat wrapper ``arm_quantum_validator_asic`` of the real core."""
+    from sim.runner import run_cocotb
+    from hdl.cores import CORES
+    from hdl.wrapper import make_asic_wrapper
+
+    scenario = [r for r in _scenario(random.Random(41)) if r["timed"]][:6]
+    (tmp_path / "scenario.json").write_text(json.dumps(scenario))
+    run_cocotb(name="mceliece-wrapper", top=lambda: make_asic_wrapper("arm", CORES["arm"]),
+               module="sim.tb_mceliece_wrapper",
+               env={"MCELIECE_SCENARIO": tmp_path / "scenario.json"})
+
+
+def test_validate_rtl_backend(tmp_path, capsys):
+    """``pqvote validate --backend rtl`` answers ``arm`` requests from the core (the model of
+    the core bench), equal to the golden model, with one latency."""
+    from golden import proof as gp
+    from pqvote.cli import main
+
+    rng = random.Random(9)
+    public, secret = gp.reference("arm").keygen()
+    k_att = rng.randbytes(32)
+    lines, expect = [], []
+    for name in ("valid", "tampered", "valid2"):
+        d = rng.randbytes(24)
+        p = bytearray(gp.mint("arm", public, d))
+        if name == "tampered":
+            p[rng.randrange(gp.BODY_LEN["arm"])] ^= 1 << rng.randrange(8)
+        req = gp.request_json("arm", secret, k_att, d, rng.getrandbits(64), bytes(p))
+        lines.append(json.dumps(req))
+        g = gp.validate("arm", secret, k_att, d, req["nonce"], bytes(p))
+        expect.append((name, gp.response_json("arm", g)))
+    path = tmp_path / "requests.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["validate", "--backend", "rtl", str(path)]) == 0
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    for (name, want), got in zip(expect, out):
+        for field in ("vote", "attestation", "proof_digest", "status"):
+            assert got[field] == want[field], (name, field)
+    assert [a["vote"] for a in out] == [True, False, True]
+    assert len({a["cycles"] for a in out}) == 1
