@@ -29,7 +29,7 @@ def engine_class(path):
     return getattr(importlib.import_module(module), name)
 
 
-def shell_core(vendor, engine):
+def shell_core(vendor, engine, *, digest_rounds_per_cycle=2):
     """A factory building ``ValidatorShell(vendor=vendor, engine=<engine>(**engine_kwargs))``.
 
     Parameters
@@ -39,16 +39,20 @@ def shell_core(vendor, engine):
     engine : str or callable
         ``"package.module:Class"`` (imported when the factory is called), or a callable
         returning the engine component.
+    digest_rounds_per_cycle : int
+        The default of the factory's ``digest_rounds_per_cycle`` (the shell's sponge).
 
     Returns
     -------
     callable
-        ``factory(*, digest_rounds_per_cycle=2, **engine_kwargs) -> ValidatorShell``.
+        ``factory(*, digest_rounds_per_cycle=<default>, **engine_kwargs) -> ValidatorShell``.
     """
     if vendor not in VENDORS:
         raise ValueError(f"Vendor must be one of {', '.join(map(repr, VENDORS))}, not {vendor!r}")
 
-    def factory(*, digest_rounds_per_cycle=2, **engine_kwargs):
+    default_rpc = digest_rounds_per_cycle
+
+    def factory(*, digest_rounds_per_cycle=default_rpc, **engine_kwargs):
         cls = engine_class(engine) if isinstance(engine, str) else engine
         return ValidatorShell(vendor=vendor, engine=cls(**engine_kwargs),
                               digest_rounds_per_cycle=digest_rounds_per_cycle)
@@ -63,5 +67,6 @@ def shell_core(vendor, engine):
 CORES: dict[str, Callable[..., wiring.Component]] = {
     "intel": shell_core("intel", "hdl.mlkem.engine:MlKemEngine"),
     "arm": shell_core("arm", "hdl.mceliece.engine:McElieceEngine"),
-    "riscv": shell_core("riscv", "hdl.slhdsa:SlhDsaEngine"),
+    # the digest at 1 round/cycle: the proof streams in faster than the engine uses it
+    "riscv": shell_core("riscv", "hdl.slhdsa:SlhDsaEngine", digest_rounds_per_cycle=1),
 }

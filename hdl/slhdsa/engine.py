@@ -217,7 +217,6 @@ class SlhDsaEngine(wiring.Component):
                 unit.tree.eq(tree),
                 unit.seed.eq(seed),
                 unit.drop.eq(self.abort),
-                unit.result.ready.eq(1),
             ]
             units.append(unit)
         u0 = units[0]
@@ -241,8 +240,21 @@ class SlhDsaEngine(wiring.Component):
         issued = Signal()
         m.d.comb += issued.eq(job_valid & Mux(to_any, idle.any(), idle[0]))
 
-        n_done = Signal(range(n_units + 1))
-        m.d.comb += n_done.eq(sum(u.result.valid for u in units))
+        # one result per cycle (the lowest-numbered unit first): the result registers have a
+        # single write port, so each bit is a flip-flop with an enable, not a 4-way mux
+        grant = Signal(range(max(n_units, 2)))
+        any_done = Signal()
+        for u in reversed(range(n_units)):
+            with m.If(units[u].result.valid):
+                m.d.comb += [grant.eq(u), any_done.eq(1)]
+        for u, unit in enumerate(units):
+            m.d.comb += unit.result.ready.eq(grant == u)
+        w_tag = Signal(6)
+        w_value = Signal(128)
+        m.d.comb += [
+            w_tag.eq(Array(u.result.payload.tag for u in units)[grant]),
+            w_value.eq(Array(u.result.payload.value[0:128] for u in units)[grant]),
+        ]
         done_cnt = Signal(range(model.LEN + 1))
         next_job = Signal(range(model.LEN + 1))         # FORS trees issued
         pending = Signal(model.LEN)                     # WOTS+ chains not yet issued
@@ -263,10 +275,8 @@ class SlhDsaEngine(wiring.Component):
         verdict = Signal()
 
         def collect_into_rf():
-            for unit in units:
-                with m.If(unit.result.valid):
-                    m.d.sync += rf[unit.result.payload.tag].eq(unit.result.payload.value[0:128])
-            m.d.sync += done_cnt.eq(done_cnt + n_done)
+            with m.If(any_done):
+                m.d.sync += [rf[w_tag].eq(w_value), done_cnt.eq(done_cnt + 1)]
 
         def single(fields, *, on_result):
             """Issue one job to unit 0, then wait for its result."""
