@@ -20,12 +20,14 @@ def designs():
     from hdl.cores import CORES
     from hdl.keccak import KeccakP1600
     from hdl.sha512 import Sha512
+    from hdl.slhdsa import HashUnit
     from hdl.sponge import KeccakSponge
 
     yield "keccak_p1600", lambda: KeccakP1600(rounds_per_cycle=1)
     yield "keccak_p1600_x2", lambda: KeccakP1600(rounds_per_cycle=2)
     yield "keccak_sponge", lambda: KeccakSponge(rounds_per_cycle=1)
     yield "sha512", Sha512
+    yield "slhdsa_hash_unit", lambda: HashUnit(raw=True)
     from hdl.wrapper import make_asic_wrapper
     for vendor, factory in CORES.items():
         yield f"{vendor}_validator", factory
