@@ -26,14 +26,14 @@ FULL = os.environ.get("PQVOTE_FULL", "") not in ("", "0")
 CTX = gp.CONTEXT
 
 
-def core(instances=4):
+def core(instances=3):
     from hdl.cores import CORES
     return CORES["riscv"](instances=instances)
 
 
 def build_name(instances):
     # the registered core shares its Verilator build with `pqvote validate --backend rtl`
-    return "core-riscv" if instances == 4 else f"slhdsa-core-i{instances}"
+    return "core-riscv" if instances == 3 else f"slhdsa-core-i{instances}"
 
 
 def _flip(b, i, bit=0):
@@ -56,7 +56,7 @@ def _case(name, key, k_att, descriptor, nonce, proof, expect_vote=None):
             "expect_vote": expect_vote}
 
 
-def run_core(tmp_path, cases, *, instances=4, stall=0.0, idle=0.0, tag="core"):
+def run_core(tmp_path, cases, *, instances=3, stall=0.0, idle=0.0, tag="core"):
     path = tmp_path / f"cases-{tag}.json"
     path.write_text(json.dumps(cases))
     out = tmp_path / f"out-{tag}.json"
@@ -246,20 +246,21 @@ def _latency(tmp_path, instances, count, seed):
 
 
 def test_core_latency(tmp_path):
-    """Mean and worst latency over random descriptors (4 instances; 1 and 2 with PQVOTE_FULL)."""
+    """Mean and worst latency over random descriptors (the registered core's 3 instances;
+    1, 2 and 4 with PQVOTE_FULL)."""
     count = int(os.environ.get("PQVOTE_SLHDSA_MESSAGES", 50 if FULL else 8))
-    default = "1,2,4" if FULL else "4"
+    default = "1,2,3,4" if FULL else "3"
     for instances in map(int, os.environ.get("PQVOTE_SLHDSA_INSTANCES", default).split(",")):
         mean, worst, best, key_cycles = _latency(tmp_path, instances, count, 40 + instances)
         metrics = {f"latency_mean_i{instances}": round(mean, 1),
                    f"latency_worst_i{instances}": worst,
                    f"latency_best_i{instances}": best, f"messages_i{instances}": count}
-        if instances == 4:
-            metrics.update(latency_mean=round(mean, 1), latency_worst=worst, instances=4,
+        if instances == 3:
+            metrics.update(latency_mean=round(mean, 1), latency_worst=worst, instances=3,
                            messages=count, key_load_cycles=key_cycles)
         results.record("riscv", **metrics)
-        if instances == 4:
-            assert mean <= 16_000, mean
+        if instances == 3:
+            assert mean <= 20_000, mean       # the target (latency_targets.toml)
 
 
 def test_asic_wrapper(tmp_path):

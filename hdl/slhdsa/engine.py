@@ -13,7 +13,9 @@ Structure::
                                           │
         scheduler (phase FSM) ── jobs ──► hash unit 0 (RAW: H_msg, T_k, T_len; Merkle path)
               ▲                   ├─────► hash unit 1 .. instances-1 (WOTS+ chains, FORS trees)
-              └── results ────────┴─ result registers R[0..34] (FORS roots / WOTS+ chain ends)
+              └── results ─ arbiter ──► result registers R[0..34] (FORS roots / WOTS+ chain ends)
+                  (one result per cycle, lowest unit first: one write port, so a register
+                  bit is a flip-flop with an enable, not a multiplexer over the units)
 
 Phases: ``H_msg`` (as soon as R has arrived) → 14 FORS trees (jobs of 1 F + 12 H, spread
 over the units) → ``T_k`` (3 blocks) → for each of the 7 layers: 35 WOTS+ chains (longest
@@ -78,7 +80,7 @@ class SlhDsaEngine(wiring.Component):
     The members of :data:`hdl.validator.EngineSignature`.
     """
 
-    def __init__(self, *, instances=4):
+    def __init__(self, *, instances=3):
         if not isinstance(instances, int) or not 1 <= instances <= 8:
             raise ValueError(f"Instance count must be an integer in 1..8, not {instances!r}")
         self._instances = instances
