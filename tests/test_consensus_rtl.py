@@ -125,7 +125,7 @@ def test_decide_runs_one_collector_for_every_backend(tmp_path, capsys, monkeypat
     monkeypatch.setattr(consensus.cluster, "run_requests",
                         lambda *a, **kw: calls.append(1) or real_run(*a, **kw))
     monkeypatch.setattr(Collector, "_open",
-                        lambda self, ev, eff: opened.append(ev.nonce) or real_open(self, ev, eff))
+                        lambda self, ev: opened.append(ev.nonce) or real_open(self, ev))
     reports = {}
     for backend in ("golden", "software," + ",".join(f"{v}=rtl" for v in LANDED)):
         calls.clear(), opened.clear()
