@@ -8,10 +8,9 @@ import random
 from pathlib import Path
 
 import pytest
-from amaranth.hdl import Module
-from amaranth.lib import wiring
 
 import golden.mceliece as mc
+from sim.harness import EngineHarness as _EngineHarness
 
 import pqcrypto.kem.mceliece_348864 as pqc  # a pinned dependency: a missing one must fail, not skip
 
@@ -19,35 +18,10 @@ VECTORS = Path(__file__).resolve().parent / "vectors"
 FULL = os.environ.get("PQVOTE_FULL") == "1"
 
 
-def _forward(m, inner, outer_of):
-    """Connect every member of ``inner`` to the harness member ``outer_of(name)``."""
-    for name, member in inner.signature.members.items():
-        outer = outer_of(name)
-        if member.is_port:
-            if member.flow == wiring.In:
-                m.d.comb += getattr(inner, name).eq(outer)
-            else:
-                m.d.comb += outer.eq(getattr(inner, name))
-        else:
-            wiring.connect(m, getattr(inner, name), wiring.flipped(outer))
-
-
-class EngineHarness(wiring.Component):
-    """The engine with ``abort`` renamed ``cancel`` (``abort`` is a reserved word in
-    Verilator's C++ model, so it cannot be a top-level port)."""
-
-    def __init__(self):
-        from hdl.mceliece.engine import McElieceEngine
-        self._engine = McElieceEngine()
-        members = {("cancel" if n == "abort" else n): mem
-                   for n, mem in self._engine.signature.members.items()}
-        super().__init__(wiring.Signature(members))
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.engine = e = self._engine
-        _forward(m, e, lambda name: getattr(self, "cancel" if name == "abort" else name))
-        return m
+def EngineHarness():
+    """The McEliece engine as a Verilator top (``abort`` renamed ``cancel``)."""
+    from hdl.mceliece.engine import McElieceEngine
+    return _EngineHarness(McElieceEngine())
 
 
 # --- cases with their golden trace ----------------------------------------------------------
@@ -206,8 +180,8 @@ def test_wrapper_bench(tmp_path):
     scenario = [r for r in _scenario(random.Random(41)) if r["timed"]][:6]
     (tmp_path / "scenario.json").write_text(json.dumps(scenario))
     run_cocotb(name="mceliece-wrapper", top=lambda: make_asic_wrapper("arm", CORES["arm"]),
-               module="sim.tb_mceliece_wrapper",
-               env={"MCELIECE_SCENARIO": tmp_path / "scenario.json"})
+               module="sim.tb_kem_wrapper",
+               env={"KEM_SCENARIO": tmp_path / "scenario.json", "KEM_KEY_LOAD_CYCLES": 100_000})
 
 
 def test_validate_rtl_backend(tmp_path, capsys):

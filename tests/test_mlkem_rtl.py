@@ -20,6 +20,7 @@ from hdl.mlkem.ntt import NttUnit, NTT_CYCLES
 from hdl.mlkem.basemul import BaseMulUnit, BASEMUL_CYCLES
 from hdl.mlkem.samplers import RejectionSampler, CbdSampler
 from hdl.stream_util import Word
+from sim.harness import EngineHarness as _EngineHarness, forward
 from sim.kem_scenario import kem_scenario
 
 import pqcrypto.kem.ml_kem_512 as pqc  # a pinned dependency: a missing one must fail, not skip
@@ -294,35 +295,10 @@ def _engine_cases(rng, n_random):
     return out
 
 
-def _forward(m, inner, outer_of):
-    """Connect every member of ``inner`` to the harness member ``outer_of(name)``."""
-    for name, member in inner.signature.members.items():
-        outer = outer_of(name)
-        if member.is_port:
-            if member.flow == wiring.In:
-                m.d.comb += getattr(inner, name).eq(outer)
-            else:
-                m.d.comb += outer.eq(getattr(inner, name))
-        else:
-            wiring.connect(m, getattr(inner, name), wiring.flipped(outer))
-
-
-class EngineHarness(wiring.Component):
-    """The engine with ``abort`` renamed ``cancel`` (``abort`` is a reserved word in
-    Verilator's C++ model, so it cannot be a top-level port)."""
-
-    def __init__(self):
-        from hdl.mlkem.engine import MlKemEngine
-        self._engine = MlKemEngine()
-        members = {("cancel" if n == "abort" else n): mem
-                   for n, mem in self._engine.signature.members.items()}
-        super().__init__(wiring.Signature(members))
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.engine = e = self._engine
-        _forward(m, e, lambda name: getattr(self, "cancel" if name == "abort" else name))
-        return m
+def EngineHarness():
+    """The ML-KEM engine as a Verilator top (``abort`` renamed ``cancel``)."""
+    from hdl.mlkem.engine import MlKemEngine
+    return _EngineHarness(MlKemEngine())
 
 
 class MlKemBlocks(wiring.Component):
@@ -342,7 +318,7 @@ class MlKemBlocks(wiring.Component):
         m = Module()
         for prefix, u in self._units.items():
             m.submodules[prefix] = u
-            _forward(m, u, lambda name, prefix=prefix: getattr(self, f"{prefix}_{name}"))
+            forward(m, u, lambda name, prefix=prefix: getattr(self, f"{prefix}_{name}"))
         return m
 
 
@@ -453,7 +429,7 @@ def test_wrapper_bench(tmp_path):
     scenario = _scenario(rng)
     (tmp_path / "scenario.json").write_text(json.dumps(scenario))
     run_cocotb(name="mlkem-wrapper", top=lambda: make_asic_wrapper("intel", CORES["intel"]),
-               module="sim.tb_mlkem_wrapper", env={"MLKEM_SCENARIO": tmp_path / "scenario.json"})
+               module="sim.tb_kem_wrapper", env={"KEM_SCENARIO": tmp_path / "scenario.json"})
 
 
 def test_parameter_checks():

@@ -8,14 +8,13 @@ import random
 from pathlib import Path
 
 import pytest
-from amaranth.hdl import Module
-from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
 import golden.sntrup as sntrup
 from hdl.sntrup import HornerArray, HornerOp
 from hdl.sntrup.decode import RadixDecoder
 from hdl.sntrup.reduce import Reducer, ReduceMode
+from sim.harness import EngineHarness as _EngineHarness
 
 
 KAT = json.loads((Path(__file__).resolve().parent / "vectors" / "sntrup653_kat.json").read_text())
@@ -210,33 +209,10 @@ def test_cocotb_rounded_decoder_negative_control():
                    module="sim.tb_sntrup_decode", env={"SNTRUP_CORRUPT": 1})
 
 
-class EngineHarness(wiring.Component):
-    """The engine with ``abort`` renamed ``cancel`` (``abort`` is a reserved word in
-    Verilator's C++ model, so it cannot be a top-level port)."""
-
-    def __init__(self):
-        from hdl.sntrup.engine import SntrupEngine
-        self._engine = SntrupEngine()
-        super().__init__(wiring.Signature({("cancel" if n == "abort" else n): mem
-                                           for n, mem in self._engine.signature.members.items()}))
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.engine = e = self._engine
-        for name, member in e.signature.members.items():
-            outer = getattr(self, "cancel" if name == "abort" else name)
-            if member.is_port:
-                if member.flow == wiring.In:
-                    m.d.comb += getattr(e, name).eq(outer)
-                else:
-                    m.d.comb += outer.eq(getattr(e, name))
-            else:
-                wiring.connect(m, getattr(e, name), wiring.flipped(outer))
-        return m
-
-
 def _engine():
-    return EngineHarness()
+    """The sntrup engine as a Verilator top (``abort`` renamed ``cancel``)."""
+    from hdl.sntrup.engine import SntrupEngine
+    return _EngineHarness(SntrupEngine())
 
 
 def test_cocotb_engine():

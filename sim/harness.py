@@ -1,0 +1,50 @@
+"""Harness tops: thin Amaranth wrappers that give a block ports Verilator can take.
+
+:class:`EngineHarness` puts an algorithm engine at the top level with ``abort`` renamed
+``cancel`` (``abort`` is a reserved word in Verilator's C++ model, so it cannot be a
+top-level port); every other member keeps its name. :func:`forward` connects the members
+of an inner component to the harness's own.
+"""
+
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+
+__all__ = ["forward", "EngineHarness"]
+
+
+def forward(m, inner, outer_of):
+    """Connect every member of ``inner`` to the harness member ``outer_of(name)``."""
+    for name, member in inner.signature.members.items():
+        outer = outer_of(name)
+        if member.is_port:
+            if member.flow == wiring.In:
+                m.d.comb += getattr(inner, name).eq(outer)
+            else:
+                m.d.comb += outer.eq(getattr(inner, name))
+        else:
+            wiring.connect(m, getattr(inner, name), wiring.flipped(outer))
+
+
+def _top_name(name):
+    return "cancel" if name == "abort" else name
+
+
+class EngineHarness(wiring.Component):
+    """``engine`` at the top level, ``abort`` renamed ``cancel``.
+
+    Parameters
+    ----------
+    engine : wiring.Component
+        The engine (a KEM engine or the signature engine).
+    """
+
+    def __init__(self, engine):
+        self._engine = engine
+        super().__init__(wiring.Signature({_top_name(n): mem
+                                           for n, mem in engine.signature.members.items()}))
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.engine = e = self._engine
+        forward(m, e, lambda name: getattr(self, _top_name(name)))
+        return m
