@@ -18,6 +18,12 @@ co-simulation, or a mix per vendor). :func:`run_requests`:
 The decision's latency (``Decision.latency``, clock units: cycles for an all-RTL cluster)
 is the cluster's own figure; each response keeps its core's latency (SPEC §4) as
 ``cycles``.
+
+Remote cores (``network.client.NetworkSource``, validator nodes reached over the network)
+are sources with ``gather(items)``: they are asked for all the items at once (concurrently)
+and answer each with a :class:`Delivered` — the messages that arrived over the link, each
+at its time in seconds after the request was sent, and the fault kind the link showed. Their
+messages go to the collector as they arrived (``base + t``); nothing is injected on top.
 """
 
 import dataclasses
@@ -28,7 +34,8 @@ from .collector import Collector, Counted, Decided, EvidenceFound, Open, Receive
 from .sources import FAULTS, inject, software_attestation, software_digest
 from .votes import NONCE_MAX, ValidatorSet, Vote
 
-__all__ = ["Core", "Ask", "Outcome", "run_request", "run_requests", "DEFAULT_DEADLINE"]
+__all__ = ["Core", "Ask", "Outcome", "Delivered", "run_request", "run_requests",
+           "DEFAULT_DEADLINE"]
 
 DEFAULT_DEADLINE = 1_000_000.0
 
@@ -56,6 +63,26 @@ class Ask:
     faults: dict = dataclasses.field(default_factory=dict)
     earlier: dict = dataclasses.field(default_factory=dict)
     deadline: float = DEFAULT_DEADLINE
+
+
+@dataclasses.dataclass(frozen=True)
+class Delivered:
+    """What a remote core delivered for one request.
+
+    ``messages``: ``((t, message), ...)`` in arrival order, ``t`` in seconds after the
+    request was sent, ``message`` a :class:`Vote` or, for an answer that is not one, what
+    was received (the collector refuses it as ``malformed``). ``fault``: the kind of
+    ``consensus.sources.FAULTS`` the link showed — ``silent`` (down, busy, or the
+    connection dropped mid-answer: nothing whole arrived), ``late`` (no answer by the
+    deadline), ``corrupt`` (an answer that is not a vote), ``equivocate`` (two different
+    votes) — or ``None``; ``link`` says what happened (``down``, ``busy``, ``dropped``,
+    ``timeout``, ``garbage``, ``http 4xx`` …). ``status`` and ``cycles`` as the node
+    reported them."""
+    messages: tuple = ()
+    fault: str | None = None
+    link: str | None = None
+    status: str | None = None
+    cycles: int | None = None
 
 
 @dataclasses.dataclass
@@ -100,6 +127,9 @@ def run_requests(vs: ValidatorSet, cores: dict, asks, *, collector: Collector | 
         arrivals, responses = [], {}
         for i, v in enumerate(vs.validators):
             r = answers[_key(v, ask.nonce, ask.descriptor, ask.proofs[v.vendor])]
+            if isinstance(r, Delivered):
+                _delivered(v, i, r, ask, base, arrivals, responses, genuine)
+                continue
             honest = Vote(v.name, ask.nonce, ask.descriptor, bool(r.vote), r.digest, r.attestation)
             genuine[v.name] = honest
             kind = ask.faults.get(v.name)
@@ -147,6 +177,22 @@ def run_requests(vs: ValidatorSet, cores: dict, asks, *, collector: Collector | 
     return outcomes
 
 
+def _delivered(v, i, r, ask, base, arrivals, responses, genuine):
+    """A remote core's messages, as they arrived."""
+    if v.name in ask.faults:
+        raise ValueError(f"fault injection does not apply to {v.name}: a remote node's "
+                         "faults are its own")
+    votes = [m for _, m in r.messages if isinstance(m, Vote)]
+    if votes:
+        genuine[v.name] = votes[0]
+    for j, (t, msg) in enumerate(r.messages):
+        arrivals.append((base + t, i, j, msg))
+    responses[v.name] = {"vendor": v.vendor, "vote": votes[0].vote if votes else None,
+                         "status": r.status, "cycles": r.cycles,
+                         "arrival": r.messages[0][0] if r.messages else None,
+                         "fault": r.fault, "link": r.link}
+
+
 def _previous_nonce(nonce):
     """The nonce a replayed response was given for: nonce − 1, modulo 2^64 (a uint64)."""
     return (int(nonce) - 1) % (NONCE_MAX + 1)
@@ -160,11 +206,13 @@ def _gather(vs, cores, asks) -> dict:
     """Every response the asks need, keyed by :func:`_key`: each source asked once (in one
     batch where it has ``validate_batch``)."""
     wanted = {}                         # key → (validator, nonce, descriptor, proof)
+    deadlines = {}                      # key → the ask's deadline (remote sources)
     for k, ask in enumerate(asks):
         for v in vs.validators:
             proof = ask.proofs[v.vendor]
             wanted.setdefault(_key(v, ask.nonce, ask.descriptor, proof),
                               (v, ask.nonce, ask.descriptor, proof))
+            deadlines.setdefault(_key(v, ask.nonce, ask.descriptor, proof), ask.deadline)
             replayed_earlier = v.name in ask.earlier or k > 0
             if ask.faults.get(v.name) == "replay" and not replayed_earlier:
                 prev = _previous_nonce(ask.nonce)
@@ -177,7 +225,10 @@ def _gather(vs, cores, asks) -> dict:
     for items in by_source.values():
         source = cores[items[0][1][0].name].source
         calls = [(v.vendor, cores[v.name].key, v.k_att, d, n, p) for _, (v, n, d, p) in items]
-        if hasattr(source, "validate_batch"):
+        if hasattr(source, "gather"):       # remote nodes: all at once, each its deadline
+            results = source.gather([(v, n, d, p, deadlines.get(key, DEFAULT_DEADLINE))
+                                     for key, (v, n, d, p) in items])
+        elif hasattr(source, "validate_batch"):
             results = source.validate_batch(calls)
         else:
             results = [source.validate(*c) for c in calls]

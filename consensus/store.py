@@ -254,6 +254,22 @@ class Store:
             raise
         self._boundary("committed")
 
+    def add_evidence(self, evidence):
+        """Record equivocation evidence found after the request's decision was stored (by
+        a collector that lost the race to the store: ``network.arbiter``). One transaction;
+        evidence already recorded for that validator and request is kept as it is."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for ev in evidence:
+                db.execute("INSERT OR IGNORE INTO evidence (nonce, validator, body) "
+                           "VALUES (?, ?, ?)", (to_db(ev.nonce), ev.validator,
+                                                _canon(ev.to_json())))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
     # -- reads ------------------------------------------------------------------------------
 
     def decision(self, nonce) -> dict | None:

@@ -16,7 +16,13 @@ A cluster directory (``pqvote keygen --out DIR``) holds raw key files and ``clus
     minter/<vendor>.ek    the minter's encapsulation keys (KEM vendors)          0600
     minter/riscv.sk       the minter's SLH-DSA signing key                       0600
     collector.sk / .pk    the collector's ML-DSA-44 key pair                     0600 / 0644
-    cluster.json          validators, quorum rule, file names
+    tls/ca.pem, ca.key    the cluster's TLS certificate authority                0644 / 0600
+    tls/<name>.pem, .key  each node's TLS certificate and key (server auth)     0644 / 0600
+    tls/collector.pem,.key  the collector's TLS certificate and key (client auth) 0644 / 0600
+    cluster.json          validators (with their node addresses), quorum rule, file names
+
+``pqvote node`` serves one validator over the network (``network.node``); ``pqvote decide
+--network`` asks the nodes at the validators' addresses (docs/deployment.md).
 """
 
 import json
@@ -42,7 +48,7 @@ COLLECTOR_SK_LEN, COLLECTOR_PK_LEN = 2560, 1312
 MAX_DOCUMENT = 16 << 20
 
 CLUSTER_FIELDS = ("format", "rule", "validators", "minter", "collector", "database")
-VALIDATOR_FIELDS = ("name", "vendor", "power", "key", "attestation_key")
+VALIDATOR_FIELDS = ("name", "vendor", "power", "key", "attestation_key", "address")
 PROOFS_FIELDS = ("format", "descriptor", "proofs")
 
 
@@ -97,8 +103,11 @@ def _write_new(path: Path, data: bytes, mode: int):
 class Cluster:
     """A loaded, checked cluster directory."""
 
-    def __init__(self, root: Path, *, need_secrets=True, need_minter=False):
+    def __init__(self, root: Path, *, need_secrets=True, need_minter=False,
+                 need_core_keys=None):
         self.root = root
+        need_core_keys = need_secrets if need_core_keys is None else need_core_keys
+        self.addresses = {}
         conf_path = root / "cluster.json"
         conf = _read_json(conf_path, "cluster description")
         if not isinstance(conf, dict) or conf.get("format") != CLUSTER_FORMAT:
@@ -125,7 +134,9 @@ class Cluster:
             if not isinstance(vendor, str) or vendor not in VENDOR_IDS:
                 _fail(f"{conf_path}: unknown vendor {vendor!r}")
             k_att = _read(root / katt_file, f"{name} attestation key", 32)
-            if need_secrets:
+            if e.get("address") is not None:
+                self.addresses[name] = e["address"]
+            if need_core_keys:
                 self.core_keys[name] = _read(root / key_file, f"{name} key", KEY_LEN[vendor])
             try:
                 validators.append(Validator(name, vendor, k_att, power))
@@ -177,6 +188,10 @@ def cmd_keygen(args):
         rule = args.rule
     validators = [{"name": vendor, "vendor": vendor, "power": 1, "key": f"{vendor}.key",
                    "attestation_key": f"{vendor}.katt"} for vendor in VENDOR_IDS]
+    addresses = _parse_addresses(args.address or (), [v["name"] for v in validators])
+    for v in validators:
+        if v["name"] in addresses:
+            v["address"] = addresses[v["name"]]
     try:        # the rule against the set it will govern, before anything is written
         q = ValidatorSet([Validator(v["name"], v["vendor"], bytes([i]) * 32, v["power"])
                           for i, v in enumerate(validators)], rule).q
@@ -189,6 +204,7 @@ def cmd_keygen(args):
         root.mkdir(mode=0o700, parents=True)
         os.chmod(root, 0o700)         # secret keys inside: owner only, whatever the umask
     (root / "minter").mkdir(mode=0o700, exist_ok=True)
+    (root / "tls").mkdir(mode=0o700, exist_ok=True)
     files = []
     for vendor in VENDOR_IDS:
         public, secret = reference(vendor).keygen()
@@ -198,6 +214,9 @@ def cmd_keygen(args):
                   (MINTER_FILE[vendor], minter_key, 0o600)]
     cpk, csk = ml_dsa_44.keygen()
     files += [("collector.sk", csk, 0o600), ("collector.pk", cpk, 0o644)]
+    from network.tls import provision, parse_host
+    files += provision({v["name"]: [parse_host(v["address"])] if "address" in v else []
+                        for v in validators})
     for name, _, _ in files:
         if (root / name).exists():
             _fail(f"{root / name} already exists; refusing to overwrite it")
@@ -211,6 +230,24 @@ def cmd_keygen(args):
     print(json.dumps({"cluster": str(root), "validators": [v["name"] for v in validators],
                       "rule": rule, "quorum": q}))
     return 0
+
+
+def _parse_addresses(specs, names) -> dict:
+    """``NAME=HOST:PORT`` options → ``{name: "host:port"}``; a one-line error otherwise."""
+    from network.client import parse_address
+    out = {}
+    for spec in specs:
+        name, sep, address = spec.partition("=")
+        if not sep:
+            _fail(f"address {spec!r}: expected NAME=HOST:PORT")
+        if name not in names:
+            _fail(f"address {spec!r}: unknown validator {name!r}")
+        try:
+            parse_address(address)
+        except ValueError as e:
+            _fail(str(e))
+        out[name] = address
+    return out
 
 
 # -- mint ----------------------------------------------------------------------------------------
@@ -307,25 +344,34 @@ def cmd_decide(args):
     from consensus.cluster import Core, run_request
     from consensus.collector import Collector, ml_dsa_44_signer
     from consensus.sources import RtlSource, make_sources
-    from consensus.store import StoreError
+    from consensus.store import AlreadyDecided, StoreError
 
-    cluster = load_cluster(args.keys)
+    cluster = load_cluster(args.keys, need_core_keys=not args.network)
     vs = cluster.validators
     descriptor, proofs = _load_proofs(args.proofs, {v.vendor for v in vs.validators})
-    try:
-        sources = make_sources(args.backend)
-    except ValueError as e:
-        _fail(str(e))
-    rtl = sorted({v.vendor for v in vs.validators if isinstance(sources[v.vendor], RtlSource)})
-    missing = sorted(set(rtl) - set(RtlSource.landed()))
-    if missing:
-        _fail(f"no landed RTL core for {', '.join(missing)}")
+    network = None
+    if args.network:
+        network = _network_source(cluster, args)
+    else:
+        try:
+            sources = make_sources(args.backend or "golden")
+        except ValueError as e:
+            _fail(str(e))
+        rtl = sorted({v.vendor for v in vs.validators
+                      if isinstance(sources[v.vendor], RtlSource)})
+        missing = sorted(set(rtl) - set(RtlSource.landed()))
+        if missing:
+            _fail(f"no landed RTL core for {', '.join(missing)}")
     faults = _parse_faults(args.fault, cluster)
     if args.nonce is not None and not 0 <= args.nonce < 1 << 64:
         _fail(f"nonce {args.nonce} is not an unsigned 64-bit integer")
-    if not (math.isfinite(args.deadline) and args.deadline > 0):
-        _fail(f"deadline must be a finite positive number, not {args.deadline}")
+    deadline = args.deadline
+    if deadline is None:
+        deadline = NETWORK_DEADLINE if args.network else 1_000_000.0
+    if not (math.isfinite(deadline) and deadline > 0):
+        _fail(f"deadline must be a finite positive number, not {deadline}")
     store = _open_store(args.db or cluster.database)
+    lost = None
     try:
         try:
             nonce = store.next_nonce() if args.nonce is None else args.nonce
@@ -333,24 +379,43 @@ def cmd_decide(args):
             _fail(str(e))
         if store.has_decision(nonce):
             _fail(f"request {nonce} is already decided")
-        cores = {v.name: Core(cluster.core_keys[v.name], sources[v.vendor])
-                 for v in vs.validators}
+        if network is not None:
+            cores = {v.name: Core(None, network) for v in vs.validators}
+        else:
+            cores = {v.name: Core(cluster.core_keys[v.name], sources[v.vendor])
+                     for v in vs.validators}
         collector = Collector(vs, attest=gp.attestation,
                               sign=ml_dsa_44_signer(cluster.collector_sk))
         try:
+            if network is not None:
+                network.start()
             out = run_request(vs, cores, nonce=nonce, descriptor=descriptor, proofs=proofs,
-                              faults=faults, deadline=args.deadline, collector=collector)
+                              faults=faults, deadline=deadline, collector=collector)
         except Exception as e:
             raise InternalError(f"backend failed: {type(e).__name__}: {e}") from None
+        finally:
+            if network is not None:
+                network.close()
         d = out.decision
         try:
             store.record(nonce=nonce, descriptor=descriptor, opened_at=d.opened_at,
-                         deadline=args.deadline, decision=d, votes=out.received,
+                         deadline=deadline, decision=d, votes=out.received,
                          evidence=out.evidence, proofs=proofs)
-        except StoreError as e:       # AlreadyDecided included
+        except AlreadyDecided as e:
+            if network is None:
+                _fail(str(e))
+            # Another collector stored its decision first: the store arbitrates. What this
+            # collector saw is checked against it, and equivocation found is recorded.
+            from network.arbiter import reconcile
+            lost = (str(e), reconcile(collector, store, nonce))
+        except StoreError as e:
             _fail(str(e))
     finally:
         store.close()
+    if lost is not None:
+        message, evidence = lost
+        names = ", ".join(sorted({ev.validator for ev in evidence})) or "none"
+        _fail(f"{message} (by another collector); equivocation recorded: {names}")
     report = {"nonce": nonce, "descriptor": descriptor.hex(), "outcome": d.outcome,
               "tally": {"yes": d.yes, "no": d.no, "quorum": vs.q,
                         "total_power": vs.total_power, "excluded": list(d.excluded)},
@@ -358,11 +423,100 @@ def cmd_decide(args):
               "decision_latency": d.latency,
               "evidence": [e.to_json() for e in out.evidence],
               "responses": out.responses,
-              "votes": [dict(v.to_json(), counted=c, reason=r, at=at)
+              "votes": [dict(_vote_json(v), counted=c, reason=r, at=at)
                         for v, c, r, at in out.received],
               "counters": out.collector.counters}
     print(json.dumps(report, indent=2))
     return 0 if d.outcome == "accepted" else 1
+
+
+#: ``decide --network``: seconds each node has to answer, by default.
+NETWORK_DEADLINE = 5.0
+
+
+def _vote_json(v):
+    from consensus.votes import Vote
+    if isinstance(v, Vote):
+        return v.to_json()
+    raw = v if isinstance(v, bytes) else repr(v).encode()
+    return {"malformed": raw[:256].hex()}
+
+
+def _network_source(cluster, args):
+    """The nodes of ``cluster`` as one vote source (``network.client.NetworkSource``)."""
+    from network.client import NetworkSource
+    from network.tls import TlsFiles
+    if args.backend is not None:
+        _fail("--backend does not apply to --network: each node runs its own backend")
+    if args.fault:
+        _fail("--fault does not apply to --network: a node's faults are its own "
+              "(pqvote node --misbehave)")
+    names = [v.name for v in cluster.validators.validators]
+    addresses = dict(cluster.addresses)
+    addresses.update(_parse_addresses(args.node or (), names))
+    missing = [n for n in names if n not in addresses]
+    if missing:
+        _fail(f"no network address for {', '.join(missing)} (cluster.json 'address' or "
+              "--node NAME=HOST:PORT)")
+    tls = TlsFiles.of(cluster.root, "collector")
+    if tls.missing():
+        _fail(f"missing TLS file {tls.missing()[0]} (provisioned by pqvote keygen)")
+    try:
+        return NetworkSource(addresses, tls)
+    except (ValueError, OSError) as e:
+        _fail(f"TLS or address configuration: {e}")
+
+
+# -- node ----------------------------------------------------------------------------------------
+
+def cmd_node(args):
+    """One validator as a network service until SIGTERM (``network.node``)."""
+    import asyncio
+    import ssl
+    from consensus.sources import make_sources
+    from network.client import parse_address
+    from network.node import Node, serve
+    from network.tls import TlsFiles, server_context
+
+    root = Path(args.keys)
+    conf_path = root / "cluster.json"
+    conf = _read_json(conf_path, "cluster description")
+    if not isinstance(conf, dict) or conf.get("format") != CLUSTER_FORMAT:
+        _fail(f"{conf_path}: not a {CLUSTER_FORMAT} description")
+    entries = [e for e in conf.get("validators") or () if isinstance(e, dict)
+               and e.get("name") == args.name]
+    if not entries:
+        _fail(f"{conf_path}: no validator named {args.name!r}")
+    entry = entries[0]
+    _unknown(entry, VALIDATOR_FIELDS, f"{conf_path}: validator entry")
+    vendor = entry.get("vendor")
+    if vendor not in VENDOR_IDS:
+        _fail(f"{conf_path}: unknown vendor {vendor!r}")
+    key = _read(root / str(entry.get("key")), f"{args.name} key", KEY_LEN[vendor])
+    k_att = _read(root / str(entry.get("attestation_key")), f"{args.name} attestation key", 32)
+    listen = args.listen or entry.get("address")
+    if not listen:
+        _fail(f"no address to listen on for {args.name} (--listen HOST:PORT)")
+    try:
+        host, port = parse_address(listen, allow_any_port=True)
+    except ValueError as e:
+        _fail(str(e))
+    try:
+        source = make_sources(args.backend)[vendor]
+    except ValueError as e:
+        _fail(str(e))
+    try:
+        ctx = server_context(TlsFiles.of(root, args.name))
+    except (FileNotFoundError, ssl.SSLError) as e:
+        _fail(f"TLS: {e}")
+    try:
+        node = Node(name=args.name, vendor=vendor, key=key, k_att=k_att, source=source,
+                    backend=args.backend, max_inflight=args.max_inflight,
+                    timeout=args.timeout, misbehave=args.misbehave)
+    except ValueError as e:
+        _fail(str(e))
+    asyncio.run(serve(node, host=host, port=port, ssl_context=ctx))
+    return 0
 
 
 # -- verify-cert ---------------------------------------------------------------------------------
@@ -441,6 +595,9 @@ def register(subparsers):
     p = subparsers.add_parser("keygen", help="provision a cluster: core keys, K_att, minter "
                               "and collector keys, cluster.json")
     p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--address", action="append", metavar="NAME=HOST:PORT",
+                   help="a validator node's network address (written to cluster.json and "
+                        "to its TLS certificate)")
     p.add_argument("--rule", default=DEFAULT_RULE,
                    help=f"quorum rule: {', '.join(RULES)} or an integer (default "
                         f"{DEFAULT_RULE}; refused below floor(2P/3)+1, or when one "
@@ -459,15 +616,40 @@ def register(subparsers):
     p.add_argument("--proofs", required=True, metavar="FILE", help="output of `pqvote mint`")
     p.add_argument("--nonce", type=int, help="request number, 0 .. 2^64-1 (default: the next "
                    "free one)")
-    p.add_argument("--backend", default="golden", metavar="SPEC",
-                   help="golden, software or rtl, or per vendor: software,arm=golden")
+    p.add_argument("--backend", default=None, metavar="SPEC",
+                   help="golden (default), software or rtl, or per vendor: "
+                        "software,arm=golden")
     p.add_argument("--fault", action="append", metavar="VENDOR:KIND",
                    help="inject a fault: byzantine, corrupt, silent, late, replay, equivocate")
     p.add_argument("--db", metavar="PATH", help="database (default: DIR/pqvote.db)")
-    p.add_argument("--deadline", type=float, default=1_000_000.0,
+    p.add_argument("--deadline", type=float, default=None,
                    help="deadline in clock units, finite and positive (default 1e6; a core "
-                        "answers at its cycle count or its position)")
+                        "answers at its cycle count or its position); with --network in "
+                        f"seconds per node (default {NETWORK_DEADLINE})")
+    p.add_argument("--network", action="store_true",
+                   help="ask the validator nodes (pqvote node) at their addresses over "
+                        "mutual TLS instead of in-process cores")
+    p.add_argument("--node", action="append", metavar="NAME=HOST:PORT",
+                   help="with --network: a node address instead of the one in cluster.json")
     p.set_defaults(func=_guard(cmd_decide))
+
+    from network.protocol import DEFAULT_INFLIGHT, DEFAULT_TIMEOUT, MISBEHAVIOURS
+    p = subparsers.add_parser("node", help="serve one validator over the network (mutual "
+                              "TLS, HTTP); runs until SIGTERM")
+    p.add_argument("--keys", required=True, metavar="DIR",
+                   help="this host's part of the cluster directory")
+    p.add_argument("--name", required=True, help="the validator to serve")
+    p.add_argument("--listen", metavar="HOST:PORT",
+                   help="default: the validator's address in cluster.json (port 0: any)")
+    p.add_argument("--backend", default="software", choices=("software", "golden", "rtl"))
+    p.add_argument("--max-inflight", type=int, default=DEFAULT_INFLIGHT,
+                   help="validations at a time; one more is answered 503 busy "
+                        f"(default {DEFAULT_INFLIGHT})")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                   help=f"seconds to read and answer one request (default {DEFAULT_TIMEOUT})")
+    p.add_argument("--misbehave", choices=MISBEHAVIOURS,
+                   help="fault drill: answer as a faulty core would (docs/deployment.md)")
+    p.set_defaults(func=_guard(cmd_node))
 
     p = subparsers.add_parser("verify-cert", help="check a certificate standalone; exit 0 "
                               "only if valid")

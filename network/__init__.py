@@ -1,0 +1,1 @@
+"""pqvote network layer."""

@@ -1,0 +1,265 @@
+"""``pqvote node``: one validator as a network service (aiohttp over mutual TLS).
+
+The node holds only its own validator's algorithm key and attestation key (and its TLS
+certificate); it answers :data:`network.protocol.VALIDATE` requests with attested votes
+from a vote source of ``consensus.sources`` (``software``, ``golden`` or ``rtl``).
+
+Limits, all answered at once with a one-line JSON error:
+
+* request body at most :data:`network.protocol.MAX_BODY` bytes (``413``);
+* at most ``max_inflight`` validations at a time: one more is answered ``503 busy`` instead
+  of waiting in a queue (the collector's deadline is the only queue that matters);
+* a request that is not read and answered within ``timeout`` seconds is answered
+  ``503 timeout``.
+
+Every request writes one JSON line to the log (time, peer, method, path, status,
+milliseconds, nonce, vote). The first line of the log is ``{"event": "listening", …}``
+with the bound address.
+
+Fault drills (``misbehave``): a node can be told to misbehave the way a faulty core does,
+so the collector's handling can be tested against real processes: ``byzantine``,
+``corrupt`` (bad attestation) and ``equivocate`` (two different votes) as
+``consensus.sources.inject`` makes them; ``garbage`` (an answer that is not a vote),
+``drop`` (half an answer, then the connection is cut), ``split`` (its honest vote to the
+first collector that asks for a nonce, the opposite, validly attested, to every later
+one). A stopped (``SIGSTOP``) or killed process needs no option.
+"""
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import datetime
+import json
+import signal
+import socket
+import sys
+import time
+
+from aiohttp import web
+
+from consensus.sources import SoftwareSource, inject, software_attestation
+from consensus.votes import Vote
+from golden.proof import Status, check_key
+
+from .protocol import (DEFAULT_INFLIGHT, DEFAULT_TIMEOUT, HEALTH, LINE_TYPE, MAX_BODY,
+                       MISBEHAVIOURS, VALIDATE, RequestError, parse_request)
+from .tls import key_exchange, peer_name
+
+__all__ = ["Node", "MISBEHAVIOURS", "serve"]
+
+
+
+class _KeyChecked:
+    """A vote source for one fixed key: the key is checked once, when the node starts (as a
+    core checks it when it is loaded), not on every request."""
+
+    def __init__(self, source, vendor, key):
+        self._source, self._vendor, self._key = source, vendor, key
+        self.key_ok = key is not None and check_key(vendor, key)
+
+    def validate(self, k_att, descriptor, nonce, proof):
+        if isinstance(self._source, SoftwareSource):
+            return self._source.validate(self._vendor, self._key, k_att, descriptor, nonce,
+                                         proof, key_ok=self.key_ok)
+        return self._source.validate(self._vendor, self._key, k_att, descriptor, nonce, proof)
+
+
+class Node:
+    """One validator as an aiohttp application.
+
+    Parameters
+    ----------
+    name, vendor : str
+        The validator (its entry in ``cluster.json``).
+    key, k_att : bytes
+        Its algorithm key and attestation key.
+    source
+        A vote source (``consensus.sources``).
+    max_inflight : int
+        Validations at a time; one more is answered ``503 busy``.
+    timeout : float
+        Seconds to read and answer one request.
+    misbehave : str, optional
+        A fault drill of :data:`MISBEHAVIOURS`.
+    log : text stream
+        Where the JSON log lines go.
+    """
+
+    def __init__(self, *, name, vendor, key, k_att, source, backend="software",
+                 max_inflight=DEFAULT_INFLIGHT, timeout=DEFAULT_TIMEOUT, misbehave=None,
+                 log=None):
+        if not isinstance(max_inflight, int) or max_inflight < 1:
+            raise ValueError(f"max_inflight must be a positive integer, not {max_inflight!r}")
+        if not timeout > 0:
+            raise ValueError(f"timeout must be positive, not {timeout!r}")
+        if misbehave is not None and misbehave not in MISBEHAVIOURS:
+            raise ValueError(f"unknown misbehaviour {misbehave!r}; expected one of "
+                             f"{', '.join(MISBEHAVIOURS)}")
+        self.name, self.vendor, self.backend = name, vendor, backend
+        self._k_att = k_att
+        self._core = _KeyChecked(source, vendor, key)
+        self._max, self._timeout, self._misbehave = max_inflight, timeout, misbehave
+        self._inflight = 0
+        self._asked = set()         # nonces already answered (the ``split`` drill)
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max_inflight,
+                                                           thread_name_prefix=f"node-{name}")
+        self._log = log or sys.stdout
+
+    # -- logging ---------------------------------------------------------------------------
+
+    def log(self, **fields):
+        fields = {"ts": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="milliseconds"), "node": self.name, **fields}
+        self._log.write(json.dumps(fields) + "\n")
+        self._log.flush()
+
+    @web.middleware
+    async def _access(self, request, handler):
+        t0 = time.perf_counter()
+        request["log"] = {}
+        try:
+            response = await handler(request)
+            status = response.status
+        except web.HTTPException as e:
+            response, status = e, e.status
+            raise
+        except (asyncio.CancelledError, ConnectionError):
+            status = 499            # the client went away
+            raise
+        finally:
+            self.log(peer=peer_name(request.transport), method=request.method,
+                     path=request.path, status=status,
+                     ms=round((time.perf_counter() - t0) * 1e3, 3), **request["log"])
+        return response
+
+    # -- handlers --------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_BODY, middlewares=[self._access])
+        app.router.add_post(VALIDATE, self._validate)
+        app.router.add_get(HEALTH, self._health)
+        return app
+
+    async def _health(self, request):
+        key = "none" if self._core._key is None else ("ok" if self._core.key_ok else "bad_key")
+        return web.json_response({"status": "ok", "validator": self.name, "vendor": self.vendor,
+                                  "backend": self.backend, "key": key,
+                                  "inflight": self._inflight, "max_inflight": self._max,
+                                  "tls": key_exchange()})
+
+    @staticmethod
+    def _error(status, message):
+        return web.json_response({"error": message}, status=status)
+
+    async def _validate(self, request):
+        if self._inflight >= self._max:
+            request["log"]["error"] = "busy"
+            return self._error(503, "busy")
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            request["log"]["error"] = "too large"
+            return self._error(413, f"body larger than {MAX_BODY} bytes")
+        self._inflight += 1
+        released = False
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self._timeout
+            try:
+                body = await asyncio.wait_for(request.read(), self._timeout)
+            except asyncio.TimeoutError:
+                request["log"]["error"] = "timeout"
+                return self._error(503, "timeout reading the request")
+            except web.HTTPRequestEntityTooLarge:
+                request["log"]["error"] = "too large"
+                return self._error(413, f"body larger than {MAX_BODY} bytes")
+            try:
+                nonce, descriptor, proof = parse_request(body)
+            except RequestError as e:
+                request["log"]["error"] = str(e)
+                return self._error(400, f"bad request: {e}")
+            request["log"]["nonce"] = nonce
+            future = loop.run_in_executor(self._pool, self._core.validate, self._k_att,
+                                          descriptor, nonce, proof)
+            # The slot stays taken until the validation itself ends, even when the answer
+            # has timed out: a busy core is busy.
+            released = True
+            future.add_done_callback(lambda _: self._release())
+            try:
+                r = await asyncio.wait_for(asyncio.shield(future),
+                                           max(0.0, deadline - loop.time()))
+            except asyncio.TimeoutError:
+                request["log"]["error"] = "timeout"
+                return self._error(503, "timeout validating the request")
+            vote = Vote(self.name, nonce, descriptor, bool(r.vote), bytes(r.digest),
+                        bytes(r.attestation))
+            request["log"]["vote"] = vote.vote
+            return await self._answer(request, vote, Status(int(r.status)).label, r.cycles)
+        finally:
+            if not released:
+                self._release()
+
+    def _release(self):
+        self._inflight -= 1
+
+    async def _answer(self, request, vote, status, cycles):
+        def line(v):
+            return (json.dumps({"vote": v.to_json(), "status": status, "cycles": cycles})
+                    + "\n").encode()
+
+        kind = self._misbehave
+        if kind in ("byzantine", "corrupt", "equivocate"):
+            msgs = [m.vote for m in inject(kind, vote, k_att=self._k_att, vendor=self.vendor,
+                                           attest=software_attestation)]
+            return web.Response(body=b"".join(line(v) for v in msgs), content_type=LINE_TYPE)
+        if kind == "split":
+            first = vote.nonce not in self._asked
+            self._asked.add(vote.nonce)
+            if not first:
+                [m] = inject("byzantine", vote, k_att=self._k_att, vendor=self.vendor,
+                             attest=software_attestation)
+                vote = m.vote
+            request["log"]["vote"] = vote.vote
+            return web.Response(body=line(vote), content_type=LINE_TYPE)
+        if kind == "garbage":
+            return web.Response(body=b'{"vote": "not a vote", "status": 7}\n\x00\xff\n',
+                                content_type=LINE_TYPE)
+        if kind == "drop":
+            resp = web.StreamResponse(headers={"Content-Type": LINE_TYPE})
+            await resp.prepare(request)
+            data = line(vote)
+            await resp.write(data[:len(data) // 2])
+            request.transport.abort()          # cut the connection mid-answer
+            request["log"]["error"] = "dropped"
+            return resp
+        return web.Response(body=line(vote), content_type=LINE_TYPE)
+
+    def close(self):
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def serve(node: Node, *, host: str, port: int, ssl_context, ready=None):
+    """Serve ``node`` on ``host:port`` (``port`` 0: any free port) until SIGTERM / SIGINT."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    runner = web.AppRunner(node.app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.SockSite(runner, sock, ssl_context=ssl_context, backlog=256)
+    await site.start()
+    bound = sock.getsockname()
+    node.log(event="listening", host=bound[0], port=bound[1], vendor=node.vendor,
+             backend=node.backend, max_inflight=node._max, timeout=node._timeout,
+             misbehave=node._misbehave, key="ok" if node._core.key_ok else "not ok",
+             tls=key_exchange())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if ready is not None:
+        ready(bound)
+    try:
+        await stop.wait()
+    finally:
+        node.log(event="stopping")
+        await runner.cleanup()
+        node.close()
