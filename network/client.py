@@ -43,8 +43,10 @@ __all__ = ["NetworkSource", "parse_address", "DEFAULT_PER_NODE"]
 #: their deadline running): at most the node's ``max_inflight``, so it never answers busy
 #: to a collector alone.
 DEFAULT_PER_NODE = 4
-#: The longest answer line read from a node (a vote line is about 400 bytes).
+#: The longest answer line kept from a node (a vote line is about 400 bytes), and the most
+#: messages read from one answer (a correct node sends one; two make equivocation).
 MAX_LINE = 4096
+MAX_MESSAGES = 4
 
 
 def parse_address(text, *, allow_any_port=False) -> tuple:
@@ -176,8 +178,12 @@ class NetworkSource:
                         elif resp.content_type != LINE_TYPE:
                             messages.append((loop.time() - t0, await resp.read()))
                         else:
-                            while True:
-                                line = await resp.content.readline()
+                            while len(messages) < MAX_MESSAGES:
+                                try:
+                                    line = await resp.content.readline()
+                                except ValueError:          # a line past aiohttp's limit
+                                    messages.append((loop.time() - t0, b"line too long"))
+                                    break
                                 if not line:
                                     break
                                 if not line.endswith(b"\n"):

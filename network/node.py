@@ -33,11 +33,12 @@ import json
 import signal
 import socket
 import sys
+import threading
 import time
 
 from aiohttp import web
 
-from consensus.sources import SoftwareSource, inject, software_attestation
+from consensus.sources import RtlSource, SoftwareSource, inject, software_attestation
 from consensus.votes import Vote
 from golden.proof import Status, check_key
 
@@ -56,11 +57,17 @@ class _KeyChecked:
     def __init__(self, source, vendor, key):
         self._source, self._vendor, self._key = source, vendor, key
         self.key_ok = key is not None and check_key(vendor, key)
+        # One simulation at a time: the RTL source drives one Verilator model.
+        self._serial = threading.Lock() if isinstance(source, RtlSource) else None
 
     def validate(self, k_att, descriptor, nonce, proof):
         if isinstance(self._source, SoftwareSource):
             return self._source.validate(self._vendor, self._key, k_att, descriptor, nonce,
                                          proof, key_ok=self.key_ok)
+        if self._serial is not None:
+            with self._serial:
+                return self._source.validate(self._vendor, self._key, k_att, descriptor,
+                                             nonce, proof)
         return self._source.validate(self._vendor, self._key, k_att, descriptor, nonce, proof)
 
 

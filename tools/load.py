@@ -207,7 +207,7 @@ def run(args) -> dict:
         result = {
             "command": "make load  # python -m tools.load " + " ".join(
                 f"--{k.replace('_', '-')} {v}" for k, v in sorted(vars(args).items())
-                if k != "record"),
+                if k not in ("record", "loadavg")),
             "machine": {"cpus": os.cpu_count(), "loadavg_before": args.loadavg,
                         "python": sys.version.split()[0], "tls": key_exchange()["openssl"]},
             "nodes": 4, "backend": args.backend, "workers": args.workers,
