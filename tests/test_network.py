@@ -386,3 +386,30 @@ def test_load_tool_smoke():
     assert r["certificates_unsigned"] == 0 and r["certificates_invalid"] == 0
     assert r["decisions_per_s"] > 0 and r["latency_ms"]["p99"] >= r["latency_ms"]["p50"] > 0
     assert all(a == {"answered": 6, "missed": 0} for a in r["node_answers"].values())
+
+
+def test_tls_files_and_a_stranger_cluster(net, tmp_path):
+    """keygen's TLS files (keys 0600, roles in the certificates); a collector of another
+    cluster (another CA) is refused by every node, and refuses them."""
+    import stat
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+    tls = net["keys"] / "tls"
+    for name in ("ca", "intel", "amd", "arm", "riscv", "collector"):
+        assert stat.S_IMODE((tls / f"{name}.key").stat().st_mode) == 0o600, name
+    intel = x509.load_pem_x509_certificate((tls / "intel.pem").read_bytes())
+    assert list(intel.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == \
+        [ExtendedKeyUsageOID.SERVER_AUTH]
+    assert intel.extensions.get_extension_for_class(
+        x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName) == ["intel"]
+    collector = x509.load_pem_x509_certificate((tls / "collector.pem").read_bytes())
+    assert list(collector.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) \
+        == [ExtendedKeyUsageOID.CLIENT_AUTH]
+
+    other = tmp_path / "other"
+    assert main(["keygen", "--out", str(other)]) == 0
+    with NetworkSource(_addresses(net), TlsFiles.of(other, "collector")) as source:
+        v = net["cluster"].validators["amd"]
+        [got] = source.gather([(v, 70, D, net["proofs"]["amd"], DEADLINE)])
+    assert got.fault == "silent" and got.link.startswith("tls"), got
+    assert not any(x.get("nonce") == 70 for x in net["nodes"]["amd"].lines())
