@@ -30,6 +30,7 @@ import concurrent.futures
 import dataclasses
 import datetime
 import json
+import multiprocessing
 import signal
 import socket
 import sys
@@ -54,9 +55,10 @@ class _KeyChecked:
     """A vote source for one fixed key: the key is checked once, when the node starts (as a
     core checks it when it is loaded), not on every request."""
 
-    def __init__(self, source, vendor, key):
+    def __init__(self, source, vendor, key, *, key_ok=None):
         self._source, self._vendor, self._key = source, vendor, key
-        self.key_ok = key is not None and check_key(vendor, key)
+        self.key_ok = key is not None and check_key(vendor, key) if key_ok is None \
+            else key_ok
         # One simulation at a time: the RTL source drives one Verilator model.
         self._serial = threading.Lock() if isinstance(source, RtlSource) else None
 
@@ -69,6 +71,19 @@ class _KeyChecked:
                 return self._source.validate(self._vendor, self._key, k_att, descriptor,
                                              nonce, proof)
         return self._source.validate(self._vendor, self._key, k_att, descriptor, nonce, proof)
+
+
+_WORKER = None      # the _KeyChecked core of a validation worker process
+
+
+def _worker_init(backend, vendor, key, key_ok):
+    from consensus.sources import make_sources
+    global _WORKER
+    _WORKER = _KeyChecked(make_sources(backend)[vendor], vendor, key, key_ok=key_ok)
+
+
+def _worker_validate(k_att, descriptor, nonce, proof):
+    return _WORKER.validate(k_att, descriptor, nonce, proof)
 
 
 class Node:
@@ -88,13 +103,17 @@ class Node:
         Seconds to read and answer one request.
     misbehave : str, optional
         A fault drill of :data:`MISBEHAVIOURS`.
+    processes : int
+        0: validations run in threads of this process; ``N``: in ``N`` worker processes
+        (the reference implementations hold the GIL while they compute, so only processes
+        let one node use several cores). ``max_inflight`` still bounds them.
     log : text stream
         Where the JSON log lines go.
     """
 
     def __init__(self, *, name, vendor, key, k_att, source, backend="software",
                  max_inflight=DEFAULT_INFLIGHT, timeout=DEFAULT_TIMEOUT, misbehave=None,
-                 log=None):
+                 processes=0, log=None):
         if not isinstance(max_inflight, int) or max_inflight < 1:
             raise ValueError(f"max_inflight must be a positive integer, not {max_inflight!r}")
         if not timeout > 0:
@@ -108,8 +127,22 @@ class Node:
         self._max, self._timeout, self._misbehave = max_inflight, timeout, misbehave
         self._inflight = 0
         self._asked = set()         # nonces already answered (the ``split`` drill)
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max_inflight,
-                                                           thread_name_prefix=f"node-{name}")
+        if not isinstance(processes, int) or processes < 0:
+            raise ValueError(f"processes must be a non-negative integer, not {processes!r}")
+        if processes and backend not in ("software", "golden"):
+            raise ValueError(f"worker processes serve the software and golden backends, "
+                             f"not {backend!r}")
+        self._processes = processes
+        if processes:
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                max_workers=processes, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_worker_init,
+                initargs=(backend, vendor, key, self._core.key_ok))
+            self._run = _worker_validate
+        else:
+            self._pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=max_inflight, thread_name_prefix=f"node-{name}")
+            self._run = self._core.validate
         self._log = log or sys.stdout
 
     # -- logging ---------------------------------------------------------------------------
@@ -184,7 +217,7 @@ class Node:
                 request["log"]["error"] = str(e)
                 return self._error(400, f"bad request: {e}")
             request["log"]["nonce"] = nonce
-            future = loop.run_in_executor(self._pool, self._core.validate, self._k_att,
+            future = loop.run_in_executor(self._pool, self._run, self._k_att,
                                           descriptor, nonce, proof)
             # The slot stays taken until the validation itself ends, even when the answer
             # has timed out: a busy core is busy.
@@ -254,8 +287,13 @@ async def serve(node: Node, *, host: str, port: int, ssl_context, ready=None):
     site = web.SockSite(runner, sock, ssl_context=ssl_context, backlog=256)
     await site.start()
     bound = sock.getsockname()
+    if node._processes:         # start the workers before the first request pays for it
+        await asyncio.gather(*(asyncio.get_running_loop().run_in_executor(
+            node._pool, _worker_validate, bytes(32), bytes(24), 0, b"")
+            for _ in range(node._processes)))
     node.log(event="listening", host=bound[0], port=bound[1], vendor=node.vendor,
              backend=node.backend, max_inflight=node._max, timeout=node._timeout,
+             processes=node._processes,
              misbehave=node._misbehave, key="ok" if node._core.key_ok else "not ok",
              tls=key_exchange())
     stop = asyncio.Event()

@@ -512,7 +512,8 @@ def cmd_node(args):
     try:
         node = Node(name=args.name, vendor=vendor, key=key, k_att=k_att, source=source,
                     backend=args.backend, max_inflight=args.max_inflight,
-                    timeout=args.timeout, misbehave=args.misbehave)
+                    timeout=args.timeout, misbehave=args.misbehave,
+                    processes=args.processes)
     except ValueError as e:
         _fail(str(e))
     asyncio.run(serve(node, host=host, port=port, ssl_context=ctx))
@@ -647,6 +648,9 @@ def register(subparsers):
                         f"(default {DEFAULT_INFLIGHT})")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                    help=f"seconds to read and answer one request (default {DEFAULT_TIMEOUT})")
+    p.add_argument("--processes", type=int, default=0,
+                   help="validate in N worker processes (several cores for one node; "
+                        "software and golden backends); 0: in the node's own process")
     p.add_argument("--misbehave", choices=MISBEHAVIOURS,
                    help="fault drill: answer as a faulty core would (docs/deployment.md)")
     p.set_defaults(func=_guard(cmd_node))

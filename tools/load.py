@@ -46,13 +46,14 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results" / "load.json"
 
 
-def _start_nodes(keys, workdir, backend, inflight):
+def _start_nodes(keys, workdir, backend, inflight, processes):
     procs = {}
     for name in ("intel", "amd", "arm", "riscv"):
         log = open(workdir / f"{name}.log", "w")
         procs[name] = (subprocess.Popen(
             [sys.executable, "-m", "pqvote.cli", "node", "--keys", str(keys), "--name", name,
-             "--listen", "127.0.0.1:0", "--backend", backend, "--max-inflight", str(inflight)],
+             "--listen", "127.0.0.1:0", "--backend", backend, "--max-inflight", str(inflight),
+             "--processes", str(processes.get(name, 0))],
             stdout=log, stderr=subprocess.STDOUT), log, workdir / f"{name}.log")
     addresses, end = {}, time.monotonic() + 60
     while len(addresses) < len(procs):
@@ -71,9 +72,27 @@ def _start_nodes(keys, workdir, backend, inflight):
 
 
 def _cpu_seconds(pid):
-    """User + system CPU seconds of process ``pid`` (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds of process ``pid`` and its live descendants (a node's
+    worker processes), from Linux /proc."""
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    tree, total = {pid}, 0
+    changed = True
+    while changed:
+        changed = False
+        for p, (ppid, _) in stats.items():
+            if ppid in tree and p not in tree:
+                tree.add(p)
+                changed = True
+    for p in tree:
+        total += stats.get(p, (0, 0))[1]
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _stop_nodes(procs):
@@ -87,6 +106,15 @@ def _stop_nodes(procs):
             proc.kill()
             proc.wait()
         log.close()
+
+
+def _processes(spec) -> dict:
+    """``"arm=2,riscv=1"`` → ``{"arm": 2, "riscv": 1}`` (worker processes per node)."""
+    out = {}
+    for part in filter(None, (spec or "").split(",")):
+        name, _, n = part.partition("=")
+        out[name.strip()] = int(n)
+    return out
 
 
 def _tampered(proofs):
@@ -129,7 +157,8 @@ def run(args) -> dict:
                 proofs = _tampered(proofs)
             asks.append(Ask(nonce=n + 1, descriptor=descriptor, proofs=proofs,
                             deadline=args.deadline))
-        procs, addresses = _start_nodes(keys, work, args.backend, args.inflight)
+        procs, addresses = _start_nodes(keys, work, args.backend, args.inflight,
+                                        _processes(args.processes))
         db = work / "load.db"
         Store(db).close()
         vs = cluster.validators
@@ -247,6 +276,10 @@ def build_parser():
     p.add_argument("--tamper-every", type=int, default=10,
                    help="one request in N carries tampered proofs (0: none)")
     p.add_argument("--backend", default="software", choices=("software", "golden", "rtl"))
+    p.add_argument("--processes", default="arm=2", metavar="NAME=N,…",
+                   help="worker processes per node (pqvote node --processes); the reference "
+                        "implementations hold the GIL, so the McEliece node needs processes "
+                        "to use both cores (default arm=2)")
     p.add_argument("--max-seconds", type=float, default=300.0,
                    help="stop taking new batches after this long (the run is bounded)")
     p.add_argument("--record", action="store_true", help=f"write {RESULTS.relative_to(ROOT)}")
