@@ -92,7 +92,9 @@ def net(tmp_path_factory):
     nodes = {v: NodeProc(keys, v, root / f"{v}.log") for v in ("intel", "amd", "arm", "riscv")}
     drills = {k: NodeProc(keys, "intel", root / f"intel-{k}.log", "--misbehave", k)
               for k in ("garbage", "drop", "equivocate", "corrupt", "byzantine", "split")}
-    drills["busy"] = NodeProc(keys, "intel", root / "intel-busy.log", "--max-inflight", "1")
+    # one slot, and the golden model (tens of ms a request): concurrent requests overlap
+    drills["busy"] = NodeProc(keys, "intel", root / "intel-busy.log", "--max-inflight", "1",
+                              "--backend", "golden")
     try:
         for n in list(nodes.values()) + list(drills.values()):
             n.ready()
