@@ -418,3 +418,33 @@ def test_tls_files_and_a_stranger_cluster(net, tmp_path):
         [got] = source.gather([(v, 70, D, net["proofs"]["amd"], DEADLINE)])
     assert got.fault == "silent" and got.link.startswith("tls"), got
     assert not any(x.get("nonce") == 70 for x in net["nodes"]["amd"].lines())
+
+
+def test_decide_network_cli_loses_to_a_stored_decision(net, tmp_path, capsys, monkeypatch):
+    """The CLI's side of the arbitration: another collector stored nonce 80 first (here
+    between this command's own check and its commit); the command exits 2 on one line
+    naming the equivocating node, whose two votes are then stored as evidence."""
+    keys, vs = net["keys"], net["cluster"].validators
+    split = net["drills"]["split"].address
+    db = tmp_path / "race.db"
+    first = _decide(net, 80, _addresses(net, intel=split))
+    with Store(db) as store:
+        d = first.decision
+        store.record(nonce=80, descriptor=D, opened_at=d.opened_at, deadline=DEADLINE,
+                     decision=d, votes=first.received, evidence=first.evidence)
+    proofs = tmp_path / "proofs.json"       # the same request: the same proofs
+    proofs.write_text(json.dumps({"format": "pqvote-proofs/1", "descriptor": D.hex(),
+                                  "proofs": {v: p.hex() for v, p in net["proofs"].items()}}))
+    monkeypatch.setattr(Store, "has_decision", lambda self, nonce: False)
+    capsys.readouterr()
+    argv = ["decide", "--network", "--keys", str(keys), "--proofs", str(proofs), "--db",
+            str(db), "--nonce", "80", "--deadline", str(DEADLINE)]
+    argv += [f"--node={name}={a}" for name, a in _addresses(net, intel=split).items()]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "request 80 already" in err and "equivocation recorded: intel" in err
+    assert err.count("\n") == 1
+    with Store(db) as store:
+        [ev] = store.evidence(80)
+        assert ev.validator == "intel" and check_evidence(ev, vs) is None
+        assert store.decision(80)["outcome"] == first.decision.outcome
