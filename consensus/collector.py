@@ -342,7 +342,7 @@ class Collector:
                                reason=reason, quorum=self._quorum(),
                                total_power=self._vs.total_power,
                                votes=tuple(sorted(votes, key=lambda v: v.validator)),
-                               evidence=evidence)
+                               evidence=evidence, epoch=self._vs.epoch)
             if self._sign is not None:
                 cert = dataclasses.replace(
                     cert, signature=self._sign(certificate_signing_bytes(cert)))

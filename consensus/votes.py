@@ -191,6 +191,10 @@ class ValidatorSet:
     collector_pk : bytes or None
         The collector's ML-DSA-44 public key; certificates must carry a valid signature
         under it when given.
+    epoch : int
+        The validator-set epoch this set governs (0: the genesis set of ``cluster.json``;
+        each decided set change opens the next, ``consensus.epochs``). Certificates name
+        the epoch they were decided in and are checked only against that epoch's set.
 
     Members
     -------
@@ -199,7 +203,10 @@ class ValidatorSet:
     """
 
     def __init__(self, validators: Iterable[Validator], rule=DEFAULT_RULE, *,
-                 collector_pk: bytes | None = None):
+                 collector_pk: bytes | None = None, epoch: int = 0):
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise ConfigError(f"Epoch must be a non-negative integer, not {epoch!r}")
+        self._epoch = epoch
         self._validators = tuple(validators)
         if not self._validators:
             raise ConfigError("A validator set needs at least one validator")
@@ -241,6 +248,10 @@ class ValidatorSet:
         return self._collector_pk
 
     @property
+    def epoch(self) -> int:
+        return self._epoch
+
+    @property
     def f(self) -> int:
         """Tolerated Byzantine power ``⌊(P−1)/3⌋``."""
         return (self._total - 1) // 3
@@ -261,7 +272,7 @@ class ValidatorSet:
 _VOTE_FIELDS = ("validator", "nonce", "descriptor", "vote", "proof_digest", "attestation")
 _EVIDENCE_FIELDS = ("kind", "validator", "nonce", "votes")
 _CERTIFICATE_FIELDS = ("nonce", "descriptor", "outcome", "reason", "quorum", "total_power",
-                       "votes", "evidence", "signature")
+                       "votes", "evidence", "signature", "epoch")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -371,6 +382,7 @@ class Certificate:
     are sorted by validator name; ``evidence`` (unreachable rejections only) holds the
     equivocation proofs that exclude validators from the tally. ``signature`` is the
     collector's ML-DSA-44 signature over :func:`certificate_signing_bytes` (empty if unsigned).
+    ``epoch`` is the validator-set epoch the decision was taken in (0: the genesis set).
     """
     nonce: int
     descriptor: bytes
@@ -381,6 +393,7 @@ class Certificate:
     votes: tuple
     evidence: tuple = ()
     signature: bytes = b""
+    epoch: int = 0
 
     def to_json(self) -> dict:
         return {"nonce": self.nonce, "descriptor": self.descriptor.hex(),
@@ -388,7 +401,7 @@ class Certificate:
                 "total_power": self.total_power,
                 "votes": [v.to_json() for v in self.votes],
                 "evidence": [e.to_json() for e in self.evidence],
-                "signature": self.signature.hex()}
+                "signature": self.signature.hex(), "epoch": self.epoch}
 
     @classmethod
     def from_json(cls, obj) -> "Certificate":
@@ -406,6 +419,9 @@ class Certificate:
         for field in ("nonce", "quorum", "total_power"):
             if isinstance(obj[field], bool) or not isinstance(obj[field], int):
                 raise ValueError(f"certificate {field} must be an integer, not {obj[field]!r}")
+        epoch = obj.get("epoch", 0)
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise ValueError(f"certificate epoch must be a non-negative integer, not {epoch!r}")
         for field in ("outcome", "reason"):
             if not isinstance(obj[field], str):
                 raise ValueError(f"certificate {field} must be a string, not {obj[field]!r}")
@@ -414,14 +430,18 @@ class Certificate:
                    total_power=obj["total_power"],
                    votes=tuple(Vote.from_json(v) for v in votes),
                    evidence=tuple(Evidence.from_json(e) for e in evidence),
-                   signature=strict_hex(obj.get("signature", ""), "signature"))
+                   signature=strict_hex(obj.get("signature", ""), "signature"), epoch=epoch)
 
 
 def certificate_signing_bytes(cert: Certificate) -> bytes:
     """The bytes the collector signs: a domain prefix and the canonical JSON without the
-    signature."""
+    signature. The genesis epoch (0) is left out of the signed JSON, so a certificate made
+    before validator-set epochs existed is exactly an epoch-0 certificate and still verifies;
+    every later epoch is signed."""
     body = cert.to_json()
     del body["signature"]
+    if body["epoch"] == 0:
+        del body["epoch"]
     return b"pqvote/certificate\x00" + json.dumps(body, sort_keys=True,
                                                   separators=(",", ":")).encode()
 
@@ -434,7 +454,8 @@ def _default_attest() -> AttestFn:
 def check_certificate(cert: Certificate, keys: ValidatorSet, *,
                       attest: AttestFn | None = None,
                       collector_pk: bytes | None = None,
-                      allow_unsigned: bool = False) -> str | None:
+                      allow_unsigned: bool = False,
+                      check_signature: bool = True) -> str | None:
     """Check ``cert`` standalone, with no collector state.
 
     Returns ``None`` for a valid certificate, else a one-line reason. Checked: the
@@ -445,6 +466,9 @@ def check_certificate(cert: Certificate, keys: ValidatorSet, *,
     under ``collector_pk`` or ``keys.collector_pk``. Without a collector public key the
     signature cannot be checked and the certificate is refused, unless the caller passes
     ``allow_unsigned=True`` (tests and simulations that run a collector without a key).
+    ``check_signature=False`` leaves the signature out (an entry of a batch certificate,
+    whose signature is the one over the batch root: ``consensus.merkle``). The certificate's
+    ``epoch`` must be the epoch of ``keys``.
     """
     attest = attest or _default_attest()
     if not isinstance(cert, Certificate):
@@ -458,6 +482,9 @@ def check_certificate(cert: Certificate, keys: ValidatorSet, *,
         return f"unknown rejection reason {cert.reason!r}"
     if not isinstance(cert.descriptor, bytes) or len(cert.descriptor) != DESCRIPTOR_LEN:
         return "descriptor must be 24 bytes"
+    if cert.epoch != keys.epoch:
+        return (f"certificate names validator-set epoch {cert.epoch}, the validator set "
+                f"given is epoch {keys.epoch}")
     if cert.quorum != keys.q or cert.total_power != keys.total_power:
         return (f"certificate claims quorum {cert.quorum} of {cert.total_power}, the "
                 f"validator set has {keys.q} of {keys.total_power}")
@@ -494,6 +521,8 @@ def check_certificate(cert: Certificate, keys: ValidatorSet, *,
     if cert.reason == "unreachable" and power <= keys.total_power - keys.q:
         return (f"counted no-power {power} does not exclude a yes-quorum "
                 f"(needs more than {keys.total_power - keys.q})")
+    if not check_signature:
+        return None
     pk = collector_pk if collector_pk is not None else keys.collector_pk
     if pk is None and not allow_unsigned:
         return "no collector public key to check the signature (allow_unsigned not given)"

@@ -1,5 +1,5 @@
-"""Consensus subcommands of ``pqvote``: ``keygen``, ``mint``, ``decide``, ``verify-cert`` and
-``proofs get``.
+"""Consensus subcommands of ``pqvote``: ``keygen``, ``mint``, ``decide``, ``verify-cert``,
+``batch``, ``batch-cert`` and ``proofs get``.
 
 Exit status: 0 success (``decide``: accepted; ``verify-cert``: valid), 1 a negative answer
 (``decide``: rejected or no_quorum; ``verify-cert``: invalid, a well-formed JSON document
@@ -167,8 +167,11 @@ class Cluster:
                                             f"{vendor} minter key", MINTER_LEN[vendor])
 
     @property
-    def database(self) -> Path:
-        return self.root / self.conf.get("database", "pqvote.db")
+    def database(self):
+        """The store: a file in the cluster directory, or a ``postgresql://`` URL."""
+        from consensus.store import is_postgres_url
+        db = self.conf.get("database", "pqvote.db")
+        return db if is_postgres_url(db) else self.root / db
 
 
 def load_cluster(path, **kw) -> Cluster:
@@ -332,9 +335,10 @@ def _parse_faults(specs, cluster):
 
 
 def _open_store(path, create=True):
-    from consensus.store import Store, StoreError
+    """The store at ``path``: a database file, or a ``postgresql://`` URL."""
+    from consensus.store import StoreError, is_postgres_url, open_store
     try:
-        return Store(path, create=create)
+        return open_store(path if is_postgres_url(path) else Path(path), create=create)
     except StoreError as e:
         _fail(str(e))
 
@@ -523,8 +527,24 @@ def cmd_node(args):
 # -- verify-cert ---------------------------------------------------------------------------------
 
 def cmd_verify_cert(args):
+    from consensus.merkle import BATCH_FORMAT, BatchCertificate, check_batch_certificate
     cluster = load_cluster(args.keys, need_secrets=False)
     obj = _read_json(args.cert, "certificate")
+    if isinstance(obj, dict) and obj.get("format") == BATCH_FORMAT:
+        try:
+            bc = BatchCertificate.from_json(obj)
+        except ValueError as e:
+            print(f"invalid: {_one_line(e)}")
+            return 1
+        reason = check_batch_certificate(bc, cluster.validators)
+        if reason is None:
+            print(f"valid: request {bc.entry.nonce} {bc.entry.outcome} by "
+                  f"{len(bc.entry.votes)} votes (quorum {cluster.validators.q} of "
+                  f"{cluster.validators.total_power}), entry {bc.index} of a batch of "
+                  f"{bc.batch.size}")
+            return 0
+        print(f"invalid: {reason}")
+        return 1
     if isinstance(obj, dict) and "certificate" in obj:    # a `pqvote decide` report
         obj = obj["certificate"]
     if obj is None:
@@ -542,6 +562,66 @@ def cmd_verify_cert(args):
         return 0
     print(f"invalid: {reason}")
     return 1
+
+
+# -- batch certificates --------------------------------------------------------------------------
+
+def cmd_batch(args):
+    """Seal every stored certificate that is in no batch yet (at most ``--max`` per batch)
+    under one collector signature each; print the roots."""
+    from consensus.collector import ml_dsa_44_signer
+    from consensus.merkle import seal_batch
+    cluster = load_cluster(args.keys)
+    if args.max < 1:
+        _fail(f"--max must be a positive integer, not {args.max}")
+    store = _open_store(args.db or cluster.database, create=False)
+    sealed = []
+    try:
+        pending = [store.certificate(n) for n in store.unbatched()]
+        for epoch in sorted({c.epoch for c in pending}):
+            group = [c for c in pending if c.epoch == epoch]
+            for i in range(0, len(group), args.max):
+                chunk = group[i:i + args.max]
+                root, _ = seal_batch(chunk, ml_dsa_44_signer(cluster.collector_sk))
+                store.record_batch(root, [c.nonce for c in chunk])
+                sealed.append({"epoch": root.epoch, "size": root.size,
+                               "root": root.root.hex(),
+                               "nonces": [c.nonce for c in chunk]})
+    finally:
+        store.close()
+    print(json.dumps({"batches": sealed}))
+    if not sealed:
+        print("pqvote: no certificate left to batch", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_batch_cert(args):
+    """The batch certificate of one request (entry, Merkle path, signed root)."""
+    from consensus.merkle import BatchRoot, batch_certificate
+    if not 0 <= args.nonce < 1 << 64:
+        _fail(f"nonce {args.nonce} is not an unsigned 64-bit integer")
+    cluster = load_cluster(args.keys, need_secrets=False)
+    store = _open_store(args.db or cluster.database, create=False)
+    try:
+        found = store.batch_of(args.nonce)
+    finally:
+        store.close()
+    if found is None:
+        print(f"pqvote: request {args.nonce} has no batched certificate (run pqvote batch)",
+              file=sys.stderr)
+        return 1
+    root, position, members = found
+    bc = batch_certificate(BatchRoot.from_json(root),
+                           [Certificate.from_json(m) for m in members], position)
+    text = json.dumps(bc.to_json()) + "\n"
+    if args.out:
+        if Path(args.out).exists():
+            _fail(f"{args.out} already exists; refusing to overwrite it")
+        _write_new(Path(args.out), text.encode(), 0o644)
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 # -- proofs get ----------------------------------------------------------------------------------
@@ -622,7 +702,8 @@ def register(subparsers):
                         "software,arm=golden")
     p.add_argument("--fault", action="append", metavar="VENDOR:KIND",
                    help="inject a fault: byzantine, corrupt, silent, late, replay, equivocate")
-    p.add_argument("--db", metavar="PATH", help="database (default: DIR/pqvote.db)")
+    p.add_argument("--db", metavar="PATH", help="database file or postgresql:// URL "
+                   "(default: DIR/pqvote.db)")
     p.add_argument("--deadline", type=float, default=None,
                    help="deadline in clock units, finite and positive (default 1e6; a core "
                         "answers at its cycle count or its position); with --network in "
@@ -658,8 +739,26 @@ def register(subparsers):
     p = subparsers.add_parser("verify-cert", help="check a certificate standalone; exit 0 "
                               "only if valid")
     p.add_argument("--keys", required=True, metavar="DIR")
-    p.add_argument("cert", metavar="CERT", help="certificate JSON or a `decide` report")
+    p.add_argument("cert", metavar="CERT", help="certificate JSON, a `decide` report, or a "
+                   "batch certificate (`pqvote batch-cert`)")
     p.set_defaults(func=_guard(cmd_verify_cert))
+
+    p = subparsers.add_parser("batch", help="seal the stored certificates not yet in a batch "
+                              "under one collector signature over their Merkle root")
+    p.add_argument("--keys", required=True, metavar="DIR")
+    p.add_argument("--db", metavar="PATH", help="database file or postgresql:// URL "
+                   "(default: the cluster's)")
+    p.add_argument("--max", type=int, default=1024, help="most certificates per batch "
+                   "(default 1024)")
+    p.set_defaults(func=_guard(cmd_batch))
+
+    p = subparsers.add_parser("batch-cert", help="the batch certificate of one request "
+                              "(entry, Merkle path, signed root)")
+    p.add_argument("nonce", type=int, metavar="NONCE")
+    p.add_argument("--keys", required=True, metavar="DIR")
+    p.add_argument("--db", metavar="PATH")
+    p.add_argument("--out", metavar="FILE", help="write here instead of stdout")
+    p.set_defaults(func=_guard(cmd_batch_cert))
 
     p = subparsers.add_parser("proofs", help="the proof store")
     sub = p.add_subparsers(dest="proofs_command", required=True)

@@ -14,3 +14,37 @@ def pytest_runtest_makereport(item, call):
         report.sections.append(("PQVOTE_SEED", f"PQVOTE_SEED={seed} reproduces this run"
                                 if seed is not None else
                                 "PQVOTE_SEED unset: every seeded test used its default seed"))
+
+
+# -- stores ------------------------------------------------------------------------------------
+# The decision-store tests run against both backends: SQLite files and one local PostgreSQL
+# server per test session (xdist worker), started from the pinned `pgserver` wheel; each test
+# gets a fresh database on it.
+
+STORES = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory):
+    from tools.pglocal import local_postgres
+    with local_postgres(tmp_path_factory.mktemp("postgres"), delete=False) as pg:
+        yield pg
+
+
+@pytest.fixture(params=STORES)
+def store_target(request, tmp_path):
+    """``new(name)`` → the target of a fresh, empty store (a file path or a postgresql://
+    URL) of the parametrized backend; ``open_store`` opens it."""
+    import itertools
+    counter = itertools.count()
+    if request.param == "sqlite":
+        def new(name="db"):
+            return str(tmp_path / f"{name}-{next(counter)}.db")
+    else:
+        pg = request.getfixturevalue("postgres")
+        base = "".join(c for c in request.node.name.lower() if c.isalnum())[:40]
+
+        def new(name="db"):
+            return pg.new_database(f"t_{base}_{name.lower()}_{next(counter)}")
+    new.kind = request.param
+    return new

@@ -322,9 +322,16 @@ def test_signing_bytes_exact():
     cert = cert_of([vote(v) for v in (A, B, C)])
     body = cert.to_json()
     del body["signature"]
+    del body["epoch"]           # the genesis epoch signs as before epochs existed
     text = json.dumps(body, sort_keys=True, separators=(",", ":"))
     assert certificate_signing_bytes(cert) == b"pqvote/certificate\x00" + text.encode()
     assert text.startswith('{"descriptor":"') and ", " not in text
+    later = dataclasses.replace(cert, epoch=3)
+    body = dict(later.to_json())
+    del body["signature"]
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    assert certificate_signing_bytes(later) == b"pqvote/certificate\x00" + text.encode()
+    assert '"epoch":3' in text
 
 
 def test_strict_hex():

@@ -1,7 +1,11 @@
 """Decision store: one transaction per decision, unique certificates, proof store, corrupt
 databases, uint64 nonces, and crash consistency (the writer killed at every commit boundary,
-and at random instants of a stream of decisions, COMMIT included)."""
+and at random instants of a stream of decisions, COMMIT included).
 
+Every test that takes ``store_target`` runs against both backends: an SQLite file and a
+database on the session's local PostgreSQL server (tests/conftest.py)."""
+
+import json
 import os
 import random
 import signal
@@ -14,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from consensus.store import BOUNDARIES, AlreadyDecided, Store, StoreError
+from consensus.store import (BOUNDARIES, SCHEMA_VERSION, AlreadyDecided, Store, StoreError,
+                             open_store)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +32,7 @@ CHILD = textwrap.dedent('''
     from consensus.collector import Collector, Open, Receive, Tick, Counted, Refused, Decided, EvidenceFound
     from consensus.simulation import make_cluster
     from consensus.sources import software_attestation as att
-    from consensus.store import Store
+    from consensus.store import open_store
     from consensus.votes import Vote
 
     vs = make_cluster(4, seed=3)
@@ -54,7 +59,7 @@ CHILD = textwrap.dedent('''
     first = decide(1, bytes(24), [(a, True), (b, True), (c, True)])
     second = decide(2, bytes(range(24)), [(a, True), (a, False), (b, True), (c, True), (d_, True)])
     second["proofs"] = {{"intel": b"I" * 1024, "riscv": b"R" * 8192}}
-    s = Store(sys.argv[1])
+    s = open_store(sys.argv[1])
     if not s.has_decision(1):
         s.record(**first, proofs={{"intel": b"i" * 1024}})
     point = sys.argv[2] if len(sys.argv) > 2 else None
@@ -74,20 +79,24 @@ def _child(tmp_path, db, point=None):
     return subprocess.run(args, capture_output=True, text=True, timeout=120)
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("ref")
-    db = tmp / "ref.db"
-    r = _child(tmp, db)
-    assert r.returncode == 0, r.stderr
-    with Store(db) as s:
-        full = s.dump()
-    return full
+_REFERENCES = {}
+
+
+@pytest.fixture
+def reference(tmp_path_factory, store_target):
+    """The dump of the two decisions recorded without a crash, once per backend."""
+    if store_target.kind not in _REFERENCES:
+        tmp = tmp_path_factory.mktemp("ref")
+        db = store_target("ref")
+        r = _child(tmp, db)
+        assert r.returncode == 0, r.stderr
+        with open_store(db) as s:
+            _REFERENCES[store_target.kind] = s.dump()
+    return _REFERENCES[store_target.kind]
 
 
 def _only_first(dump):
-    return {t: [row for row in rows if (row[0] if t in ("requests", "decisions", "certificates")
-                                        else row[1] if t in ("votes", "evidence") else row[3]) == 1]
+    return {t: [row for row in rows if (row[3] if t == "proofs" else row[0]) == 1]
             for t, rows in dump.items()}
 
 
@@ -101,11 +110,11 @@ def test_reference_contents(reference):
 
 
 @pytest.mark.parametrize("point", BOUNDARIES)
-def test_crash_at_each_commit_boundary(tmp_path, reference, point):
-    db = tmp_path / "crash.db"
+def test_crash_at_each_commit_boundary(tmp_path, store_target, reference, point):
+    db = store_target("crash")
     r = _child(tmp_path, db, point)
     assert r.returncode == -signal.SIGKILL, (r.returncode, r.stderr)
-    with Store(db) as s:
+    with open_store(db) as s:
         dump = s.dump()
     if point == "committed":
         assert dump == reference
@@ -118,14 +127,14 @@ def test_crash_at_each_commit_boundary(tmp_path, reference, point):
         assert r.returncode != 0 and "AlreadyDecided" in r.stderr
     else:
         assert r.returncode == 0, r.stderr
-    with Store(db) as s:
+    with open_store(db) as s:
         assert s.dump() == reference
 
 
-def test_unique_certificate_and_reads(tmp_path, reference):
-    db = tmp_path / "u.db"
+def test_unique_certificate_and_reads(tmp_path, store_target, reference):
+    db = store_target("u")
     assert _child(tmp_path, db).returncode == 0
-    with Store(db) as s:
+    with open_store(db) as s:
         before = s.dump()
         cert = s.certificate(2)
         assert cert.nonce == 2 and cert.outcome == "accepted"
@@ -135,14 +144,19 @@ def test_unique_certificate_and_reads(tmp_path, reference):
         assert s.proofs(bytes(23) + b"x") == {}
         assert len(s.votes(2)) == 5 and s.next_nonce() == 3
         # the database itself refuses a second certificate for a request
-        with pytest.raises(sqlite3.IntegrityError):
-            s._db.execute("INSERT INTO certificates VALUES (2, 'rejected', '{}', x'')")
+        with pytest.raises(s._integrity_errors or sqlite3.IntegrityError):
+            s._exec("INSERT INTO certificates (nonce, outcome, body, signature)"
+                    " VALUES (2, 'rejected', '{}', ?)", (b"",))
         assert s.dump() == before
-        assert s._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert s._db.execute("PRAGMA synchronous").fetchone()[0] == 2      # FULL
+        if store_target.kind == "sqlite":
+            assert s._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert s._db.execute("PRAGMA synchronous").fetchone()[0] == 2      # FULL
+        else:
+            assert s._db.execute("SHOW synchronous_commit").fetchone()[0] == "on"
+            assert s._db.execute("SHOW fsync").fetchone()[0] == "on"
     r = _child(tmp_path, db)
     assert r.returncode != 0 and "AlreadyDecided" in r.stderr
-    with Store(db) as s:
+    with open_store(db) as s:
         assert s.dump() == before
 
 
@@ -158,10 +172,10 @@ def test_corrupt_and_missing_database(tmp_path):
     assert not (tmp_path / "missing.db").exists()
 
 
-def test_already_decided_leaves_store_untouched(tmp_path):
-    db = tmp_path / "a.db"
+def test_already_decided_leaves_store_untouched(tmp_path, store_target):
+    db = store_target("a")
     assert _child(tmp_path, db).returncode == 0
-    with Store(db) as s:
+    with open_store(db) as s:
         before = s.dump()
         from consensus.collector import Decision
         dec = Decision(1, bytes(24), "no_quorum", None, 0, 0, (), 0.0, 10.0)
@@ -181,9 +195,9 @@ def test_nonce_encoding_round_trip_and_order():
             to_db(bad)
 
 
-def test_full_nonce_range_stored(tmp_path):
+def test_full_nonce_range_stored(store_target):
     from consensus.collector import Decision
-    with Store(tmp_path / "n.db") as s:
+    with open_store(store_target("n")) as s:
         assert s.next_nonce() == 1
         for n in (5, 1 << 63, 7, (1 << 64) - 2):
             dec = Decision(n, bytes(24), "no_quorum", None, 0, 0, (), 0.0, 10.0)
@@ -214,7 +228,7 @@ STREAM = textwrap.dedent('''
     from consensus.collector import Collector, Open, Receive, Tick, Counted, Refused, EvidenceFound
     from consensus.simulation import make_cluster
     from consensus.sources import software_attestation as att
-    from consensus.store import Store
+    from consensus.store import open_store
     from consensus.votes import Vote
 
     vs = make_cluster(4, seed=3)
@@ -243,7 +257,7 @@ STREAM = textwrap.dedent('''
                     decision=col.decision(nonce), votes=received, evidence=evidence,
                     proofs={{"intel": bytes([i % 256]) * 1024, "riscv": b"R" * 8192}})
 
-    s = Store(sys.argv[1])
+    s = open_store(sys.argv[1])
     start = len(s.nonces()) + 1
     count = int(sys.argv[2])
     records = [decide(i) for i in range(start, start + count)]
@@ -254,6 +268,9 @@ STREAM = textwrap.dedent('''
 ''').format(root=str(ROOT))
 
 KILLS = int(os.environ.get("PQVOTE_KILLS", "25"))
+#: PostgreSQL: fewer kills (each costs a connection and a server-side rollback); the
+#: server's own durability is PostgreSQL's, what is tested is one transaction per decision.
+PG_KILLS = int(os.environ.get("PQVOTE_PG_KILLS", "10"))
 
 
 def _check_whole(s, nonce):
@@ -267,17 +284,18 @@ def _check_whole(s, nonce):
     assert set(s.proofs(cert.descriptor)) == {"intel", "riscv"}
 
 
-def test_kill_at_random_instants(tmp_path):
+def test_kill_at_random_instants(tmp_path, store_target):
     """SIGKILL a writer recording a stream of decisions at random instants (sleeping a random
     0-40 ms after it starts recording: inside statements, between them and inside COMMIT's
     fsyncs), KILLS times on one database; after each kill every decision is whole or absent,
     the ones the writer reported committed are there, and the next writer continues."""
     rng = random.Random(int(os.environ.get("PQVOTE_SEED", "7")))
-    db = tmp_path / "kill.db"
+    db = store_target("kill")
     script = tmp_path / "stream.py"
     script.write_text(STREAM)
     committed, partial_tails = [], 0
-    for _ in range(KILLS):
+    kills = KILLS if store_target.kind == "sqlite" else PG_KILLS
+    for _ in range(kills):
         proc = subprocess.Popen([sys.executable, str(script), str(db), "40"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert proc.stdout.readline() == "ready\n", proc.stderr.read()
@@ -289,7 +307,7 @@ def test_kill_at_random_instants(tmp_path):
         proc.stderr.close()
         reported = [int(x) for x in out.split()]
         committed += reported
-        with Store(db) as s:
+        with open_store(db) as s:
             stored = s.nonces()
             dump = s.dump()
             for n in stored:
@@ -303,8 +321,107 @@ def test_kill_at_random_instants(tmp_path):
         from consensus.store import to_db
         keys = {to_db(n) for n in stored}
         assert {r[0] for r in dump["requests"]} == keys
-        assert {r[1] for r in dump["votes"]} <= keys
+        assert {r[0] for r in dump["votes"]} <= keys
         assert {r[3] for r in dump["proofs"]} <= keys
-    assert len(committed) > KILLS            # the writers made progress between kills
-    print(f"{KILLS} kills, {len(committed)} decisions; {partial_tails} kills landed inside "
+    assert len(committed) > kills            # the writers made progress between kills
+    print(f"{kills} kills, {len(committed)} decisions; {partial_tails} kills landed inside "
           f"COMMIT or right after it (durable, not yet reported)")
+
+
+# -- backends and schema versions --------------------------------------------------------------
+
+def test_postgres_unreachable_and_missing_schema(postgres, tmp_path):
+    """A server that is not there, and a database with no pqvote tables opened read-only,
+    are one-line StoreErrors that name the database (never its password)."""
+    url = f"postgresql://pqvote:secret@/nothing?host={tmp_path}"
+    with pytest.raises(StoreError, match="cannot connect") as e:
+        open_store(url)
+    assert "secret" not in str(e.value) and "\n" not in str(e.value)
+    empty = postgres.new_database("t_empty_schema")
+    with pytest.raises(StoreError, match="no pqvote database"):
+        open_store(empty, create=False)
+    with open_store(empty) as s:                # create=True makes the tables
+        assert s.schema_version() == SCHEMA_VERSION and s.nonces() == []
+
+
+def _v1_database(target):
+    """A database at schema version 1 holding one signed, accepted decision, written with
+    version 1's statements (what pqvote wrote before version 2)."""
+    from pqcrypto.sign import ml_dsa_44
+    from consensus.collector import Collector, Open, Receive, ml_dsa_44_signer
+    from consensus.simulation import make_cluster
+    from consensus.sources import software_attestation as att
+    from consensus.votes import Vote, ValidatorSet
+
+    pk, sk = ml_dsa_44.keygen()
+    base = make_cluster(4, seed=5)
+    vs = ValidatorSet(base.validators, base.rule, collector_pk=pk)
+    col = Collector(vs, attest=att, sign=ml_dsa_44_signer(sk))
+    d = bytes(range(24))
+    col.step(Open(7, d, at=0.0, deadline=10.0))
+    for i, v in enumerate(vs.validators[:3]):
+        col.step(Receive(Vote(v.name, 7, d, True, bytes(32),
+                              att(v.k_att, v.vendor, 7, d, True, bytes(32))), at=1.0 + i))
+    dec = col.decision(7)
+    s = open_store(target, migrate=False)
+    s._migrate(1)
+    assert s.schema_version() == 1
+    s._begin()
+    s._exec("INSERT INTO requests VALUES (7, ?, 0.0, 10.0)", (d,))
+    body = dec.certificate.to_json()
+    del body["epoch"]                           # version 1 certificates had no epoch
+    s._exec("INSERT INTO certificates VALUES (7, 'accepted', ?, ?)",
+            (json.dumps(body), dec.certificate.signature))
+    s._exec("INSERT INTO decisions VALUES (7, 'accepted', 3, 0, 3.0, 3.0, ?)",
+            (json.dumps(dec.to_json()),))
+    s._exec("INSERT INTO proofs VALUES (?, 'intel', ?, 7)", (d, b"p" * 1024))
+    s._commit()
+    s.close()
+    return vs
+
+
+def test_schema_upgrade_from_version_1(store_target):
+    """Opening a version-1 database applies step 2 in place: the version row says 2, the new
+    tables and column exist, every stored row reads back, and the version-1 certificate
+    (signed before epochs existed) verifies as an epoch-0 certificate."""
+    from consensus.sources import software_attestation as att
+    from consensus.votes import check_certificate
+    target = store_target("v1")
+    vs = _v1_database(target)
+    with open_store(target) as s:
+        assert s.schema_version() == SCHEMA_VERSION == 2
+        cert = s.certificate(7)
+        assert cert.epoch == 0 and s.proofs(bytes(range(24))) == {"intel": b"p" * 1024}
+        assert check_certificate(cert, vs, attest=att) is None
+        assert s.dump()["certificates"][0][4] == 0          # the new column's default
+        assert s.epochs() == [] and s.unbatched() == [7] and s.next_nonce() == 8
+    with open_store(target) as s:               # opening again changes nothing
+        assert s.schema_version() == 2
+
+
+def test_schema_newer_than_pqvote_is_refused(store_target):
+    target = store_target("new")
+    with open_store(target) as s:
+        s._exec("UPDATE meta SET value = '99' WHERE key = 'schema'")
+    with pytest.raises(StoreError, match="schema 99, newer than this pqvote's 2"):
+        open_store(target)
+
+
+def test_failed_upgrade_step_leaves_previous_version(store_target, monkeypatch):
+    """A step that fails half way (its second statement) rolls back whole: the database
+    stays at version 1 with none of step 2's changes, and a later open upgrades it."""
+    import consensus.store as st
+    target = store_target("fail")
+    _v1_database(target)
+    title, script = st.MIGRATIONS[2]
+    monkeypatch.setitem(st.MIGRATIONS, 2, (title, script + "\nCREATE TABLE epochs (x {INT});"))
+    with pytest.raises(StoreError, match="unusable"):
+        open_store(target)
+    monkeypatch.undo()
+    s = open_store(target, migrate=False)
+    assert s.schema_version() == 1
+    with pytest.raises(Exception):              # step 2's first statement was rolled back
+        s._exec("SELECT epoch FROM certificates")
+    s.close()
+    with open_store(target) as s:
+        assert s.schema_version() == 2 and s.certificate(7).epoch == 0

@@ -1,0 +1,190 @@
+"""Validator-set epochs (consensus.epochs): retiring the riscv validator by a 3-of-4 decision
+and adding a replacement with a fresh key; afterwards a vote made with the old key cannot
+help decide anything, and certificates of the old epoch still verify. A change whose
+resulting set breaks a power rule is refused, naming the rule."""
+
+import dataclasses
+import os
+import random
+
+import pytest
+
+from consensus.collector import Collector, Open, Receive, Refused, ml_dsa_44_signer
+from consensus.epochs import (EpochHistory, NewValidator, SetChange, katt_digest,
+                              resulting_set)
+from consensus.sources import software_attestation as att
+from consensus.store import open_store
+from consensus.votes import (Certificate, ConfigError, Validator, ValidatorSet, Vote,
+                             certificate_signing_bytes, check_certificate)
+
+SEED = int(os.environ.get("PQVOTE_SEED", "23"))
+
+
+@pytest.fixture(scope="module")
+def keys():
+    from pqcrypto.sign import ml_dsa_44
+    pk, sk = ml_dsa_44.keygen()
+    rng = random.Random(SEED)
+    genesis = ValidatorSet([Validator(v, v, rng.randbytes(32)) for v in
+                            ("intel", "amd", "arm", "riscv")], collector_pk=pk)
+    return genesis, ml_dsa_44_signer(sk), rng.randbytes(32)
+
+
+def _vote(v, nonce, d, value=True, k_att=None):
+    k = v.k_att if k_att is None else k_att
+    return Vote(v.name, nonce, d, value, bytes(32), att(k, v.vendor, nonce, d, value, bytes(32)))
+
+
+def _decide(vs, sign, nonce, d, voters, extra=()):
+    """Open ``nonce`` under ``vs`` and deliver the votes; returns (decision, effects)."""
+    col = Collector(vs, attest=att, sign=sign)
+    effects = col.step(Open(nonce, d, at=0.0, deadline=100.0))
+    for i, vote in enumerate([_vote(v, nonce, d) for v in voters] + list(extra)):
+        effects += col.step(Receive(vote, at=1.0 + i))
+    return col.decision(nonce), effects
+
+
+def _retire_riscv(genesis, fresh):
+    return SetChange(from_epoch=0, retire=("riscv",),
+                     add=(NewValidator("riscv-b", "riscv", 1, katt_digest(fresh)),))
+
+
+def test_retire_riscv_by_quorum_old_key_cannot_decide(keys, store_target):
+    genesis, sign, fresh = keys
+    intel, amd, arm, riscv = genesis.validators
+    history = EpochHistory(genesis)
+
+    # a decision of epoch 0 in which the soon-retired riscv took part
+    old, _ = _decide(genesis, sign, 5, bytes([5]) * 24, [riscv, intel, amd])
+    assert old.outcome == "accepted" and {v.validator for v in old.certificate.votes} == \
+        {"riscv", "intel", "amd"}
+
+    # the change: proposed, decided 3 of 4 by the current set (riscv not voting), certified
+    change = _retire_riscv(genesis, fresh)
+    d = change.descriptor()
+    dec, _ = _decide(genesis, sign, 10, d, [intel, amd, arm])
+    cert = dec.certificate
+    assert dec.outcome == "accepted" and cert.epoch == 0
+    new = history.apply(change, cert, k_att={"riscv-b": fresh}, attest=att)
+    assert new.epoch == 1 and [v.name for v in new.validators] == \
+        ["intel", "amd", "arm", "riscv-b"]
+    assert history.start_of(1) == 11 and history.epoch_of(10) == 0 \
+        and history.epoch_of(11) == 1
+
+    # stored with its certificate, and the history rebuilt from the store
+    with open_store(store_target("epochs")) as s:
+        s.record(nonce=10, descriptor=d, opened_at=0.0, deadline=100.0, decision=dec)
+        s.record_epoch(1, history.start_of(1), 10, history.to_record(1))
+        rebuilt = EpochHistory.from_records(genesis, s.epochs(), {"riscv-b": fresh},
+                                            attest=att)
+    assert rebuilt.current.epoch == 1 and rebuilt.start_of(1) == 11
+    assert [v.k_att for v in rebuilt.current.validators] == \
+        [v.k_att for v in new.validators]
+
+    # epoch 1: the old riscv key cannot help decide anything
+    n, d1 = 20, bytes([20]) * 24
+    forged = _vote(dataclasses.replace(riscv, name="riscv-b"), n, d1, k_att=riscv.k_att)
+    dec1, effects = _decide(new, sign, n, d1, [intel, amd], extra=[_vote(riscv, n, d1), forged])
+    refused = {(e.vote.validator, e.reason) for e in effects if isinstance(e, Refused)}
+    assert refused == {("riscv", "unknown_validator"), ("riscv-b", "invalid_attestation")}
+    assert dec1 is None                          # 2 of 4: no quorum with the old key's help
+    dec1, _ = _decide(new, sign, n, d1, [intel, amd, new["riscv-b"]])
+    assert dec1.outcome == "accepted" and dec1.certificate.epoch == 1
+    assert history.check(dec1.certificate, attest=att) is None
+
+    # certificates: the old epoch's still verify; the retired key in a new one does not
+    assert history.check(old.certificate, attest=att) is None
+    assert history.check(cert, attest=att) is None
+    with_old = dataclasses.replace(dec1.certificate, votes=tuple(
+        sorted(dec1.certificate.votes[:2] + (_vote(riscv, n, d1),), key=lambda v: v.validator)))
+    resigned = dataclasses.replace(with_old, signature=sign(certificate_signing_bytes(with_old)))
+    assert history.check(resigned, attest=att) == "unknown validator 'riscv'"
+    # a request of epoch 1 certified as epoch 0 (where riscv still counted) is refused
+    backdated, _ = _decide(genesis, sign, n, d1, [intel, amd, riscv])
+    assert check_certificate(backdated.certificate, genesis, attest=att) is None
+    assert "lies after epoch 0" in history.check(backdated.certificate, attest=att)
+    # a certificate naming an epoch that does not exist
+    future = dataclasses.replace(dec1.certificate, epoch=2)
+    assert "latest known epoch is 1" in history.check(future, attest=att)
+
+
+def test_retiring_riscv_without_replacement_is_refused_naming_the_rule(keys):
+    genesis, _, _ = keys
+    change = SetChange(from_epoch=0, retire=("riscv",))
+    with pytest.raises(ConfigError, match=r"each validator may hold at most P - q = 0") as e:
+        resulting_set(genesis, change)
+    assert "power rule" in str(e.value) and "could block" in str(e.value)
+    # a family reaching the quorum alone: replace the code-based arm by a second lattice core
+    change = SetChange(from_epoch=0, retire=("arm",),
+                       add=(NewValidator("intel-b", "intel", 1, bytes(32)),))
+    with pytest.raises(ConfigError, match=r"Algorithm family lattice .* at least the quorum"):
+        resulting_set(genesis, change)
+    # power changes are held to the same rules
+    with pytest.raises(ConfigError, match="each validator may hold at most"):
+        resulting_set(genesis, SetChange(from_epoch=0, powers=(("intel", 2),)))
+
+
+def test_apply_refuses_what_the_current_quorum_did_not_decide(keys):
+    genesis, sign, fresh = keys
+    intel, amd, arm, riscv = genesis.validators
+    change = _retire_riscv(genesis, fresh)
+    d = change.descriptor()
+    history = EpochHistory(genesis)
+    rejected, _ = _decide(genesis, sign, 3, d, [], extra=[_vote(v, 3, d, False)
+                                                          for v in (intel, amd, arm)])
+    with pytest.raises(ConfigError, match="not accepted"):
+        history.apply(change, rejected.certificate, k_att={"riscv-b": fresh}, attest=att)
+    other, _ = _decide(genesis, sign, 4, bytes(24), [intel, amd, arm])
+    with pytest.raises(ConfigError, match="another descriptor"):
+        history.apply(change, other.certificate, k_att={"riscv-b": fresh}, attest=att)
+    ok, _ = _decide(genesis, sign, 6, d, [intel, amd, arm])
+    with pytest.raises(ConfigError, match="does not match the digest"):
+        history.apply(change, ok.certificate, k_att={"riscv-b": bytes(32)}, attest=att)
+    unsigned = dataclasses.replace(ok.certificate, signature=b"")
+    with pytest.raises(ConfigError, match="signature does not verify"):
+        history.apply(change, unsigned, k_att={"riscv-b": fresh}, attest=att)
+    # a change written for another epoch; a change that re-adds the retired key
+    with pytest.raises(ConfigError, match="for epoch 1"):
+        resulting_set(genesis, dataclasses.replace(change, from_epoch=1), {"riscv-b": fresh})
+    rekey = SetChange(from_epoch=0, retire=("riscv",),
+                      add=(NewValidator("riscv", "riscv", 1, katt_digest(riscv.k_att)),))
+    with pytest.raises(ConfigError, match="retired attestation key"):
+        resulting_set(genesis, rekey, {"riscv": riscv.k_att})
+    assert len(history) == 1                    # nothing applied
+    history.apply(change, ok.certificate, k_att={"riscv-b": fresh}, attest=att)
+    assert len(history) == 2
+    with pytest.raises(ConfigError, match="decided in epoch 0, not the current epoch 1|"
+                                          "certificate is invalid"):
+        history.apply(change, ok.certificate, k_att={"riscv-b": fresh}, attest=att)
+
+
+def test_rekeying_a_name_refuses_the_old_key(keys):
+    """Retiring riscv and adding it again under the same name with a fresh key: a vote
+    attested with the old key fails its attestation in the new epoch."""
+    genesis, sign, fresh = keys
+    intel, amd, arm, riscv = genesis.validators
+    change = SetChange(from_epoch=0, retire=("riscv",),
+                       add=(NewValidator("riscv", "riscv", 1, katt_digest(fresh)),))
+    history = EpochHistory(genesis)
+    ok, _ = _decide(genesis, sign, 1, change.descriptor(), [intel, amd, arm])
+    new = history.apply(change, ok.certificate, k_att={"riscv": fresh}, attest=att)
+    d = bytes([9]) * 24
+    dec, effects = _decide(new, sign, 2, d, [intel, amd], extra=[_vote(riscv, 2, d)])
+    assert dec is None and [(e.vote.validator, e.reason) for e in effects
+                            if isinstance(e, Refused)] == [("riscv", "invalid_attestation")]
+
+
+def test_set_change_json_round_trip_and_descriptor(keys):
+    genesis, _, fresh = keys
+    change = SetChange(from_epoch=0, retire=("riscv",), powers=(("intel", 1),),
+                       add=(NewValidator("riscv-b", "riscv", 1, katt_digest(fresh)),))
+    again = SetChange.from_json(change.to_json())
+    assert again == change and again.descriptor() == change.descriptor()
+    assert len(change.descriptor()) == 24
+    assert dataclasses.replace(change, retire=("arm",)).descriptor() != change.descriptor()
+    with pytest.raises(ValueError, match="unknown field"):
+        SetChange.from_json(dict(change.to_json(), extra=1))
+    # the genesis epoch's certificates sign exactly as before epochs existed
+    c = Certificate(1, bytes(24), "accepted", "quorum", 3, 4, ())
+    assert b'"epoch"' not in certificate_signing_bytes(c)
+    assert b'"epoch":1' in certificate_signing_bytes(dataclasses.replace(c, epoch=1))
