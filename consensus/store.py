@@ -197,6 +197,17 @@ def open_store(target, *, create=True, migrate=True) -> "DecisionStore":
     return SqliteStore(target, create=create, migrate=migrate)
 
 
+def _check_item(item):
+    decision = item["decision"]
+    if decision.nonce != item["nonce"] or decision.descriptor != item["descriptor"]:
+        raise ValueError("decision does not belong to this request")
+    for field, what in (("opened_at", "opening time"), ("deadline", "deadline")):
+        t = item[field]
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t):
+            raise ValueError(f"the {what} must be a finite number, not {t!r}")
+    to_db(item["nonce"])
+
+
 class _Dialect:
     def __init__(self, name, types, placeholder, lock):
         self.name, self.types, self.placeholder, self.lock = name, types, placeholder, lock
@@ -329,62 +340,107 @@ class DecisionStore:
         the request), ``evidence`` :class:`Evidence` objects, ``proofs`` a ``{vendor: bytes}``
         map stored under the descriptor when the decision is ``accepted``.
         """
-        if decision.nonce != nonce or decision.descriptor != descriptor:
-            raise ValueError("decision does not belong to this request")
-        for t, what in ((opened_at, "opening time"), (deadline, "deadline")):
-            if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t):
-                raise ValueError(f"the {what} must be a finite number, not {t!r}")
-        key = to_db(nonce)
-        x = self._exec
+        item = dict(nonce=nonce, descriptor=descriptor, opened_at=opened_at, deadline=deadline,
+                    decision=decision, votes=votes, evidence=evidence, proofs=proofs)
+        _check_item(item)
         self._boundary("begin")
         self._begin()
         try:
             if self.has_decision(nonce):
                 raise AlreadyDecided(f"request {nonce} already has a decision")
-            if self._one("SELECT 1 FROM requests WHERE nonce = ?", (key,)):
+            if self._one("SELECT 1 FROM requests WHERE nonce = ?", (to_db(nonce),)):
                 raise AlreadyDecided(f"request {nonce} already exists")
-            try:
-                x("INSERT INTO requests VALUES (?, ?, ?, ?)",
-                  (key, bytes(descriptor), float(opened_at), float(deadline)))
-            except self._integrity_errors:
-                # another collector inserted the request between our check and our insert
-                raise AlreadyDecided(f"request {nonce} was decided concurrently") from None
-            self._boundary("request")
-            for vote, counted, reason, at in votes:
-                if not isinstance(vote, Vote) or not vote.well_formed():
-                    continue            # malformed input is counted, never stored
-                x("INSERT INTO votes (nonce, validator, vote, vote_nonce, descriptor,"
-                  " proof_digest, attestation, counted, reason, received_at)"
-                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                  (key, vote.validator, int(vote.vote), to_db(vote.nonce), vote.descriptor,
-                   vote.proof_digest, vote.attestation, int(counted), reason, float(at)))
-            self._boundary("votes")
-            cert = decision.certificate
-            if cert is not None:
-                x("INSERT INTO certificates (nonce, outcome, body, signature, epoch)"
-                  " VALUES (?, ?, ?, ?, ?)",
-                  (key, cert.outcome, _canon(cert.to_json()), cert.signature, cert.epoch))
-            self._boundary("certificate")
-            for ev in evidence:
-                x("INSERT INTO evidence (nonce, validator, body) VALUES (?, ?, ?)"
-                  " ON CONFLICT DO NOTHING",
-                  (to_db(ev.nonce), ev.validator, _canon(ev.to_json())))
-            self._boundary("evidence")
-            if decision.outcome == "accepted" and proofs:
-                for vendor in sorted(proofs):
-                    x("INSERT INTO proofs VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                      (bytes(descriptor), vendor, bytes(proofs[vendor]), key))
-            self._boundary("proofs")
-            x("INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?)",
-              (key, decision.outcome, decision.yes, decision.no, float(decision.decided_at),
-               float(decision.latency), _canon(decision.to_json())))
-            self._boundary("decision")
+            self._write(item, self._boundary)
             self._boundary("commit")
             self._commit()
         except BaseException:
             self._rollback()
             raise
         self._boundary("committed")
+
+    def record_many(self, items):
+        """Write many decisions (dicts of :meth:`record`'s arguments) in one transaction:
+        all or none. The bulk path (imports, replication, ``make bench-store``): the same rows
+        as :meth:`record`, inserted table by table (``executemany``), with no existence checks
+        before the inserts; a request already stored fails the whole call with
+        :class:`AlreadyDecided`."""
+        items = list(items)
+        for item in items:
+            _check_item(item)
+        by_statement = {}
+        for item in items:
+            for sql, params, _ in self._statements(item):
+                if sql is not None:
+                    by_statement.setdefault(sql, []).append(params)
+        self._begin()
+        try:
+            cur = self._db.cursor()
+            for sql, rows in by_statement.items():       # dicts keep the commit-path order
+                cur.executemany(self._dialect.sql(sql), rows)
+            self._commit()
+        except self._integrity_errors:
+            self._rollback()
+            raise AlreadyDecided("a request of the batch is already stored") from None
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _write(self, item, boundary):
+        """The inserts of one decision (inside a transaction), with the commit-path
+        boundaries between them."""
+        first = True
+        for sql, params, point in self._statements(item):
+            if first:
+                try:
+                    self._exec(sql, params)
+                except self._integrity_errors:
+                    # another collector inserted the request between our check and insert
+                    raise AlreadyDecided(f"request {item['nonce']} was decided "
+                                         f"concurrently") from None
+                first = False
+            elif sql is not None:
+                self._exec(sql, params)
+            if point is not None:
+                boundary(point)
+
+    @staticmethod
+    def _statements(item):
+        """``(sql, params, boundary after it or None)`` for every row of one decision, in
+        commit-path order (a ``None`` statement only marks a boundary)."""
+        nonce, descriptor, decision = item["nonce"], item["descriptor"], item["decision"]
+        key = to_db(nonce)
+        yield ("INSERT INTO requests VALUES (?, ?, ?, ?)",
+               (key, bytes(descriptor), float(item["opened_at"]), float(item["deadline"])),
+               "request")
+        for vote, counted, reason, at in item.get("votes") or ():
+            if not isinstance(vote, Vote) or not vote.well_formed():
+                continue            # malformed input is counted, never stored
+            yield ("INSERT INTO votes (nonce, validator, vote, vote_nonce, descriptor,"
+                   " proof_digest, attestation, counted, reason, received_at)"
+                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   (key, vote.validator, int(vote.vote), to_db(vote.nonce), vote.descriptor,
+                    vote.proof_digest, vote.attestation, int(counted), reason, float(at)), None)
+        yield None, None, "votes"
+        cert = decision.certificate
+        if cert is not None:
+            yield ("INSERT INTO certificates (nonce, outcome, body, signature, epoch)"
+                   " VALUES (?, ?, ?, ?, ?)",
+                   (key, cert.outcome, _canon(cert.to_json()), cert.signature, cert.epoch), None)
+        yield None, None, "certificate"
+        for ev in item.get("evidence") or ():
+            yield ("INSERT INTO evidence (nonce, validator, body) VALUES (?, ?, ?)"
+                   " ON CONFLICT DO NOTHING",
+                   (to_db(ev.nonce), ev.validator, _canon(ev.to_json())), None)
+        yield None, None, "evidence"
+        proofs = item.get("proofs")
+        if decision.outcome == "accepted" and proofs:
+            for vendor in sorted(proofs):
+                yield ("INSERT INTO proofs VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                       (bytes(descriptor), vendor, bytes(proofs[vendor]), key), None)
+        yield None, None, "proofs"
+        yield ("INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?)",
+               (key, decision.outcome, decision.yes, decision.no, float(decision.decided_at),
+                float(decision.latency), _canon(decision.to_json())), "decision")
 
     def add_evidence(self, evidence):
         """Record equivocation evidence found after the request's decision was stored (by

@@ -25,10 +25,19 @@ STORES = ("sqlite", "postgresql")
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory):
+def postgres():
+    # The data directory lives outside pytest's numbered temporary directories: those of
+    # old sessions are deleted by later sessions, and a PostgreSQL server whose data
+    # directory disappears shuts itself down.
+    import shutil
+    import tempfile
     from tools.pglocal import local_postgres
-    with local_postgres(tmp_path_factory.mktemp("postgres"), delete=False) as pg:
-        yield pg
+    root = tempfile.mkdtemp(prefix="pqvote-pg-")
+    try:
+        with local_postgres(root) as pg:
+            yield pg
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(params=STORES)

@@ -425,3 +425,31 @@ def test_failed_upgrade_step_leaves_previous_version(store_target, monkeypatch):
     s.close()
     with open_store(target) as s:
         assert s.schema_version() == 2 and s.certificate(7).epoch == 0
+
+
+def test_record_many_is_all_or_nothing(store_target):
+    """The bulk path writes the same rows as ``record`` (one transaction for all), and a
+    batch holding an already stored request writes nothing."""
+    from consensus.collector import Decision
+    from consensus.votes import Certificate
+
+    def item(n):
+        d = bytes([n % 256]) * 24
+        cert = Certificate(n, d, "accepted", "quorum", 3, 4, (), signature=b"s" * 10)
+        dec = Decision(n, d, "accepted", cert, 3, 0, (), 0.0, 2.0)
+        return dict(nonce=n, descriptor=d, opened_at=0.0, deadline=9.0, decision=dec,
+                    proofs={"intel": bytes([n % 256]) * 1024})
+
+    one, many = store_target("one"), store_target("many")
+    with open_store(one) as a, open_store(many) as b:
+        for n in range(1, 41):
+            a.record(**item(n))
+        b.record_many(item(n) for n in range(1, 41))
+        assert a.dump() == b.dump() and b.nonces() == list(range(1, 41))
+        before = b.dump()
+        with pytest.raises(AlreadyDecided):
+            b.record_many([item(41), item(7), item(42)])
+        assert b.dump() == before
+        with pytest.raises(ValueError, match="finite"):
+            b.record_many([dict(item(43), deadline=float("nan"))])
+        assert b.dump() == before
