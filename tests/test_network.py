@@ -377,20 +377,33 @@ def test_mutual_tls_refuses_strangers(net):
     assert got.decision.outcome == "accepted"
 
 
-def test_load_tool_smoke():
+def test_load_tool_smoke(tmp_path):
     """``make load`` in miniature (its own four nodes, six requests, one tampered): every
-    request stored with a verified, signed certificate; the figures are reported."""
+    request stored and certified by a signed Merkle root, the figures reported; negative
+    control: a stored root with one signature byte flipped fails the tool's check."""
+    import sqlite3
     from tools import load
-    args = load.build_parser().parse_args(["--requests", "6", "--descriptors", "1",
-                                           "--tamper-every", "3", "--workers", "2",
-                                           "--batch", "2"])
+    args = load.build_parser().parse_args([
+        "--requests", "6", "--descriptors", "1", "--tamper-every", "3", "--workers", "2",
+        "--batch", "2", "--processes", "", "--seal-size", "4", "--workdir", str(tmp_path)])
     args.loadavg = None
     r = load.run(args)
     assert (r["stored"], r["lost"], r["error_count"]) == (6, 0, 0), r
     assert r["outcomes"] == {"accepted": 4, "rejected": 2}
     assert r["certificates_unsigned"] == 0 and r["certificates_invalid"] == 0
+    assert 2 <= r["signatures"] <= 6
     assert r["decisions_per_s"] > 0 and r["latency_ms"]["p99"] >= r["latency_ms"]["p50"] > 0
     assert all(a == {"answered": 6, "missed": 0} for a in r["node_answers"].values())
+    cluster = load_cluster(tmp_path / "keys", need_core_keys=False)
+    db = tmp_path / "load.db"
+    with sqlite3.connect(db) as con:
+        [(bid, body)] = con.execute("SELECT id, body FROM batches LIMIT 1").fetchall()
+        root = json.loads(body)
+        root["signature"] = f"{int(root['signature'][:2], 16) ^ 1:02x}" + root["signature"][2:]
+        con.execute("UPDATE batches SET body = ? WHERE id = ?", (json.dumps(root), bid))
+        [(size,)] = con.execute("SELECT count(*) FROM batch_members WHERE batch = ?", (bid,))
+    _, _, unsigned, invalid = load.verify_store(db, cluster.validators, cluster.collector_pk)
+    assert (unsigned, invalid) == (0, size)
 
 
 def test_tls_files_and_a_stranger_cluster(net, tmp_path):
