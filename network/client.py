@@ -159,51 +159,54 @@ class NetworkSource:
         if name not in self._addresses:
             return Delivered(fault="silent", link="no address")
         host, port = self._addresses[name]
-        messages, status, cycles = [], None, None
-        link = None
-        try:
-            async with asyncio.timeout(deadline - (loop.time() - t0)):
-                async with self._slots[name]:
-                    async with self._session.post(
-                            _url(host, port, VALIDATE), data=request_body(nonce, descriptor, proof),
-                            server_hostname=name,
-                            headers={"Content-Type": "application/json"}) as resp:
-                        if resp.status != 200:
+        messages, got = [], {"status": None, "cycles": None, "link": None}
+
+        async def exchange():
+            async with self._slots[name]:
+                async with self._session.post(
+                        _url(host, port, VALIDATE), data=request_body(nonce, descriptor, proof),
+                        server_hostname=name,
+                        headers={"Content-Type": "application/json"}) as resp:
+                    if resp.status != 200:
+                        try:
+                            why = (await resp.json()).get("error", "")
+                        except (ValueError, aiohttp.ClientError, AttributeError):
+                            why = ""
+                        got["link"] = "busy" if resp.status == 503 and why == "busy" else \
+                            "timeout" if resp.status == 503 else f"http {resp.status}"
+                    elif resp.content_type != LINE_TYPE:
+                        messages.append((loop.time() - t0, await resp.read()))
+                    else:
+                        while len(messages) < MAX_MESSAGES:
                             try:
-                                why = (await resp.json()).get("error", "")
-                            except (ValueError, aiohttp.ClientError, AttributeError):
-                                why = ""
-                            link = "busy" if resp.status == 503 and why == "busy" else \
-                                "timeout" if resp.status == 503 else f"http {resp.status}"
-                        elif resp.content_type != LINE_TYPE:
-                            messages.append((loop.time() - t0, await resp.read()))
-                        else:
-                            while len(messages) < MAX_MESSAGES:
-                                try:
-                                    line = await resp.content.readline()
-                                except ValueError:          # a line past aiohttp's limit
-                                    messages.append((loop.time() - t0, b"line too long"))
-                                    break
-                                if not line:
-                                    break
-                                if not line.endswith(b"\n"):
-                                    link = "dropped"
-                                    break
-                                msg, st, cy = _message(line[:MAX_LINE])
-                                if isinstance(msg, Vote) and status is None:
-                                    status, cycles = st, cy
-                                messages.append((loop.time() - t0, msg))
-        except TimeoutError:
-            link = link or "timeout"
+                                line = await resp.content.readline()
+                            except ValueError:          # a line past aiohttp's limit
+                                messages.append((loop.time() - t0, b"line too long"))
+                                return
+                            if not line:
+                                return
+                            if not line.endswith(b"\n"):
+                                got["link"] = "dropped"
+                                return
+                            msg, st, cy = _message(line[:MAX_LINE])
+                            if isinstance(msg, Vote) and got["status"] is None:
+                                got["status"], got["cycles"] = st, cy
+                            messages.append((loop.time() - t0, msg))
+
+        try:
+            await asyncio.wait_for(exchange(), deadline - (loop.time() - t0))
+        except asyncio.TimeoutError:
+            got["link"] = got["link"] or "timeout"
         except aiohttp.ClientConnectorCertificateError as e:
-            link = f"tls: {e.certificate_error}"
+            got["link"] = f"tls: {e.certificate_error}"
         except aiohttp.ClientConnectorError:
-            link = "down"
+            got["link"] = "down"
         except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError,
                 aiohttp.ClientOSError):
-            link = "dropped"
+            got["link"] = "dropped"
         except aiohttp.ClientError as e:
-            link = f"error: {type(e).__name__}"
+            got["link"] = f"error: {type(e).__name__}"
+        link, status, cycles = got["link"], got["status"], got["cycles"]
         return Delivered(messages=tuple(messages), fault=_fault(messages, link), link=link,
                          status=status, cycles=cycles)
 
@@ -213,12 +216,13 @@ class NetworkSource:
         """``/health`` of every node: validator name → its answer, or ``{"error": …}``."""
         async def one(name):
             host, port = self._addresses[name]
+            async def get():
+                async with self._session.get(_url(host, port, HEALTH),
+                                             server_hostname=name) as resp:
+                    return await resp.json()
             try:
-                async with asyncio.timeout(timeout):
-                    async with self._session.get(_url(host, port, HEALTH),
-                                                 server_hostname=name) as resp:
-                        return await resp.json()
-            except (TimeoutError, aiohttp.ClientError, ValueError) as e:
+                return await asyncio.wait_for(get(), timeout)
+            except (asyncio.TimeoutError, aiohttp.ClientError, ValueError) as e:
                 return {"error": f"{type(e).__name__}: {e}"}
 
         async def every():
