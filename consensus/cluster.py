@@ -76,7 +76,7 @@ class Delivered:
     connection dropped mid-answer: nothing whole arrived), ``late`` (no answer by the
     deadline), ``corrupt`` (an answer that is not a vote), ``equivocate`` (two different
     votes) — or ``None``; ``link`` says what happened (``down``, ``busy``, ``dropped``,
-    ``timeout``, ``garbage``, ``http 4xx`` …). ``status`` and ``cycles`` as the node
+    ``timeout``, ``tls: …``, ``http 4xx`` …). ``status`` and ``cycles`` as the node
     reported them."""
     messages: tuple = ()
     fault: str | None = None
