@@ -15,7 +15,7 @@ from amaranth.sim import Simulator
 
 import golden.mlkem as g
 from golden import keccak, proof
-from hdl.mlkem.arith import barrett_py, compress_params
+from hdl.mlkem.arith import barrett_py, compress_py, csd
 from hdl.mlkem.ntt import NttUnit, NTT_CYCLES
 from hdl.mlkem.basemul import BaseMulUnit, BASEMUL_CYCLES
 from hdl.mlkem.samplers import RejectionSampler, CbdSampler
@@ -56,11 +56,43 @@ def _run(dut, tb):
 
 def test_barrett_and_compress_constants():
     assert all(barrett_py(x) == x % g.Q for x in range(0, 1 << 25, 101))
-    assert barrett_py((1 << 25) - 1) == ((1 << 25) - 1) % g.Q
+    assert all(barrett_py(x) == x % g.Q for x in range((1 << 25) - 5000, 1 << 25))
     for d in (1, 4, 10):
-        mul, s = compress_params(d)
-        for x in range(g.Q):
-            assert ((((x << (d + 1)) + g.Q) * mul) >> s) % (1 << d) == g.compress(d, x)
+        assert all(compress_py(x, d) == g.compress(d, x) for x in range(g.Q))
+    for c in (g.Q, 10079, 3303, 161271, 1):
+        assert sum(d << k for k, d in csd(c)) == c
+
+
+def test_arith_circuits():
+    """barrett, const_mul and decompress as circuits, on edge and random inputs."""
+    from amaranth.hdl import Signal
+    from hdl.mlkem.arith import barrett, const_mul, decompress
+    m = Module()
+    x = Signal(25)
+    y10 = Signal(10)
+    y4 = Signal(4)
+    red = barrett(m, x, name="red")
+    prod = const_mul(m, x, 3303, name="prod")
+    low = const_mul(m, x, g.Q, width=13, name="low")
+    d10 = decompress(m, y10, 10, name="d10")
+    d4 = decompress(m, y4, 4, name="d4")
+    rng = random.Random(5)
+    xs = [0, 1, g.Q - 1, g.Q, 2 * (g.Q - 1) ** 2, (1 << 25) - 1] + \
+        [rng.randrange(1 << 25) for _ in range(300)]
+
+    async def tb(ctx):
+        for v in xs:
+            ctx.set(x, v)
+            ctx.set(y10, v % 1024)
+            ctx.set(y4, v % 16)
+            assert ctx.get(red) == v % g.Q
+            assert ctx.get(prod) == v * 3303
+            assert ctx.get(low) == (v * g.Q) % (1 << 13)
+            assert ctx.get(d10) == g.decompress(10, v % 1024)
+            assert ctx.get(d4) == g.decompress(4, v % 16)
+    sim = Simulator(m)
+    sim.add_testbench(tb)
+    sim.run()
 
 
 # --- NTT unit: every stage against the golden model -------------------------------------------
@@ -923,3 +955,55 @@ def test_sequencer():
     assert where == sorted(where)
     after_join = PROGRAM[PROGRAM.index(("join",)) + 1]
     assert full.index(("prf", 1, 1, 32)) < where[0] and where[-1] < full.index(after_join)
+
+
+def test_work_memory():
+    """The two-bank work memory: NTT-style pairs (one bit apart) written and read through both
+    ports in one cycle, single-port traffic, reads one cycle after the address."""
+    from hdl.mlkem.workmem import WorkMemory, bank_of
+    dut = WorkMemory(depth=192)
+    rng = random.Random(9)
+    model = {}
+    pairs = []
+    for base in range(0, 192, 32):
+        for v in range(5):
+            for a in range(32):
+                if not a >> v & 1:
+                    pairs.append((base + a, base + a + (1 << v)))
+    assert all(bank_of(a) != bank_of(b) for a, b in pairs)
+
+    async def tb(ctx):
+        # single-port writes of every word, then pair writes over them
+        for a in range(192):
+            model[a] = [rng.randrange(g.Q) for _ in range(8)]
+            ctx.set(dut.wr0.en, 1)
+            ctx.set(dut.wr0.addr, a)
+            ctx.set(dut.wr0.data, model[a])
+            await ctx.tick()
+        ctx.set(dut.wr0.en, 0)
+        for a, b in rng.sample(pairs, 200):
+            model[a] = [rng.randrange(g.Q) for _ in range(8)]
+            model[b] = [rng.randrange(g.Q) for _ in range(8)]
+            ctx.set(dut.wr0.en, 1)
+            ctx.set(dut.wr1.en, 1)
+            ctx.set(dut.wr0.addr, a)
+            ctx.set(dut.wr1.addr, b)
+            ctx.set(dut.wr0.data, model[a])
+            ctx.set(dut.wr1.data, model[b])
+            await ctx.tick()
+        ctx.set(dut.wr0.en, 0)
+        ctx.set(dut.wr1.en, 0)
+        for a, b in rng.sample(pairs, 200):
+            ctx.set(dut.rd0.addr, b)
+            ctx.set(dut.rd1.addr, a)
+            await ctx.tick()
+            assert list(ctx.get(dut.rd0.data)) == model[b]
+            assert list(ctx.get(dut.rd1.data)) == model[a]
+        for a in range(192):
+            ctx.set(dut.rd0.addr, a)
+            ctx.set(dut.rd1.addr, rng.randrange(192))   # rd0 wins a shared bank
+            await ctx.tick()
+            assert list(ctx.get(dut.rd0.data)) == model[a]
+    _run(dut, tb)
+    with pytest.raises(ValueError, match="multiple of 64"):
+        WorkMemory(depth=100)

@@ -19,6 +19,7 @@ def designs():
     """(name, factory) of everything that is generated."""
     from hdl.cores import CORES
     from hdl.keccak import KeccakP1600
+    from hdl.mlkem.engine import MlKemEngine
     from hdl.sha512 import Sha512
     from hdl.slhdsa import HashUnit
     from hdl.sponge import KeccakSponge
@@ -28,6 +29,7 @@ def designs():
     yield "keccak_sponge", lambda: KeccakSponge(rounds_per_cycle=1)
     yield "sha512", Sha512
     yield "slhdsa_hash_unit", lambda: HashUnit(raw=True)
+    yield "mlkem_engine", MlKemEngine
     from hdl.wrapper import make_asic_wrapper
     for vendor, factory in CORES.items():
         yield f"{vendor}_validator", factory

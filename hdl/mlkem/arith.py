@@ -10,22 +10,59 @@ from amaranth.lib import data
 
 from golden.mlkem import Q
 
-__all__ = ["LANES", "WORDS", "PolyWord", "BARRETT_K", "BARRETT_M", "barrett_py",
-           "mod_add", "mod_sub", "barrett", "compress_params", "compress"]
+__all__ = ["LANES", "WORDS", "PolyWord", "BARRETT_SHIFT_IN", "BARRETT_SHIFT_OUT", "BARRETT_M",
+           "COMPRESS_SHIFT", "barrett_py", "csd", "const_mul", "mod_add", "mod_sub", "barrett",
+           "compress_params", "compress_py", "decompress"]
 
 LANES = 8                  # coefficients per memory word
 WORDS = 256 // LANES       # words per polynomial
 PolyWord = data.ArrayLayout(unsigned(12), LANES)
 
-# Barrett reduction of x < 2^25: t = (x * M) >> K, r = x - t*q in [0, 2q), one correction.
-BARRETT_K = 26
-BARRETT_M = (1 << BARRETT_K) // Q
+# Barrett reduction of x < 2^25 with one 18 × 14-bit multiplier (one MULT18X18D):
+# t = ((x >> 7) · M) >> 18, M = ⌊2^25 / q⌋; then r = x − t·q lies in [0, 2q) (checked
+# exhaustively over 0 .. 2^25 − 1), so one conditional subtraction finishes it.
+BARRETT_SHIFT_IN = 7
+BARRETT_SHIFT_OUT = 18
+BARRETT_M = (1 << (BARRETT_SHIFT_IN + BARRETT_SHIFT_OUT)) // Q
+_R_BITS = 13               # x − t·q < 2q < 2^13: computed modulo 2^13
 
 
 def barrett_py(x):
     """Bit-exact model of :func:`barrett` (for x < 2^25)."""
-    r = x - ((x * BARRETT_M) >> BARRETT_K) * Q
+    t = ((x >> BARRETT_SHIFT_IN) * BARRETT_M) >> BARRETT_SHIFT_OUT
+    r = (x - t * Q) % (1 << _R_BITS)
     return r - Q if r >= Q else r
+
+
+def csd(c):
+    """Canonical signed-digit form of ``c > 0``: a list of ``(shift, ±1)``."""
+    digits = []
+    k = 0
+    while c:
+        if c & 1:
+            d = 2 - (c & 3)          # +1 or −1, so that the next digit is 0
+            digits.append((k, d))
+            c -= d
+        c >>= 1
+        k += 1
+    return digits
+
+
+def const_mul(m, x, c, *, name, width=None):
+    """``x · c`` for a constant ``c > 0`` by shifts and adds (no multiplier block), in the
+    canonical signed-digit form of ``c``. With ``width``, only the low ``width`` bits
+    (``x · c mod 2^width``), with adders no wider than that."""
+    w = width if width is not None else len(x) + c.bit_length()
+    terms = [(x << k)[:w] if width is not None else (x << k) for k, _ in csd(c)]
+    signs = [d for _, d in csd(c)]
+    pos = [t for t, d in zip(terms, signs) if d > 0]
+    neg = [t for t, d in zip(terms, signs) if d < 0]
+    r = Signal(w, name=name)
+    expr = sum(pos[1:], pos[0])
+    for t in neg:
+        expr = expr - t
+    m.d.comb += r.eq(expr)   # exact: the product is non-negative and fits (or is taken mod 2^w)
+    return r
 
 
 def mod_add(m, a, b, *, name):
@@ -47,37 +84,58 @@ def mod_sub(m, a, b, *, name):
 
 
 def barrett(m, x, *, name):
-    """x mod q for x < 2^25 (Barrett, k = 26)."""
-    t = Signal(unsigned(25 + 15 - BARRETT_K), name=f"{name}_t")
-    r0 = Signal(13, name=f"{name}_r0")
+    """x mod q for x < 2^25 (see :func:`barrett_py`): one multiplier for ``t``, ``t·q``
+    by shifts and adds in 13 bits."""
+    xh = Signal(25 - BARRETT_SHIFT_IN, name=f"{name}_xh")
+    t = Signal(BARRETT_M.bit_length(), name=f"{name}_t")
+    r0 = Signal(_R_BITS, name=f"{name}_r0")
     r = Signal(12, name=name)
-    m.d.comb += t.eq((x * BARRETT_M) >> BARRETT_K)
-    m.d.comb += r0.eq(x - t * Q)
+    m.d.comb += xh.eq(x >> BARRETT_SHIFT_IN)
+    m.d.comb += t.eq((xh * BARRETT_M) >> BARRETT_SHIFT_OUT)
+    tq = const_mul(m, t, Q, width=_R_BITS, name=f"{name}_tq")
+    m.d.comb += r0.eq(x[:_R_BITS] - tq)
     m.d.comb += r.eq(Mux(r0 >= Q, r0 - Q, r0))
     return r
 
 
-def compress_params(d):
-    """(M, S) with ``((x << (d+1)) + q) * M >> S == Compress_d(x)`` for every x in 0..q-1
-    (before the final ``mod 2^d``), found and checked exhaustively."""
-    for s in range(8, 48):
-        mul = -(-(1 << s) // (2 * Q))
-        if all(((((x << (d + 1)) + Q) * mul) >> s) == (((x << (d + 1)) + Q) // (2 * Q))
-               for x in range(Q)):
-            return mul, s
+#: Compress_d(x) = ((x·A_d + B_d) >> COMPRESS_SHIFT) mod 2^d for every x in 0..q-1: one shift
+#: for d = 1, 4 and 10, so a single multiplier per lane serves all three (the constants
+#: differ, the datapath does not).
+COMPRESS_SHIFT = 19
+
+
+def compress_params(d, shift=COMPRESS_SHIFT):
+    """(A, B) with ``((x·A + B) >> shift) mod 2^d == Compress_d(x)`` for every x in 0..q-1
+    (FIPS 203 §4.2.1: ⌈(2^d/q)·x⌋ mod 2^d), found and checked exhaustively; B is a power of
+    two where one fits."""
+    want = [((x << (d + 1)) + Q) // (2 * Q) for x in range(Q)]    # before the mod 2^d
+    a0 = (1 << (shift + d)) // Q
+    for a in sorted(range(a0 - 3, a0 + 4), key=lambda a: (len(csd(a)), abs(a - a0))):
+        lo = max((w << shift) - x * a for x, w in enumerate(want))
+        hi = min(((w + 1) << shift) - x * a - 1 for x, w in enumerate(want))
+        if lo <= hi and hi >= 0:
+            lo = max(lo, 0)
+            powers = [1 << k for k in range(shift + 1) if lo <= (1 << k) <= hi]
+            return a, (powers[0] if powers else lo)
     raise ValueError(f"no reciprocal for Compress_{d}")   # pragma: no cover
 
 
-_COMPRESS = {d: compress_params(d) for d in (1, 4, 10)}
+def compress_py(x, d):
+    """Bit-exact model of the compress datapath (:data:`COMPRESS_SHIFT`)."""
+    a, b = compress_params(d)
+    return ((x * a + b) >> COMPRESS_SHIFT) % (1 << d)
 
 
-def compress(m, x, d, *, name):
-    """Compress_d(x) (FIPS 203 §4.2.1) for x in 0..q-1, d in {1, 4, 10}."""
-    mul, s = _COMPRESS[d]
-    n = Signal(range((Q << (d + 1)) + Q + 1), name=f"{name}_n")
-    p = Signal(unsigned(len(n) + mul.bit_length()), name=f"{name}_p")
-    r = Signal(d, name=name)
-    m.d.comb += n.eq((x << (d + 1)) + Q)
-    m.d.comb += p.eq(n * mul)
-    m.d.comb += r.eq(p >> s)
+def decompress(m, y, d, *, name):
+    """Decompress_d(y) = ⌈(q/2^d)·y⌋ = (q·y + 2^(d−1)) >> d (FIPS 203 §4.2.1), by shifts and
+    adds for d = 10, by a table for small d."""
+    r = Signal(12, name=name)
+    if d <= 4:
+        with m.Switch(y):
+            for v in range(1 << d):
+                with m.Case(v):
+                    m.d.comb += r.eq((v * Q + (1 << (d - 1))) >> d)
+    else:
+        p = const_mul(m, y, Q, name=f"{name}_p")
+        m.d.comb += r.eq((p + (1 << (d - 1))) >> d)
     return r

@@ -18,6 +18,7 @@ from hdl.mlkem.keyload import MlKemKeyLoader
 from hdl.mlkem.finalpass import FinalPass, PASS_DEC, PASS_U, PASS_V
 from hdl.mlkem.hashjobs import HashJobs, JOB_XOF
 from hdl.mlkem.sequencer import Sequencer
+from hdl.mlkem.workmem import WorkMemory
 
 __all__ = ["MlKemEngine", "KEY_WORDS", "CT_WORDS", "PROGRAM"]
 
@@ -136,11 +137,8 @@ class MlKemEngine(wiring.Component):
         m.submodules.kr = kr = memory.Memory(shape=PolyWord, depth=256, init=[])
         kr_w = kr.write_port()
         kr_r = kr.read_port()                       # sync: BaseMul ``a`` operand
-        m.submodules.wr = wr = memory.Memory(shape=PolyWord, depth=192, init=[])
-        wr_w0 = wr.write_port()
-        wr_w1 = wr.write_port()
-        wr_r0 = wr.read_port()                      # sync
-        wr_r1 = wr.read_port()                      # sync
+        m.submodules.wr = wr = WorkMemory(depth=192)   # two banks in block RAM
+        wr_w0, wr_w1, wr_r0, wr_r1 = wr.wr0, wr.wr1, wr.rd0, wr.rd1   # reads sync
         m.submodules.nr = nr = memory.Memory(shape=PolyWord, depth=96, init=[])
         nr_w = nr.write_port()
         nr_r = nr.read_port()                       # sync

@@ -9,6 +9,8 @@ For the 32 words of an inverse-NTT output ``acc`` (not yet scaled by 128⁻¹)::
     V:    Compress_4(x + e2 + Decompress_1(m')) compared with c2 (``diff`` |= mismatch)
 
 Pipeline (``PASS_DEPTH`` = 4): read → 128⁻¹ product → Barrett → add / compress → collect.
+The three Compress_d share one multiplier per lane: the pass's mode picks the operand and the
+reciprocal (:func:`hdl.mlkem.arith.compress_params`).
 """
 
 from amaranth.hdl import Module, Signal, Mux, Cat
@@ -16,7 +18,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.mlkem import DU, DV, N_INV, Q
-from hdl.mlkem.arith import LANES, WORDS, PolyWord, mod_add, mod_sub, barrett, compress
+from hdl.mlkem.arith import (LANES, WORDS, PolyWord, COMPRESS_SHIFT, mod_add, mod_sub, barrett,
+                             compress_params, decompress)
 from hdl.mlkem.intake import C1_WORDS, CHUNK_ADDR_BITS, CT_ADDR_BITS, DEC10_BITS
 from hdl.stream_util import read_port_signature
 
@@ -134,24 +137,36 @@ class FinalPass(wiring.Component):
             m.d.sync += [px[k].eq(red), e3[k].eq(e2[k])]
         m.d.sync += [cu3.eq(cu2), cv3.eq(cv2), mu3.eq(mu2)]
         # c4: DEC: Compress1(Decompress4(c2) − x);  U: Compress10(x + e1);  V: Compress4(x + e2 + μ)
+        # Compress_d(y) = ((y·A_d + B_d) >> COMPRESS_SHIFT) mod 2^d, one multiplier per lane
         dec_bits = Signal(LANES)
         u_bits = Signal(DEC10_BITS)
         v_bits = Signal(C2_BITS)
         cu4 = Signal(DEC10_BITS)
         cv4 = Signal(C2_BITS)
+        rec = {PASS_DEC: compress_params(1), PASS_U: compress_params(DU), PASS_V: compress_params(DV)}
+        ca = Signal(max(a for a, _ in rec.values()).bit_length())
+        cb = Signal(max(b for _, b in rec.values()).bit_length())
+        with m.Switch(mode):
+            for md, (a, b) in rec.items():
+                with m.Case(md):
+                    m.d.comb += [ca.eq(a), cb.eq(b)]
         for k in range(LANES):
-            vdec = Signal(12, name=f"vdec_{k}")
             c2k = cv3[DV * k:DV * (k + 1)]
-            m.d.comb += vdec.eq((c2k * Q + (1 << (DV - 1))) >> DV)          # Decompress_4
+            vdec = decompress(m, c2k, DV, name=f"vdec_{k}")                 # Decompress_4
             wk = mod_sub(m, vdec, px[k], name=f"pw_{k}")
             xe = mod_add(m, px[k], e3[k], name=f"pxe_{k}")
             mu = Signal(12, name=f"pmu_{k}")
             m.d.comb += mu.eq(Mux(mu3[k], (Q + 1) // 2, 0))                 # Decompress_1
             xv = mod_add(m, xe, mu, name=f"pxv_{k}")
+            y = Signal(12, name=f"py_{k}")
+            m.d.comb += y.eq(Mux(mode == PASS_DEC, wk, Mux(mode == PASS_U, xe, xv)))
+            prod = Signal(12 + len(ca), name=f"pcp_{k}")
+            m.d.comb += prod.eq(y * ca + cb)
+            bits = prod[COMPRESS_SHIFT:]
             m.d.sync += [
-                dec_bits[k].eq(compress(m, wk, 1, name=f"pc1_{k}")),
-                u_bits[DU * k:DU * (k + 1)].eq(compress(m, xe, DU, name=f"pc10_{k}")),
-                v_bits[DV * k:DV * (k + 1)].eq(compress(m, xv, DV, name=f"pc4_{k}")),
+                dec_bits[k].eq(bits[0]),
+                u_bits[DU * k:DU * (k + 1)].eq(bits[:DU]),
+                v_bits[DV * k:DV * (k + 1)].eq(bits[:DV]),
             ]
         m.d.sync += [cu4.eq(cu3), cv4.eq(cv3)]
         # collect m', accumulate the comparison (every word, no early exit)

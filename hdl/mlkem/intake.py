@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.mlkem import C1_LEN, CT_LEN, DK_LEN, DK_PKE_LEN, DU, EK_LEN, Q, SS_LEN
 from golden.proof import BEAT_BYTES
-from hdl.mlkem.arith import LANES, PolyWord
+from hdl.mlkem.arith import LANES, PolyWord, decompress
 from hdl.stream_util import Word, WordsToSymbols, write_port_signature
 
 __all__ = ["DkDecoder", "CtIntake", "KEY_WORDS", "EK_WORD", "RHO_WORD", "H_WORD", "Z_WORD",
@@ -151,9 +151,9 @@ class CtIntake(wiring.Component):
             self.done.eq(hs & self.i.payload.last),
         ]
         for k in range(LANES):
-            # Decompress_10(y) = round(q·y / 2^10)
+            # Decompress_10(y) = round(q·y / 2^10), by shifts and adds
             y = conv.o.payload[DU * k:DU * (k + 1)]
-            m.d.comb += self.wr.data[k].eq((y * Q + (1 << (DU - 1))) >> DU)
+            m.d.comb += self.wr.data[k].eq(decompress(m, y, DU, name=f"dec10_{k}"))
         with m.If(conv.o.valid):
             m.d.sync += chunk.eq(chunk + 1)
         with m.If(hs):

@@ -1,0 +1,97 @@
+"""The work memory of the ML-KEM-512 engine: two read and two write ports per cycle, in two
+block-RAM banks with one read and one write port each.
+
+A polynomial is 32 words at a base that is a multiple of 32; word ``w`` of it lies in bank
+``parity(w)`` (the XOR of its five bits), at row ``address >> 1``. The NTT unit's pairs — words
+``a`` and ``a + 2^v`` with bit ``v`` of ``a`` clear, and the adjacent pairs ``(2i, 2i + 1)`` —
+differ in exactly one bit, so they always fall in different banks: the two reads and the two
+writes of a butterfly cycle never meet in one bank, and each bank is a simple dual-port memory
+(one write, one synchronous read), which yosys maps to DP16KD block RAM.
+"""
+
+from amaranth.hdl import Module, Signal, Mux
+from amaranth.lib import memory, wiring
+from amaranth.lib.wiring import In
+
+from hdl.mlkem.arith import PolyWord
+from hdl.stream_util import read_port_signature, write_port_signature
+
+__all__ = ["WorkMemory", "bank_of"]
+
+
+def bank_of(addr):
+    """The bank of word address ``addr`` (Python model of the banking)."""
+    return bin(addr & 31).count("1") & 1
+
+
+class WorkMemory(wiring.Component):
+    """Two-bank polynomial memory (see the module docstring).
+
+    Reads are synchronous (``data`` one cycle after ``addr``) and not transparent: a word
+    written in the cycle it is read returns its old value. ``rd0`` always gets its word;
+    ``rd1`` gets its word when its bank differs from ``rd0``'s (the NTT unit's pairs). A write
+    on ``wr0`` always happens; one on ``wr1`` when its bank differs from ``wr0``'s (or
+    ``wr0`` is idle).
+
+    Parameters
+    ----------
+    depth : int
+        Words (a multiple of 64: whole polynomials, an even count of them per bank pair).
+
+    Members
+    -------
+    rd0, rd1 : ``In(read_port_signature(addr_width, PolyWord))``
+    wr0, wr1 : ``In(write_port_signature(addr_width, PolyWord))``
+    """
+
+    def __init__(self, *, depth):
+        if not isinstance(depth, int) or depth < 64 or depth % 64:
+            raise ValueError(f"Depth must be a positive multiple of 64, not {depth!r}")
+        self._depth = depth
+        aw = (depth - 1).bit_length()
+        super().__init__({
+            "rd0": In(read_port_signature(aw, PolyWord)),
+            "rd1": In(read_port_signature(aw, PolyWord)),
+            "wr0": In(write_port_signature(aw, PolyWord)),
+            "wr1": In(write_port_signature(aw, PolyWord)),
+        })
+
+    @property
+    def depth(self):
+        return self._depth
+
+    def elaborate(self, platform):
+        m = Module()
+        rows = self._depth // 2
+
+        def bank(addr, name):
+            b = Signal(name=name)
+            m.d.comb += b.eq(addr[0] ^ addr[1] ^ addr[2] ^ addr[3] ^ addr[4])
+            return b
+
+        b_r0 = bank(self.rd0.addr, "bank_r0")
+        b_w0 = bank(self.wr0.addr, "bank_w0")
+        b_w1 = bank(self.wr1.addr, "bank_w1")
+        b_r0_q = Signal()                        # bank of rd0's word, aligned with the data
+        m.d.sync += b_r0_q.eq(b_r0)
+
+        data = []
+        for k in range(2):
+            mem = memory.Memory(shape=PolyWord, depth=rows, init=[])
+            m.submodules[f"bank{k}"] = mem
+            wp = mem.write_port()
+            rp = mem.read_port()                 # sync, not transparent
+            w0_here = Signal(name=f"w0_bank{k}")
+            m.d.comb += [
+                rp.addr.eq(Mux(b_r0 == k, self.rd0.addr[1:], self.rd1.addr[1:])),
+                w0_here.eq(self.wr0.en & (b_w0 == k)),
+                wp.en.eq(w0_here | (self.wr1.en & (b_w1 == k))),
+                wp.addr.eq(Mux(w0_here, self.wr0.addr[1:], self.wr1.addr[1:])),
+                wp.data.eq(Mux(w0_here, self.wr0.data, self.wr1.data)),
+            ]
+            data.append(rp.data)
+        m.d.comb += [
+            self.rd0.data.eq(Mux(b_r0_q, data[1], data[0])),
+            self.rd1.data.eq(Mux(b_r0_q, data[0], data[1])),
+        ]
+        return m
