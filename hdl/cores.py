@@ -3,7 +3,8 @@
 A core is a :class:`~hdl.validator.ValidatorShell` around the vendor's algorithm engine.
 Each engine package adds one line to :data:`CORES`::
 
-    "intel": shell_core("intel", "hdl.mlkem.engine:MlKemEngine"),
+    # the digest at 1 round/cycle: one Keccak round less (area budget, docs/fpga.md)
+    "intel": shell_core("intel", "hdl.mlkem.engine:MlKemEngine", digest_rounds_per_cycle=1),
 
 The engine class is imported only when the factory is called, so one engine package that
 fails to import does not stop the others. ``CORES[vendor]()`` builds the core;
@@ -65,7 +66,8 @@ def shell_core(vendor, engine, *, digest_rounds_per_cycle=2):
 
 #: vendor → factory of its complete core (only the cores whose engine has landed).
 CORES: dict[str, Callable[..., wiring.Component]] = {
-    "intel": shell_core("intel", "hdl.mlkem.engine:MlKemEngine"),
+    # the digest at 1 round/cycle: one Keccak round less (area budget, docs/fpga.md)
+    "intel": shell_core("intel", "hdl.mlkem.engine:MlKemEngine", digest_rounds_per_cycle=1),
     "arm": shell_core("arm", "hdl.mceliece.engine:McElieceEngine"),
     # the digest at 1 round/cycle: the proof streams in faster than the engine uses it
     "riscv": shell_core("riscv", "hdl.slhdsa:SlhDsaEngine", digest_rounds_per_cycle=1),

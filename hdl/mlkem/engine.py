@@ -100,14 +100,15 @@ class MlKemEngine(wiring.Component):
     Parameters
     ----------
     rounds_per_cycle : int
-        Keccak rounds per clock of the engine's sponge (1 or 2).
+        Keccak rounds per clock of the engine's sponge (1 or 2; default 1: about 5,000
+        TRELLIS_COMB less than 2 for about 60 cycles more, docs/fpga.md).
 
     Members
     -------
     The members of :data:`hdl.validator.KemEngineSignature`.
     """
 
-    def __init__(self, *, rounds_per_cycle=2):
+    def __init__(self, *, rounds_per_cycle=1):
         if rounds_per_cycle not in (1, 2) or not isinstance(rounds_per_cycle, int):
             raise ValueError(f"Round count per cycle must be 1 or 2, not {rounds_per_cycle!r}")
         self._rounds_per_cycle = rounds_per_cycle

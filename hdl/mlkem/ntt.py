@@ -73,9 +73,12 @@ class NttUnit(wiring.Component):
         m = Module()
         aw = self._addr_width
 
-        m.submodules.zeta_rom = zeta_rom = memory.Memory(
-            shape=unsigned(12), depth=128, init=ZETAS)
-        zeta_rd = [zeta_rom.read_port() for _ in range(4)]   # sync, aligned with rd0.data
+        # two copies of the ζ table with two read ports each (block RAM: a DP16KD has two)
+        zeta_rd = []
+        for c in range(2):
+            rom = memory.Memory(shape=unsigned(12), depth=128, init=ZETAS)
+            m.submodules[f"zeta_rom{c}"] = rom
+            zeta_rd += [rom.read_port(), rom.read_port()]   # sync, aligned with rd0.data
 
         busy = Signal()
         inverse = Signal()
