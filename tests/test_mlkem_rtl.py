@@ -588,8 +588,8 @@ class _FinalPassHarness(wiring.Component):
             m.submodules[f"mem_{name}"] = mems[name]
         connect_read_port(m, fp.rd_w, mems["w"].read_port())
         connect_read_port(m, fp.rd_n, mems["n"].read_port())
-        connect_read_port(m, fp.rd_cu, mems["cu"].read_port(domain="comb"))
-        connect_read_port(m, fp.rd_ct, mems["ct"].read_port(domain="comb"))
+        connect_read_port(m, fp.rd_cu, mems["cu"].read_port())
+        connect_read_port(m, fp.rd_ct, mems["ct"].read_port())
         for name in ("start", "mode", "wbase", "nbase", "cbase", "clear"):
             m.d.comb += getattr(fp, name).eq(getattr(self, name))
         m.d.comb += [self.done.eq(fp.done), self.m_prime.eq(fp.m_prime), self.diff.eq(fp.diff)]
@@ -682,7 +682,7 @@ class _HashJobsHarness(wiring.Component):
         m = Module()
         m.submodules.hj = hj = self._hj
         m.submodules.ctm = ctm = memory.Memory(shape=64, depth=len(self._ct), init=self._ct)
-        connect_read_port(m, hj.rd_ct, ctm.read_port(domain="comb"))
+        connect_read_port(m, hj.rd_ct, ctm.read_port())
         for name, member in hj.signature.members.items():
             if name == "rd_ct":
                 continue

@@ -61,7 +61,7 @@ class BaseMulUnit(wiring.Component):
         # 4 gammas per word: GAMMA_ROM[w] = γ_{4w} .. γ_{4w+3}
         rom_init = [sum(GAMMAS[4 * w + k] << (12 * k) for k in range(4)) for w in range(WORDS)]
         m.submodules.gamma_rom = gamma_rom = memory.Memory(
-            shape=unsigned(48), depth=WORDS, init=rom_init)
+            shape=unsigned(48), depth=WORDS, init=rom_init, attrs={"rom_style": "block"})
         gamma_rd = gamma_rom.read_port()
 
         busy = Signal()

@@ -145,11 +145,11 @@ class MlKemEngine(wiring.Component):
         nr_r = nr.read_port()                       # sync
         m.submodules.ctm = ctm = memory.Memory(shape=unsigned(64), depth=CT_WORDS, init=[])
         ctm_w = ctm.write_port()
-        ctm_rj = ctm.read_port(domain="comb")       # J message
-        ctm_rp = ctm.read_port(domain="comb")       # pass: c2 words
+        ctm_rj = ctm.read_port()                    # sync: J message
+        ctm_rp = ctm.read_port()                    # sync: pass, c2 words
         m.submodules.cu = cu = memory.Memory(shape=unsigned(80), depth=64, init=[])
         cu_w = cu.write_port()
-        cu_r = cu.read_port(domain="comb")          # pass: c1 chunks (8 × 10 bits)
+        cu_r = cu.read_port()                       # sync: pass, c1 chunks (8 × 10 bits)
 
         # ---- key state (survives requests) --------------------------------------------
         rho = Signal(256)

@@ -54,9 +54,9 @@ class FinalPass(wiring.Component):
     rd_w, rd_n : ``Out(read_port_signature(addr_width, PolyWord))``
         Work and noise memories, synchronous (data one cycle after ``addr``).
     rd_cu : ``Out(read_port_signature(6, 80))``
-        c1 chunk memory, combinational (data in the same cycle).
+        c1 chunk memory, synchronous.
     rd_ct : ``Out(read_port_signature(7, 64))``
-        ct memory, combinational (the c2 words).
+        ct memory, synchronous (the c2 words).
     m_prime : ``Out(256)``
     diff : ``Out(1)``
         A compared word differed since ``clear``.
@@ -108,15 +108,17 @@ class FinalPass(wiring.Component):
             self.rd_cu.addr.eq(cb + pc[:5]),
             self.rd_ct.addr.eq(C1_WORDS + pc[1:5]),       # c2: two coefficient words per ct word
         ]
-        # c1: memory data; register the ciphertext parts alongside
+        # c1: memory data (every read port synchronous)
         pv = [Signal(name=f"pv{s}") for s in range(1, 5)]
         m.d.sync += [pv[0].eq(issue)] + [pv[s].eq(pv[s - 1]) for s in range(1, 4)]
+        half1 = Signal()                   # which c2 half of the ct word read
+        m.d.sync += half1.eq(pc[0])
         cu1 = Signal(DEC10_BITS)
         cv1 = Signal(C2_BITS)
         mu1 = Signal(LANES)
-        m.d.sync += [cu1.eq(self.rd_cu.data),
-                     cv1.eq(Mux(pc[0], self.rd_ct.data[C2_BITS:], self.rd_ct.data[:C2_BITS])),
-                     mu1.eq(m_prime.word_select(pc[:5], LANES))]
+        m.d.comb += [cu1.eq(self.rd_cu.data),
+                     cv1.eq(Mux(half1, self.rd_ct.data[C2_BITS:], self.rd_ct.data[:C2_BITS]))]
+        m.d.sync += mu1.eq(m_prime.word_select(pc[:5], LANES))
         # c2: 128⁻¹ · acc
         pprod = [Signal(24, name=f"pprod_{k}") for k in range(LANES)]
         e2 = [Signal(12, name=f"pe2_{k}") for k in range(LANES)]

@@ -53,7 +53,7 @@ class HashJobs(wiring.Component):
     rho, z, h, m_prime : ``In(256)``
         Message parts, stable while a job that uses them runs.
     rd_ct : ``Out(read_port_signature(7, 64))``
-        The ct memory (combinational read), for J.
+        The ct memory (synchronous read: data one cycle after the address), for J.
     sampler : ``Out(stream.Signature(unsigned(64)))``
         XOF / PRF output words; ``xof`` tells which sampler takes them.
     xof : ``Out(1)``
@@ -116,7 +116,11 @@ class HashJobs(wiring.Component):
                              msg_mode.eq(SpongeMode.SHAKE256)]
         msg_word = Signal(64)
         msg_nbytes = Signal(4)
-        m.d.comb += [self.rd_ct.addr.eq(mi - SEED_WORDS), msg_nbytes.eq(8)]
+        # the ct memory is read synchronously: its address follows the next message index, so
+        # the word of the current index is on rd_ct.data
+        mi_next = Signal.like(mi)
+        m.d.comb += [mi_next.eq(mi), self.rd_ct.addr.eq(mi_next - SEED_WORDS), msg_nbytes.eq(8)]
+        m.d.sync += mi.eq(mi_next)
         with m.If(mi < SEED_WORDS):
             m.d.comb += msg_word.eq(head.word_select(mi[:2], 64))
         with m.Elif(jk == JOB_J):
@@ -140,12 +144,13 @@ class HashJobs(wiring.Component):
         with m.FSM(name="job_fsm"):
             with m.State("Idle"):
                 with m.If(self.go):
-                    m.d.sync += [jk.eq(self.kind), jn.eq(self.n), mi.eq(0), ocnt.eq(0)]
+                    m.d.sync += [jk.eq(self.kind), jn.eq(self.n), ocnt.eq(0)]
+                    m.d.comb += mi_next.eq(0)
                     m.next = "Send"
             with m.State("Send"):
                 m.d.comb += [self.busy.eq(1), send.eq(1)]
                 with m.If(sponge.i.ready):
-                    m.d.sync += mi.eq(mi + 1)
+                    m.d.comb += mi_next.eq(mi + 1)
                     with m.If(mi == msg_len - 1):
                         m.next = "Out"
             with m.State("Out"):

@@ -76,7 +76,8 @@ class NttUnit(wiring.Component):
         # two copies of the ζ table with two read ports each (block RAM: a DP16KD has two)
         zeta_rd = []
         for c in range(2):
-            rom = memory.Memory(shape=unsigned(12), depth=128, init=ZETAS)
+            rom = memory.Memory(shape=unsigned(12), depth=128, init=ZETAS,
+                                attrs={"rom_style": "block"})
             m.submodules[f"zeta_rom{c}"] = rom
             zeta_rd += [rom.read_port(), rom.read_port()]   # sync, aligned with rd0.data
 
