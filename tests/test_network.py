@@ -95,6 +95,7 @@ def net(tmp_path_factory):
     # one slot, and the golden model (tens of ms a request): concurrent requests overlap
     drills["busy"] = NodeProc(keys, "intel", root / "intel-busy.log", "--max-inflight", "1",
                               "--backend", "golden")
+    drills["victim"] = NodeProc(keys, "intel", root / "intel-victim.log")   # to be killed
     # the golden model cannot answer within the node's own 10 ms timeout: 503 timeout
     drills["timeout"] = NodeProc(keys, "intel", root / "intel-timeout.log", "--timeout",
                                  "0.01", "--backend", "golden")
@@ -223,11 +224,13 @@ def test_fault_matrix(net):
     assert out.decision.latency < DEADLINE      # decided by the other three, not the clock
     assert _decide(net, 21).responses["intel"]["fault"] is None
 
-    # a node that is not listening (its port closed)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed = f"127.0.0.1:{s.getsockname()[1]}"
-    case("down", 22, _addresses(net, intel=closed))
+    # a node process killed (SIGKILL): it answered before, now nothing listens there
+    victim = drills["victim"]
+    assert _decide(net, 22, _addresses(net, intel=victim.address)).responses["intel"][
+        "fault"] is None
+    victim.proc.kill()
+    victim.proc.wait()
+    case("down", 24, _addresses(net, intel=victim.address))
 
     # a node whose validation outlasts its own per-request timeout answers 503 timeout
     case("timeout", 23, _addresses(net, intel=drills["timeout"].address))
