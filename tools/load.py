@@ -275,7 +275,7 @@ def run(args) -> dict:
         result = {
             "command": "make load  # python -m tools.load " + " ".join(
                 f"--{k.replace('_', '-')} {v}" for k, v in sorted(vars(args).items())
-                if k not in ("record", "loadavg", "workdir")),
+                if k not in ("record", "record_to", "loadavg", "workdir")),
             "machine": {"cpus": os.cpu_count(), "loadavg_before": args.loadavg,
                         "python": sys.version.split()[0], "tls": key_exchange()["openssl"]},
             "nodes": 4, "backend": args.backend, "workers": args.workers,
@@ -373,6 +373,7 @@ def build_parser():
                    help="keep the cluster, logs and database here (default: a temporary "
                         "directory, removed)")
     p.add_argument("--record", action="store_true", help=f"write {RESULTS.relative_to(ROOT)}")
+    p.add_argument("--record-to", metavar="FILE", help="write the figures to FILE instead")
     return p
 
 
@@ -383,8 +384,8 @@ def main(argv=None):
     print(json.dumps(result, indent=2))
     ok = (result["lost"] == 0 and result["error_count"] == 0
           and result["certificates_unsigned"] == 0 and result["certificates_invalid"] == 0)
-    if args.record:
-        RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    if args.record or args.record_to:
+        Path(args.record_to or RESULTS).write_text(json.dumps(result, indent=2) + "\n")
     if not ok:
         print("load: FAILED (lost, errors or bad certificates above)", file=sys.stderr)
         return 1
