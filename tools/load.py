@@ -57,7 +57,8 @@ def _start_nodes(keys, workdir, backend, inflight, processes):
         log = open(workdir / f"{name}.log", "w")
         procs[name] = (subprocess.Popen(
             [sys.executable, "-m", "pqvote.cli", "node", "--keys", str(keys), "--name", name,
-             "--listen", "127.0.0.1:0", "--backend", backend, "--max-inflight", str(inflight),
+             "--listen", "127.0.0.1:0", "--backend", _backend(backend, name),
+             "--max-inflight", str(inflight),
              "--processes", str(processes.get(name, 0))],
             stdout=log, stderr=subprocess.STDOUT), log, workdir / f"{name}.log")
     addresses, end = {}, time.monotonic() + 60
@@ -111,6 +112,18 @@ def _stop_nodes(procs):
             proc.kill()
             proc.wait()
         log.close()
+
+
+def _backend(spec, name) -> str:
+    """Node ``name``'s backend from ``"software"`` or ``"software,intel=rtl"``."""
+    default, chosen = "software", {}
+    for part in filter(None, spec.split(",")):
+        key, sep, value = part.partition("=")
+        if sep:
+            chosen[key.strip()] = value.strip()
+        else:
+            default = part.strip()
+    return chosen.get(name, default)
 
 
 def _processes(spec) -> dict:
@@ -356,7 +369,9 @@ def build_parser():
     p.add_argument("--descriptors", type=int, default=4, help="minted descriptors cycled")
     p.add_argument("--tamper-every", type=int, default=10,
                    help="one request in N carries tampered proofs (0: none)")
-    p.add_argument("--backend", default="software", choices=("software", "golden", "rtl"))
+    p.add_argument("--backend", default="software", metavar="SPEC",
+                   help="the nodes' backend: software, golden or rtl, or per node: "
+                        "software,intel=rtl (a node with worker processes must not be rtl)")
     p.add_argument("--processes", default="arm=4,riscv=2", metavar="NAME=N,…",
                    help="worker processes per node (pqvote node --processes); the reference "
                         "implementations hold the GIL, so the McEliece node needs processes "
