@@ -32,7 +32,7 @@ from pqvote.cli import main
 from pqvote.commands import load_cluster, mint_proofs
 
 D = bytes(range(100, 124))
-DEADLINE = 1.5          # seconds per node: the slow-node cases wait for it
+DEADLINE = 2.5          # seconds per node: the stopped-node case waits for it
 
 
 class NodeProc:
@@ -220,7 +220,7 @@ def test_fault_matrix(net):
         waited = time.monotonic() - t0
     finally:
         intel.proc.send_signal(signal.SIGCONT)
-    assert DEADLINE * 0.9 < waited < DEADLINE + 1.5
+    assert DEADLINE * 0.9 < waited < DEADLINE + 5
     assert out.decision.latency < DEADLINE      # decided by the other three, not the clock
     assert _decide(net, 21).responses["intel"]["fault"] is None
 
