@@ -27,6 +27,7 @@ one). A stopped (``SIGSTOP``) or killed process needs no option.
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -48,6 +49,9 @@ from .protocol import (DEFAULT_INFLIGHT, DEFAULT_TIMEOUT, HEALTH, LINE_TYPE, MAX
 from .tls import key_exchange, peer_name
 
 __all__ = ["Node", "MISBEHAVIOURS", "serve"]
+
+#: The fields a request adds to its log line (nonce, vote, error).
+_LOG = web.RequestKey("pqvote_log", dict)
 
 
 
@@ -71,6 +75,17 @@ class _KeyChecked:
                 return self._source.validate(self._vendor, self._key, k_att, descriptor,
                                              nonce, proof)
         return self._source.validate(self._vendor, self._key, k_att, descriptor, nonce, proof)
+
+    @property
+    def batches(self) -> bool:
+        """The source answers a batch at once (the RTL source: one simulation)."""
+        return hasattr(self._source, "validate_batch")
+
+    def validate_batch(self, items):
+        """``items``: ``(k_att, descriptor, nonce, proof)`` each; one result each."""
+        calls = [(self._vendor, self._key, *item) for item in items]
+        with self._serial or contextlib.nullcontext():
+            return self._source.validate_batch(calls)
 
 
 _WORKER = None      # the _KeyChecked core of a validation worker process
@@ -127,6 +142,8 @@ class Node:
         self._max, self._timeout, self._misbehave = max_inflight, timeout, misbehave
         self._inflight = 0
         self._asked = set()         # nonces already answered (the ``split`` drill)
+        self._pending, self._draining = [], False
+        self.batch_sizes = []       # requests per validate_batch call (batching sources)
         if not isinstance(processes, int) or processes < 0:
             raise ValueError(f"processes must be a non-negative integer, not {processes!r}")
         if processes and backend not in ("software", "golden"):
@@ -156,7 +173,7 @@ class Node:
     @web.middleware
     async def _access(self, request, handler):
         t0 = time.perf_counter()
-        request["log"] = {}
+        request[_LOG] = {}
         try:
             response = await handler(request)
             status = response.status
@@ -169,7 +186,7 @@ class Node:
         finally:
             self.log(peer=peer_name(request.transport), method=request.method,
                      path=request.path, status=status,
-                     ms=round((time.perf_counter() - t0) * 1e3, 3), **request["log"])
+                     ms=round((time.perf_counter() - t0) * 1e3, 3), **request[_LOG])
         return response
 
     # -- handlers --------------------------------------------------------------------------
@@ -193,10 +210,10 @@ class Node:
 
     async def _validate(self, request):
         if self._inflight >= self._max:
-            request["log"]["error"] = "busy"
+            request[_LOG]["error"] = "busy"
             return self._error(503, "busy")
         if request.content_length is not None and request.content_length > MAX_BODY:
-            request["log"]["error"] = "too large"
+            request[_LOG]["error"] = "too large"
             return self._error(413, f"body larger than {MAX_BODY} bytes")
         self._inflight += 1
         released = False
@@ -206,19 +223,22 @@ class Node:
             try:
                 body = await asyncio.wait_for(request.read(), self._timeout)
             except asyncio.TimeoutError:
-                request["log"]["error"] = "timeout"
+                request[_LOG]["error"] = "timeout"
                 return self._error(503, "timeout reading the request")
             except web.HTTPRequestEntityTooLarge:
-                request["log"]["error"] = "too large"
+                request[_LOG]["error"] = "too large"
                 return self._error(413, f"body larger than {MAX_BODY} bytes")
             try:
                 nonce, descriptor, proof = parse_request(body)
             except RequestError as e:
-                request["log"]["error"] = str(e)
+                request[_LOG]["error"] = str(e)
                 return self._error(400, f"bad request: {e}")
-            request["log"]["nonce"] = nonce
-            future = loop.run_in_executor(self._pool, self._run, self._k_att,
-                                          descriptor, nonce, proof)
+            request[_LOG]["nonce"] = nonce
+            if self._processes == 0 and self._core.batches:
+                future = self._batched(loop, (self._k_att, descriptor, nonce, proof))
+            else:
+                future = loop.run_in_executor(self._pool, self._run, self._k_att,
+                                              descriptor, nonce, proof)
             # The slot stays taken until the validation itself ends, even when the answer
             # has timed out: a busy core is busy.
             released = True
@@ -227,11 +247,11 @@ class Node:
                 r = await asyncio.wait_for(asyncio.shield(future),
                                            max(0.0, deadline - loop.time()))
             except asyncio.TimeoutError:
-                request["log"]["error"] = "timeout"
+                request[_LOG]["error"] = "timeout"
                 return self._error(503, "timeout validating the request")
             vote = Vote(self.name, nonce, descriptor, bool(r.vote), bytes(r.digest),
                         bytes(r.attestation))
-            request["log"]["vote"] = vote.vote
+            request[_LOG]["vote"] = vote.vote
             return await self._answer(request, vote, Status(int(r.status)).label, r.cycles)
         finally:
             if not released:
@@ -239,6 +259,41 @@ class Node:
 
     def _release(self):
         self._inflight -= 1
+
+    # -- batching (sources with validate_batch: the RTL source runs a batch in one
+    # simulation, so requests that arrive while one runs share the next) -----------------
+
+    def _batched(self, loop, item):
+        future = loop.create_future()
+        self._pending.append((item, future))
+        if not self._draining:
+            self._draining = True
+            loop.create_task(self._drain())
+        return future
+
+    async def _drain(self):
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                self.batch_sizes.append(len(batch))
+                t0 = time.perf_counter()
+                try:
+                    results = await loop.run_in_executor(
+                        self._pool, self._core.validate_batch, [item for item, _ in batch])
+                except Exception as e:      # every request of the batch answers the error
+                    results = [e] * len(batch)
+                self.log(event="batch", size=len(batch),
+                         ms=round((time.perf_counter() - t0) * 1e3, 3))
+                for (_, future), r in zip(batch, results):
+                    if future.done():
+                        continue
+                    if isinstance(r, Exception):
+                        future.set_exception(r)
+                    else:
+                        future.set_result(r)
+        finally:
+            self._draining = False
 
     async def _answer(self, request, vote, status, cycles):
         def line(v):
@@ -257,7 +312,7 @@ class Node:
                 [m] = inject("byzantine", vote, k_att=self._k_att, vendor=self.vendor,
                              attest=software_attestation)
                 vote = m.vote
-            request["log"]["vote"] = vote.vote
+            request[_LOG]["vote"] = vote.vote
             return web.Response(body=line(vote), content_type=LINE_TYPE)
         if kind == "garbage":
             return web.Response(body=b'{"vote": "not a vote", "status": 7}\n\x00\xff\n',
@@ -268,7 +323,7 @@ class Node:
             data = line(vote)
             await resp.write(data[:len(data) // 2])
             request.transport.abort()          # cut the connection mid-answer
-            request["log"]["error"] = "dropped"
+            request[_LOG]["error"] = "dropped"
             return resp
         return web.Response(body=line(vote), content_type=LINE_TYPE)
 

@@ -474,3 +474,57 @@ def test_decide_network_cli_loses_to_a_stored_decision(net, tmp_path, capsys, mo
         [ev] = store.evidence(80)
         assert ev.validator == "intel" and check_evidence(ev, vs) is None
         assert store.decision(80)["outcome"] == first.decision.outcome
+
+
+def test_node_batches_requests_for_a_batch_source(net):
+    """A node whose source answers a batch at once (the RTL source: one simulation per
+    batch) gives requests that arrive while one batch runs to the next one; every answer
+    is its own request's attested vote."""
+    import asyncio
+    import io
+
+    import aiohttp
+    from aiohttp.test_utils import TestServer
+
+    from consensus.sources import SoftwareSource
+    from consensus.votes import Vote, attestation_valid
+    from network.node import Node
+    from network.protocol import VALIDATE, request_body
+
+    class BatchSource:
+        """Answers a batch at once, slowly (a stand-in for a simulation start)."""
+        def __init__(self):
+            self._software = SoftwareSource()
+
+        def validate(self, *call):
+            return self._software.validate(*call)
+
+        def validate_batch(self, calls):
+            time.sleep(0.2)
+            return [self._software.validate(*c) for c in calls]
+
+    cluster = net["cluster"]
+    amd = cluster.validators["amd"]
+    node = Node(name="amd", vendor="amd", key=cluster.core_keys["amd"], k_att=amd.k_att,
+                source=BatchSource(), max_inflight=8, log=io.StringIO())
+
+    async def ask_six():
+        server = TestServer(node.app())
+        await server.start_server()
+        try:
+            async with aiohttp.ClientSession() as session:
+                async def one(n):
+                    async with session.post(server.make_url(VALIDATE),
+                                            data=request_body(n, D, net["proofs"]["amd"])) as r:
+                        return r.status, await r.read()
+                return await asyncio.gather(*(one(90 + n) for n in range(6)))
+        finally:
+            await server.close()
+
+    answers = asyncio.run(ask_six())
+    node.close()
+    assert sum(node.batch_sizes) == 6 and max(node.batch_sizes) > 1, node.batch_sizes
+    for n, (status, body) in enumerate(answers):
+        vote = Vote.from_json(json.loads(body)["vote"])
+        assert status == 200 and vote.nonce == 90 + n and vote.vote is True
+        assert attestation_valid(attestation, amd, vote)

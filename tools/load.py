@@ -51,14 +51,14 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results" / "load.json"
 
 
-def _start_nodes(keys, workdir, backend, inflight, processes):
+def _start_nodes(keys, workdir, backend, inflight, processes, timeout):
     procs = {}
     for name in ("intel", "amd", "arm", "riscv"):
         log = open(workdir / f"{name}.log", "w")
         procs[name] = (subprocess.Popen(
             [sys.executable, "-m", "pqvote.cli", "node", "--keys", str(keys), "--name", name,
              "--listen", "127.0.0.1:0", "--backend", _backend(backend, name),
-             "--max-inflight", str(inflight),
+             "--max-inflight", str(inflight), "--timeout", str(timeout),
              "--processes", str(processes.get(name, 0))],
             stdout=log, stderr=subprocess.STDOUT), log, workdir / f"{name}.log")
     addresses, end = {}, time.monotonic() + 60
@@ -176,7 +176,7 @@ def run(args) -> dict:
             asks.append(Ask(nonce=n + 1, descriptor=descriptor, proofs=proofs,
                             deadline=args.deadline))
         procs, addresses = _start_nodes(keys, work, args.backend, args.inflight,
-                                        _processes(args.processes))
+                                        _processes(args.processes), args.node_timeout)
         db = work / "load.db"
         Store(db).close()
         vs = cluster.validators
@@ -366,6 +366,8 @@ def build_parser():
     p.add_argument("--inflight", type=int, default=8,
                    help="each node's --max-inflight, and the collector's bound per node")
     p.add_argument("--deadline", type=float, default=5.0, help="seconds per node")
+    p.add_argument("--node-timeout", type=float, default=10.0,
+                   help="each node's --timeout (an RTL node needs about a simulation's start)")
     p.add_argument("--descriptors", type=int, default=4, help="minted descriptors cycled")
     p.add_argument("--tamper-every", type=int, default=10,
                    help="one request in N carries tampered proofs (0: none)")
