@@ -57,7 +57,7 @@ mutation: $(STAMP)
 # Not part of `make test` (a minute or more of both cores). `--record` writes results/load.json.
 LOAD_ARGS ?= --record
 load: $(STAMP)
-	$(PY) -m tools.load $(LOAD_ARGS)
+	$(WITH_VERILATOR) $(PY) -m tools.load $(LOAD_ARGS)
 
 # The decision store at 10^6 decisions on SQLite and on a local PostgreSQL server (pgserver
 # wheel): bulk rows/s, p99 lookups, the commit path, bytes per decision and per proof; batch
