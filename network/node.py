@@ -3,6 +3,10 @@
 The node holds only its own validator's algorithm key and attestation key (and its TLS
 certificate); it answers :data:`network.protocol.VALIDATE` requests with attested votes
 from a vote source of ``consensus.sources`` (``software``, ``golden`` or ``rtl``).
+Validations run in a thread pool, in ``processes`` worker processes (the reference
+implementations hold the GIL: only processes give one node several cores), or, for a source
+that answers a batch at once (the RTL source: one simulation), in batches of whatever
+arrived while the previous batch ran.
 
 Limits, all answered at once with a one-line JSON error:
 
@@ -14,7 +18,7 @@ Limits, all answered at once with a one-line JSON error:
 
 Every request writes one JSON line to the log (time, peer, method, path, status,
 milliseconds, nonce, vote). The first line of the log is ``{"event": "listening", …}``
-with the bound address.
+with the bound address; a batching source adds ``{"event": "batch", "size", "ms"}``.
 
 Fault drills (``misbehave``): a node can be told to misbehave the way a faulty core does,
 so the collector's handling can be tested against real processes: ``byzantine``,
@@ -28,7 +32,6 @@ one). A stopped (``SIGSTOP``) or killed process needs no option.
 import asyncio
 import concurrent.futures
 import contextlib
-import dataclasses
 import datetime
 import json
 import multiprocessing

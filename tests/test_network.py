@@ -8,7 +8,6 @@ the collector refused and why, what was decided.
 """
 
 import json
-import os
 import signal
 import socket
 import ssl
