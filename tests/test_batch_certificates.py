@@ -12,7 +12,8 @@ import pytest
 
 from consensus.collector import Collector, Open, Receive, ml_dsa_44_signer
 from consensus.merkle import (BatchCertificate, BatchRoot, batch_certificate,
-                              check_batch_certificate, merkle_path, merkle_root, node_hash,
+                              check_batch_certificate, merkle_path, merkle_paths,
+                              merkle_root, node_hash,
                               root_from_path, seal_batch)
 from consensus.simulation import make_cluster
 from consensus.sources import software_attestation as att
@@ -47,8 +48,11 @@ def test_tree_matches_reference_and_every_path_verifies(n):
     leaves = [rng.randbytes(32) for _ in range(n)]
     root = merkle_root(leaves)
     assert root == _reference_root(leaves)
+    all_root, all_paths = merkle_paths(leaves)
+    assert all_root == root
     for i in range(n):
         path = merkle_path(leaves, i)
+        assert all_paths[i] == path
         assert len(path) <= max(1, (n - 1).bit_length())
         assert root_from_path(leaves[i], i, n, path) == root
         if n > 1:

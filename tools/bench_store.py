@@ -47,7 +47,8 @@ from consensus.merkle import (batch_certificate, check_batch_certificate, leaf_h
                               merkle_path, seal_batch)
 from consensus.sources import software_attestation as att
 from consensus.store import open_store
-from consensus.votes import Validator, ValidatorSet, Vote, check_certificate
+from consensus.votes import (Validator, ValidatorSet, Vote, certificate_signing_bytes,
+                             check_certificate)
 
 PROOF_LEN = 1024
 FULL_PROOFS = {"intel": 1024, "amd": 1024, "arm": 1024, "riscv": 8192}
@@ -217,8 +218,9 @@ def bench_certificates(vs, sk, template, sizes, repeat, rng):
                            att(vs[v.validator].k_att, vs[v.validator].vendor, c.nonce, d, True,
                                v.proof_digest)) for v in c.votes)
         c = dataclasses.replace(c, votes=votes)
-        from consensus.votes import certificate_signing_bytes
-        certs.append(dataclasses.replace(c, signature=sign(certificate_signing_bytes(c))))
+        if k < repeat:          # single certificates are timed on the first `repeat`
+            c = dataclasses.replace(c, signature=sign(certificate_signing_bytes(c)))
+        certs.append(c)
     single = certs[0]
     t = time.perf_counter()
     for c in certs[:repeat]:
@@ -244,8 +246,9 @@ def bench_certificates(vs, sk, template, sizes, repeat, rng):
         from pqcrypto.sign import ml_dsa_44
         from consensus.merkle import batch_root_signing_bytes, root_from_path
         t = time.perf_counter()
-        ml_dsa_44.verify(vs.collector_pk, batch_root_signing_bytes(root), root.signature)
-        sig_s = time.perf_counter() - t
+        for _ in range(20):
+            ml_dsa_44.verify(vs.collector_pk, batch_root_signing_bytes(root), root.signature)
+        sig_s = (time.perf_counter() - t) / 20
         t = time.perf_counter()
         for bc in sample:
             assert check_certificate(bc.entry, vs, attest=att, check_signature=False) is None
@@ -255,9 +258,10 @@ def bench_certificates(vs, sk, template, sizes, repeat, rng):
         out["batches"].append({
             "batch_size": size, "path_hashes": len(members[-1].path),
             "bytes_json_mean": round(statistics.fmean(sizes_json)),
-            "bytes_json_amortised": round(statistics.fmean(
-                len(json.dumps(bc.entry.to_json())) + 66 * len(bc.path) + 30
-                for bc in members) + len(json.dumps(root.to_json())) / size),
+            # the signed root sent or stored once per batch instead of once per decision
+            "bytes_json_amortised": round(statistics.fmean(sizes_json)
+                                          - len(json.dumps(root.to_json()))
+                                          + len(json.dumps(root.to_json())) / size),
             "verify_alone_us": round(alone * 1e6, 1),
             "verify_amortised_us": round((per + sig_s / size) * 1e6, 1)})
     return out
