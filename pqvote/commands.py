@@ -1,5 +1,5 @@
 """Consensus subcommands of ``pqvote``: ``keygen``, ``mint``, ``decide``, ``verify-cert``,
-``batch``, ``batch-cert`` and ``proofs get``.
+``batch``, ``batch-cert``, ``epoch propose`` / ``epoch apply`` and ``proofs get``.
 
 Exit status: 0 success (``decide``: accepted; ``verify-cert``: valid), 1 a negative answer
 (``decide``: rejected or no_quorum; ``verify-cert``: invalid, a well-formed JSON document
@@ -33,7 +33,7 @@ from pathlib import Path
 
 from golden.proof import KEY_LEN, mint, reference
 from consensus.votes import (DEFAULT_RULE, RULES, ConfigError, Certificate, Validator,
-                             ValidatorSet, VENDOR_IDS, check_certificate, strict_hex)
+                             ValidatorSet, VENDOR_IDS, strict_hex)
 from pqvote.jsonin import JsonInputError, loads, read_limited
 
 __all__ = ["register", "load_cluster", "CliError"]
@@ -165,6 +165,14 @@ class Cluster:
             for vendor in sorted({v.vendor for v in validators}):
                 self.minter[vendor] = _read(root / files.get(vendor, MINTER_FILE[vendor]),
                                             f"{vendor} minter key", MINTER_LEN[vendor])
+
+    def core_key(self, validator):
+        """The algorithm key of ``validator``'s core: from cluster.json, or ``<name>.key``
+        in the cluster directory for a validator added by a set change."""
+        if validator.name in self.core_keys:
+            return self.core_keys[validator.name]
+        return _read(self.root / f"{validator.name}.key", f"{validator.name} key",
+                     KEY_LEN[validator.vendor])
 
     @property
     def database(self):
@@ -351,7 +359,11 @@ def cmd_decide(args):
     from consensus.store import AlreadyDecided, StoreError
 
     cluster = load_cluster(args.keys, need_core_keys=not args.network)
-    vs = cluster.validators
+    history = _history(cluster, args.db or cluster.database)
+    vs = history.current                # the set of the latest decided epoch
+    if args.network and vs.epoch != 0:
+        _fail("--network decides with the cluster.json validators only; this store is at "
+              f"validator-set epoch {vs.epoch}")
     descriptor, proofs = _load_proofs(args.proofs, {v.vendor for v in vs.validators})
     network = None
     if args.network:
@@ -386,7 +398,7 @@ def cmd_decide(args):
         if network is not None:
             cores = {v.name: Core(None, network) for v in vs.validators}
         else:
-            cores = {v.name: Core(cluster.core_keys[v.name], sources[v.vendor])
+            cores = {v.name: Core(cluster.core_key(v), sources[v.vendor])
                      for v in vs.validators}
         collector = Collector(vs, attest=gp.attestation,
                               sign=ml_dsa_44_signer(cluster.collector_sk))
@@ -536,12 +548,15 @@ def cmd_verify_cert(args):
         except ValueError as e:
             print(f"invalid: {_one_line(e)}")
             return 1
-        reason = check_batch_certificate(bc, cluster.validators)
+        history = _history(cluster, args.db or cluster.database)
+        reason = history.check(bc.entry, check_signature=False)
+        if reason is None:
+            keys = history.set_of(bc.entry.epoch)
+            reason = check_batch_certificate(bc, keys)
         if reason is None:
             print(f"valid: request {bc.entry.nonce} {bc.entry.outcome} by "
-                  f"{len(bc.entry.votes)} votes (quorum {cluster.validators.q} of "
-                  f"{cluster.validators.total_power}), entry {bc.index} of a batch of "
-                  f"{bc.batch.size}")
+                  f"{len(bc.entry.votes)} votes (quorum {keys.q} of {keys.total_power}, "
+                  f"epoch {keys.epoch}), entry {bc.index} of a batch of {bc.batch.size}")
             return 0
         print(f"invalid: {reason}")
         return 1
@@ -555,13 +570,119 @@ def cmd_verify_cert(args):
     except ValueError as e:
         print(f"invalid: {_one_line(e)}")
         return 1
-    reason = check_certificate(cert, cluster.validators)
+    history = _history(cluster, args.db or cluster.database)
+    reason = history.check(cert)
     if reason is None:
+        keys = history.set_of(cert.epoch)
+        epoch = f", epoch {cert.epoch}" if cert.epoch else ""
         print(f"valid: request {cert.nonce} {cert.outcome} by {len(cert.votes)} votes "
-              f"(quorum {cluster.validators.q} of {cluster.validators.total_power})")
+              f"(quorum {keys.q} of {keys.total_power}{epoch})")
         return 0
     print(f"invalid: {reason}")
     return 1
+
+
+# -- validator-set epochs ------------------------------------------------------------------------
+
+def _history(cluster, db):
+    """The validator-set history: cluster.json's set (epoch 0) and every set change stored
+    in ``db`` (re-checked); the attestation key of an added validator is
+    ``<name>.katt`` in the cluster directory."""
+    from consensus.epochs import EpochHistory
+    from consensus.store import is_postgres_url
+    history = EpochHistory(cluster.validators)
+    if not is_postgres_url(db) and not Path(db).exists():
+        return history
+    store = _open_store(db, create=False)
+    try:
+        records = store.epochs()
+    finally:
+        store.close()
+    k_att = {}
+    for _, _, _, body in records:
+        for a in body["change"]["add"]:
+            k_att[a["name"]] = _read(cluster.root / f"{a['name']}.katt",
+                                     f"{a['name']} attestation key", 32)
+    try:
+        return EpochHistory.from_records(cluster.validators, records, k_att)
+    except (ConfigError, ValueError, KeyError) as e:
+        raise InternalError(f"the stored validator-set history does not check: {e}") from None
+
+
+def cmd_epoch_propose(args):
+    """Write a set change for the current epoch (and a fresh K_att per added validator,
+    unless ``<name>.katt`` exists); refused when the resulting set breaks a power rule."""
+    from consensus.epochs import NewValidator, SetChange, katt_digest, resulting_set
+    cluster = load_cluster(args.keys, need_secrets=False)
+    history = _history(cluster, args.db or cluster.database)
+    current = history.current
+    if Path(args.out).exists():
+        _fail(f"{args.out} already exists; refusing to overwrite it")
+    powers, added, keys = [], [], {}
+    for spec in args.power or ():
+        name, sep, p = spec.partition("=")
+        if not sep or not p.isdigit():
+            _fail(f"--power {spec!r}: expected NAME=POWER")
+        powers.append((name, int(p)))
+    for spec in args.add or ():
+        parts = spec.split(":")
+        if len(parts) not in (2, 3) or not parts[0] or (len(parts) == 3 and not parts[2].isdigit()):
+            _fail(f"--add {spec!r}: expected NAME:VENDOR[:POWER]")
+        name, vendor = parts[0], parts[1]
+        path = cluster.root / f"{name}.katt"
+        keys[name] = _read(path, f"{name} attestation key", 32) if path.exists() \
+            else os.urandom(32)
+        added.append(NewValidator(name, vendor, int(parts[2]) if len(parts) == 3 else 1,
+                                  katt_digest(keys[name])))
+    rule = args.rule
+    if rule is not None and rule.isdigit():
+        rule = int(rule)
+    change = SetChange(from_epoch=current.epoch, retire=tuple(args.retire or ()),
+                       add=tuple(added), powers=tuple(powers), rule=rule)
+    try:
+        new = resulting_set(current, change, keys)
+    except ConfigError as e:
+        _fail(f"set change refused: {e}")
+    for name, key in keys.items():
+        if not (cluster.root / f"{name}.katt").exists():
+            _write_new(cluster.root / f"{name}.katt", key, 0o600)
+    _write_new(Path(args.out), (json.dumps(change.to_json(), indent=2) + "\n").encode(), 0o644)
+    print(json.dumps({"descriptor": change.descriptor().hex(), "from_epoch": current.epoch,
+                      "validators": [{"name": v.name, "vendor": v.vendor, "power": v.power}
+                                     for v in new.validators], "quorum": new.q}))
+    return 0
+
+
+def cmd_epoch_apply(args):
+    """Open the next epoch with a change that the current set decided (request NONCE)."""
+    from consensus.epochs import SetChange
+    cluster = load_cluster(args.keys, need_secrets=False)
+    db = args.db or cluster.database
+    history = _history(cluster, db)
+    try:
+        change = SetChange.from_json(_read_json(args.change, "set change"))
+    except ValueError as e:
+        _fail(f"{args.change}: {e}")
+    store = _open_store(db, create=False)
+    try:
+        cert = store.certificate(args.nonce)
+        if cert is None:
+            _fail(f"request {args.nonce} has no certificate in the store")
+        k_att = {a.name: _read(cluster.root / f"{a.name}.katt", f"{a.name} attestation key",
+                               32) for a in change.add}
+        try:
+            new = history.apply(change, cert, k_att=k_att)
+        except ConfigError as e:
+            print(f"pqvote: set change refused: {_one_line(e)}", file=sys.stderr)
+            return 1
+        store.record_epoch(new.epoch, history.start_of(new.epoch), args.nonce,
+                           history.to_record(new.epoch))
+    finally:
+        store.close()
+    print(json.dumps({"epoch": new.epoch, "starts_at_request": history.start_of(new.epoch),
+                      "validators": [{"name": v.name, "vendor": v.vendor, "power": v.power}
+                                     for v in new.validators], "quorum": new.q}))
+    return 0
 
 
 # -- batch certificates --------------------------------------------------------------------------
@@ -739,9 +860,34 @@ def register(subparsers):
     p = subparsers.add_parser("verify-cert", help="check a certificate standalone; exit 0 "
                               "only if valid")
     p.add_argument("--keys", required=True, metavar="DIR")
+    p.add_argument("--db", metavar="PATH", help="the store whose validator-set epochs apply "
+                   "(default: the cluster's)")
     p.add_argument("cert", metavar="CERT", help="certificate JSON, a `decide` report, or a "
                    "batch certificate (`pqvote batch-cert`)")
     p.set_defaults(func=_guard(cmd_verify_cert))
+
+    p = subparsers.add_parser("epoch", help="change the validator set by the current set's "
+                              "quorum (retire, add, change powers)")
+    sub = p.add_subparsers(dest="epoch_command", required=True)
+    e = sub.add_parser("propose", help="write a set change; prints the descriptor to mint "
+                       "proofs for and decide")
+    e.add_argument("--keys", required=True, metavar="DIR")
+    e.add_argument("--db", metavar="PATH")
+    e.add_argument("--retire", action="append", metavar="NAME")
+    e.add_argument("--add", action="append", metavar="NAME:VENDOR[:POWER]",
+                   help="a new validator; its K_att is DIR/NAME.katt (made fresh if absent), "
+                        "its core key DIR/NAME.key")
+    e.add_argument("--power", action="append", metavar="NAME=POWER")
+    e.add_argument("--rule", help="a new quorum rule")
+    e.add_argument("--out", required=True, metavar="FILE")
+    e.set_defaults(func=_guard(cmd_epoch_propose))
+    e = sub.add_parser("apply", help="open the next epoch with a change the current set "
+                       "decided; exit 1 if refused")
+    e.add_argument("--keys", required=True, metavar="DIR")
+    e.add_argument("--db", metavar="PATH")
+    e.add_argument("--change", required=True, metavar="FILE")
+    e.add_argument("--nonce", required=True, type=int, help="the request that decided it")
+    e.set_defaults(func=_guard(cmd_epoch_apply))
 
     p = subparsers.add_parser("batch", help="seal the stored certificates not yet in a batch "
                               "under one collector signature over their Merkle root")
