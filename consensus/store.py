@@ -50,7 +50,7 @@ from .collector import Decision
 from .votes import Certificate, Evidence, Vote
 
 __all__ = ["DecisionStore", "SqliteStore", "PostgresStore", "Store", "open_store",
-           "StoreError", "AlreadyDecided", "SCHEMA_VERSION", "MIGRATIONS", "to_db", "from_db",
+           "StoreError", "AlreadyDecided", "NoDatabase", "SCHEMA_VERSION", "MIGRATIONS", "to_db", "from_db",
            "is_postgres_url"]
 
 _U64 = 1 << 64
@@ -181,6 +181,10 @@ class AlreadyDecided(StoreError):
     """The request already has a recorded decision."""
 
 
+class NoDatabase(StoreError):
+    """Opened for reading (``create=False``): there is no pqvote database there."""
+
+
 def _canon(obj) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
@@ -295,7 +299,7 @@ class DecisionStore:
                     raise StoreError(f"database {self._where} has schema {version}, newer than "
                                      f"this pqvote's {SCHEMA_VERSION}")
                 if version == 0 and not create:
-                    raise StoreError(f"no pqvote database at {self._where}")
+                    raise NoDatabase(f"no pqvote database at {self._where}")
                 if version >= target:
                     self._commit()
                     return
@@ -599,7 +603,7 @@ class SqliteStore(DecisionStore):
         self._path = os.fspath(path)
         self._where = self._path
         if not create and not os.path.exists(self._path):
-            raise StoreError(f"no database at {self._path}")
+            raise NoDatabase(f"no database at {self._path}")
         try:
             self._db = sqlite3.connect(self._path, isolation_level=None, timeout=30)
         except sqlite3.Error as e:

@@ -589,11 +589,14 @@ def _history(cluster, db):
     in ``db`` (re-checked); the attestation key of an added validator is
     ``<name>.katt`` in the cluster directory."""
     from consensus.epochs import EpochHistory
-    from consensus.store import is_postgres_url
+    from consensus.store import NoDatabase, StoreError, is_postgres_url, open_store
     history = EpochHistory(cluster.validators)
-    if not is_postgres_url(db) and not Path(db).exists():
-        return history
-    store = _open_store(db, create=False)
+    try:
+        store = open_store(db if is_postgres_url(db) else Path(db), create=False)
+    except NoDatabase:
+        return history                  # nothing decided yet: the genesis set
+    except StoreError as e:
+        _fail(str(e))
     try:
         records = store.epochs()
     finally:
