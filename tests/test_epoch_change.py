@@ -102,10 +102,10 @@ def test_retire_riscv_by_quorum_old_key_cannot_decide(keys, store_target):
     # a request of epoch 1 certified as epoch 0 (where riscv still counted) is refused
     backdated, _ = _decide(genesis, sign, n, d1, [intel, amd, riscv])
     assert check_certificate(backdated.certificate, genesis, attest=att) is None
-    assert "lies after epoch 0" in history.check(backdated.certificate, attest=att)
+    assert "lies after epoch 0" in (history.check(backdated.certificate, attest=att) or "")
     # a certificate naming an epoch that does not exist
     future = dataclasses.replace(dec1.certificate, epoch=2)
-    assert "latest known epoch is 1" in history.check(future, attest=att)
+    assert "latest known epoch is 1" in (history.check(future, attest=att) or "")
 
 
 def test_retiring_riscv_without_replacement_is_refused_naming_the_rule(keys):
@@ -253,3 +253,23 @@ def test_cli_retire_riscv_propose_decide_apply(tmp_path, capsys):
     (tmp_path / "relabel.json").write_text(json.dumps(dict(cert, epoch=0)))
     code, out, _ = run("verify-cert", "--keys", keys, tmp_path / "relabel.json")
     assert code == 1 and "lies after epoch 0" in out
+
+
+def test_negative_control_a_history_without_nonce_ranges_is_caught(keys, tmp_path,
+                                                                    monkeypatch):
+    """A history that checks a certificate against the set it names but ignores the nonce
+    range of that epoch lets the backdated certificate through: the main test fails."""
+    import consensus.epochs as ep
+
+    def lax_check(self, cert, *, attest=None, allow_unsigned=False, check_signature=True):
+        if cert.epoch >= len(self._sets):
+            return "unknown epoch"
+        return check_certificate(cert, self._sets[cert.epoch], attest=attest,
+                                 allow_unsigned=allow_unsigned,
+                                 check_signature=check_signature)
+    monkeypatch.setattr(ep.EpochHistory, "check", lax_check)
+
+    def target(name="db"):
+        return str(tmp_path / f"{name}.db")
+    with pytest.raises(AssertionError):
+        test_retire_riscv_by_quorum_old_key_cannot_decide(keys, target)
