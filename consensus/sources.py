@@ -14,9 +14,9 @@ attestation, digest, cycles, arrival)``
     part of the core's contract, not of the algorithm standard's API (``pqcrypto`` has no key
     check), so it applies the contract's checks, ``golden.proof.check_key``.
 ``rtl``
-    :class:`RtlSource` — the landed cores side by side in one Verilator co-simulation
-    (``backends.cluster``); a batch of requests runs in one simulation, and each response
-    comes with the core's latency and its arrival cycle.
+    :class:`RtlSource` — the landed cores under Verilator (``backends.cluster``): each
+    vendor's requests of a batch run in one simulation of its core, and each response comes
+    with the core's latency and its arrival cycle.
 
 A source may also offer ``validate_batch(requests)`` (a list of the same argument tuples):
 ``consensus.cluster`` then asks it once for everything a decision needs. Sources are mixed
@@ -124,11 +124,9 @@ class GoldenSource:
 class RtlSource:
     """The landed RTL cores under Verilator (``backends.cluster``).
 
-    The cluster model has one slot per vendor the batch asks (``hdl.cores.CORES``; one
-    vendor alone runs on its core's own model). :meth:`validate_batch` runs every request of
-    a batch in one simulation: requests with the same descriptor and nonce are offered to their cores
-    at the same cycle (a second request of the same vendor, e.g. another key, follows as
-    its own round). Vendors without a landed core raise :class:`LookupError`.
+    One slot per vendor the batch asks (``hdl.cores.CORES``); :meth:`validate_batch` runs
+    each vendor's requests of a batch in one simulation of that vendor's core, in batch
+    order. Vendors without a landed core raise :class:`LookupError`.
     """
     name = "rtl"
 

@@ -68,6 +68,7 @@ def shell_core(vendor, engine, *, digest_rounds_per_cycle=2):
 CORES: dict[str, Callable[..., wiring.Component]] = {
     # the digest at 1 round/cycle: one Keccak round less (area budget, docs/fpga.md)
     "intel": shell_core("intel", "hdl.mlkem.engine:MlKemEngine", digest_rounds_per_cycle=1),
+    "amd": shell_core("amd", "hdl.sntrup.engine:SntrupEngine"),
     "arm": shell_core("arm", "hdl.mceliece.engine:McElieceEngine"),
     # the digest at 1 round/cycle: the proof streams in faster than the engine uses it
     "riscv": shell_core("riscv", "hdl.slhdsa:SlhDsaEngine", digest_rounds_per_cycle=1),

@@ -1,11 +1,12 @@
-"""RTL vote source: the landed cores side by side under one Verilator run
+"""RTL vote source: the landed cores under Verilator, one simulation per vendor's core
 (``backends.cluster``), decided by the one decision loop (``consensus.cluster``) with every
 fault kind injected into an RTL core's responses. The decisions are cross-checked against
 the same requests decided from the software vendor, and ``pqvote decide`` is shown to run
 one collector, in this process, whatever the backend.
 
-Validators whose vendor has no landed core are answered by the software source. One build
-of the cluster model (cached by Verilog hash), one simulation per batch.
+Validators whose vendor has no landed core are answered by the software source. Each core
+runs on the model its own bench builds (cached by Verilog hash), one simulation per vendor
+and batch.
 """
 
 import json

@@ -79,6 +79,41 @@ def test_horner_array_small_ring(p):
     _run(dut, testbench)
 
 
+def test_horner_array_clear():
+    """``CLEAR`` zeroes every accumulator in one cycle (a product cancelled half-way) and
+    leaves the small-operand chain as it is; a full product follows from there."""
+    p = 11
+    rnd = random.Random(5)
+    dut = HornerArray(p=p, acc_width=23)
+    s = _small(rnd, p, p // 2, twos=1)
+    a = [rnd.randrange(-2310, 2311) for _ in range(p)]
+
+    async def testbench(ctx):
+        for k in range(p):
+            ctx.set(dut.s_load, 1)
+            ctx.set(dut.s_in, s[p - 1 - k] + 1)
+            await ctx.tick()
+        ctx.set(dut.s_load, 0)
+        for j in range(5):                       # a product cancelled after 5 steps
+            ctx.set(dut.op, HornerOp.STEP)
+            ctx.set(dut.a, rnd.randrange(-2310, 2311))
+            await ctx.tick()
+        assert any(ctx.get(dut.acc[i]) for i in range(p))
+        ctx.set(dut.op, HornerOp.CLEAR)
+        await ctx.tick()
+        assert [ctx.get(dut.acc[i]) for i in range(p)] == [0] * p
+        assert [ctx.get(dut.s_codes[i]) for i in range(p)] == [x + 1 for x in s]
+        trace = []
+        sntrup.horner_product(a, s, trace)
+        for j in range(p):
+            ctx.set(dut.op, HornerOp.STEP)
+            ctx.set(dut.a, a[p - 1 - j])
+            await ctx.tick()
+        assert [ctx.get(dut.acc[i]) for i in range(p)] == trace[-1]
+
+    _run(dut, testbench)
+
+
 @pytest.mark.parametrize("kw, msg", [
     ({"p": 2}, r"Lane count must be an integer of at least 3, not 2"),
     ({"p": 7.0}, r"Lane count must be an integer of at least 3, not 7.0"),
@@ -229,3 +264,114 @@ def test_cocotb_engine_negative_control():
     with pytest.raises(AssertionError, match=r"1 of \d cocotb tests failed"):
         run_cocotb(name="sntrup-engine", top=_engine, module="sim.tb_sntrup_engine",
                    env={"SNTRUP_PAIRS": 0, "SNTRUP_CORRUPT": 1})
+
+
+# ---- the whole `amd` core and its flat wrapper --------------------------------------------
+
+def _latency_exact():
+    """The exact ``amd`` latency of latency_targets.toml (asserted by the core bench)."""
+    import tomllib
+    with open(Path(__file__).resolve().parent.parent / "latency_targets.toml", "rb") as f:
+        return tomllib.load(f)["amd"]["latency_exact"]
+
+
+def _bad_key(sk, rng):
+    """One structurally bad sk of golden ``check_sk``'s classes, chosen by ``rng``: a Small
+    field equal to 3 in f or v, a wrong weight of f, a cache that is not Hash_4(pk)."""
+    kind = rng.randrange(3)
+    bad = bytearray(sk)
+    if kind == 0:
+        field = rng.choice((sntrup.SK_F, sntrup.SK_V))
+        bad[field + rng.randrange(sntrup.SMALL_BYTES - 1)] |= 3 << (2 * rng.randrange(4))
+    elif kind == 1:
+        f = sntrup.small_decode(sk[sntrup.SK_F:sntrup.SK_V])
+        zero = [i for i, x in enumerate(f) if x == 0]
+        f[rng.choice(zero)] = 1
+        bad[sntrup.SK_F:sntrup.SK_V] = sntrup.small_encode(f)
+    else:
+        bad[sntrup.SK_CACHE + rng.randrange(sntrup.HASH_BYTES)] ^= 1 << rng.randrange(8)
+    assert not sntrup.check_sk(bytes(bad))
+    return bytes(bad)
+
+
+def _scenario(rng):
+    """The constant-time scenario of the whole core (sim/kem_scenario.py) with the golden
+    model's responses: two keys, no key, a rejected key, every tamper class (the Rounded
+    part and HashConfirm of the ciphertext separately), wrong lengths."""
+    import pqcrypto.kem.sntrup_653 as pqc
+    from golden import proof
+    from sim.kem_scenario import kem_scenario
+
+    def encaps(pk, D):
+        c, K = sntrup.encaps(pk, lambda n: rng.randbytes(n))
+        return proof.mint_kem("amd", K, c, D)
+
+    def expected(key, k_att, D, nonce, proof_bytes):
+        r = proof.validate("amd", key, k_att, D, nonce, proof_bytes)
+        return r.vote, r.status, r.attestation, r.digest
+
+    return kem_scenario("amd", rng, keypair=pqc.keygen, encaps=encaps,
+                        bad_key=_bad_key, expected=expected,
+                        ct_regions={"rounded": (0, sntrup.ROUNDED_BYTES),
+                                    "confirm": (sntrup.ROUNDED_BYTES, sntrup.CT_BYTES)})
+
+
+def test_core_bench(tmp_path):
+    """The whole ``amd`` core against the golden model: vote, status, attestation, digest;
+    one exact latency for two keys, no key, a rejected key and every tamper class."""
+    from sim.runner import run_cocotb
+    from sim.results import record
+    from hdl.cores import CORES
+
+    scenario = _scenario(random.Random(50))
+    (tmp_path / "scenario.json").write_text(json.dumps(scenario))
+    metrics = tmp_path / "metrics.json"
+    run_cocotb(name="sntrup-core", top=CORES["amd"], module="sim.tb_kem_core",
+               env={"KEM_SCENARIO": tmp_path / "scenario.json", "KEM_METRICS": metrics,
+                    "KEM_LATENCY_EXACT": _latency_exact()})
+    data = json.loads(metrics.read_text())
+    record("amd", latency=data["latency"], key_load=data["key_load"])
+    assert data["latency"] == _latency_exact()
+    assert data["timed"] >= 17
+
+
+def test_wrapper_bench(tmp_path):
+    """The seed-compatible flat wrapper ``amd_quantum_validator_asic`` of the real core."""
+    from sim.runner import run_cocotb
+    from hdl.cores import CORES
+    from hdl.wrapper import make_asic_wrapper
+
+    scenario = [r for r in _scenario(random.Random(51)) if r["timed"]][:6]
+    (tmp_path / "scenario.json").write_text(json.dumps(scenario))
+    run_cocotb(name="sntrup-wrapper", top=lambda: make_asic_wrapper("amd", CORES["amd"]),
+               module="sim.tb_kem_wrapper", env={"KEM_SCENARIO": tmp_path / "scenario.json"})
+
+
+def test_validate_rtl_backend(tmp_path, capsys):
+    """``pqvote validate --backend rtl`` answers ``amd`` requests from the core (the model of
+    the core bench), equal to the golden model, with one latency."""
+    from golden import proof as gp
+    from pqvote.cli import main
+
+    rng = random.Random(52)
+    public, secret = gp.reference("amd").keygen()
+    k_att = rng.randbytes(32)
+    lines, expect = [], []
+    for name in ("valid", "tampered", "valid2"):
+        d = rng.randbytes(24)
+        p = bytearray(gp.mint("amd", public, d))
+        if name == "tampered":
+            p[rng.randrange(gp.BODY_LEN["amd"])] ^= 1 << rng.randrange(8)
+        req = gp.request_json("amd", secret, k_att, d, rng.getrandbits(64), bytes(p))
+        lines.append(json.dumps(req))
+        g = gp.validate("amd", secret, k_att, d, req["nonce"], bytes(p))
+        expect.append((name, gp.response_json("amd", g)))
+    path = tmp_path / "requests.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["validate", "--backend", "rtl", str(path)]) == 0
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    for (name, want), got in zip(expect, out):
+        for field in ("vote", "attestation", "proof_digest", "status"):
+            assert got[field] == want[field], (name, field)
+    assert [a["vote"] for a in out] == [True, False, True]
+    assert len({a["cycles"] for a in out}) == 1

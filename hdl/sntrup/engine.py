@@ -368,7 +368,7 @@ class SntrupEngine(wiring.Component):
             m.d.comb += in_request.eq(1)
             with m.If(self.abort):
                 if lanes_clean:
-                    m.next = "Idle"              # the lanes hold f, the accumulators are 0
+                    m.next = "Idle"              # the lanes hold f (Idle zeroes the sums)
                 else:
                     m.d.sync += [j.eq(P - 1), chain_src.eq(0), jseq.eq(0), step_v.eq(0),
                                  pending_start.eq(0)]
@@ -380,6 +380,9 @@ class SntrupEngine(wiring.Component):
             # ---------------------------------------------------------------- key load
             with m.State("Idle"):
                 m.d.comb += phase_id.eq(0)
+                # accumulators at zero whenever idle: a request cancelled during `c·f`
+                # (the lanes still hold f) returns here at once
+                m.d.comb += arr.op.eq(HornerOp.CLEAR)
                 m.d.comb += self.key.ready.eq(1)
                 with m.If(self.key.valid):
                     m.d.sync += [key_done.eq(0), j.eq(1)]
@@ -494,7 +497,7 @@ class SntrupEngine(wiring.Component):
                 with m.If(dec_r.done):
                     m.d.sync += [j.eq(P - 1), jr.eq(P - 1), chain_src.eq(1), red_mode.eq(ReduceMode.E)]
                     m.next = "E"
-                abortable(lanes_clean=False)
+                abortable(lanes_clean=True)     # f still in the lanes; Idle clears the sums
             with m.State("E"):
                 m.d.comb += phase_id.eq(12)
                 with m.If(j < P):

@@ -17,7 +17,8 @@ below ``2^(acc_width-1)``; docs/sntrup.md gives the bound). No lane multiplies: 
 
 A drain shifts the accumulators up without the wrap (``acc_0 <- 0``) and presents
 ``acc_{p-1}`` on ``o_coeff`` first, so ``p`` drains read the product top coefficient first and
-leave the array at zero for the next product. The small-operand chain shifts up
+leave the array at zero for the next product; ``CLEAR`` zeroes every accumulator at once
+(a product cancelled half-way). The small-operand chain shifts up
 independently (``code_0 <- s_in``), so the next operand loads, top coefficient first,
 while the current product drains.
 """
@@ -35,6 +36,7 @@ class HornerOp(enum.Enum, shape=2):
     IDLE = 0
     STEP = 1     # acc <- x * acc + a * s
     DRAIN = 2    # acc_i <- acc_{i-1}, acc_0 <- 0  (top leaves the array)
+    CLEAR = 3    # acc <- 0 in one cycle (a cancelled product; a synchronous reset)
 
 
 class HornerArray(wiring.Component):
@@ -105,7 +107,9 @@ class HornerArray(wiring.Component):
 
         step = Signal()
         drain = Signal()
-        m.d.comb += [step.eq(self.op == HornerOp.STEP), drain.eq(self.op == HornerOp.DRAIN)]
+        clear = Signal()
+        m.d.comb += [step.eq(self.op == HornerOp.STEP), drain.eq(self.op == HornerOp.DRAIN),
+                     clear.eq(self.op == HornerOp.CLEAR)]
 
         # wrap of x^p = x + 1 into lanes 0 and 1 (only on a step)
         lane1_in = Signal(signed(width))
@@ -129,6 +133,8 @@ class HornerArray(wiring.Component):
                 m.d.sync += acc[i].eq(nxt)
             with m.Elif(drain):
                 m.d.sync += acc[i].eq(0 if i == 0 else acc[i - 1])
+            with m.Elif(clear):
+                m.d.sync += acc[i].eq(0)
 
         with m.If(self.s_load):
             m.d.sync += code[0].eq(self.s_in)
