@@ -5,6 +5,8 @@ a polynomial is 32 words. Helpers here return named combinational ``Signal``\\ s
 unrolled lanes stay small in the generated Verilog.
 """
 
+from functools import cache
+
 from amaranth.hdl import Signal, Mux, unsigned
 from amaranth.lib import data
 
@@ -104,6 +106,7 @@ def barrett(m, x, *, name):
 COMPRESS_SHIFT = 19
 
 
+@cache
 def compress_params(d, shift=COMPRESS_SHIFT):
     """(A, B) with ``((x·A + B) >> shift) mod 2^d == Compress_d(x)`` for every x in 0..q-1
     (FIPS 203 §4.2.1: ⌈(2^d/q)·x⌋ mod 2^d), found and checked exhaustively; B is a power of
