@@ -3,8 +3,7 @@
 A core is a :class:`~hdl.validator.ValidatorShell` around the vendor's algorithm engine.
 Each engine package adds one line to :data:`CORES`::
 
-    # the digest at 1 round/cycle: one Keccak round less (area budget, docs/fpga.md)
-    "intel": shell_core("intel", "hdl.mlkem.engine:MlKemEngine", digest_rounds_per_cycle=1),
+    "intel": shell_core("intel", "hdl.mlkem.engine:MlKemEngine"),
 
 The engine class is imported only when the factory is called, so one engine package that
 fails to import does not stop the others. ``CORES[vendor]()`` builds the core;
