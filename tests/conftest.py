@@ -19,7 +19,7 @@ def pytest_runtest_makereport(item, call):
 # -- stores ------------------------------------------------------------------------------------
 # The decision-store tests run against both backends: SQLite files and one local PostgreSQL
 # server per test session (xdist worker), started from the pinned `pgserver` wheel; each test
-# gets a fresh database on it.
+# gets a fresh schema on it (a URL whose search_path is that schema).
 
 STORES = ("sqlite", "postgresql")
 
@@ -42,8 +42,8 @@ def postgres():
 
 @pytest.fixture(params=STORES)
 def store_target(request, tmp_path):
-    """``new(name)`` → the target of a fresh, empty store (a file path or a postgresql://
-    URL) of the parametrized backend; ``open_store`` opens it."""
+    """``new(name)`` → the target of a fresh, empty store (a file path, or a postgresql://
+    URL of a fresh schema) of the parametrized backend; ``open_store`` opens it."""
     import itertools
     counter = itertools.count()
     if request.param == "sqlite":
@@ -54,6 +54,6 @@ def store_target(request, tmp_path):
         base = "".join(c for c in request.node.name.lower() if c.isalnum())[:40]
 
         def new(name="db"):
-            return pg.new_database(f"t_{base}_{name.lower()}_{next(counter)}")
+            return pg.new_schema(f"t_{base}_{name.lower()}_{next(counter)}")
     new.kind = request.param
     return new

@@ -340,7 +340,7 @@ def test_postgres_unreachable_and_missing_schema(postgres, tmp_path):
     with pytest.raises(StoreError, match="cannot connect") as e:
         open_store(url)
     assert "secret" not in str(e.value) and "\n" not in str(e.value)
-    empty = postgres.new_database("t_empty_schema")
+    empty = postgres.new_schema("t_empty_schema")
     with pytest.raises(StoreError, match="no pqvote database"):
         open_store(empty, create=False)
     with open_store(empty) as s:                # create=True makes the tables

@@ -7,6 +7,7 @@ a data directory the caller chooses; as root it runs under an unprivileged syste
 
     with local_postgres(tmp_dir) as pg:
         url = pg.new_database("t1")     # postgresql://… of a fresh, empty database
+        url = pg.new_schema("t2")       # … of a fresh schema (cheaper: what the tests use)
 """
 
 import contextlib
@@ -40,14 +41,24 @@ class LocalPostgres:
 
     def new_database(self, name: str) -> str:
         """Create the empty database ``name`` (dropped first if it exists); its URL."""
+        self._sql(f"DROP DATABASE IF EXISTS {_ident(name)} WITH (FORCE)",
+                  f"CREATE DATABASE {_ident(name)}")
+        return self._server.get_uri(name)
+
+    def new_schema(self, name: str) -> str:
+        """Create the empty schema ``name`` in the maintenance database (dropped first if it
+        exists); the URL of a connection whose tables live in it (``search_path``). Much
+        cheaper than a database: no template copy, no files to delete afterwards."""
+        self._sql(f"DROP SCHEMA IF EXISTS {_ident(name)} CASCADE",
+                  f"CREATE SCHEMA {_ident(name)}")
+        return f"{self.url}&options=-csearch_path%3D{name}"
+
+    def _sql(self, *statements):
         import psycopg
-        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
-            raise ValueError(f"database name must be a lower-case SQL identifier, not {name!r}")
         if self._admin is None:
             self._admin = psycopg.connect(self.url, autocommit=True)
-        self._admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        self._admin.execute(f"CREATE DATABASE {name}")
-        return self._server.get_uri(name)
+        for statement in statements:
+            self._admin.execute(statement)
 
     def close(self):
         """Stop the server at once (``-m immediate``: no shutdown checkpoint, the data is
@@ -63,6 +74,12 @@ class LocalPostgres:
             self._server.cleanup()          # cleanup_mode None: only its own bookkeeping
             if self._delete:
                 shutil.rmtree(self._server.pgdata, ignore_errors=True)
+
+
+def _ident(name: str) -> str:
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+        raise ValueError(f"name must be a lower-case SQL identifier, not {name!r}")
+    return name
 
 
 @contextlib.contextmanager
