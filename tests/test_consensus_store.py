@@ -456,3 +456,52 @@ def test_record_many_is_all_or_nothing(store_target):
         with pytest.raises(ValueError, match="finite"):
             b.record_many([dict(item(43), deadline=float("nan"))])
         assert b.dump() == before
+
+
+def test_concurrent_collectors_one_decision(store_target):
+    """Two collectors record the same request at once on one store: the one that commits
+    first keeps its decision, the other gets AlreadyDecided (SQLite: it waits for the
+    write lock, then finds the decision; PostgreSQL: its insert waits on the primary key
+    of the first, uncommitted transaction and then fails) — the arbiter between
+    collectors (network.arbiter)."""
+    import threading
+    from consensus.collector import Decision
+    target = store_target("race")
+    d = bytes(range(24))
+
+    def item(outcome):
+        return dict(nonce=9, descriptor=d, opened_at=0.0, deadline=10.0,
+                    decision=Decision(9, d, outcome, None, 0, 0, (), 0.0, 10.0))
+
+    open_store(target).close()                  # the schema, before the race
+    inside, release = threading.Event(), threading.Event()
+
+    def pause(point):
+        if point == "votes":            # the request row is written, not committed
+            inside.set()
+            release.wait(30)
+    results = {}
+
+    def run(name, outcome, boundary=None):      # one connection per thread, as collectors
+        with open_store(target) as store:
+            if boundary is not None:
+                store._boundary = boundary
+            try:
+                store.record(**item(outcome))
+                results[name] = "stored"
+            except AlreadyDecided:
+                results[name] = "already decided"
+
+    a = threading.Thread(target=run, args=("first", "no_quorum", pause))
+    a.start()
+    assert inside.wait(30)
+    b = threading.Thread(target=run, args=("second", "rejected"))
+    b.start()
+    b.join(0.5)
+    assert b.is_alive()                 # the second waits for the first transaction
+    release.set()
+    a.join(30)
+    b.join(30)
+    assert results == {"first": "stored", "second": "already decided"}
+    with open_store(target) as s:
+        assert s.decision(9)["outcome"] == "no_quorum" and s.nonces() == [9]
