@@ -13,7 +13,8 @@ broadcast one coefficient per cycle, top coefficient first. Each step is one Hor
 so after ``p`` steps ``acc = a * s`` exactly (integer coefficients, no reduction: the
 accumulators are ``acc_width``-bit two's complement, exact while every partial sum stays
 below ``2^(acc_width-1)``; docs/sntrup.md gives the bound). No lane multiplies: it adds
-``0``, ``±a_j`` or ``2 a_j``.
+``0``, ``±a_j`` or ``2 a_j``, formed bit by bit from ``a_j`` and the lane's 2-bit code (one
+LUT4 a bit, the ``+1`` of ``-a_j = ~a_j + 1`` entering as a carry) into one adder.
 
 A drain shifts the accumulators up without the wrap (``acc_0 <- 0``) and presents
 ``acc_{p-1}`` on ``o_coeff`` first, so ``p`` drains read the product top coefficient first and
@@ -23,7 +24,7 @@ independently (``code_0 <- s_in``), so the next operand loads, top coefficient f
 while the current product drains.
 """
 
-from amaranth.hdl import Module, Signal, Mux, signed, unsigned
+from amaranth.hdl import C, Cat, Module, Signal, Mux, signed, unsigned
 from amaranth.lib import data, enum, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -99,42 +100,41 @@ class HornerArray(wiring.Component):
         acc = [Signal(signed(width), name=f"acc{i}") for i in range(p)]
         code = [Signal(2, name=f"s{i}") for i in range(p)]
 
-        # broadcast operand candidates (shared by every lane): -a, a, 2a
-        neg_a = Signal(signed(14))
-        pos_a = Signal(signed(14))
-        two_a = Signal(signed(14))
-        m.d.comb += [neg_a.eq(-self.a), pos_a.eq(self.a), two_a.eq(self.a * 2)]
-
         step = Signal()
         drain = Signal()
         clear = Signal()
         m.d.comb += [step.eq(self.op == HornerOp.STEP), drain.eq(self.op == HornerOp.DRAIN),
                      clear.eq(self.op == HornerOp.CLEAR)]
 
+        # The broadcast operand, 0 during a drain: a drain is then a step that adds nothing
+        # (every lane but the two wrap lanes), so no lane needs a second input multiplexer.
+        a = Signal(signed(13))
+        m.d.comb += a.eq(Mux(step, self.a, 0))
+        a2 = Signal(signed(15))              # a_b and a_{b-1} for each bit of 2a
+        m.d.comb += a2.eq(a)
+
         # wrap of x^p = x + 1 into lanes 0 and 1 (only on a step)
         lane1_in = Signal(signed(width))
-        m.d.comb += lane1_in.eq(acc[0] + acc[p - 1])
+        m.d.comb += lane1_in.eq(Mux(drain, acc[0], acc[0] + acc[p - 1]))
+        lane0_in = Signal(signed(width))
+        m.d.comb += lane0_in.eq(Mux(drain, 0, acc[p - 1]))
 
         for i in range(p):
-            term = Signal(signed(14), name=f"term{i}")          # s_i * a_j
-            with m.Switch(code[i]):
-                with m.Case(0):
-                    m.d.comb += term.eq(neg_a)
-                with m.Case(1):
-                    m.d.comb += term.eq(0)
-                with m.Case(2):
-                    m.d.comb += term.eq(pos_a)
-                with m.Case(3):
-                    m.d.comb += term.eq(two_a)
-            prev = acc[p - 1] if i == 0 else lane1_in if i == 1 else acc[i - 1]
-            nxt = Signal(signed(width), name=f"sum{i}")
-            m.d.comb += nxt.eq(prev + term)
-            with m.If(step):
-                m.d.sync += acc[i].eq(nxt)
-            with m.Elif(drain):
-                m.d.sync += acc[i].eq(0 if i == 0 else acc[i - 1])
-            with m.Elif(clear):
+            # s_i * a_j as "t + neg": t is ~a (code 0: -a = ~a + 1), 0, a or 2a, bit by bit a
+            # function of (a_b, a_{b-1}, code) — one LUT4 per bit — and neg enters as the
+            # carry into an extra low bit of the adder (1 + neg carries exactly neg).
+            t = Signal(signed(15), name=f"t{i}")
+            neg = Signal(name=f"neg{i}")
+            m.d.comb += neg.eq(code[i] == 0)
+            m.d.comb += t.eq(Mux(code[i][1], Mux(code[i][0], a2 << 1, a2),
+                                 Mux(code[i][0], 0, ~a2)))
+            prev = lane0_in if i == 0 else lane1_in if i == 1 else acc[i - 1]
+            wide = Signal(signed(width + 1), name=f"wide{i}")
+            m.d.comb += wide.eq(Cat(C(1, 1), prev).as_signed() + Cat(neg, t).as_signed())
+            with m.If(clear):
                 m.d.sync += acc[i].eq(0)
+            with m.Elif(step | drain):
+                m.d.sync += acc[i].eq(wide[1:])
 
         with m.If(self.s_load):
             m.d.sync += code[0].eq(self.s_in)
