@@ -79,7 +79,12 @@ def build(name, top, *, toplevel="top", verilog=None, build_args=(), cxx_opt=Non
     """
     from cocotb_tools.runner import get_runner
 
-    setup_verilator_env()
+    root = setup_verilator_env()
+    for where in (root, BUILD):
+        if any(c.isspace() for c in str(where)):
+            # verilator's launcher execs its binary by an unquoted path, and make splits
+            # paths at spaces: say so once instead of a "command not found" per bench
+            raise RuntimeError(f"Verilator cannot build or run under a path with a space: {where}")
     if verilog is None:
         text = to_verilog(top, toplevel)
     else:

@@ -260,7 +260,9 @@ STREAM = textwrap.dedent('''
     s = open_store(sys.argv[1])
     start = len(s.nonces()) + 1
     count = int(sys.argv[2])
-    records = [decide(i) for i in range(start, start + count)]
+    # made one at a time while writing: however fast the machine, the writer is still
+    # writing when the kill comes
+    records = (decide(i) for i in range(start, start + count))
     print("ready", flush=True)
     for r in records:
         s.record(**r)
@@ -299,7 +301,7 @@ def test_kill_at_random_instants(tmp_path, store_target):
     # that the writers make progress between kills on a loaded machine too
     window = 0.04 if store_target.kind == "sqlite" else 0.15
     for _ in range(kills):
-        proc = subprocess.Popen([sys.executable, str(script), str(db), "40"],
+        proc = subprocess.Popen([sys.executable, str(script), str(db), "100000"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert proc.stdout.readline() == "ready\n", proc.stderr.read()
         time.sleep(rng.random() * window)

@@ -11,6 +11,7 @@ import pytest
 
 import golden.mceliece as mc
 from sim.harness import EngineHarness as _EngineHarness
+from tests.kem_core import check_validate_rtl, run_core_bench
 
 import pqcrypto.kem.mceliece_348864 as pqc  # a pinned dependency: a missing one must fail, not skip
 
@@ -110,13 +111,6 @@ def test_engine_bench_negative_control(tmp_path):
 
 # --- the whole `arm` core and its flat wrapper ---------------------------------------------------
 
-def _latency_exact():
-    """The exact ``arm`` latency of latency_targets.toml (asserted by the core bench)."""
-    import tomllib
-    with open(Path(__file__).resolve().parent.parent / "latency_targets.toml", "rb") as f:
-        return tomllib.load(f)["arm"]["latency_exact"]
-
-
 def _bad_key(sk, rng):
     """One of the golden check_sk classes, chosen by ``rng``: pivot word, a g coefficient
     wider than 12 bits, g with a root in the support."""
@@ -156,19 +150,7 @@ def _scenario(rng):
 def test_core_bench(tmp_path):
     """The whole ``arm`` core against the golden model: vote, status, attestation, digest;
     one exact latency for two keys, no key, a rejected key and every tamper class."""
-    from sim.runner import run_cocotb
-    from sim.results import record
-    from hdl.cores import CORES
-
-    scenario = _scenario(random.Random(40))
-    (tmp_path / "scenario.json").write_text(json.dumps(scenario))
-    metrics = tmp_path / "metrics.json"
-    run_cocotb(name="mceliece-core", top=CORES["arm"], module="sim.tb_kem_core",
-               env={"KEM_SCENARIO": tmp_path / "scenario.json", "KEM_METRICS": metrics,
-                    "KEM_LATENCY_EXACT": _latency_exact()})
-    data = json.loads(metrics.read_text())
-    record("arm", latency=data["latency"], key_load=data["key_load"])
-    assert data["latency"] == _latency_exact()
+    run_core_bench("arm", "mceliece-core", _scenario(random.Random(40)), tmp_path)
 
 
 def test_wrapper_bench(tmp_path):
@@ -187,28 +169,4 @@ def test_wrapper_bench(tmp_path):
 def test_validate_rtl_backend(tmp_path, capsys):
     """``pqvote validate --backend rtl`` answers ``arm`` requests from the core (the model of
     the core bench), equal to the golden model, with one latency."""
-    from golden import proof as gp
-    from pqvote.cli import main
-
-    rng = random.Random(9)
-    public, secret = gp.reference("arm").keygen()
-    k_att = rng.randbytes(32)
-    lines, expect = [], []
-    for name in ("valid", "tampered", "valid2"):
-        d = rng.randbytes(24)
-        p = bytearray(gp.mint("arm", public, d))
-        if name == "tampered":
-            p[rng.randrange(gp.BODY_LEN["arm"])] ^= 1 << rng.randrange(8)
-        req = gp.request_json("arm", secret, k_att, d, rng.getrandbits(64), bytes(p))
-        lines.append(json.dumps(req))
-        g = gp.validate("arm", secret, k_att, d, req["nonce"], bytes(p))
-        expect.append((name, gp.response_json("arm", g)))
-    path = tmp_path / "requests.jsonl"
-    path.write_text("\n".join(lines) + "\n")
-    assert main(["validate", "--backend", "rtl", str(path)]) == 0
-    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    for (name, want), got in zip(expect, out):
-        for field in ("vote", "attestation", "proof_digest", "status"):
-            assert got[field] == want[field], (name, field)
-    assert [a["vote"] for a in out] == [True, False, True]
-    assert len({a["cycles"] for a in out}) == 1
+    check_validate_rtl("arm", 9, tmp_path, capsys)

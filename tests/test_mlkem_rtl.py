@@ -5,7 +5,6 @@ cocotb benches (decapsulation engine alone; whole core) under Verilator."""
 import json
 import os
 import random
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from hdl.mlkem.samplers import RejectionSampler, CbdSampler
 from hdl.stream_util import Word
 from sim.harness import EngineHarness as _EngineHarness, forward
 from sim.kem_scenario import kem_scenario
+from tests.kem_core import run_core_bench
 
 import pqcrypto.kem.ml_kem_512 as pqc  # a pinned dependency: a missing one must fail, not skip
 
@@ -384,12 +384,6 @@ def test_engine_decaps_bench(tmp_path):
 
 # --- cocotb: the whole core (ValidatorShell + engine) ----------------------------------------
 
-def _latency_exact():
-    """The exact ``intel`` latency of latency_targets.toml (asserted by the core bench)."""
-    with open(Path(__file__).resolve().parent.parent / "latency_targets.toml", "rb") as f:
-        return tomllib.load(f)["intel"]["latency_exact"]
-
-
 def _scenario(rng):
     """The constant-time scenario of the whole core (sim/kem_scenario.py), with the golden
     model's responses: two valid keys, no key, a dk with a wrong H(ek), every tamper class
@@ -434,20 +428,7 @@ def test_engine_bench_negative_control(tmp_path):
 def test_core_bench(tmp_path):
     """The whole ``intel`` core against the golden model; one exact latency for two valid
     keys, no key, a rejected key and every tamper class (latency_targets.toml)."""
-    from sim.runner import run_cocotb
-    from sim.results import record
-    from hdl.cores import CORES
-
-    rng = random.Random(30)
-    scenario = _scenario(rng)
-    (tmp_path / "scenario.json").write_text(json.dumps(scenario))
-    metrics = tmp_path / "metrics.json"
-    run_cocotb(name="mlkem-core", top=CORES["intel"], module="sim.tb_kem_core",
-               env={"KEM_SCENARIO": tmp_path / "scenario.json", "KEM_METRICS": metrics,
-                    "KEM_LATENCY_EXACT": _latency_exact()})
-    data = json.loads(metrics.read_text())
-    record("intel", latency=data["latency"], key_load=data["key_load"])
-    assert data["latency"] == _latency_exact()
+    data = run_core_bench("intel", "mlkem-core", _scenario(random.Random(30)), tmp_path)
     assert data["timed"] >= 17
 
 

@@ -46,3 +46,12 @@ def test_same_verilog_reuses_the_model():
     before = sorted(p.name for p in (BUILD / "sim").iterdir())
     assert run_cocotb(name="smoke-again", top=Increment, module="sim.tb_smoke") == 1
     assert sorted(p.name for p in (BUILD / "sim").iterdir()) == before
+
+
+def test_path_with_a_space_is_one_clear_error(tmp_path, monkeypatch):
+    """Verilator cannot run under a path with a space: one line saying so, before any build."""
+    import sim.runner
+    monkeypatch.setattr(sim.runner, "BUILD", tmp_path / "a build")
+    with pytest.raises(RuntimeError, match=r"^Verilator cannot build or run under a path with a space: .*a build$"):
+        sim.runner.build("space", Increment)
+    assert not (tmp_path / "a build").exists()

@@ -15,6 +15,7 @@ from hdl.sntrup import HornerArray, HornerOp
 from hdl.sntrup.decode import RadixDecoder
 from hdl.sntrup.reduce import Reducer, ReduceMode
 from sim.harness import EngineHarness as _EngineHarness
+from tests.kem_core import check_validate_rtl, run_core_bench
 
 
 KAT = json.loads((Path(__file__).resolve().parent / "vectors" / "sntrup653_kat.json").read_text())
@@ -268,13 +269,6 @@ def test_cocotb_engine_negative_control():
 
 # ---- the whole `amd` core and its flat wrapper --------------------------------------------
 
-def _latency_exact():
-    """The exact ``amd`` latency of latency_targets.toml (asserted by the core bench)."""
-    import tomllib
-    with open(Path(__file__).resolve().parent.parent / "latency_targets.toml", "rb") as f:
-        return tomllib.load(f)["amd"]["latency_exact"]
-
-
 def _bad_key(sk, rng):
     """One structurally bad sk of golden ``check_sk``'s classes, chosen by ``rng``: a Small
     field equal to 3 in f or v, a wrong weight of f, a cache that is not Hash_4(pk)."""
@@ -319,19 +313,7 @@ def _scenario(rng):
 def test_core_bench(tmp_path):
     """The whole ``amd`` core against the golden model: vote, status, attestation, digest;
     one exact latency for two keys, no key, a rejected key and every tamper class."""
-    from sim.runner import run_cocotb
-    from sim.results import record
-    from hdl.cores import CORES
-
-    scenario = _scenario(random.Random(50))
-    (tmp_path / "scenario.json").write_text(json.dumps(scenario))
-    metrics = tmp_path / "metrics.json"
-    run_cocotb(name="sntrup-core", top=CORES["amd"], module="sim.tb_kem_core",
-               env={"KEM_SCENARIO": tmp_path / "scenario.json", "KEM_METRICS": metrics,
-                    "KEM_LATENCY_EXACT": _latency_exact()})
-    data = json.loads(metrics.read_text())
-    record("amd", latency=data["latency"], key_load=data["key_load"])
-    assert data["latency"] == _latency_exact()
+    data = run_core_bench("amd", "sntrup-core", _scenario(random.Random(50)), tmp_path)
     assert data["timed"] >= 17
 
 
@@ -354,28 +336,4 @@ def test_wrapper_bench(tmp_path):
 def test_validate_rtl_backend(tmp_path, capsys):
     """``pqvote validate --backend rtl`` answers ``amd`` requests from the core (the model of
     the core bench), equal to the golden model, with one latency."""
-    from golden import proof as gp
-    from pqvote.cli import main
-
-    rng = random.Random(52)
-    public, secret = gp.reference("amd").keygen()
-    k_att = rng.randbytes(32)
-    lines, expect = [], []
-    for name in ("valid", "tampered", "valid2"):
-        d = rng.randbytes(24)
-        p = bytearray(gp.mint("amd", public, d))
-        if name == "tampered":
-            p[rng.randrange(gp.BODY_LEN["amd"])] ^= 1 << rng.randrange(8)
-        req = gp.request_json("amd", secret, k_att, d, rng.getrandbits(64), bytes(p))
-        lines.append(json.dumps(req))
-        g = gp.validate("amd", secret, k_att, d, req["nonce"], bytes(p))
-        expect.append((name, gp.response_json("amd", g)))
-    path = tmp_path / "requests.jsonl"
-    path.write_text("\n".join(lines) + "\n")
-    assert main(["validate", "--backend", "rtl", str(path)]) == 0
-    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    for (name, want), got in zip(expect, out):
-        for field in ("vote", "attestation", "proof_digest", "status"):
-            assert got[field] == want[field], (name, field)
-    assert [a["vote"] for a in out] == [True, False, True]
-    assert len({a["cycles"] for a in out}) == 1
+    check_validate_rtl("amd", 52, tmp_path, capsys)
