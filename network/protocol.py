@@ -18,6 +18,7 @@ The node answers with its own key and attestation key (the collector never sends
 
 import json
 
+from consensus.jsonin import JsonInputError, loads
 from golden.proof import DESCRIPTOR_BYTES, VENDORS, proof_len
 
 __all__ = ["MISBEHAVIOURS", "DEFAULT_INFLIGHT", "DEFAULT_TIMEOUT", "MAX_BODY", "VALIDATE", "HEALTH", "RequestError", "parse_request", "request_body",
@@ -40,15 +41,6 @@ class RequestError(ValueError):
     """A request body that is not a validation request (the message names what is wrong)."""
 
 
-def _no_duplicates(pairs):
-    obj = {}
-    for k, v in pairs:
-        if k in obj:
-            raise RequestError(f"duplicate key {k!r}")
-        obj[k] = v
-    return obj
-
-
 def _hex(obj, name, size=None) -> bytes:
     text = obj[name]
     if not isinstance(text, str):
@@ -64,13 +56,9 @@ def _hex(obj, name, size=None) -> bytes:
 def parse_request(body: bytes):
     """``(nonce, descriptor, proof)`` from a request body; :class:`RequestError` otherwise."""
     try:
-        obj = json.loads(body.decode("utf-8"), object_pairs_hook=_no_duplicates,
-                         parse_constant=lambda c: (_ for _ in ()).throw(
-                             RequestError(f"{c} is not a number")))
-    except UnicodeDecodeError:
-        raise RequestError("body is not UTF-8") from None
-    except json.JSONDecodeError as e:
-        raise RequestError(f"body is not JSON: {e.msg}") from None
+        obj = loads(body)
+    except JsonInputError as e:
+        raise RequestError(f"body: {e}") from None
     if not isinstance(obj, dict):
         raise RequestError("body must be a JSON object")
     unknown = sorted(set(obj) - set(_FIELDS))

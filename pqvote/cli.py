@@ -21,7 +21,7 @@ import sys
 
 from consensus.votes import strict_hex
 from golden.proof import RequestError, error_json, parse_request, response_json, validate
-from pqvote.jsonin import JsonInputError, loads
+from consensus.jsonin import JsonInputError, loads
 
 EXIT_OK, EXIT_NEGATIVE, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 

@@ -6,7 +6,7 @@ Exit status: 0 success (``decide``: accepted; ``verify-cert``: valid), 1 a negat
 that is not a valid certificate included; ``proofs get``: nothing stored), 2 bad input —
 reported on one line, with nothing already stored touched, 3 internal error (a backend or
 program failure, one line, nothing stored). JSON input files are read strictly
-(``pqvote.jsonin``): at most :data:`MAX_DOCUMENT` bytes of UTF-8, no duplicate keys, no
+(``consensus.jsonin``): at most :data:`MAX_DOCUMENT` bytes of UTF-8, no duplicate keys, no
 unknown fields, hex of an even number of hex digits and nothing else.
 
 A cluster directory (``pqvote keygen --out DIR``) holds raw key files and ``cluster.json``::
@@ -34,7 +34,7 @@ from pathlib import Path
 from golden.proof import KEY_LEN, mint, reference
 from consensus.votes import (DEFAULT_RULE, RULES, ConfigError, Certificate, Validator,
                              ValidatorSet, VENDOR_IDS, strict_hex)
-from pqvote.jsonin import JsonInputError, loads, read_limited
+from consensus.jsonin import JsonInputError, loads, read_limited
 
 __all__ = ["register", "load_cluster", "CliError"]
 
@@ -289,7 +289,7 @@ def cmd_mint(args):
 # -- decide --------------------------------------------------------------------------------------
 
 def _read_json(path, what):
-    """The JSON document in ``path`` (``-``: stdin), read strictly (:mod:`pqvote.jsonin`);
+    """The JSON document in ``path`` (``-``: stdin), read strictly (:mod:`consensus.jsonin`);
     a one-line error names what is wrong."""
     try:
         if str(path) == "-":

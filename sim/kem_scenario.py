@@ -10,12 +10,12 @@ asserts they share one latency (and, when given, the exact figure of latency_tar
 Wrong-length proofs (``BAD_LENGTH``) are included but not timed: their beat count differs.
 """
 
-from golden.proof import OBJECT_LEN, TAG_BYTES, Status, proof_len
+from golden.proof import OBJECT_LEN, TAG_BYTES, Status, proof_len, validate
 
 __all__ = ["kem_scenario"]
 
 
-def kem_scenario(vendor, rng, *, keypair, encaps, bad_key, expected, ct_regions=None,
+def kem_scenario(vendor, rng, *, keypair, encaps, bad_key, expected=None, ct_regions=None,
                  valid_per_key=2):
     """Requests of a KEM core's constant-time scenario.
 
@@ -31,13 +31,18 @@ def kem_scenario(vendor, rng, *, keypair, encaps, bad_key, expected, ct_regions=
         ``encaps(ek, descriptor) -> proof``: a valid proof for ``descriptor``.
     bad_key : callable
         ``bad_key(key, rng) -> key``: a key of the right length the core must reject.
-    expected : callable
+    expected : callable, optional
         ``expected(key, k_att, descriptor, nonce, proof) -> (vote, status, attestation,
-        digest)``; ``key`` is ``None`` for no key.
+        digest)``; ``key`` is ``None`` for no key. Default: the golden model
+        (``golden.proof.validate``).
     ct_regions : dict, optional
         Name → ``(lo, hi)`` byte ranges of the ciphertext to tamper with separately
         (default: the whole ciphertext).
     """
+    if expected is None:
+        def expected(key, k_att, D, nonce, proof):
+            r = validate(vendor, key, k_att, D, nonce, proof)
+            return r.vote, r.status, r.attestation, r.digest
     obj = OBJECT_LEN[vendor]
     regions = dict(ct_regions or {"ct": (0, obj)})
     regions["tag"] = (obj, obj + TAG_BYTES)

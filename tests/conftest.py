@@ -57,3 +57,36 @@ def store_target(request, tmp_path):
             return pg.new_schema(f"t_{base}_{name.lower()}_{next(counter)}")
     new.kind = request.param
     return new
+
+
+# -- the command line --------------------------------------------------------------------------
+
+#: The descriptor the command-line tests mint for (hex).
+CLI_DESCRIPTOR = bytes(range(24)).hex()
+
+
+@pytest.fixture
+def cli(capsys):
+    """``cli(*argv)`` → ``(exit code, stdout, stderr)`` of one ``pqvote`` command (arguments
+    may be paths or numbers)."""
+    from pqvote.cli import main
+
+    def run(*argv):
+        code = main([str(a) for a in argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+    return run
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A provisioned cluster and one proofs file minted for :data:`CLI_DESCRIPTOR`, shared by
+    a test module (keygen + mint take ~2 s): ``(keys directory, proofs file)``."""
+    from pqvote.cli import main
+    root = tmp_path_factory.mktemp("cli")
+    keys = root / "keys"
+    assert main(["keygen", "--out", str(keys)]) == 0
+    assert main(["mint", "--keys", str(keys), "--descriptor", CLI_DESCRIPTOR,
+                 "--out", str(root / "proofs.json")]) == 0
+    print(f"cluster keys (pqcrypto, OS randomness) recorded in {keys}")
+    return keys, root / "proofs.json"

@@ -220,38 +220,31 @@ def test_batches_kept_in_the_store(batch, store_target):
 
 # -- the command line --------------------------------------------------------------------------
 
-def test_cli_batch_and_verify_both_forms(tmp_path, capsys, store_target):
+def test_cli_batch_and_verify_both_forms(tmp_path, cli, store_target):
     """decide ×3 → batch → batch-cert → verify-cert exits 0 on the batch form and on the
     single form; a tampered path, entry or root exits 1 naming the problem."""
-    from pqvote.cli import main
-
-    def run(*argv):
-        code = main([str(a) for a in argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
     keys = tmp_path / "keys"
-    assert run("keygen", "--out", keys)[0] == 0
+    assert cli("keygen", "--out", keys)[0] == 0
     db = store_target("cli")
     for i in range(3):
         d = bytes([i]) * 24
-        assert run("mint", "--keys", keys, "--descriptor", d.hex(),
+        assert cli("mint", "--keys", keys, "--descriptor", d.hex(),
                    "--out", tmp_path / f"p{i}.json")[0] == 0
-        code, out, err = run("decide", "--keys", keys, "--proofs", tmp_path / f"p{i}.json",
+        code, out, err = cli("decide", "--keys", keys, "--proofs", tmp_path / f"p{i}.json",
                              "--backend", "software", "--db", db)
         assert code == 0, err
         (tmp_path / f"r{i}.json").write_text(out)
-    code, out, err = run("batch", "--keys", keys, "--db", db)
+    code, out, err = cli("batch", "--keys", keys, "--db", db)
     assert code == 0, err
     (sealed,) = json.loads(out)["batches"]
     assert sealed["size"] == 3 and sealed["nonces"] == [1, 2, 3]
-    assert run("batch", "--keys", keys, "--db", db)[0] == 1          # nothing left
-    code, out, err = run("batch-cert", "2", "--keys", keys, "--db", db,
+    assert cli("batch", "--keys", keys, "--db", db)[0] == 1          # nothing left
+    code, out, err = cli("batch-cert", "2", "--keys", keys, "--db", db,
                          "--out", tmp_path / "b2.json")
     assert code == 0, err
-    code, out, _ = run("verify-cert", "--keys", keys, tmp_path / "b2.json")
+    code, out, _ = cli("verify-cert", "--keys", keys, tmp_path / "b2.json")
     assert code == 0 and "entry 1 of a batch of 3" in out
-    assert run("verify-cert", "--keys", keys, tmp_path / "r1.json")[0] == 0   # single form
+    assert cli("verify-cert", "--keys", keys, tmp_path / "r1.json")[0] == 0   # single form
     bc = json.loads((tmp_path / "b2.json").read_text())
     cases = {
         "path": dict(bc, path=[("1" if bc["path"][0][0] == "0" else "0") + bc["path"][0][1:]]
@@ -263,6 +256,6 @@ def test_cli_batch_and_verify_both_forms(tmp_path, capsys, store_target):
     }
     for what, obj in cases.items():
         (tmp_path / f"bad-{what}.json").write_text(json.dumps(obj))
-        code, out, _ = run("verify-cert", "--keys", keys, tmp_path / f"bad-{what}.json")
+        code, out, _ = cli("verify-cert", "--keys", keys, tmp_path / f"bad-{what}.json")
         assert code == 1 and out.startswith("invalid: ") and out.count("\n") == 1, (what, out)
-    assert run("batch-cert", "9", "--keys", keys, "--db", db)[0] == 1
+    assert cli("batch-cert", "9", "--keys", keys, "--db", db)[0] == 1

@@ -8,27 +8,7 @@ import stat
 
 import pytest
 
-from pqvote.cli import main
-
-D = bytes(range(24)).hex()
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    """A provisioned cluster and one minted proofs file (shared: keygen + mint take ~2 s)."""
-    root = tmp_path_factory.mktemp("cli")
-    keys = root / "keys"
-    assert main(["keygen", "--out", str(keys)]) == 0
-    assert main(["mint", "--keys", str(keys), "--descriptor", D,
-                 "--out", str(root / "proofs.json")]) == 0
-    print(f"cluster keys (pqcrypto, OS randomness) recorded in {keys}")
-    return keys, root / "proofs.json"
+D = bytes(range(24)).hex()          # conftest.CLI_DESCRIPTOR: what `cluster` minted for
 
 
 @pytest.fixture
@@ -44,7 +24,7 @@ def _digest(path):
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
 
 
-def test_keygen_layout_and_modes(cluster, capsys, tmp_path):
+def test_keygen_layout_and_modes(cluster, cli, tmp_path):
     keys, _ = cluster
     conf = json.loads((keys / "cluster.json").read_text())
     assert [v["vendor"] for v in conf["validators"]] == ["intel", "amd", "arm", "riscv"]
@@ -62,22 +42,22 @@ def test_keygen_layout_and_modes(cluster, capsys, tmp_path):
         assert (keys / name).stat().st_size == size
     # refuses to overwrite, refuses an unsafe rule
     before = {p: _digest(p) for p in keys.rglob("*") if p.is_file()}
-    code, _, err = run(capsys, "keygen", "--out", keys)
+    code, _, err = cli("keygen", "--out", keys)
     assert code == 2 and "refusing to overwrite" in err and err.count("\n") == 1
     assert before == {p: _digest(p) for p in keys.rglob("*") if p.is_file()}
-    code, _, err = run(capsys, "keygen", "--out", tmp_path / "k2", "--rule", "2")
+    code, _, err = cli("keygen", "--out", tmp_path / "k2", "--rule", "2")
     assert code == 2 and "below the safe bound" in err
-    code, _, err = run(capsys, "keygen", "--out", tmp_path / "k3", "--rule", "majority")
+    code, _, err = cli("keygen", "--out", tmp_path / "k3", "--rule", "majority")
     assert code == 2 and "Quorum rule" in err
-    code, _, err = run(capsys, "keygen", "--out", tmp_path / "k4", "--rule", "unanimous")
+    code, _, err = cli("keygen", "--out", tmp_path / "k4", "--rule", "unanimous")
     assert code == 2 and "could block" in err and err.count("\n") == 1
     assert not any((tmp_path / k).exists() for k in ("k2", "k3", "k4"))
 
 
 @pytest.mark.parametrize("backend", ["software", "golden"])
-def test_decide_accept_verify_and_proof_store(work, capsys, backend):
+def test_decide_accept_verify_and_proof_store(work, cli, backend):
     keys, proofs, tmp = work
-    code, out, err = run(capsys, "decide", "--keys", keys, "--proofs", proofs,
+    code, out, err = cli("decide", "--keys", keys, "--proofs", proofs,
                          "--backend", backend)
     assert code == 0, err
     report = json.loads(out)
@@ -85,12 +65,12 @@ def test_decide_accept_verify_and_proof_store(work, capsys, backend):
     assert report["tally"]["quorum"] == 3 and len(report["certificate"]["votes"]) == 3
     assert all(r["status"] == "ok" and r["vote"] for r in report["responses"].values())
     (tmp / "report.json").write_text(out)
-    code, out, _ = run(capsys, "verify-cert", "--keys", keys, tmp / "report.json")
+    code, out, _ = cli("verify-cert", "--keys", keys, tmp / "report.json")
     assert code == 0 and out.startswith("valid")
     # the certificate alone also verifies; a tampered one does not
     cert = report["certificate"]
     (tmp / "cert.json").write_text(json.dumps(cert))
-    assert run(capsys, "verify-cert", "--keys", keys, tmp / "cert.json")[0] == 0
+    assert cli("verify-cert", "--keys", keys, tmp / "cert.json")[0] == 0
     for mutate in (lambda c: c["votes"].pop(),
                    lambda c: c.update(nonce=c["nonce"] + 1),
                    lambda c: c["votes"][0].update(vote=False),
@@ -99,14 +79,14 @@ def test_decide_accept_verify_and_proof_store(work, capsys, backend):
         bad = json.loads(json.dumps(cert))
         mutate(bad)
         (tmp / "bad.json").write_text(json.dumps(bad))
-        code, out, _ = run(capsys, "verify-cert", "--keys", keys, tmp / "bad.json")
+        code, out, _ = cli("verify-cert", "--keys", keys, tmp / "bad.json")
         assert code == 1 and out.startswith("invalid")
     # the proof store returns the proofs of the accepted descriptor
-    code, out, _ = run(capsys, "proofs", "get", D, "--keys", keys)
+    code, out, _ = cli("proofs", "get", D, "--keys", keys)
     assert code == 0
     assert json.loads(out)["proofs"] == json.loads(proofs.read_text())["proofs"]
     # the next request gets the next nonce
-    code, out, _ = run(capsys, "decide", "--keys", keys, "--proofs", proofs, "--backend", backend)
+    code, out, _ = cli("decide", "--keys", keys, "--proofs", proofs, "--backend", backend)
     assert code == 0 and json.loads(out)["nonce"] == 2
 
 
@@ -120,12 +100,12 @@ def test_decide_accept_verify_and_proof_store(work, capsys, backend):
     (["intel:silent", "amd:late"], "no_quorum"),
     (["intel:byzantine", "riscv:byzantine"], "rejected"),
 ])
-def test_decide_with_faults(work, capsys, faults, outcome):
+def test_decide_with_faults(work, cli, faults, outcome):
     keys, proofs, tmp = work
     argv = ["decide", "--keys", keys, "--proofs", proofs, "--backend", "software"]
     for f in faults:
         argv += ["--fault", f]
-    code, out, err = run(capsys, *argv)
+    code, out, err = cli(*argv)
     report = json.loads(out)
     assert report["outcome"] == outcome, err
     assert code == (0 if outcome == "accepted" else 1)
@@ -133,11 +113,11 @@ def test_decide_with_faults(work, capsys, faults, outcome):
         assert [e["validator"] for e in report["evidence"]] == ["arm"]
         assert report["counters"]["arm"]["equivocations"] == 1
     if outcome != "accepted":
-        code, _, err = run(capsys, "proofs", "get", D, "--keys", keys)
+        code, _, err = cli("proofs", "get", D, "--keys", keys)
         assert code == 1 and "no accepted proofs" in err
 
 
-def test_decide_invalid_proof_rejected(work, capsys):
+def test_decide_invalid_proof_rejected(work, cli):
     keys, proofs, tmp = work
     obj = json.loads(proofs.read_text())
     for vendor in obj["proofs"]:
@@ -145,12 +125,12 @@ def test_decide_invalid_proof_rejected(work, capsys):
         p[3] ^= 1
         obj["proofs"][vendor] = p.hex()
     (tmp / "bad.json").write_text(json.dumps(obj))
-    code, out, _ = run(capsys, "decide", "--keys", keys, "--proofs", tmp / "bad.json",
+    code, out, _ = cli("decide", "--keys", keys, "--proofs", tmp / "bad.json",
                        "--backend", "software")
     report = json.loads(out)
     assert code == 1 and report["outcome"] == "rejected"
     (tmp / "r.json").write_text(out)
-    assert run(capsys, "verify-cert", "--keys", keys, tmp / "r.json")[0] == 0
+    assert cli("verify-cert", "--keys", keys, tmp / "r.json")[0] == 0
 
 
 def _bad_input_cases(keys, proofs, tmp):
@@ -205,14 +185,14 @@ def _bad_input_cases(keys, proofs, tmp):
     return cases
 
 
-def test_bad_input_one_line_error_nothing_touched(work, capsys):
+def test_bad_input_one_line_error_nothing_touched(work, cli):
     keys, proofs, tmp = work
-    assert run(capsys, "decide", "--keys", keys, "--proofs", proofs,
+    assert cli("decide", "--keys", keys, "--proofs", proofs,
                "--backend", "software")[0] == 0
     db = keys / "pqvote.db"
     before = _digest(db)
     for argv in _bad_input_cases(keys, proofs, tmp):
-        code, out, err = run(capsys, *argv)
+        code, out, err = cli(*argv)
         assert code == 2, (argv, code, out, err)
         assert err.startswith("pqvote: ") and err.count("\n") == 1, (argv, err)
         assert _digest(db) == before, argv
@@ -227,7 +207,7 @@ def test_bad_input_one_line_error_nothing_touched(work, capsys):
             path.write_bytes(saved[:-1])
         else:
             path.write_text("{not json")
-        code, _, err = run(capsys, "decide", "--keys", keys, "--proofs", proofs)
+        code, _, err = cli("decide", "--keys", keys, "--proofs", proofs)
         assert code == 2 and err.count("\n") == 1, (name, err)
         assert _digest(db) == before
         path.write_bytes(saved)
@@ -243,7 +223,7 @@ def test_bad_input_one_line_error_nothing_touched(work, capsys):
                                      + conf["validators"][1:])),
                       ("could block", heavy)):
         path.write_text(json.dumps(bad))
-        code, _, err = run(capsys, "decide", "--keys", keys, "--proofs", proofs)
+        code, _, err = cli("decide", "--keys", keys, "--proofs", proofs)
         assert code == 2 and err.count("\n") == 1 and \
             (name in err or "unknown field" in err), (name, err)
         assert _digest(db) == before
@@ -252,7 +232,7 @@ def test_bad_input_one_line_error_nothing_touched(work, capsys):
 
 
 @pytest.mark.parametrize("nonce", [1 << 63, (1 << 64) - 1, 0])
-def test_decide_full_uint64_nonce_range(work, capsys, nonce):
+def test_decide_full_uint64_nonce_range(work, cli, nonce):
     """Nonces ≥ 2^63 are stored (SQLite integers are signed) and read back; nonce 0 with a
     replaying core stores the replayed vote's nonce 2^64 − 1."""
     from consensus.store import Store
@@ -261,7 +241,7 @@ def test_decide_full_uint64_nonce_range(work, capsys, nonce):
             "--nonce", nonce]
     if nonce == 0:
         argv += ["--fault", "intel:replay"]
-    code, out, err = run(capsys, *argv)
+    code, out, err = cli(*argv)
     assert code == 0, err
     assert json.loads(out)["nonce"] == nonce
     with Store(keys / "pqvote.db") as s:
@@ -269,15 +249,15 @@ def test_decide_full_uint64_nonce_range(work, capsys, nonce):
         assert s.certificate(nonce).nonce == nonce
         if nonce == 0:
             assert {v.nonce for v, *_ in s.votes(0)} == {0, (1 << 64) - 1}
-    code, _, err = run(capsys, *argv)
+    code, _, err = cli(*argv)
     assert code == 2 and "already decided" in err
     if nonce == (1 << 64) - 1:     # no next nonce after the largest one
-        code, _, err = run(capsys, "decide", "--keys", keys, "--proofs", proofs,
+        code, _, err = cli("decide", "--keys", keys, "--proofs", proofs,
                            "--backend", "software")
         assert code == 2 and "no next nonce" in err and err.count("\n") == 1
 
 
-def test_internal_errors_exit_3(work, capsys, monkeypatch, tmp_path):
+def test_internal_errors_exit_3(work, cli, monkeypatch, tmp_path):
     """A backend or program failure is exit 3 with one line, never 1 ("rejected") or a
     traceback, and stores nothing."""
     import consensus.cluster
@@ -287,7 +267,7 @@ def test_internal_errors_exit_3(work, capsys, monkeypatch, tmp_path):
     def broken(*a, **k):
         raise RuntimeError("simulated\nbackend failure")
     monkeypatch.setattr(consensus.cluster, "run_request", broken)
-    code, out, err = run(capsys, "decide", "--keys", keys, "--proofs", proofs,
+    code, out, err = cli("decide", "--keys", keys, "--proofs", proofs,
                          "--backend", "software")
     assert code == 3 and out == "" and err.count("\n") == 1
     assert err.startswith("pqvote: internal error: backend failed: RuntimeError: simulated")
@@ -298,39 +278,39 @@ def test_internal_errors_exit_3(work, capsys, monkeypatch, tmp_path):
     req = tmp / "r.jsonl"
     req.write_text(json.dumps({"vendor": "intel", "descriptor": D, "nonce": 1, "proof": ""})
                    + "\n{\n")
-    code, out, err = run(capsys, "validate", req)
+    code, out, err = cli("validate", req)
     lines = [json.loads(x) for x in out.splitlines()]
     assert code == 3 and err == "" and len(lines) == 2
     assert lines[0]["error"].startswith("line 1: internal error: RuntimeError: simulated")
     assert lines[1]["error"].startswith("line 2: bad JSON")
 
 
-def test_corrupt_database(work, capsys):
+def test_corrupt_database(work, cli):
     keys, proofs, tmp = work
     db = tmp / "corrupt.db"
     db.write_bytes(b"this is not a database" * 100)
     before = _digest(db)
-    code, _, err = run(capsys, "decide", "--keys", keys, "--proofs", proofs,
+    code, _, err = cli("decide", "--keys", keys, "--proofs", proofs,
                        "--backend", "software", "--db", db)
     assert code == 2 and "database" in err and err.count("\n") == 1
-    code, _, err = run(capsys, "proofs", "get", D, "--db", db)
+    code, _, err = cli("proofs", "get", D, "--db", db)
     assert code == 2 and err.count("\n") == 1
     assert _digest(db) == before
 
 
-def test_rtl_backend_without_landed_core_is_an_error(work, capsys, monkeypatch):
+def test_rtl_backend_without_landed_core_is_an_error(work, cli, monkeypatch):
     """A vendor whose core is not in the registry (here: taken out of it) is bad input for
     ``--backend …=rtl``, refused before anything is stored."""
     import hdl.cores
     keys, proofs, tmp = work
     monkeypatch.delitem(hdl.cores.CORES, "amd")
-    code, _, err = run(capsys, "decide", "--keys", keys, "--proofs", proofs,
+    code, _, err = cli("decide", "--keys", keys, "--proofs", proofs,
                        "--backend", "golden,amd=rtl")
     assert code == 2 and "no landed RTL core for amd" in err
     assert not (keys / "pqvote.db").exists()
 
 
-def test_decide_rtl_backend_for_landed_cores(work, capsys):
+def test_decide_rtl_backend_for_landed_cores(work, cli):
     """`--backend software,<landed>=rtl`: the landed cores answer from the RTL cluster model
     (the same build as tests/test_consensus_rtl.py)."""
     from consensus.sources import RtlSource
@@ -338,7 +318,7 @@ def test_decide_rtl_backend_for_landed_cores(work, capsys):
     assert landed, "the intel and riscv cores are expected in hdl.cores.CORES"
     keys, proofs, tmp = work
     spec = "software," + ",".join(f"{v}=rtl" for v in landed)
-    code, out, err = run(capsys, "decide", "--keys", keys, "--proofs", proofs,
+    code, out, err = cli("decide", "--keys", keys, "--proofs", proofs,
                          "--backend", spec)
     assert code == 0, err
     report = json.loads(out)
@@ -346,4 +326,4 @@ def test_decide_rtl_backend_for_landed_cores(work, capsys):
     for v in landed:
         assert report["responses"][v]["vote"] and report["responses"][v]["cycles"] > 0
     (tmp / "rtl.json").write_text(out)
-    assert run(capsys, "verify-cert", "--keys", keys, tmp / "rtl.json")[0] == 0
+    assert cli("verify-cert", "--keys", keys, tmp / "rtl.json")[0] == 0

@@ -31,7 +31,7 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=not FULL,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow, HealthCheck.data_too_large])
 
-D = bytes(range(24)).hex()
+D = bytes(range(24)).hex()          # conftest.CLI_DESCRIPTOR: what `cluster` minted for
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -142,17 +142,14 @@ test_validate_fuzz = FUZZ(given(*_validate_inputs)(_validate_property))
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fuzzcluster")
-    keys = root / "keys"
-    assert main(["keygen", "--out", str(keys)]) == 0
-    assert main(["mint", "--keys", str(keys), "--descriptor", D,
-                 "--out", str(root / "proofs.json")]) == 0
-    assert main(["decide", "--keys", str(keys), "--proofs", str(root / "proofs.json"),
+def cluster(cluster):
+    """conftest's cluster, with two decisions stored."""
+    keys, proofs = cluster
+    assert main(["decide", "--keys", str(keys), "--proofs", str(proofs),
                  "--backend", "software"]) == 0
-    assert main(["decide", "--keys", str(keys), "--proofs", str(root / "proofs.json"),
+    assert main(["decide", "--keys", str(keys), "--proofs", str(proofs),
                  "--backend", "software", "--nonce", "5"]) == 0
-    return keys, root / "proofs.json"
+    return keys, proofs
 
 
 def _run(capsys, argv):

@@ -192,50 +192,44 @@ def test_set_change_json_round_trip_and_descriptor(keys):
 
 # -- the command line --------------------------------------------------------------------------
 
-def test_cli_retire_riscv_propose_decide_apply(tmp_path, capsys):
+def test_cli_retire_riscv_propose_decide_apply(tmp_path, cli):
     """pqvote epoch propose (refused without a replacement, naming the rule) → mint → decide
     3 of 4 → epoch apply → the next decision is of epoch 1 with riscv-b, verify-cert accepts
     both epochs' certificates, and a change applied twice is refused."""
     import json
     import shutil
-    from pqvote.cli import main
-
-    def run(*argv):
-        code = main([str(a) for a in argv])
-        out, err = capsys.readouterr()
-        return code, out, err
 
     keys = tmp_path / "keys"
-    assert run("keygen", "--out", keys)[0] == 0
-    code, _, err = run("epoch", "propose", "--keys", keys, "--retire", "riscv",
+    assert cli("keygen", "--out", keys)[0] == 0
+    code, _, err = cli("epoch", "propose", "--keys", keys, "--retire", "riscv",
                        "--out", tmp_path / "bad.json")
     assert code == 2 and "each validator may hold at most P - q = 0" in err
     assert err.count("\n") == 1 and not (tmp_path / "bad.json").exists()
-    code, out, err = run("epoch", "propose", "--keys", keys, "--retire", "riscv",
+    code, out, err = cli("epoch", "propose", "--keys", keys, "--retire", "riscv",
                          "--add", "riscv-b:riscv", "--out", tmp_path / "change.json")
     assert code == 0, err
     proposal = json.loads(out)
     assert [v["name"] for v in proposal["validators"]] == ["intel", "amd", "arm", "riscv-b"]
     assert (keys / "riscv-b.katt").stat().st_size == 32
     # the current set decides the change: riscv silent, 3 of 4
-    assert run("mint", "--keys", keys, "--descriptor", proposal["descriptor"],
+    assert cli("mint", "--keys", keys, "--descriptor", proposal["descriptor"],
                "--out", tmp_path / "p.json")[0] == 0
-    code, out, err = run("decide", "--keys", keys, "--proofs", tmp_path / "p.json",
+    code, out, err = cli("decide", "--keys", keys, "--proofs", tmp_path / "p.json",
                          "--backend", "software", "--fault", "riscv:silent")
     assert code == 0, err
     (tmp_path / "change-decision.json").write_text(out)
     assert json.loads(out)["tally"]["yes"] == 3
-    code, out, err = run("epoch", "apply", "--keys", keys, "--change", tmp_path / "change.json",
+    code, out, err = cli("epoch", "apply", "--keys", keys, "--change", tmp_path / "change.json",
                          "--nonce", "1")
     assert code == 0, err
     assert json.loads(out)["epoch"] == 1 and json.loads(out)["starts_at_request"] == 2
-    assert run("epoch", "apply", "--keys", keys, "--change", tmp_path / "change.json",
+    assert cli("epoch", "apply", "--keys", keys, "--change", tmp_path / "change.json",
                "--nonce", "1")[0] == 1
     # epoch 1: riscv-b's core holds the riscv verification key (its K_att is fresh)
     shutil.copy(keys / "riscv.key", keys / "riscv-b.key")
     D = bytes(range(24)).hex()
-    assert run("mint", "--keys", keys, "--descriptor", D, "--out", tmp_path / "q.json")[0] == 0
-    code, out, err = run("decide", "--keys", keys, "--proofs", tmp_path / "q.json",
+    assert cli("mint", "--keys", keys, "--descriptor", D, "--out", tmp_path / "q.json")[0] == 0
+    code, out, err = cli("decide", "--keys", keys, "--proofs", tmp_path / "q.json",
                          "--backend", "software")
     assert code == 0, err
     report = json.loads(out)
@@ -244,14 +238,14 @@ def test_cli_retire_riscv_propose_decide_apply(tmp_path, capsys):
         {"intel", "amd", "arm", "riscv-b"}
     assert "riscv" not in {v["validator"] for v in report["votes"]}
     (tmp_path / "epoch1.json").write_text(out)
-    code, out, _ = run("verify-cert", "--keys", keys, tmp_path / "epoch1.json")
+    code, out, _ = cli("verify-cert", "--keys", keys, tmp_path / "epoch1.json")
     assert code == 0 and "epoch 1" in out
-    code, out, _ = run("verify-cert", "--keys", keys, tmp_path / "change-decision.json")
+    code, out, _ = cli("verify-cert", "--keys", keys, tmp_path / "change-decision.json")
     assert code == 0                                    # the old epoch's certificate
     # the epoch-1 certificate relabelled as epoch 0 is refused
     cert = json.loads((tmp_path / "epoch1.json").read_text())["certificate"]
     (tmp_path / "relabel.json").write_text(json.dumps(dict(cert, epoch=0)))
-    code, out, _ = run("verify-cert", "--keys", keys, tmp_path / "relabel.json")
+    code, out, _ = cli("verify-cert", "--keys", keys, tmp_path / "relabel.json")
     assert code == 1 and "lies after epoch 0" in out
 
 

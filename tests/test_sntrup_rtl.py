@@ -300,12 +300,8 @@ def _scenario(rng):
         c, K = sntrup.encaps(pk, lambda n: rng.randbytes(n))
         return proof.mint_kem("amd", K, c, D)
 
-    def expected(key, k_att, D, nonce, proof_bytes):
-        r = proof.validate("amd", key, k_att, D, nonce, proof_bytes)
-        return r.vote, r.status, r.attestation, r.digest
-
     return kem_scenario("amd", rng, keypair=pqc.keygen, encaps=encaps,
-                        bad_key=_bad_key, expected=expected,
+                        bad_key=_bad_key,
                         ct_regions={"rounded": (0, sntrup.ROUNDED_BYTES),
                                     "confirm": (sntrup.ROUNDED_BYTES, sntrup.CT_BYTES)})
 

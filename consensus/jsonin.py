@@ -1,4 +1,4 @@
-"""Strict JSON input for every ``pqvote`` command.
+"""Strict JSON input for every ``pqvote`` command and the network wire format.
 
 Python's ``json`` module is lenient where an input format must not be: it takes the last of
 two duplicated keys, accepts ``NaN`` and ``Infinity``, raises ``RecursionError`` on deeply
