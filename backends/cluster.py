@@ -39,15 +39,15 @@ def simulate_cluster(*, vendors, requests, stall=0.0, idle=0.0):
         asked = [n for n, r in enumerate(requests) if slot in r["slots"]]
         if not asked:
             continue
-        records = _simulate_core(vendor, [requests[n] for n in asked], slot, stall, idle)
+        records = _simulate_core(vendor, CORES[vendor], [requests[n] for n in asked], slot,
+                                 stall, idle)
         for n, record in zip(asked, records):
             out[n][slot] = record
     return out
 
 
-def _simulate_core(vendor, requests, slot, stall, idle):
-    """Slot ``slot``'s part of ``requests`` on one simulation of ``vendor``'s core."""
-    from hdl.cores import CORES
+def _simulate_core(vendor, top, requests, slot, stall, idle):
+    """Slot ``slot``'s part of ``requests`` on one simulation of ``vendor``'s core ``top``."""
     from sim.runner import run_cocotb
 
     conf = {"requests": []}
@@ -61,7 +61,7 @@ def _simulate_core(vendor, requests, slot, stall, idle):
         inp, out = os.path.join(tmp, "cluster-in.json"), os.path.join(tmp, "cluster-out.json")
         with open(inp, "w") as f:
             json.dump(conf, f)
-        run_cocotb(name=f"core-{vendor}", top=CORES[vendor], module="sim.tb_cluster",
+        run_cocotb(name=f"core-{vendor}", top=top, module="sim.tb_cluster",
                    env={"PQVOTE_CLUSTER": inp, "PQVOTE_CLUSTER_OUT": out,
                         "PQVOTE_STALL": stall, "PQVOTE_IDLE": idle})
         with open(out) as f:

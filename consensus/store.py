@@ -41,6 +41,7 @@ uint64 range is stored. :func:`to_db` / :func:`from_db` convert; the store's met
 return unsigned nonces.
 """
 
+import abc
 import json
 import math
 import os
@@ -231,7 +232,7 @@ _POSTGRES = _Dialect("postgresql", {"INT": "BIGINT", "BLOB": "BYTEA", "REAL": "D
                      "%s", "BEGIN")
 
 
-class DecisionStore:
+class DecisionStore(abc.ABC):
     """The store interface; subclasses connect (:class:`SqliteStore`, :class:`PostgresStore`).
 
     Methods: :meth:`record` (one decision, one transaction), :meth:`next_nonce`,
@@ -273,8 +274,9 @@ class DecisionStore:
 
     # -- schema ---------------------------------------------------------------------------
 
+    @abc.abstractmethod
     def _has_meta(self) -> bool:
-        raise NotImplementedError
+        """Whether the database has the ``meta`` table (a schema of version ≥ 1)."""
 
     def _lock_schema(self):
         """Inside the migration transaction: serialise concurrent openers."""

@@ -163,23 +163,27 @@ def sponge(rate, suffix, message, outlen):
         A = keccak_f1600(A)
 
 
+#: Rate in bytes per function: r = 1600 - 2d bits (FIPS 202 §6; cSHAKE256: SP 800-185 §3).
 RATE = {"sha3_256": 136, "sha3_512": 72, "shake128": 168, "shake256": 136, "cshake256": 136}
+#: Domain-separation bits plus the first pad bit, as one byte (FIPS 202 §B.2, SP 800-185 §3.3).
+DOMAIN = {"sha3_256": 0x06, "sha3_512": 0x06, "shake128": 0x1F, "shake256": 0x1F,
+          "cshake256": 0x04}
 
 
 def sha3_256(m):
-    return sponge(136, 0x06, m, 32)
+    return sponge(RATE["sha3_256"], DOMAIN["sha3_256"], m, 32)
 
 
 def sha3_512(m):
-    return sponge(72, 0x06, m, 64)
+    return sponge(RATE["sha3_512"], DOMAIN["sha3_512"], m, 64)
 
 
 def shake128(m, outlen):
-    return sponge(168, 0x1F, m, outlen)
+    return sponge(RATE["shake128"], DOMAIN["shake128"], m, outlen)
 
 
 def shake256(m, outlen):
-    return sponge(136, 0x1F, m, outlen)
+    return sponge(RATE["shake256"], DOMAIN["shake256"], m, outlen)
 
 
 def left_encode(x):
@@ -207,20 +211,22 @@ def cshake256(m, outlen, N=b"", S=b""):
     """SP 800-185 §3.3; with empty N and S it is SHAKE256."""
     if not N and not S:
         return shake256(m, outlen)
-    return sponge(136, 0x04, bytepad(encode_string(N) + encode_string(S), 136) + bytes(m), outlen)
+    rate = RATE["cshake256"]
+    return sponge(rate, DOMAIN["cshake256"], bytepad(encode_string(N) + encode_string(S), rate)
+                  + bytes(m), outlen)
 
 
 def kmac256(key, m, outlen=32, S=b""):
     """SP 800-185 §4.3: KMAC256(K, X, L, S) with L = 8*outlen."""
-    newX = bytepad(encode_string(key), 136) + bytes(m) + right_encode(8 * outlen)
+    newX = kmac256_key_block(key) + bytes(m) + right_encode(8 * outlen)
     return cshake256(newX, outlen, N=b"KMAC", S=S)
 
 
 def kmac256_prefix_block(S):
     """The first absorbed block of KMAC256 with customisation S (a constant for the RTL)."""
-    return bytepad(encode_string(b"KMAC") + encode_string(S), 136)
+    return bytepad(encode_string(b"KMAC") + encode_string(S), RATE["cshake256"])
 
 
 def kmac256_key_block(key):
     """The second absorbed block of KMAC256: bytepad(encode_string(K), 136)."""
-    return bytepad(encode_string(key), 136)
+    return bytepad(encode_string(key), RATE["cshake256"])

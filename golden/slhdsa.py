@@ -127,7 +127,7 @@ class Adrs:
 
 
 # --- hash functions (FIPS 205 §11.1) ------------------------------------------------------
-SHAKE256_RATE = 136
+SHAKE256_RATE = keccak.RATE["shake256"]
 
 
 def hash_permutations(msg_len, out_len=N):

@@ -36,12 +36,11 @@ from amaranth.hdl import Module, Signal, Const, Mux, Cat, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.keccak import (RATE, keccak_f1600, kmac256_prefix_block, left_encode, right_encode,
-                           state_from_bytes)
+from golden.keccak import (DOMAIN, RATE, keccak_f1600, kmac256_key_block, kmac256_prefix_block,
+                           left_encode, right_encode, state_from_bytes)
 from golden.proof import (BEAT_BYTES, DESCRIPTOR_BYTES, KATT_BYTES, PROOF_CUSTOMIZATION,
                           TAG_BYTES, VENDORS, VOTE_CUSTOMIZATION)
 from hdl.keccak import KeccakP1600, KeccakState
-from hdl.sponge import DOMAIN, SpongeMode
 from hdl.stream_util import Word
 
 __all__ = ["Attestor", "AttestorOut", "prefix_state", "key_block", "final_block",
@@ -51,8 +50,8 @@ RATE_BYTES = RATE["cshake256"]
 assert RATE_BYTES == RATE["sha3_256"], "the digest and the KMACs share one block buffer width"
 RATE_WORDS = RATE_BYTES // BEAT_BYTES
 OUT_BITS = 8 * TAG_BYTES                 # L = 256 for the tag and the attestation
-SHA3_DOMAIN = DOMAIN[SpongeMode.SHA3_256]
-CSHAKE_DOMAIN = DOMAIN[SpongeMode.CSHAKE256]
+SHA3_DOMAIN = DOMAIN["sha3_256"]
+CSHAKE_DOMAIN = DOMAIN["cshake256"]
 PAD_END = 0x80                           # the final bit of pad10*1 (FIPS 202 §B.2)
 
 #: id(1) ‖ N(8) ‖ D(24) ‖ vote(1) ‖ PD(32)
@@ -67,15 +66,8 @@ def prefix_state(customization):
     return keccak_f1600(state_from_bytes(kmac256_prefix_block(customization)))
 
 
-def _key_head(key_len):
-    # bytepad(encode_string(X), 136) = left_encode(136) ‖ left_encode(8·|X|) ‖ X ‖ 0…
-    return left_encode(RATE_BYTES) + left_encode(8 * key_len)
-
-
-def key_block(key):
-    """``bytepad(encode_string(key), 136)`` (SP 800-185 §4.3)."""
-    block = _key_head(len(key)) + bytes(key)
-    return block + bytes(RATE_BYTES - len(block))
+#: ``bytepad(encode_string(key), 136)`` (SP 800-185 §4.3), from ``golden.keccak``.
+key_block = kmac256_key_block
 
 
 def _final_tail():
@@ -125,7 +117,9 @@ def _lanes(m, bits, name):
 
 
 def _key_block_value(key):
-    head = _key_head(KATT_BYTES)
+    # bytepad(encode_string(X), 136) = left_encode(136) ‖ left_encode(8·|X|) ‖ X ‖ 0…
+    head = left_encode(RATE_BYTES) + left_encode(8 * KATT_BYTES)
+    assert kmac256_key_block(bytes(KATT_BYTES)) == head + bytes(RATE_BYTES - len(head))
     rest = RATE_BYTES - len(head) - KATT_BYTES
     return Cat(Const(int.from_bytes(head, "little"), 8 * len(head)), key, Const(0, 8 * rest))
 

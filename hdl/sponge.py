@@ -14,7 +14,8 @@ from amaranth.hdl import Module, Signal, Const, Mux, Cat, unsigned
 from amaranth.lib import data, enum, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.keccak import encode_string, bytepad, kmac256_prefix_block, right_encode
+from golden import keccak as keccak_model
+from golden.keccak import kmac256_key_block, kmac256_prefix_block, right_encode
 from hdl.keccak import KeccakP1600
 
 
@@ -31,23 +32,12 @@ class SpongeMode(enum.Enum, shape=3):
     CSHAKE256 = 4
 
 
-#: Rate in bytes per mode (FIPS 202 §6: r = 1600 - 2d, SP 800-185 §3).
-RATE_BYTES = {
-    SpongeMode.SHA3_256: 136,
-    SpongeMode.SHA3_512: 72,
-    SpongeMode.SHAKE128: 168,
-    SpongeMode.SHAKE256: 136,
-    SpongeMode.CSHAKE256: 136,
-}
+#: Rate in bytes per mode (``golden.keccak.RATE``: FIPS 202 §6, SP 800-185 §3).
+RATE_BYTES = {mode: keccak_model.RATE[mode.name.lower()] for mode in SpongeMode}
 
-#: Domain-separation bits plus the first pad bit, as one byte (FIPS 202 §B.2).
-DOMAIN = {
-    SpongeMode.SHA3_256: 0x06,
-    SpongeMode.SHA3_512: 0x06,
-    SpongeMode.SHAKE128: 0x1F,
-    SpongeMode.SHAKE256: 0x1F,
-    SpongeMode.CSHAKE256: 0x04,
-}
+#: Domain-separation bits plus the first pad bit, as one byte (``golden.keccak.DOMAIN``:
+#: FIPS 202 §B.2).
+DOMAIN = {mode: keccak_model.DOMAIN[mode.name.lower()] for mode in SpongeMode}
 
 #: One message word for the sponge: bytes ``8w .. 8w+nbytes-1`` of the message,
 #: little-endian in ``data``.
@@ -65,7 +55,7 @@ MsgWord = data.StructLayout({
     "last": unsigned(1),
 })
 
-_MAX_RATE_WORDS = 21
+_MAX_RATE_WORDS = max(RATE_BYTES.values()) // 8
 
 
 def _check_rounds_per_cycle(rounds_per_cycle):
@@ -83,7 +73,8 @@ def _mode_params(m, mode, *, prefix):
                 m.d.comb += rate_words.eq(RATE_BYTES[mode_value] // 8)
                 m.d.comb += domain.eq(DOMAIN[mode_value])
         with m.Default():          # undefined encodings behave as SHA3-256
-            m.d.comb += rate_words.eq(17), domain.eq(0x06)
+            m.d.comb += rate_words.eq(RATE_BYTES[SpongeMode.SHA3_256] // 8)
+            m.d.comb += domain.eq(DOMAIN[SpongeMode.SHA3_256])
     return rate_words, domain
 
 
@@ -393,15 +384,16 @@ class KmacAdapter(wiring.Component):
             shape=unsigned(64), depth=len(prefix_words), init=prefix_words)
         rom_rd = rom.read_port(domain="comb")    # combinational read (no latency)
 
+        rate_words = RATE_BYTES[SpongeMode.CSHAKE256] // 8
         # bytepad(encode_string(K), 136) = left_encode(136) ‖ left_encode(256) ‖ K ‖ 0…
-        head = bytepad(encode_string(b"\0" * 32), 136)[:5]
-        key_block = Signal(136 * 8)
+        head = kmac256_key_block(bytes(32))[:5]
+        key_block = Signal(64 * rate_words)
         m.d.comb += key_block.eq(Cat(Const(int.from_bytes(head, "little"), 40), self.key))
 
         # right_encode(256) = 01 00 02, after the last message byte
         tail = int.from_bytes(right_encode(256), "little")
         tail_len = len(right_encode(256))
-        idx = Signal(range(max(len(prefix_words), 17)))
+        idx = Signal(range(max(len(prefix_words), rate_words)))
         tail_word = Signal(64)
         tail_bytes = Signal(4)
 
@@ -435,7 +427,7 @@ class KmacAdapter(wiring.Component):
             with m.State("Key"):
                 m.d.comb += self.o.payload.mode.eq(SpongeMode.CSHAKE256)
                 with m.Switch(idx):
-                    for w in range(17):
+                    for w in range(rate_words):
                         with m.Case(w):
                             m.d.comb += self.o.payload.data.eq(key_block[64 * w:64 * (w + 1)])
                 m.d.comb += [
@@ -444,7 +436,7 @@ class KmacAdapter(wiring.Component):
                 ]
                 with m.If(self.o.valid & self.o.ready):
                     m.d.sync += idx.eq(idx + 1)
-                    with m.If(idx == 16):
+                    with m.If(idx == rate_words - 1):
                         m.d.sync += idx.eq(0)
                         m.next = "Message"
             with m.State("Message"):

@@ -795,6 +795,16 @@ def _guard(func):
     return run
 
 
+_DB_HELP = "database file or postgresql:// URL (default: the cluster's, DIR/pqvote.db)"
+
+
+def _cluster_args(p, *, db_help=_DB_HELP):
+    """``--keys DIR`` (required: the cluster directory) and ``--db PATH`` (its store)."""
+    p.add_argument("--keys", required=True, metavar="DIR")
+    p.add_argument("--db", metavar="PATH", help=db_help)
+    return p
+
+
 def register(subparsers):
     """Add the consensus subcommands to ``pqvote``'s argparse subparsers."""
     p = subparsers.add_parser("keygen", help="provision a cluster: core keys, K_att, minter "
@@ -817,7 +827,7 @@ def register(subparsers):
 
     p = subparsers.add_parser("decide", help="run a request through the cluster, decide, "
                               "store; exit 0 only when accepted")
-    p.add_argument("--keys", required=True, metavar="DIR")
+    _cluster_args(p)
     p.add_argument("--proofs", required=True, metavar="FILE", help="output of `pqvote mint`")
     p.add_argument("--nonce", type=int, help="request number, 0 .. 2^64-1 (default: the next "
                    "free one)")
@@ -826,8 +836,6 @@ def register(subparsers):
                         "software,arm=golden")
     p.add_argument("--fault", action="append", metavar="VENDOR:KIND",
                    help="inject a fault: byzantine, corrupt, silent, late, replay, equivocate")
-    p.add_argument("--db", metavar="PATH", help="database file or postgresql:// URL "
-                   "(default: DIR/pqvote.db)")
     p.add_argument("--deadline", type=float, default=None,
                    help="deadline in clock units, finite and positive (default 1e6; a core "
                         "answers at its cycle count or its position); with --network in "
@@ -862,9 +870,8 @@ def register(subparsers):
 
     p = subparsers.add_parser("verify-cert", help="check a certificate standalone; exit 0 "
                               "only if valid")
-    p.add_argument("--keys", required=True, metavar="DIR")
-    p.add_argument("--db", metavar="PATH", help="the store whose validator-set epochs apply "
-                   "(default: the cluster's)")
+    _cluster_args(p, db_help="the store whose validator-set epochs apply (default: the "
+                  "cluster's)")
     p.add_argument("cert", metavar="CERT", help="certificate JSON, a `decide` report, or a "
                    "batch certificate (`pqvote batch-cert`)")
     p.set_defaults(func=_guard(cmd_verify_cert))
@@ -874,8 +881,7 @@ def register(subparsers):
     sub = p.add_subparsers(dest="epoch_command", required=True)
     e = sub.add_parser("propose", help="write a set change; prints the descriptor to mint "
                        "proofs for and decide")
-    e.add_argument("--keys", required=True, metavar="DIR")
-    e.add_argument("--db", metavar="PATH")
+    _cluster_args(e)
     e.add_argument("--retire", action="append", metavar="NAME")
     e.add_argument("--add", action="append", metavar="NAME:VENDOR[:POWER]",
                    help="a new validator; its K_att is DIR/NAME.katt (made fresh if absent), "
@@ -886,17 +892,14 @@ def register(subparsers):
     e.set_defaults(func=_guard(cmd_epoch_propose))
     e = sub.add_parser("apply", help="open the next epoch with a change the current set "
                        "decided; exit 1 if refused")
-    e.add_argument("--keys", required=True, metavar="DIR")
-    e.add_argument("--db", metavar="PATH")
+    _cluster_args(e)
     e.add_argument("--change", required=True, metavar="FILE")
     e.add_argument("--nonce", required=True, type=int, help="the request that decided it")
     e.set_defaults(func=_guard(cmd_epoch_apply))
 
     p = subparsers.add_parser("batch", help="seal the stored certificates not yet in a batch "
                               "under one collector signature over their Merkle root")
-    p.add_argument("--keys", required=True, metavar="DIR")
-    p.add_argument("--db", metavar="PATH", help="database file or postgresql:// URL "
-                   "(default: the cluster's)")
+    _cluster_args(p)
     p.add_argument("--max", type=int, default=1024, help="most certificates per batch "
                    "(default 1024)")
     p.set_defaults(func=_guard(cmd_batch))
@@ -904,8 +907,7 @@ def register(subparsers):
     p = subparsers.add_parser("batch-cert", help="the batch certificate of one request "
                               "(entry, Merkle path, signed root)")
     p.add_argument("nonce", type=int, metavar="NONCE")
-    p.add_argument("--keys", required=True, metavar="DIR")
-    p.add_argument("--db", metavar="PATH")
+    _cluster_args(p)
     p.add_argument("--out", metavar="FILE", help="write here instead of stdout")
     p.set_defaults(func=_guard(cmd_batch_cert))
 

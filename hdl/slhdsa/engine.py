@@ -28,9 +28,11 @@ from amaranth.hdl import Module, Signal, Const, Mux, Cat, Array, unsigned
 from amaranth.lib import memory, wiring
 
 from golden import slhdsa as model
+from golden.keccak import DOMAIN
 from golden.proof import CONTEXT
 from hdl.validator import EngineSignature
-from hdl.slhdsa.hash_unit import HashUnit, Job, JobKind, adrs_lanes, SIG_ENTRIES, BLOCK_BITS
+from hdl.slhdsa.hash_unit import (HashUnit, Job, JobKind, adrs_lanes, SIG_ENTRIES, BLOCK_BITS,
+                                  PAD_LANE)
 
 __all__ = ["SlhDsaEngine"]
 
@@ -193,17 +195,19 @@ class SlhDsaEngine(wiring.Component):
         lanes = [seed[0:64], seed[64:128], *t_adrs]
         for c in range(model.LEN):
             lanes += [rf[c][0:64], rf[c][64:128]]
-        lanes += [Const(0x1F, 64)] + [Const(0, 64)] * 7 + [Const(1 << 63, 64)]
+        lanes += [PAD_LANE] + [Const(0, 64)] * 7 + [Const(1 << 63, 64)]
         assert len(lanes) == 85
         t_blocks = [Signal(BLOCK_BITS, name=f"t_block{b}") for b in range(5)]
         for b in range(5):
             m.d.comb += t_blocks[b].eq(Cat(*lanes[17 * b:17 * b + 17]))
-        tk_last = Const(0x1F | (0x80 << (8 * 135)), BLOCK_BITS)   # T_k's padding-only block
+        # T_k's padding-only block: the domain byte first, 0x80 in the rate's last byte
+        tk_last = Const(DOMAIN["shake256"] | (0x80 << (BLOCK_BITS - 8)), BLOCK_BITS)
         ctx = Const(int.from_bytes(bytes([0, len(CONTEXT)]) + CONTEXT, "little"),
                     8 * (2 + len(CONTEXT)))
         hmsg_block = Signal(BLOCK_BITS)
         m.d.comb += hmsg_block.eq(Cat(r_value, seed, root, ctx, self.descriptor,
-                                      Const(0x1F, 8), Const(0, 8 * 48), Const(0x80, 8)))
+                                      Const(DOMAIN["shake256"], 8), Const(0, 8 * 48),
+                                      Const(0x80, 8)))
 
         # --- hash units ---------------------------------------------------------------------
         units = []

@@ -22,15 +22,18 @@ from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden import slhdsa as model
+from golden.keccak import DOMAIN, RATE
 from hdl.keccak import KeccakP1600, KeccakState
 
 __all__ = ["JobKind", "Job", "JobResult", "HashUnit", "bswap32", "adrs_lanes",
-           "SIG_ENTRIES", "BLOCK_BITS"]
+           "SIG_ENTRIES", "BLOCK_BITS", "PAD_LANE"]
 
 #: Entries of 128 bits (n bytes) in the signature memory.
 SIG_ENTRIES = model.SIG_LEN // model.N       # 491
 #: Bits of a SHAKE256 rate block.
-BLOCK_BITS = 136 * 8
+BLOCK_BITS = RATE["shake256"] * 8
+#: SHAKE256's domain bits and first pad bit, as a 64-bit lane (the rest of the lane zero).
+PAD_LANE = Const(DOMAIN["shake256"], 64)
 
 
 class JobKind(enum.Enum, shape=2):
@@ -201,9 +204,9 @@ class HashUnit(wiring.Component):
         st_f = Signal(KeccakState)
         st_h = Signal(KeccakState)
         pad_end = Const(1 << 63, 64)
-        m.d.comb += st_f.eq(Cat(*seed, *adrs, node, Const(0x1F, 64), Const(0, 64 * 7), pad_end,
+        m.d.comb += st_f.eq(Cat(*seed, *adrs, node, PAD_LANE, Const(0, 64 * 7), pad_end,
                                 Const(0, 64 * 8)))
-        m.d.comb += st_h.eq(Cat(*seed, *adrs, left, right, Const(0x1F, 64), Const(0, 64 * 5),
+        m.d.comb += st_h.eq(Cat(*seed, *adrs, left, right, PAD_LANE, Const(0, 64 * 5),
                                 pad_end, Const(0, 64 * 8)))
         st_in = Signal(KeccakState)
         if self._raw:
