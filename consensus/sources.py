@@ -10,8 +10,10 @@ attestation, digest, cycles, arrival)``
 ``software``
     :class:`SoftwareSource` — a second, independent implementation of the proof check on
     ``pqcrypto`` (decapsulation / SLH-DSA verification) and ``pycryptodome`` (SHA3-256,
-    KMAC256): different code, same standards. Which keys a core refuses (``bad_key``) is
-    part of the core's contract, not of the algorithm standard's API (``pqcrypto`` has no key
+    KMAC256): different code, same standards. McEliece decapsulation runs on
+    ``backends.mceliece_fast`` (tables precomputed per key; checked bit for bit against
+    ``pqcrypto``; not constant time). Which keys a core refuses (``bad_key``) is part of
+    the core's contract, not of the algorithm standard's API (``pqcrypto`` has no key
     check), so it applies the contract's checks, ``golden.proof.check_key``.
 ``rtl``
     :class:`RtlSource` — the landed cores under Verilator (``backends.cluster``): each
@@ -29,6 +31,7 @@ import hmac
 
 from Crypto.Hash import KMAC256, SHA3_256
 
+from backends import mceliece_fast
 from golden.proof import (BODY_LEN, CONTEXT, OBJECT_LEN, PROOF_CUSTOMIZATION, VENDORS,
                           VOTE_CUSTOMIZATION, Status, check_key, proof_len, reference)
 
@@ -86,8 +89,18 @@ class SoftwareSource:
                 return False
             return True
         ct, tag = body[:OBJECT_LEN[vendor]], body[OBJECT_LEN[vendor]:]
-        k = m.decaps(key, ct)          # implicit rejection inside
+        if vendor == "arm":            # the per-key precomputing decapsulator, same K
+            k = mceliece_fast.decaps(key, ct)
+        else:
+            k = m.decaps(key, ct)      # implicit rejection inside
         return hmac.compare_digest(_kmac(k, descriptor, PROOF_CUSTOMIZATION), tag)
+
+    @staticmethod
+    def prepare(vendor, key):
+        """Precompute what depends on ``key`` only (the arm decapsulator's tables, about a
+        second), so that the first request does not pay for it."""
+        if vendor == "arm":
+            mceliece_fast.prepare(key)
 
     def validate(self, vendor, key, k_att, descriptor, nonce, proof, *, key_ok=None) -> Result:
         """``key_ok``: the result of ``check_key`` for this key when the caller already

@@ -66,6 +66,8 @@ class _KeyChecked:
         self._source, self._vendor, self._key = source, vendor, key
         self.key_ok = key is not None and check_key(vendor, key) if key_ok is None \
             else key_ok
+        if self.key_ok and hasattr(source, "prepare"):
+            source.prepare(vendor, key)     # per-key tables once, before the first request
         # One simulation at a time: the RTL source drives one Verilator model.
         self._serial = threading.Lock() if isinstance(source, RtlSource) else None
 
