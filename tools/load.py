@@ -374,10 +374,11 @@ def build_parser():
     p.add_argument("--backend", default="software", metavar="SPEC",
                    help="the nodes' backend: software, golden or rtl, or per node: "
                         "software,intel=rtl (a node with worker processes must not be rtl)")
-    p.add_argument("--processes", default="arm=4,riscv=2", metavar="NAME=N,…",
-                   help="worker processes per node (pqvote node --processes); the reference "
-                        "implementations hold the GIL, so the McEliece node needs processes "
-                        "to use both cores (default arm=4,riscv=2)")
+    p.add_argument("--processes", default="", metavar="NAME=N,…",
+                   help="worker processes per node (pqvote node --processes), e.g. arm=2; "
+                        "default none: every node validates in its own process (with the "
+                        "fast McEliece decapsulator no node needs more than a share of one "
+                        "core, and handing requests to workers costs more than it gains)")
     p.add_argument("--sign", choices=("batch", "each"), default="batch",
                    help="batch: one collector signature over a Merkle root of many "
                         "certificates (consensus.merkle); each: one per certificate")
