@@ -159,7 +159,7 @@ class PreparedKey:
                     part = list(map(xor, C[lo:hi + 1], map(
                         exp.__getitem__, map(add, log_b[lo:hi + 1], repeat(log_f)))))
                     C[lo:hi + 1] = part
-                    log_c[lo:hi + 1] = [log[x] for x in part]
+                    log_c[lo:hi + 1] = map(log.__getitem__, part)
                 if grow:
                     L, log_b, log_b_scalar = r + 1 - L, log_prev, log_d
                     lo, hi = 0, deg_prev
