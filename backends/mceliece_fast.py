@@ -8,7 +8,7 @@ syndrome re-encoding checks, then ``K = SHAKE256(1 ‖ e ‖ C)`` or, with impli
 the secret key only is computed once per key (:class:`PreparedKey`), and what remains per
 ciphertext is table look-ups and XORs of packed Python integers.
 
-Per key (about a second, once, when a node loads its key):
+Per key (a fraction of a second, once, when a node loads its key):
 
 * ``alpha`` from the control bits and ``w_i`` (the key-load stages of ``golden.mceliece``);
 * the syndrome contribution of every position, ``R_i = (w_i alpha_i^j)_{j<2t}``, packed in
@@ -18,9 +18,10 @@ Per key (about a second, once, when a node loads its key):
   locator's values at all of them are the XOR of the tables its coefficients' one bits
   select (about ``t m / 2`` XORs of 7 KB integers) instead of ``n t`` field products.
 
-Per ciphertext what is left in interpreted code is Berlekamp–Massey (``2t`` iterations over
-``t + 1`` coefficients, in the log domain). A decapsulation takes about 1.5 ms against
-16 ms for the reference implementation's.
+Per ciphertext, Berlekamp–Massey runs on the same packed integers (the discrepancies come
+from the product ``C(x) S(x)`` kept beside ``C``, so each of the ``2t`` steps is one scalar
+times a packed vector). A decapsulation takes about 1 ms of CPU against 16 ms for the
+reference implementation's (``pqcrypto``), measured on this project's 2-core machine.
 
 **Not constant time.** The time depends on the ciphertext and on the secret key (the
 Berlekamp–Massey discrepancies, the number of locator roots, Python's integer arithmetic).
@@ -37,7 +38,6 @@ import hashlib
 import operator
 import struct
 import threading
-from itertools import repeat
 
 from golden import mceliece as mc
 
@@ -71,6 +71,38 @@ def _times_z(x):
     x <<= 1
     top = (x >> mc.M_BITS) & _LOW1          # the z^12 coefficient of each lane
     return (x & _LOW12) ^ top ^ (top << 3)  # z^12 = z^3 + 1
+
+
+# Berlekamp–Massey state, packed in 32-bit lanes (room for a 23-bit carry-less product):
+# lanes 0 .. t hold C (or B), lane t+1 is a gap the shift of B drops its top into, lanes
+# t+2 .. t+1+2t hold D_C = C S (or D_B = B S) modulo x^2t.
+_W = 32
+_D_LANE = _T + 2
+_LANES = _D_LANE + 2 * _T
+_D_MASK = (1 << (_W * 2 * _T)) - 1
+
+
+def _lanes32(value, lanes=range(_LANES)):
+    return sum(value << (_W * i) for i in lanes)
+
+
+_R12 = _lanes32(mc.GF_MASK)
+_R11 = _lanes32(0x7ff)
+_R2 = _lanes32(0x3)
+_KEEP = _lanes32(0xffffffff, [*range(_T + 1), *range(_D_LANE, _LANES)])
+
+
+def _scale(f, x):
+    """Every 32-bit lane of ``x`` (a field element each) times the field element ``f``."""
+    p = 0
+    while f:
+        low = f & -f
+        p ^= x << (low.bit_length() - 1)        # carry-less: up to 23 bits a lane
+        f ^= low
+    h = (p >> mc.M_BITS) & _R11                 # z^(12+k) = z^k (z^3 + 1), twice
+    p = (p & _R12) ^ h ^ (h << 3)
+    h = (p >> mc.M_BITS) & _R2
+    return (p & _R12) ^ h ^ (h << 3)
 
 
 class PreparedKey:
@@ -132,40 +164,36 @@ class PreparedKey:
     @staticmethod
     def berlekamp_massey(S_packed):
         """``C`` of ``golden.mceliece.berlekamp_massey_ct`` (fixed-size arrays, ``2t``
-        iterations, the top coefficient of ``B`` dropped on each shift).
+        iterations, the top coefficient of ``B`` dropped on each shift), on packed vectors.
 
-        Only coefficients that can be non-zero are touched: ``deg C <= L``, and ``B`` is
-        non-zero only in ``lo .. hi`` (``x^k`` times an earlier ``C``)."""
+        Beside ``C`` and ``B`` it keeps their products with ``S(x) = sum_j S_j x^j``,
+        ``D_C = C S`` and ``D_B = B S`` (mod ``x^2t``): the discrepancy of iteration ``r``
+        is coefficient ``r`` of ``D_C``, so every step is a scalar times a packed vector:
+        ``C = C + f B`` gives ``D_C = D_C + f D_B``; ``B = x B`` gives ``D_B = x D_B``,
+        less ``B_t x^(t+1) S`` when the shift drops a non-zero ``B_t``.
+        """
         S = struct.unpack(f"<{2 * _T}H", S_packed.to_bytes(4 * _T, "little"))
-        log_s_rev = [_LOG[x] for x in reversed(S)]
-        exp, log, xor, add = _EXP, _LOG, operator.xor, operator.add
-        C = [1] + [0] * _T
-        log_c = [0] + [_ZLOG] * _T
-        log_b = [_ZLOG, 0] + [_ZLOG] * (_T - 1)
-        lo, hi = 1, 1                                   # B_i = 0 outside lo .. hi
-        L, log_b_scalar = 0, 0
-        last = 2 * _T - 1
+        s32 = int.from_bytes(struct.pack(f"<{2 * _T}I", *S), "little")
+        shift = _W * _D_LANE                            # where D starts
+        x_c = 1 | (s32 << shift)                        # C = 1, D_C = S
+        x_b = (1 << _W) | (((s32 << _W) & _D_MASK) << shift)        # B = x, D_B = x S
+        x_s = ((s32 << (_W * (_T + 1))) & _D_MASK) << shift        # x^(t+1) S
+        L, log_b = 0, 0
         for r in range(2 * _T):
-            # d = sum_{i <= min(r, L)} C_i S_{r-i}
-            d = functools.reduce(xor, map(exp.__getitem__,
-                                          map(add, log_c[:L + 1], log_s_rev[last - r:])), 0)
+            d = (x_c >> (shift + _W * r)) & mc.GF_MASK   # d = sum_i C_i S_(r-i)
             if d:
-                log_d = log[d]
-                log_f = (log_d - log_b_scalar) % _Q1    # f = d / b
-                grow = 2 * L <= r
-                if grow:
-                    log_prev, deg_prev = list(log_c), L
-                if lo <= hi:                            # C = C + f B
-                    part = list(map(xor, C[lo:hi + 1], map(
-                        exp.__getitem__, map(add, log_b[lo:hi + 1], repeat(log_f)))))
-                    C[lo:hi + 1] = part
-                    log_c[lo:hi + 1] = map(log.__getitem__, part)
-                if grow:
-                    L, log_b, log_b_scalar = r + 1 - L, log_prev, log_d
-                    lo, hi = 0, deg_prev
-            log_b = [_ZLOG] + log_b[:_T]                # B = x B
-            lo, hi = lo + 1, min(hi + 1, _T)
-        return C
+                log_d = _LOG[d]
+                product = _scale(_EXP[(log_d - log_b) % _Q1], x_b)     # f B, f = d / b
+                if 2 * L <= r:
+                    x_b, x_c = x_c, x_c ^ product
+                    L, log_b = r + 1 - L, log_d
+                else:
+                    x_c ^= product
+            top = (x_b >> (_W * _T)) & mc.GF_MASK         # B_t, dropped by the shift
+            x_b = (x_b << _W) & _KEEP                      # B = x B
+            if top:
+                x_b ^= _scale(top, x_s)
+        return [(x_c >> (_W * i)) & mc.GF_MASK for i in range(_T + 1)]
 
     def roots(self, C):
         """Packed ``sigma(alpha_i) = sum_k C_k alpha_i^(t-k)`` for every ``i < n``."""

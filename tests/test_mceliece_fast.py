@@ -128,6 +128,15 @@ def test_stages_match_golden(key):
     assert prepared.decode(ct) == e == trace["e"]
 
 
+@SETTINGS
+@given(S=st.lists(st.integers(0, mc.GF_MASK), min_size=2 * mc.T, max_size=2 * mc.T))
+def test_property_berlekamp_massey_any_syndrome(S):
+    """Any syndrome, not only a ciphertext's: the packed Berlekamp–Massey (including the
+    correction when ``B``'s top coefficient is shifted out) is the golden model's."""
+    packed = sum(x << (16 * j) for j, x in enumerate(S))
+    assert mf.PreparedKey.berlekamp_massey(packed) == mc.berlekamp_massey_ct(S)[0]
+
+
 def test_negative_control(key):
     """The comparison can fail: one wrong syndrome row in the tables and a valid
     ciphertext whose error touches it no longer gives the reference's key."""
