@@ -360,7 +360,7 @@ def verify_store(db, vs, collector_pk, sign="batch"):
 
 def build_parser():
     p = argparse.ArgumentParser(prog="python -m tools.load", description=__doc__.splitlines()[0])
-    p.add_argument("--requests", type=int, default=1000)
+    p.add_argument("--requests", type=int, default=2000)
     p.add_argument("--workers", type=int, default=6, help="collector threads")
     p.add_argument("--batch", type=int, default=8, help="requests per run_requests call")
     p.add_argument("--inflight", type=int, default=8,
