@@ -361,13 +361,10 @@ def cmd_decide(args):
     cluster = load_cluster(args.keys, need_core_keys=not args.network)
     history = _history(cluster, args.db or cluster.database)
     vs = history.current                # the set of the latest decided epoch
-    if args.network and vs.epoch != 0:
-        _fail("--network decides with the cluster.json validators only; this store is at "
-              f"validator-set epoch {vs.epoch}")
     descriptor, proofs = _load_proofs(args.proofs, {v.vendor for v in vs.validators})
     network = None
     if args.network:
-        network = _network_source(cluster, args)
+        network = _network_source(cluster, args, history)
     else:
         try:
             sources = make_sources(args.backend or "golden")
@@ -395,6 +392,9 @@ def cmd_decide(args):
             _fail(str(e))
         if store.has_decision(nonce):
             _fail(f"request {nonce} is already decided")
+        if nonce < history.start_of(vs.epoch):
+            _fail(f"request {nonce} lies before validator-set epoch {vs.epoch} (which starts "
+                  f"at request {history.start_of(vs.epoch)}): it cannot be decided any more")
         if network is not None:
             cores = {v.name: Core(None, network) for v in vs.validators}
         else:
@@ -458,8 +458,11 @@ def _vote_json(v):
     return {"malformed": raw[:256].hex()}
 
 
-def _network_source(cluster, args):
-    """The nodes of ``cluster`` as one vote source (``network.client.NetworkSource``)."""
+def _network_source(cluster, args, history):
+    """The nodes of the current epoch's validators as one vote source
+    (``network.client.NetworkSource``): the same set the in-process path asks. A validator
+    retired by a set change is not asked (and no address may be given for it); one added by
+    a change has its address from ``--node`` (``cluster.json`` names the genesis set)."""
     from network.client import NetworkSource
     from network.tls import TlsFiles
     if args.backend is not None:
@@ -467,8 +470,14 @@ def _network_source(cluster, args):
     if args.fault:
         _fail("--fault does not apply to --network: a node's faults are its own "
               "(pqvote node --misbehave)")
-    names = [v.name for v in cluster.validators.validators]
-    addresses = dict(cluster.addresses)
+    vs = history.current
+    names = [v.name for v in vs.validators]
+    for spec in args.node or ():
+        name = spec.partition("=")[0]
+        if name not in vs and any(name in history.set_of(e) for e in range(vs.epoch)):
+            _fail(f"address {spec!r}: validator {name!r} is retired (not in the "
+                  f"validator set of epoch {vs.epoch})")
+    addresses = {n: a for n, a in cluster.addresses.items() if n in vs}
     addresses.update(_parse_addresses(args.node or (), names))
     missing = [n for n in names if n not in addresses]
     if missing:
@@ -501,15 +510,28 @@ def cmd_node(args):
         _fail(f"{conf_path}: not a {CLUSTER_FORMAT} description")
     entries = [e for e in conf.get("validators") or () if isinstance(e, dict)
                and e.get("name") == args.name]
-    if not entries:
-        _fail(f"{conf_path}: no validator named {args.name!r}")
-    entry = entries[0]
-    _unknown(entry, VALIDATOR_FIELDS, f"{conf_path}: validator entry")
-    vendor = entry.get("vendor")
-    if vendor not in VENDOR_IDS:
-        _fail(f"{conf_path}: unknown vendor {vendor!r}")
-    key = _read(root / str(entry.get("key")), f"{args.name} key", KEY_LEN[vendor])
-    k_att = _read(root / str(entry.get("attestation_key")), f"{args.name} attestation key", 32)
+    if entries:
+        entry = entries[0]
+        _unknown(entry, VALIDATOR_FIELDS, f"{conf_path}: validator entry")
+        vendor = entry.get("vendor")
+        if vendor not in VENDOR_IDS:
+            _fail(f"{conf_path}: unknown vendor {vendor!r}")
+        key = _read(root / str(entry.get("key")), f"{args.name} key", KEY_LEN[vendor])
+        k_att = _read(root / str(entry.get("attestation_key")), f"{args.name} attestation key",
+                      32)
+    else:
+        # a validator added by a set change: the store's validator-set history names it
+        # (its K_att checked there against the change's digest); its files are NAME.key,
+        # NAME.katt and tls/NAME.pem / .key
+        cluster = load_cluster(root, need_secrets=False)
+        history = _history(cluster, args.db or cluster.database)
+        added = [history.set_of(e)[args.name] for e in range(len(history))
+                 if args.name in history.set_of(e)]
+        if not added:
+            _fail(f"{conf_path}: no validator named {args.name!r} (nor in a validator-set "
+                  "change of the store)")
+        vendor, k_att, entry = added[-1].vendor, bytes(added[-1].k_att), {}
+        key = _read(root / f"{args.name}.key", f"{args.name} key", KEY_LEN[vendor])
     listen = args.listen or entry.get("address")
     if not listen:
         _fail(f"no address to listen on for {args.name} (--listen HOST:PORT)")
@@ -646,14 +668,35 @@ def cmd_epoch_propose(args):
         new = resulting_set(current, change, keys)
     except ConfigError as e:
         _fail(f"set change refused: {e}")
+    tls = _node_tls_files(cluster.root, [a.name for a in added])
     for name, key in keys.items():
         if not (cluster.root / f"{name}.katt").exists():
             _write_new(cluster.root / f"{name}.katt", key, 0o600)
+    for path, data, mode in tls:
+        _write_new(cluster.root / path, data, mode)
     _write_new(Path(args.out), (json.dumps(change.to_json(), indent=2) + "\n").encode(), 0o644)
     print(json.dumps({"descriptor": change.descriptor().hex(), "from_epoch": current.epoch,
                       "validators": [{"name": v.name, "vendor": v.vendor, "power": v.power}
                                      for v in new.validators], "quorum": new.q}))
     return 0
+
+
+def _node_tls_files(root: Path, names) -> list:
+    """The TLS certificate and key of each new validator's node (``tls/NAME.pem``,
+    ``.key``), issued by the cluster CA, for those that have none yet; none without the CA
+    key (``tls/ca.key``: the nodes' certificates are then issued where it is kept)."""
+    from network.tls import issue
+    ca_key, ca_pem = root / "tls" / "ca.key", root / "tls" / "ca.pem"
+    if not (ca_key.is_file() and ca_pem.is_file()):
+        return []
+    files = []
+    for name in names:
+        if (root / "tls" / f"{name}.pem").exists() or (root / "tls" / f"{name}.key").exists():
+            continue
+        key, cert = issue(_read(ca_key, "TLS CA key"), _read(ca_pem, "TLS CA certificate"),
+                          name, "node")
+        files += [(f"tls/{name}.pem", cert, 0o644), (f"tls/{name}.key", key, 0o600)]
+    return files
 
 
 def cmd_epoch_apply(args):
@@ -866,6 +909,8 @@ def register(subparsers):
                         "software and golden backends); 0: in the node's own process")
     p.add_argument("--misbehave", choices=MISBEHAVIOURS,
                    help="fault drill: answer as a faulty core would (docs/deployment.md)")
+    p.add_argument("--db", metavar="PATH", help="for a validator added by a set change: the "
+                   "store whose validator-set history names it (default: the cluster's)")
     p.set_defaults(func=_guard(cmd_node))
 
     p = subparsers.add_parser("verify-cert", help="check a certificate standalone; exit 0 "
@@ -885,7 +930,8 @@ def register(subparsers):
     e.add_argument("--retire", action="append", metavar="NAME")
     e.add_argument("--add", action="append", metavar="NAME:VENDOR[:POWER]",
                    help="a new validator; its K_att is DIR/NAME.katt (made fresh if absent), "
-                        "its core key DIR/NAME.key")
+                        "its node's TLS files DIR/tls/NAME.pem, .key (issued by the cluster "
+                        "CA if absent), its core key DIR/NAME.key")
     e.add_argument("--power", action="append", metavar="NAME=POWER")
     e.add_argument("--rule", help="a new quorum rule")
     e.add_argument("--out", required=True, metavar="FILE")

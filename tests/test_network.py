@@ -527,3 +527,105 @@ def test_node_batches_requests_for_a_batch_source(net):
         vote = Vote.from_json(json.loads(body)["vote"])
         assert status == 200 and vote.nonce == 90 + n and vote.vote is True
         assert attestation_valid(attestation, amd, vote)
+
+
+# -- validator-set epochs over the network ---------------------------------------------------
+
+def test_decide_network_follows_the_validator_set_epochs(net, tmp_path, capsys):
+    """``decide --network`` asks the validators of the store's current epoch: riscv is
+    retired by a 3-of-4 decision of the nodes (riscv down) and replaced by a riscv-b node
+    with a fresh K_att and TLS certificate; the next decision asks riscv-b, never the
+    retired node, and its certificate names epoch 1 and verifies, as the change's epoch-0
+    certificate still does. The retired node cannot stand in for riscv-b (its certificate
+    names riscv), an address for it is refused, and so is a request of the closed epoch."""
+    import shutil
+    keys, nodes = net["keys"], net["nodes"]
+    db = tmp_path / "epochs.db"
+
+    def run(*argv):
+        code = main([str(a) for a in argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    def decide(proofs, *extra, **addresses):
+        argv = ["decide", "--network", "--keys", keys, "--proofs", proofs, "--db", db,
+                "--deadline", DEADLINE, *extra]
+        return run(*argv, *(f"--node={n}={a}" for n, a in addresses.items()))
+
+    def mint(descriptor, out):
+        assert run("mint", "--keys", keys, "--descriptor", descriptor, "--out", out)[0] == 0
+        return out
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        down = f"127.0.0.1:{closed.getsockname()[1]}"
+    genesis = {n: p.address for n, p in nodes.items()}
+
+    # epoch 0: the change is proposed and decided by intel, amd and arm (riscv down)
+    code, out, err = run("epoch", "propose", "--keys", keys, "--db", db, "--retire", "riscv",
+                         "--add", "riscv-b:riscv", "--out", tmp_path / "change.json")
+    assert code == 0, err
+    assert (keys / "tls" / "riscv-b.pem").is_file() and (keys / "riscv-b.katt").is_file()
+    proofs = mint(json.loads(out)["descriptor"], tmp_path / "change-proofs.json")
+    code, out, err = decide(proofs, **dict(genesis, riscv=down))
+    assert code == 0, err
+    change_report = json.loads(out)
+    assert change_report["tally"]["yes"] == 3 and change_report["certificate"]["epoch"] == 0
+    assert change_report["responses"]["riscv"]["link"] == "down"
+    (tmp_path / "change-decision.json").write_text(out)
+    code, out, err = run("epoch", "apply", "--keys", keys, "--db", db, "--change",
+                         tmp_path / "change.json", "--nonce", change_report["nonce"])
+    assert code == 0, err
+    assert json.loads(out)["epoch"] == 1
+
+    # the replacement's node: found in the store's history, its own fresh K_att
+    shutil.copy(keys / "riscv.key", keys / "riscv-b.key")
+    replacement = NodeProc(keys, "riscv-b", tmp_path / "riscv-b.log", "--db", str(db))
+    try:
+        replacement.ready()
+        current = {n: genesis[n] for n in ("intel", "amd", "arm")}
+        current["riscv-b"] = replacement.address
+        proofs = mint(D.hex(), tmp_path / "proofs.json")
+        code, out, err = decide(proofs, **current)
+        assert code == 0, err
+        report = json.loads(out)
+        nonce = report["nonce"]
+        assert report["outcome"] == "accepted" and report["certificate"]["epoch"] == 1
+        assert sorted(report["responses"]) == ["amd", "arm", "intel", "riscv-b"]
+        assert all(r["vote"] is True and r["fault"] is None
+                   for r in report["responses"].values())
+        assert {v["validator"] for v in report["votes"]} == {"amd", "arm", "intel", "riscv-b"}
+        assert {v["reason"] for v in report["votes"] if not v["counted"]} <= {"closed"}
+        [line] = [x for x in replacement.lines() if x.get("nonce") == nonce]
+        assert line["status"] == 200 and line["vote"] is True
+        assert not any(x.get("nonce") == nonce for x in nodes["riscv"].lines())
+        (tmp_path / "epoch1.json").write_text(out)
+        code, out, _ = run("verify-cert", "--keys", keys, "--db", db, tmp_path / "epoch1.json")
+        assert code == 0 and "epoch 1" in out, out
+        code, out, _ = run("verify-cert", "--keys", keys, "--db", db,
+                           tmp_path / "change-decision.json")
+        assert code == 0, out                           # the old epoch's certificate
+        # relabelled as epoch 0, the epoch-1 certificate is refused
+        (tmp_path / "relabel.json").write_text(json.dumps(dict(report["certificate"],
+                                                               epoch=0)))
+        code, out, _ = run("verify-cert", "--keys", keys, "--db", db, tmp_path / "relabel.json")
+        assert code == 1 and "lies after epoch 0" in out
+
+        # the retired node at riscv-b's address with intel down: two votes, no quorum
+        code, out, err = decide(proofs, "--deadline", "1", **dict(
+            current, intel=down, **{"riscv-b": genesis["riscv"]}))
+        assert code == 1, err
+        refused = json.loads(out)
+        assert refused["outcome"] == "no_quorum" and refused["tally"]["yes"] == 2
+        assert refused["responses"]["riscv-b"]["link"].startswith("tls")
+        assert refused["certificate"] is None
+    finally:
+        replacement.stop()
+
+    # one-line refusals: an address for the retired validator, a request of epoch 0
+    code, _, err = decide(proofs, **dict(current, riscv=genesis["riscv"]))
+    assert code == 2 and "validator 'riscv' is retired" in err and err.count("\n") == 1
+    code, _, err = decide(proofs, "--nonce", "0", **current)
+    assert code == 2 and "lies before validator-set epoch 1" in err and err.count("\n") == 1
+    code, _, err = run("node", "--keys", keys, "--name", "nobody", "--db", db)
+    assert code == 2 and "no validator named 'nobody'" in err and err.count("\n") == 1
