@@ -11,14 +11,15 @@ import random
 import pytest
 
 from consensus.collector import Collector, Open, Receive, ml_dsa_44_signer
-from consensus.merkle import (BatchCertificate, BatchRoot, batch_certificate,
-                              check_batch_certificate, merkle_path, merkle_paths,
-                              merkle_root, node_hash,
+from consensus.merkle import (BATCH_FORMAT, BatchCertificate, BatchRoot, batch_certificate,
+                              batch_root_signing_bytes, check_batch_certificate,
+                              merkle_path, merkle_paths, merkle_root, node_hash,
                               root_from_path, seal_batch)
 from consensus.simulation import make_cluster
 from consensus.sources import software_attestation as att
 from consensus.store import open_store
-from consensus.votes import Certificate, ValidatorSet, Vote, check_certificate
+from consensus.votes import (Certificate, ValidatorSet, Vote, certificate_signing_bytes,
+                             check_certificate)
 
 SEED = int(os.environ.get("PQVOTE_SEED", "11"))
 
@@ -259,3 +260,126 @@ def test_cli_batch_and_verify_both_forms(tmp_path, cli, store_target):
         code, out, _ = cli("verify-cert", "--keys", keys, tmp_path / f"bad-{what}.json")
         assert code == 1 and out.startswith("invalid: ") and out.count("\n") == 1, (what, out)
     assert cli("batch-cert", "9", "--keys", keys, "--db", db)[0] == 1
+
+
+# -- exact forms and messages (written against the survivors of `make mutation`) -------------
+
+def test_batch_root_signing_bytes_are_the_documented_form():
+    root = BatchRoot(epoch=2, size=9, root=bytes(range(32)))
+    assert batch_root_signing_bytes(root) == (
+        b'pqvote/batch\x00{"epoch":2,"root":"' + bytes(range(32)).hex().encode()
+        + b'","size":9}')
+    # the signature is not signed
+    assert batch_root_signing_bytes(dataclasses.replace(root, signature=b"x")) == \
+        batch_root_signing_bytes(root)
+
+
+def test_signed_certificates_enter_a_batch_without_their_signature(batch):
+    vs, sk, certs, root, members = batch
+    sign = ml_dsa_44_signer(sk)
+    signed = [dataclasses.replace(c, signature=sign(certificate_signing_bytes(c)))
+              for c in certs]
+    assert all(c.signature for c in signed)
+    again, sealed = seal_batch(signed, sign)
+    assert again.root == root.root and all(bc.entry.signature == b"" for bc in sealed)
+    for i in (0, 4, 8):
+        bc = batch_certificate(root, signed, i)
+        assert bc == members[i] and bc.entry.signature == b""
+    with pytest.raises(ValueError) as e:
+        batch_certificate(root, signed[:8], 0)
+    assert str(e.value) == "the batch root covers 9 certificates, not 8"
+    with pytest.raises(ValueError) as e:
+        seal_batch([], sign)
+    assert str(e.value) == "a batch needs at least one certificate"
+
+
+def test_check_batch_certificate_reasons_and_keys(batch):
+    vs, _, _, root, members = batch
+    bc = members[2]
+    assert check_batch_certificate(bc.entry, vs, attest=att) == "not a batch certificate"
+    flip = dataclasses.replace(bc, path=(bytes(32),) + bc.path[1:])
+    assert check_batch_certificate(flip, vs, attest=att) == \
+        "the Merkle path does not lead from the entry to the signed root"
+    bad_sig = dataclasses.replace(bc, batch=dataclasses.replace(root, signature=b"\0" * 2420))
+    assert check_batch_certificate(bad_sig, vs, attest=att) == \
+        "collector signature over the batch root does not verify"
+    # the collector key: the set's, or one given (which then wins); none at all is refused
+    keyless = ValidatorSet(vs.validators, vs.rule)
+    assert check_batch_certificate(bc, keyless, attest=att) == \
+        "no collector public key to check the batch signature"
+    assert check_batch_certificate(bc, keyless, attest=att,
+                                   collector_pk=vs.collector_pk) is None
+    from pqcrypto.sign import ml_dsa_44
+    other_pk, _ = ml_dsa_44.keygen()
+    assert check_batch_certificate(bc, vs, attest=att, collector_pk=other_pk) == \
+        "collector signature over the batch root does not verify"
+    # the attestation function given is the one used
+    refuse = lambda *a: bytes(32)                   # noqa: E731
+    assert check_batch_certificate(bc, vs, attest=refuse).endswith("does not verify")
+
+
+def test_tree_arguments_are_checked_with_exact_messages():
+    leaves = [bytes([i]) * 32 for i in range(3)]
+    for f in (merkle_root, merkle_paths):
+        with pytest.raises(ValueError) as e:
+            f([])
+        assert str(e.value) == "a Merkle tree needs at least one leaf"
+    with pytest.raises(ValueError) as e:
+        merkle_path(leaves, 3)
+    assert str(e.value) == "leaf index 3 is outside a tree of 3 leaves"
+    path = merkle_path(leaves, 0)
+    for size, message in ((0, "batch size must be a positive integer, not 0"),
+                          (True, "batch size must be a positive integer, not True"),
+                          ("3", "batch size must be a positive integer, not '3'")):
+        with pytest.raises(ValueError) as e:
+            root_from_path(leaves[0], 0, size, path)
+        assert str(e.value) == message
+    for index, message in ((3, "index 3 is outside a batch of 3"),
+                           (-1, "index -1 is outside a batch of 3"),
+                           (True, "index True is outside a batch of 3"),
+                           ("0", "index '0' is outside a batch of 3")):
+        with pytest.raises(ValueError) as e:
+            root_from_path(leaves[0], index, 3, path)
+        assert str(e.value) == message
+    with pytest.raises(ValueError) as e:
+        root_from_path(leaves[0], 0, 3, path[:1])
+    assert str(e.value) == "Merkle path has 1 hashes, too few for position 0 of 3"
+    with pytest.raises(ValueError) as e:
+        root_from_path(leaves[2], 2, 3, path)
+    assert str(e.value) == "Merkle path has 2 hashes, position 2 of 3 needs 1"
+
+
+def test_batch_forms_from_json_exact(batch):
+    _, _, _, root, members = batch
+    good = members[3].to_json()
+    assert BatchCertificate.from_json(good) == members[3]
+    cases = [
+        ([good], f"not a {BATCH_FORMAT} document"),
+        (dict(good, format="x"), f"not a {BATCH_FORMAT} document"),
+        (dict(good, zz=1, aa=2), "batch certificate: unknown field 'aa'"),
+        (dict(good, index=-1), "batch certificate index must be a non-negative integer, "
+                               "not -1"),
+        (dict(good, index=True), "batch certificate index must be a non-negative integer, "
+                                 "not True"),
+        (dict(good, index="1"), "batch certificate index must be a non-negative integer, "
+                                "not '1'"),
+        (dict(good, path="00"), "batch certificate path must be a list of hashes"),
+        (dict(good, path=["00" * 31]), "Merkle path hash: expected 32 bytes, got 31"),
+        (dict(good, path=[1]), "Merkle path hash: expected a hex string, not int"),
+        (dict(good, batch=[]), "batch root must be a JSON object"),
+        (dict(good, batch=dict(good["batch"], root="00" * 31)),
+         "batch root: expected 32 bytes, got 31"),
+        (dict(good, batch=dict(good["batch"], signature="0")),
+         "batch root signature: not valid hex (an even number of 0-9a-f digits)"),
+    ]
+    for field in ("epoch", "size"):
+        for bad in (-1, True, "1"):
+            cases.append((dict(good, batch=dict(good["batch"], **{field: bad})),
+                          f"batch root {field} must be a non-negative integer, not {bad!r}"))
+    for obj, message in cases:
+        with pytest.raises(ValueError) as e:
+            BatchCertificate.from_json(obj)
+        assert str(e.value) == message, (obj, str(e.value))
+    # a root without a signature is an unsigned root
+    bare = {k: v for k, v in root.to_json().items() if k != "signature"}
+    assert BatchRoot.from_json(bare) == dataclasses.replace(root, signature=b"")

@@ -4,14 +4,15 @@ help decide anything, and certificates of the old epoch still verify. A change w
 resulting set breaks a power rule is refused, naming the rule."""
 
 import dataclasses
+import hashlib
 import os
 import random
 
 import pytest
 
 from consensus.collector import Collector, Open, Receive, Refused, ml_dsa_44_signer
-from consensus.epochs import (EpochHistory, NewValidator, SetChange, katt_digest,
-                              resulting_set)
+from consensus.epochs import (SET_CHANGE_FORMAT, EpochHistory, NewValidator, SetChange,
+                              katt_digest, resulting_set)
 from consensus.sources import software_attestation as att
 from consensus.store import open_store
 from consensus.votes import (Certificate, ConfigError, Validator, ValidatorSet, Vote,
@@ -267,3 +268,227 @@ def test_negative_control_a_history_without_nonce_ranges_is_caught(keys, tmp_pat
         return str(tmp_path / f"{name}.db")
     with pytest.raises(AssertionError):
         test_retire_riscv_by_quorum_old_key_cannot_decide(keys, target)
+
+
+# -- exact forms, messages and boundaries (written against the survivors of `make mutation`)
+
+def _three_epochs(genesis, sign, fresh, *, allow_unsigned=False):
+    """Epoch 0 → (retire riscv, add riscv-b; request 10) → epoch 1 → (retire riscv-b, add
+    riscv-c; request 20) → epoch 2."""
+    intel, amd, arm, _ = genesis.validators
+    history = EpochHistory(genesis)
+    first = _retire_riscv(genesis, fresh)
+    dec, _ = _decide(genesis, sign, 10, first.descriptor(), [intel, amd, arm])
+    one = history.apply(first, dec.certificate, k_att={"riscv-b": fresh}, attest=att,
+                        allow_unsigned=allow_unsigned)
+    fresher = bytes(reversed(fresh))
+    second = SetChange(from_epoch=1, retire=("riscv-b",),
+                       add=(NewValidator("riscv-c", "riscv", 1, katt_digest(fresher)),))
+    dec2, _ = _decide(one, sign, 20, second.descriptor(), [intel, amd, arm])
+    history.apply(second, dec2.certificate, k_att={"riscv-c": fresher}, attest=att,
+                  allow_unsigned=allow_unsigned)
+    return history, (first, dec.certificate, fresh), (second, dec2.certificate, fresher)
+
+
+def test_epoch_ranges_exact(keys):
+    genesis, sign, fresh = keys
+    intel, amd, arm, _ = genesis.validators
+    history, (first, c10, _), (second, c20, _) = _three_epochs(genesis, sign, fresh)
+    one = history.set_of(1)
+    assert [history.start_of(e) for e in range(3)] == [0, 11, 21] and len(history) == 3
+    assert [history.epoch_of(n) for n in (0, 10, 11, 20, 21, 10 ** 6)] == [0, 0, 1, 1, 2, 2]
+    assert history.changes == [(first, c10), (second, c20)]
+
+    def cert(vs, nonce):
+        return _decide(vs, sign, nonce, bytes([nonce]) * 24, [intel, amd, arm])[0].certificate
+    # each epoch's first and last request belong to it, the neighbours do not
+    assert history.check(cert(genesis, 0), attest=att) is None
+    assert history.check(cert(one, 11), attest=att) is None
+    assert history.check(c20, attest=att) is None
+    assert history.check(cert(genesis, 11), attest=att) == \
+        "request 11 lies after epoch 0 (epoch 1 starts at request 11)"
+    assert history.check(cert(one, 21), attest=att) == \
+        "request 21 lies after epoch 1 (epoch 2 starts at request 21)"
+    assert history.check(cert(one, 10), attest=att) == \
+        "request 10 lies before epoch 1 (which starts at request 11)"
+    assert history.check(dataclasses.replace(c20, epoch=3), attest=att) == \
+        "certificate names epoch 3, the latest known epoch is 2"
+    assert history.check("certificate", attest=att) == "not a certificate"
+    with pytest.raises(ConfigError) as e:
+        EpochHistory(one)
+    assert str(e.value) == "the genesis set must be epoch 0, not 1"
+
+
+def test_epoch_record_exact_and_rebuilt_only_as_stored(keys):
+    genesis, sign, fresh = keys
+    history, (first, c10, k1), (second, c20, k2) = _three_epochs(genesis, sign, fresh)
+    one = history.set_of(1)
+    assert history.to_record(1) == {
+        "change": first.to_json(), "certificate": c10.to_json(), "rule": "ge_3_4",
+        "quorum": 3, "total_power": 4,
+        "validators": [{"name": v.name, "vendor": v.vendor, "power": 1,
+                        "katt_digest": katt_digest(v.k_att).hex()} for v in one.validators]}
+    assert history.to_record(1)["validators"][3] == {
+        "name": "riscv-b", "vendor": "riscv", "power": 1, "katt_digest": katt_digest(k1).hex()}
+    assert history.to_record(2)["change"] == second.to_json()
+    records = [(1, 11, 10, history.to_record(1)), (2, 21, 20, history.to_record(2))]
+    k_att = {"riscv-b": k1, "riscv-c": k2}
+    rebuilt = EpochHistory.from_records(genesis, records, k_att, attest=att)
+    assert [rebuilt.start_of(e) for e in range(3)] == [0, 11, 21]
+    for bad in ((2, 11, 10), (1, 12, 10), (1, 11, 9)):
+        with pytest.raises(ConfigError) as e:
+            EpochHistory.from_records(genesis, [(*bad, records[0][3])], k_att, attest=att)
+        assert str(e.value) == f"stored epoch {bad[0]} does not match its change", bad
+    refuse = lambda *a: bytes(32)                   # noqa: E731
+    with pytest.raises(ConfigError, match="attestation of 'amd' does not verify|"
+                                          "attestation of 'arm' does not verify|"
+                                          "attestation of 'intel' does not verify"):
+        EpochHistory.from_records(genesis, records, k_att, attest=refuse)
+
+
+def test_apply_and_check_use_the_given_attestation_and_signature_options(keys):
+    genesis, sign, fresh = keys
+    intel, amd, arm, _ = genesis.validators
+    change = _retire_riscv(genesis, fresh)
+    dec, _ = _decide(genesis, sign, 10, change.descriptor(), [intel, amd, arm])
+    refuse = lambda *a: bytes(32)                   # noqa: E731
+    history = EpochHistory(genesis)
+    assert history.check(dec.certificate, attest=refuse).endswith("does not verify")
+    with pytest.raises(ConfigError, match="certificate is invalid: attestation of"):
+        history.apply(change, dec.certificate, k_att={"riscv-b": fresh}, attest=refuse)
+    # the signature: checked by default, left out on request
+    forged = dataclasses.replace(dec.certificate, signature=bytes(2420))
+    assert history.check(forged, attest=att) == "collector signature does not verify"
+    assert history.check(forged, attest=att, check_signature=False) is None
+
+    # a set without a collector key: refused unless allow_unsigned is given
+    keyless = ValidatorSet(genesis.validators, genesis.rule)
+    col = Collector(keyless, attest=att)
+    col.step(Open(10, change.descriptor(), at=0.0, deadline=100.0))
+    for i, v in enumerate((intel, amd, arm)):
+        col.step(Receive(_vote(v, 10, change.descriptor()), at=1.0 + i))
+    unsigned = col.decision(10).certificate
+    no_key = "no collector public key to check the signature (allow_unsigned not given)"
+    history = EpochHistory(keyless)
+    assert history.check(unsigned, attest=att) == no_key
+    assert history.check(unsigned, attest=att, allow_unsigned=True) is None
+    with pytest.raises(ConfigError) as e:
+        history.apply(change, unsigned, k_att={"riscv-b": fresh}, attest=att)
+    assert str(e.value) == f"the set change's certificate is invalid: {no_key}"
+    assert len(history) == 1
+    history.apply(change, unsigned, k_att={"riscv-b": fresh}, attest=att, allow_unsigned=True)
+    records = [(1, 11, 10, history.to_record(1))]
+    with pytest.raises(ConfigError, match="allow_unsigned not given"):
+        EpochHistory.from_records(keyless, records, {"riscv-b": fresh}, attest=att)
+    assert len(EpochHistory.from_records(keyless, records, {"riscv-b": fresh}, attest=att,
+                                         allow_unsigned=True)) == 2
+
+
+def test_apply_refusals_exact(keys):
+    genesis, sign, fresh = keys
+    intel, amd, arm, _ = genesis.validators
+    change = _retire_riscv(genesis, fresh)
+    d = change.descriptor()
+    history = EpochHistory(genesis)
+    rejected, _ = _decide(genesis, sign, 3, d, [], extra=[_vote(v, 3, d, False)
+                                                          for v in (intel, amd, arm)])
+    with pytest.raises(ConfigError) as e:
+        history.apply(change, rejected.certificate, k_att={"riscv-b": fresh}, attest=att)
+    assert str(e.value) == "the set change was not accepted by the current set's quorum"
+    other, _ = _decide(genesis, sign, 4, bytes(24), [intel, amd, arm])
+    with pytest.raises(ConfigError) as e:
+        history.apply(change, other.certificate, k_att={"riscv-b": fresh}, attest=att)
+    assert str(e.value) == "the certificate is for another descriptor than the change"
+
+
+def test_resulting_set_refusals_exact(keys):
+    genesis, _, fresh = keys
+    new = NewValidator("riscv-b", "riscv", 1, katt_digest(fresh))
+    cases = [
+        (SetChange(0, retire=("nobody",)), "cannot retire 'nobody': not in the epoch-0 set"),
+        (SetChange(0, retire=("riscv", "riscv"), add=(new,)), "a validator is retired twice"),
+        (SetChange(0, powers=(("intel", 1), ("intel", 1))),
+         "a validator's power is changed twice"),
+        (SetChange(0, powers=(("nobody", 1),)),
+         "cannot change the power of 'nobody': not in the resulting set"),
+        (SetChange(0, retire=("riscv",), add=(new,), powers=(("riscv", 1),)),
+         "cannot change the power of 'riscv': not in the resulting set"),
+        (SetChange(0, add=(NewValidator("intel", "intel", 1, bytes(32)),)),
+         "cannot add 'intel': already a validator"),
+        (SetChange(0, retire=("riscv",), add=(NewValidator("x", "sparc", 1, bytes(32)),)),
+         "Unknown vendor 'sparc' for 'x'"),
+    ]
+    for change, message in cases:
+        with pytest.raises(ConfigError) as e:
+            resulting_set(genesis, change)
+        assert str(e.value) == message
+    with pytest.raises(ConfigError) as e:
+        resulting_set(genesis, SetChange(0, retire=("riscv",), add=(new,)), {})
+    assert str(e.value) == "no attestation key for the new validator 'riscv-b'"
+    with pytest.raises(ConfigError) as e:
+        resulting_set(genesis, SetChange(0, retire=("riscv",)))
+    assert str(e.value).startswith("the epoch-1 set would break a power rule: ")
+
+
+def test_resulting_set_keeps_powers_rule_and_key(keys):
+    genesis, _, fresh = keys
+    # powers of 2 each (P = 8, q = 6): the added validator keeps the power it is given
+    doubled = ValidatorSet([dataclasses.replace(v, power=2) for v in genesis.validators],
+                           "gt_2_3", collector_pk=genesis.collector_pk)
+    change = SetChange(0, retire=("riscv",),
+                       add=(NewValidator("riscv-b", "riscv", 2, katt_digest(fresh)),))
+    new = resulting_set(doubled, change, {"riscv-b": fresh})
+    assert new["riscv-b"].power == 2 and new.total_power == 8 and new.q == 6
+    assert new["riscv-b"].k_att == fresh and new.rule == "gt_2_3" and new.epoch == 1
+    assert new.collector_pk == genesis.collector_pk
+    # a rule in the change replaces the current one
+    ruled = resulting_set(genesis, dataclasses.replace(_retire_riscv(genesis, fresh),
+                                                       rule="gt_2_3"), {"riscv-b": fresh})
+    assert genesis.rule == "ge_3_4" and ruled.rule == "gt_2_3"
+
+
+def test_set_change_encoding_exact(keys):
+    _, _, fresh = keys
+    change = SetChange(0, retire=("riscv",), powers=(("intel", 1),), rule="gt_2_3",
+                       add=(NewValidator("riscv-b", "riscv", 1, bytes(range(32))),))
+    canonical = (b'{"add":[{"katt_digest":"' + bytes(range(32)).hex().encode()
+                 + b'","name":"riscv-b","power":1,"vendor":"riscv"}],'
+                 b'"format":"pqvote-set-change/1","from_epoch":0,"powers":{"intel":1},'
+                 b'"retire":["riscv"],"rule":"gt_2_3"}')
+    assert change.canonical() == canonical
+    assert change.descriptor() == hashlib.sha3_256(b"pqvote/set-change\x00"
+                                                   + canonical).digest()[:24]
+    assert katt_digest(fresh) == hashlib.sha3_256(b"pqvote/katt\x00" + fresh).digest()
+
+
+def test_set_change_from_json_exact(keys):
+    _, _, fresh = keys
+    change = SetChange(0, retire=("riscv",), rule="gt_2_3",
+                       add=(NewValidator("riscv-b", "riscv", 1, katt_digest(fresh)),))
+    good = change.to_json()
+    assert SetChange.from_json(good) == change
+    # retire, add, powers and rule may be left out
+    assert SetChange.from_json({"format": SET_CHANGE_FORMAT, "from_epoch": 2}) == \
+        SetChange(2)
+    entry = good["add"][0]
+    bad_add = "each added validator needs exactly name, vendor, power, katt_digest"
+    cases = [
+        ([good], f"not a {SET_CHANGE_FORMAT} document"),
+        (dict(good, format="x"), f"not a {SET_CHANGE_FORMAT} document"),
+        (dict(good, zz=1, aa=2), "set change: unknown field 'aa'"),
+        (dict(good, retire="riscv"), "set change retire must be a list of validator names"),
+        (dict(good, retire=[1]), "set change retire must be a list of validator names"),
+        (dict(good, add={}), "set change add must be a list, powers an object"),
+        (dict(good, powers=[]), "set change add must be a list, powers an object"),
+        (dict(good, add=[[entry]]), bad_add),
+        (dict(good, add=[dict(entry, extra=1)]), bad_add),
+        (dict(good, add=[dict(entry, katt_digest="00" * 31)]),
+         "katt_digest: expected 32 bytes, got 31"),
+    ]
+    for bad in (-1, True, "0"):
+        cases.append((dict(good, from_epoch=bad),
+                      f"set change from_epoch must be a non-negative integer, not {bad!r}"))
+    for obj, message in cases:
+        with pytest.raises(ValueError) as e:
+            SetChange.from_json(obj)
+        assert str(e.value) == message, (obj, str(e.value))
