@@ -45,12 +45,19 @@ SYNTH_ARGS ?=
 synth: $(STAMP)
 	$(PY) -m tools.synth $(SYNTH_ARGS) $(DESIGNS)
 
-# Mutation testing (mutmut) of consensus/collector.py and consensus/votes.py against the
-# consensus tests; slow (tens of minutes), so not part of `make test`. Survivors: mutmut results.
+# Mutation testing (mutmut) of consensus/collector.py, votes.py, merkle.py and epochs.py
+# against the consensus tests; slow (tens of minutes), so not part of `make test`.
+# MUTANTS: mutmut name patterns to mutate only some modules; MUTATION_OUT: write the run's
+# summary there (tools/mutation_summary.py), e.g. the committed one:
+#   make mutation MUTANTS='consensus.merkle* consensus.epochs*' \
+#                 MUTATION_OUT=results/mutation_merkle_epochs.json
+MUTANTS ?=
+MUTATION_OUT ?=
 mutation: $(STAMP)
 	$(PY) -m pip install -q -e '.[mutation]'
 	rm -rf mutants
-	$(VENV)/bin/mutmut run --max-children $(JOBS); $(VENV)/bin/mutmut results
+	nice -n 10 $(VENV)/bin/mutmut run --max-children $(JOBS) $(MUTANTS); $(VENV)/bin/mutmut results
+	$(if $(MUTATION_OUT),$(PY) -m tools.mutation_summary --out $(MUTATION_OUT) $(MUTANTS))
 
 # Loopback load test of the networked cluster: 4 `pqvote node` processes (software backend),
 # the network collector, one SQLite store; decisions/s and p50/p99 latency, nothing lost.

@@ -26,15 +26,20 @@ checks each provided key against its digest.
 import dataclasses
 import hashlib
 import json
+import re
 from typing import Mapping
 
-from .votes import (AttestFn, Certificate, ConfigError, Validator, ValidatorSet, VENDOR_IDS,
-                    check_certificate, strict_hex)
+from .votes import (RULES, AttestFn, Certificate, ConfigError, Validator, ValidatorSet,
+                    VENDOR_IDS, check_certificate, strict_hex)
 
 __all__ = ["NewValidator", "SetChange", "EpochHistory", "resulting_set", "katt_digest",
            "SET_CHANGE_FORMAT"]
 
 SET_CHANGE_FORMAT = "pqvote-set-change/1"
+#: An added validator's name: a DNS label, since it names the validator's key files
+#: (``NAME.katt``, ``NAME.key``) and its node's TLS certificate (``DNS:NAME``).
+_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_NONCE_END = 1 << 64
 
 
 def katt_digest(k_att: bytes) -> bytes:
@@ -117,6 +122,10 @@ def resulting_set(current: ValidatorSet, change: SetChange, k_att: Mapping[str, 
     power rules at proposal time. :class:`ConfigError` names what is wrong, the power rule a
     resulting set breaks included.
     """
+    rule = current.rule if change.rule is None else change.rule
+    if isinstance(rule, bool) or not (rule in RULES or isinstance(rule, int)):
+        raise ConfigError(f"the quorum rule must be one of {', '.join(RULES)} or an integer, "
+                          f"not {rule!r}")
     if change.from_epoch != current.epoch:
         raise ConfigError(f"the change is for epoch {change.from_epoch}, the current set is "
                           f"epoch {current.epoch}")
@@ -134,9 +143,12 @@ def resulting_set(current: ValidatorSet, change: SetChange, k_att: Mapping[str, 
     validators = [dataclasses.replace(v, power=powers.get(v.name, v.power))
                   for v in current.validators if v.name not in change.retire]
     for i, a in enumerate(change.add):
+        if not isinstance(a.name, str) or not _NAME.fullmatch(a.name):
+            raise ConfigError(f"a new validator's name must be a DNS label (letters, digits, "
+                              f"inner hyphens, at most 63), not {a.name!r}")
         if a.name in current and a.name not in change.retire:
             raise ConfigError(f"cannot add {a.name!r}: already a validator")
-        if a.vendor not in VENDOR_IDS:
+        if not isinstance(a.vendor, str) or a.vendor not in VENDOR_IDS:
             raise ConfigError(f"Unknown vendor {a.vendor!r} for {a.name!r}")
         if k_att is None:
             key = hashlib.sha3_256(b"placeholder" + bytes([i]) + a.katt_digest).digest()
@@ -152,7 +164,6 @@ def resulting_set(current: ValidatorSet, change: SetChange, k_att: Mapping[str, 
         if any(bytes(v.k_att) == bytes(old.k_att) for old in current.validators
                if old.name in change.retire):
             raise ConfigError(f"{v.name!r} would keep a retired attestation key")
-    rule = current.rule if change.rule is None else change.rule
     try:
         return ValidatorSet(validators, rule, collector_pk=current.collector_pk,
                             epoch=current.epoch + 1)
@@ -230,6 +241,9 @@ class EpochHistory:
         lies in that epoch, else a one-line reason."""
         if not isinstance(cert, Certificate):
             return "not a certificate"
+        if isinstance(cert.nonce, bool) or not isinstance(cert.nonce, int) or \
+                not 0 <= cert.nonce < _NONCE_END:
+            return f"request {cert.nonce!r} is not an unsigned 64-bit integer"
         if cert.epoch >= len(self._sets):
             return (f"certificate names epoch {cert.epoch}, the latest known epoch is "
                     f"{len(self._sets) - 1}")

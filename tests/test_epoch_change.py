@@ -492,3 +492,44 @@ def test_set_change_from_json_exact(keys):
         with pytest.raises(ValueError) as e:
             SetChange.from_json(obj)
         assert str(e.value) == message, (obj, str(e.value))
+
+
+def test_malformed_changes_refused_on_one_line(keys):
+    """Names that could not name a key file and a TLS certificate, vendors and rules of the
+    wrong type, request numbers outside 64 bits: refused with what is wrong."""
+    genesis, sign, fresh = keys
+
+    def add(name, vendor="riscv"):
+        return SetChange(0, retire=("riscv",), add=(NewValidator(name, vendor, 1,
+                                                                 katt_digest(fresh)),))
+    for name in ("", "-b", "b-", "a/b", "../x", "x.y", "a" * 64, 5, None):
+        with pytest.raises(ConfigError) as e:
+            resulting_set(genesis, add(name))
+        assert str(e.value) == ("a new validator's name must be a DNS label (letters, "
+                                f"digits, inner hyphens, at most 63), not {name!r}")
+    for name in ("a" * 63, "B", "riscv-2", "R1-b"):
+        assert resulting_set(genesis, add(name))[name].vendor == "riscv"
+    for vendor in (["riscv"], None, "sparc"):
+        with pytest.raises(ConfigError) as e:
+            resulting_set(genesis, add("x", vendor))
+        assert str(e.value) == f"Unknown vendor {vendor!r} for 'x'"
+    for rule in ([1], True, 1.5, "nope", None):
+        change = dataclasses.replace(add("x"), rule=rule)
+        if rule is None:
+            assert resulting_set(genesis, change).rule == genesis.rule
+            continue
+        with pytest.raises(ConfigError) as e:
+            resulting_set(genesis, change)
+        assert str(e.value) == ("the quorum rule must be one of ge_3_4, gt_2_3, unanimous or "
+                                f"an integer, not {rule!r}")
+    assert resulting_set(genesis, dataclasses.replace(add("x"), rule=3)).q == 3
+    intel, amd, arm, _ = genesis.validators
+    dec, _ = _decide(genesis, sign, 7, bytes(24), [intel, amd, arm])
+    history = EpochHistory(genesis)
+    assert history.check(dec.certificate, attest=att) is None
+    for nonce in (-1, 1 << 64, True, "7"):
+        assert history.check(dataclasses.replace(dec.certificate, nonce=nonce), attest=att) \
+            == f"request {nonce!r} is not an unsigned 64-bit integer"
+    top = dataclasses.replace(dec.certificate, nonce=(1 << 64) - 1)
+    assert history.check(top, attest=att) != \
+        f"request {(1 << 64) - 1} is not an unsigned 64-bit integer"
