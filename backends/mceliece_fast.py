@@ -30,6 +30,13 @@ hardened path; the arm core (hdl/mceliece) is the constant-time one (docs/scalin
 
 It is checked bit for bit against ``pqcrypto.kem.mceliece_348864`` and the round-4 KAT
 (tests/test_mceliece_fast.py).
+
+Why ``backends/`` and not ``golden/``: the golden model mirrors the hardware stage by stage
+so that a failing core can be compared stage by stage; this module is organised for a CPU
+instead and is not a model of anything the RTL computes. It is an implementation behind a
+vote source, as the RTL backends are: ``consensus.sources`` uses it, and it takes its
+constants and the key-load stages from ``golden.mceliece``. A prepared key holds about
+15 MB of tables; :func:`prepare` keeps the latest four.
 """
 
 import collections
