@@ -16,7 +16,7 @@ The node answers with its own key and attestation key (the collector never sends
 "inflight", "max_inflight", "tls"}``.
 """
 
-import json
+import binascii
 
 from consensus.jsonin import JsonInputError, loads
 from golden.proof import DESCRIPTOR_BYTES, VENDORS, proof_len
@@ -80,5 +80,7 @@ def parse_request(body: bytes):
 
 
 def request_body(nonce: int, descriptor: bytes, proof: bytes) -> bytes:
-    return json.dumps({"nonce": int(nonce), "descriptor": bytes(descriptor).hex(),
-                       "proof": bytes(proof).hex()}).encode()
+    """The JSON body of a validation request (``json.dumps`` gives the same bytes; hex needs
+    no escaping, so the 16 KB of a riscv proof are not scanned again)."""
+    return b'{"nonce": %d, "descriptor": "%s", "proof": "%s"}' % (
+        int(nonce), binascii.hexlify(bytes(descriptor)), binascii.hexlify(bytes(proof)))

@@ -33,3 +33,12 @@ def test_descriptor_size_and_type():
         parse_request(_body(descriptor=D[:23].hex()))
     with pytest.raises(RequestError, match="proof: expected a hex string"):
         parse_request(_body(proof=12))
+
+
+def test_request_body_is_the_json_of_the_request():
+    from network.protocol import request_body
+    proof = bytes(range(256)) * 32
+    body = request_body(2**64 - 1, D, proof)
+    assert body == json.dumps({"nonce": 2**64 - 1, "descriptor": D.hex(),
+                               "proof": proof.hex()}).encode()
+    assert parse_request(body) == (2**64 - 1, D, proof)
