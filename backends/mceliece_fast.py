@@ -51,7 +51,8 @@ from golden import mceliece as mc
 __all__ = ["PreparedKey", "prepare", "decaps"]
 
 _T, _N, _Q1 = mc.T, mc.N, mc.Q - 1
-_LANE = 16                                  # bits per packed field element
+# Packed vectors: field elements in 16-bit lanes of one Python integer (lane i = bits
+# 16 i .. 16 i + 15), so that XOR acts on all of them at once.
 # Log domain with a sentinel for 0: _LOG[0] = _ZLOG, and every _EXP index that involves
 # _ZLOG is at least _ZLOG, where _EXP holds 0, so a product with a zero factor is 0.
 _ZLOG = 2 * _Q1
@@ -256,16 +257,16 @@ def prepare(sk) -> PreparedKey:
     """The :class:`PreparedKey` of ``sk``, from a small cache of the latest keys."""
     sk = bytes(sk)
     with _LOCK:
-        pk = _CACHE.get(sk)
-        if pk is not None:
+        prepared = _CACHE.get(sk)
+        if prepared is not None:
             _CACHE.move_to_end(sk)
-            return pk
-    pk = PreparedKey(sk)
+            return prepared
+    prepared = PreparedKey(sk)
     with _LOCK:
-        _CACHE[sk] = pk
+        _CACHE[sk] = prepared
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
-    return pk
+    return prepared
 
 
 def decaps(sk, ct) -> bytes:
