@@ -702,6 +702,8 @@ def _node_tls_files(root: Path, names) -> list:
 def cmd_epoch_apply(args):
     """Open the next epoch with a change that the current set decided (request NONCE)."""
     from consensus.epochs import SetChange
+    if not 0 <= args.nonce < 1 << 64:
+        _fail(f"nonce {args.nonce} is not an unsigned 64-bit integer")
     cluster = load_cluster(args.keys, need_secrets=False)
     db = args.db or cluster.database
     history = _history(cluster, db)

@@ -248,6 +248,41 @@ def test_cli_retire_riscv_propose_decide_apply(tmp_path, cli):
     (tmp_path / "relabel.json").write_text(json.dumps(dict(cert, epoch=0)))
     code, out, _ = cli("verify-cert", "--keys", keys, tmp_path / "relabel.json")
     assert code == 1 and "lies after epoch 0" in out
+    # batches are sealed per epoch; a batch certificate of epoch 1 verifies against epoch 1
+    code, out, err = cli("batch", "--keys", keys)
+    assert code == 0, err
+    assert [(b["epoch"], b["nonces"]) for b in json.loads(out)["batches"]] == [(0, [1]), (1, [2])]
+    assert cli("batch-cert", "2", "--keys", keys, "--out", tmp_path / "b2.json")[0] == 0
+    code, out, _ = cli("verify-cert", "--keys", keys, tmp_path / "b2.json")
+    assert code == 0 and "epoch 1), entry 0 of a batch of 1" in out, out
+    b2 = json.loads((tmp_path / "b2.json").read_text())
+    (tmp_path / "b2-epoch0.json").write_text(json.dumps(dict(
+        b2, certificate=dict(b2["certificate"], epoch=0), batch=dict(b2["batch"], epoch=0))))
+    code, out, _ = cli("verify-cert", "--keys", keys, tmp_path / "b2-epoch0.json")
+    assert code == 1 and "lies after epoch 0" in out
+    # malformed input: one line naming what is wrong, nothing written or stored
+    (tmp_path / "list.json").write_text("[]")
+    (tmp_path / "neg.json").write_text(json.dumps(dict(cert, nonce=-1)))
+    for argv, message in [
+        (("epoch", "apply", "--change", tmp_path / "change.json", "--nonce", "-5"),
+         "nonce -5 is not an unsigned 64-bit integer"),
+        (("epoch", "apply", "--change", tmp_path / "list.json", "--nonce", "2"),
+         "not a pqvote-set-change/1 document"),
+        (("epoch", "propose", "--add", "../x:riscv", "--retire", "riscv-b", "--out",
+          tmp_path / "x.json"), "must be a DNS label"),
+        (("epoch", "propose", "--retire", "riscv", "--out", tmp_path / "x.json"),
+         "cannot retire 'riscv': not in the epoch-1 set"),
+        (("decide", "--proofs", tmp_path / "q.json", "--backend", "software", "--nonce", "1"),
+         "request 1 is already decided"),
+        (("decide", "--proofs", tmp_path / "q.json", "--backend", "software", "--nonce", "0"),
+         "request 0 lies before validator-set epoch 1 (which starts at request 2)"),
+    ]:
+        n = 2 if argv[0] == "epoch" else 1
+        code, out, err = cli(*argv[:n], "--keys", keys, *argv[n:])
+        assert code == 2 and message in err and err.count("\n") == 1 and out == "", (argv, err)
+    assert not (tmp_path / "x.json").exists() and not (keys / "x.katt").exists()
+    code, out, _ = cli("verify-cert", "--keys", keys, tmp_path / "neg.json")
+    assert (code, out) == (1, "invalid: request -1 is not an unsigned 64-bit integer\n")
 
 
 def test_negative_control_a_history_without_nonce_ranges_is_caught(keys, tmp_path,
