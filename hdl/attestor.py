@@ -41,6 +41,7 @@ from golden.keccak import (DOMAIN, RATE, keccak_f1600, kmac256_key_block, kmac25
 from golden.proof import (BEAT_BYTES, DESCRIPTOR_BYTES, KATT_BYTES, PROOF_CUSTOMIZATION,
                           TAG_BYTES, VENDORS, VOTE_CUSTOMIZATION)
 from hdl.keccak import KeccakP1600, KeccakState
+from hdl.sponge import SpongeClientSignature, SpongeMode
 from hdl.stream_util import Word
 
 __all__ = ["Attestor", "AttestorOut", "prefix_state", "key_block", "final_block",
@@ -48,10 +49,14 @@ __all__ = ["Attestor", "AttestorOut", "prefix_state", "key_block", "final_block"
 
 RATE_BYTES = RATE["cshake256"]
 assert RATE_BYTES == RATE["sha3_256"], "the digest and the KMACs share one block buffer width"
+assert RATE_BYTES == RATE["shake256"], "the hash service uses the digest's block buffer"
 RATE_WORDS = RATE_BYTES // BEAT_BYTES
 OUT_BITS = 8 * TAG_BYTES                 # L = 256 for the tag and the attestation
 SHA3_DOMAIN = DOMAIN["sha3_256"]
+SHAKE_DOMAIN = DOMAIN["shake256"]
 CSHAKE_DOMAIN = DOMAIN["cshake256"]
+#: hash service: output words of the first squeezed block a client may read
+SERVICE_OUT_WORDS = 4
 PAD_END = 0x80                           # the final bit of pad10*1 (FIPS 202 §B.2)
 
 #: id(1) ‖ N(8) ‖ D(24) ‖ vote(1) ‖ PD(32)
@@ -152,6 +157,15 @@ class Attestor(wiring.Component):
     follows ``i_verdict.valid`` by 1 cycle and ``i_k.valid`` by 25 cycles; a verdict or
     ``K`` offered earlier waits. The schedule depends only on the number of beats.
 
+    Hash service (``hash_service``, KEM engines only): while the attestor waits for ``K``
+    its permutation is free, so an engine without a Keccak of its own hashes here. ``hash``
+    is the client side of a :class:`~hdl.sponge.KeccakSponge` (``SpongeClientSignature``)
+    restricted to what fits the digest's block buffer: rate-136 modes (``SHAKE256``; a word
+    with mode ``SHA3_256`` gives SHA3-256), any message length (``nbytes`` on the final word),
+    and the first ``SERVICE_OUT_WORDS`` output words; ``stop`` ends the job. A message offered
+    earlier waits until the attestations are done (the schedule above); absorbing costs
+    ``rounds`` + 1 cycles a block, like the digest. ``K`` offered during a job waits for it.
+
     Parameters
     ----------
     vendor : str
@@ -162,6 +176,8 @@ class Attestor(wiring.Component):
         Rounds per clock of the permutation (1 or 2). With 2 a 17-beat block is permuted
         in 12 cycles, so the proof is taken at one beat per cycle; with 1 the digest
         back-pressures ``i_digest``.
+    hash_service : bool
+        Offer the permutation to the engine between the attestations and ``K`` (``kem``).
 
     Members
     -------
@@ -185,11 +201,13 @@ class Attestor(wiring.Component):
         The engine's ``K``.
     i_verdict : ``In(stream.Signature(unsigned(1)))``  (not ``kem``)
         The engine's verdict.
+    hash : ``In(SpongeClientSignature)``  (``hash_service``)
+        The engine's hash jobs.
     o : ``Out(stream.Signature(AttestorOut))``
         Vote, attestation and digest of the request.
     """
 
-    def __init__(self, *, vendor, kem, rounds_per_cycle=2):
+    def __init__(self, *, vendor, kem, rounds_per_cycle=2, hash_service=False):
         if vendor not in VENDORS:
             raise ValueError(f"Vendor must be one of {', '.join(map(repr, VENDORS))}, "
                              f"not {vendor!r}")
@@ -197,8 +215,13 @@ class Attestor(wiring.Component):
             raise TypeError(f"KEM flag must be a bool, not {kem!r}")
         if rounds_per_cycle not in (1, 2) or not isinstance(rounds_per_cycle, int):
             raise ValueError(f"Round count per cycle must be 1 or 2, not {rounds_per_cycle!r}")
+        if not isinstance(hash_service, bool):
+            raise TypeError(f"Hash service flag must be a bool, not {hash_service!r}")
+        if hash_service and not kem:
+            raise ValueError("A hash service needs a KEM engine (it runs while K is awaited)")
         self._vendor = vendor
         self._kem = kem
+        self._hash_service = hash_service
         self._rounds_per_cycle = rounds_per_cycle
         members = {
             "i_katt": In(stream.Signature(unsigned(8 * KATT_BYTES))),
@@ -214,6 +237,8 @@ class Attestor(wiring.Component):
         if kem:
             members["tag"] = In(8 * TAG_BYTES)
             members["i_k"] = In(stream.Signature(unsigned(256)))
+            if hash_service:
+                members["hash"] = In(SpongeClientSignature)
         else:
             members["i_verdict"] = In(stream.Signature(unsigned(1)))
         super().__init__(wiring.Signature(members))
@@ -229,6 +254,10 @@ class Attestor(wiring.Component):
     @property
     def rounds_per_cycle(self):
         return self._rounds_per_cycle
+
+    @property
+    def hash_service(self):
+        return self._hash_service
 
     def elaborate(self, platform):
         m = Module()
@@ -307,39 +336,79 @@ class Attestor(wiring.Component):
         out_bits = Signal(OUT_BITS)
         m.d.comb += out_bits.eq(Cat(*[perm.o.payload[k] for k in range(OUT_BITS // 64)]))
 
-        # ---- digest intake ----------------------------------------------------------------
-        absorbing = Signal()                 # i_digest is open (between start and last)
+        # ---- digest intake (and the hash service's messages) --------------------------------
+        absorbing = Signal()                 # the intake is open (between start and last)
         consume = Signal()                   # the block in dbuf goes to the permutation
         d_hs = Signal()
+        in_ready = Signal()
+        in_valid = Signal()
+        in_data = Signal(64)                 # message bytes, those past in_n zero
+        in_last = Signal()
+        in_n = Signal(range(9))              # bytes in the word (8 except on a final word)
+        dom_word = Signal(64)                # the domain byte at byte in_n (0 if in_n = 8)
+        hashing = Signal()                   # the intake takes the engine's hash message
+        if self._hash_service:
+            dom = Signal(8)                  # the message's domain byte
+            hw = self.hash.i.payload
+            hw_n = Signal(range(9))
+            hw_data = Signal(64)
+            m.d.comb += hw_n.eq(Mux(hw.nbytes > 8, 8, Mux(hw.last, hw.nbytes, 8)))
+            with m.Switch(hw_n):
+                for n in range(9):
+                    with m.Case(n):
+                        m.d.comb += hw_data.eq(hw.data & ((1 << (8 * n)) - 1))
+            m.d.comb += [
+                in_valid.eq(Mux(hashing, self.hash.i.valid, self.i_digest.valid)),
+                in_data.eq(Mux(hashing, hw_data, self.i_digest.payload.data)),
+                in_last.eq(Mux(hashing, hw.last, self.i_digest.payload.last)),
+                in_n.eq(Mux(hashing, hw_n, 8)),
+                self.i_digest.ready.eq(in_ready & ~hashing),
+                self.hash.i.ready.eq(in_ready & hashing),
+            ]
+            with m.Switch(in_n):
+                for n in range(8):
+                    with m.Case(n):
+                        m.d.comb += dom_word.eq(dom << (8 * n))
+        else:
+            dom = Const(SHA3_DOMAIN, 8)
+            m.d.comb += [
+                in_valid.eq(self.i_digest.valid),
+                in_data.eq(self.i_digest.payload.data),
+                in_last.eq(self.i_digest.payload.last),
+                in_n.eq(8),
+                self.i_digest.ready.eq(in_ready),
+            ]
         m.d.comb += [
-            self.i_digest.ready.eq(absorbing & ~dpad & (~dfull | consume)),
-            d_hs.eq(self.i_digest.valid & self.i_digest.ready),
+            in_ready.eq(absorbing & ~dpad & (~dfull | consume)),
+            d_hs.eq(in_valid & in_ready),
         ]
         with m.If(consume):
             m.d.sync += [dbuf[k].eq(0) for k in range(RATE_WORDS)]
             m.d.sync += [dfull.eq(0), dfirst.eq(0)]
             with m.If(dpad):
-                m.d.sync += [dbuf[0].eq(SHA3_DOMAIN), dfull.eq(1), dfinal.eq(1), dpad.eq(0)]
+                m.d.sync += [dbuf[0].eq(dom), dfull.eq(1), dfinal.eq(1), dpad.eq(0)]
         with m.If(d_hs):
-            word = self.i_digest.payload
+            whole = Signal()                 # the word has 8 message bytes
+            m.d.comb += whole.eq(in_n == 8)
             for k in range(RATE_WORDS):
                 with m.If(dwp == k):
-                    m.d.sync += dbuf[k].eq(word.data)
+                    m.d.sync += dbuf[k].eq(in_data | Mux(in_last, dom_word, 0))
                     if k + 1 < RATE_WORDS:
-                        with m.If(word.last):
-                            m.d.sync += dbuf[k + 1].eq(SHA3_DOMAIN)
-            with m.If(word.last | (dwp == RATE_WORDS - 1)):
-                m.d.sync += [dwp.eq(0), dfull.eq(1), dfinal.eq(word.last)]
+                        with m.If(in_last & whole):
+                            m.d.sync += dbuf[k + 1].eq(dom)
+            with m.If(in_last | (dwp == RATE_WORDS - 1)):
+                m.d.sync += [dwp.eq(0), dfull.eq(1), dfinal.eq(in_last)]
             with m.Else():
                 m.d.sync += dwp.eq(dwp + 1)
-            with m.If(word.last):
+            with m.If(in_last):
                 m.d.sync += absorbing.eq(0)
-                with m.If(dwp == RATE_WORDS - 1):
+                with m.If((dwp == RATE_WORDS - 1) & whole):
                     m.d.sync += [dfinal.eq(0), dpad.eq(1)]
 
         # ---- sequencer --------------------------------------------------------------------
         m.d.comb += self.o.payload.digest.eq(pd)
         m.d.comb += [self.o.payload.vote.eq(vote), self.o.payload.attestation.eq(attestation)]
+        hsq = Signal(range(SERVICE_OUT_WORDS + 1))    # hash service: next output word
         if kem:
             match = Signal()
             m.d.comb += match.eq(out_bits == self.tag)
@@ -349,7 +418,9 @@ class Attestor(wiring.Component):
                 m.d.comb += [job.eq(JOB_KATT), self.i_katt.ready.eq(~perm.busy & ~self.start)]
                 with m.If(self.start):
                     m.d.sync += [dwp.eq(0), dfull.eq(0), dfinal.eq(0), dfirst.eq(1),
-                                 dpad.eq(0), absorbing.eq(1)]
+                                 dpad.eq(0), absorbing.eq(1), hashing.eq(0)]
+                    if self._hash_service:
+                        m.d.sync += dom.eq(SHA3_DOMAIN)
                     m.d.sync += [dbuf[k].eq(0) for k in range(RATE_WORDS)]
                     m.next = "Digest"
                 with m.Elif(self.i_katt.valid & self.i_katt.ready):
@@ -396,6 +467,36 @@ class Attestor(wiring.Component):
                     with m.Elif(self.i_k.valid):
                         m.d.comb += issue.eq(1)
                         m.next = "Tag"
+                    if self._hash_service:
+                        with m.Elif(self.hash.i.valid):
+                            # a new hash job: an empty block buffer, the mode's domain byte
+                            sha3 = self.hash.i.payload.mode == SpongeMode.SHA3_256
+                            m.d.sync += [dwp.eq(0), dfull.eq(0), dfinal.eq(0), dfirst.eq(1),
+                                         dpad.eq(0), absorbing.eq(1), hashing.eq(1),
+                                         hsq.eq(0), dom.eq(Mux(sha3, SHA3_DOMAIN, SHAKE_DOMAIN))]
+                            m.d.sync += [dbuf[k].eq(0) for k in range(RATE_WORDS)]
+                            m.next = "Hash"
+                if self._hash_service:
+                    with m.State("Hash"):
+                        m.d.comb += job.eq(Mux(dfirst, JOB_DIGEST0, JOB_DIGEST))
+                        with m.If(dfull & Mux(dfirst, ~perm.busy, perm.o.valid)):
+                            m.d.comb += [issue.eq(1), take.eq(~dfirst), consume.eq(1)]
+                            with m.If(dfinal):
+                                m.next = "HashOut"
+                    with m.State("HashOut"):
+                        # the first output words, then back to waiting for K on stop
+                        m.d.comb += self.hash.o.valid.eq(perm.o.valid &
+                                                         (hsq < SERVICE_OUT_WORDS))
+                        with m.Switch(hsq):
+                            for w in range(SERVICE_OUT_WORDS):
+                                with m.Case(w):
+                                    m.d.comb += self.hash.o.payload.eq(perm.o.payload[w])
+                        with m.If(self.hash.o.valid & self.hash.o.ready):
+                            m.d.sync += hsq.eq(hsq + 1)
+                        with m.If(self.hash.stop & perm.o.valid):
+                            m.d.comb += take.eq(1)
+                            m.d.sync += hashing.eq(0)
+                            m.next = "Verdict"
                 with m.State("Tag"):
                     m.d.comb += [job.eq(JOB_TAG2), take.eq(1), issue.eq(perm.o.valid)]
                     with m.If(perm.o.valid):

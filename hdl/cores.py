@@ -29,7 +29,7 @@ def engine_class(path):
     return getattr(importlib.import_module(module), name)
 
 
-def shell_core(vendor, engine, *, digest_rounds_per_cycle=2):
+def shell_core(vendor, engine, *, digest_rounds_per_cycle=2, engine_defaults=None):
     """A factory building ``ValidatorShell(vendor=vendor, engine=<engine>(**engine_kwargs))``.
 
     Parameters
@@ -41,6 +41,9 @@ def shell_core(vendor, engine, *, digest_rounds_per_cycle=2):
         returning the engine component.
     digest_rounds_per_cycle : int
         The default of the factory's ``digest_rounds_per_cycle`` (the shell's sponge).
+    engine_defaults : dict, optional
+        Default keyword arguments of the engine in the core (the factory's own
+        ``engine_kwargs`` override them).
 
     Returns
     -------
@@ -51,10 +54,11 @@ def shell_core(vendor, engine, *, digest_rounds_per_cycle=2):
         raise ValueError(f"Vendor must be one of {', '.join(map(repr, VENDORS))}, not {vendor!r}")
 
     default_rpc = digest_rounds_per_cycle
+    defaults = dict(engine_defaults or {})
 
     def factory(*, digest_rounds_per_cycle=default_rpc, **engine_kwargs):
         cls = engine_class(engine) if isinstance(engine, str) else engine
-        return ValidatorShell(vendor=vendor, engine=cls(**engine_kwargs),
+        return ValidatorShell(vendor=vendor, engine=cls(**{**defaults, **engine_kwargs}),
                               digest_rounds_per_cycle=digest_rounds_per_cycle)
 
     factory.vendor = vendor
@@ -67,8 +71,12 @@ def shell_core(vendor, engine, *, digest_rounds_per_cycle=2):
 CORES: dict[str, Callable[..., wiring.Component]] = {
     # the digest at 1 round/cycle: one Keccak round less (area budget, docs/fpga.md)
     "intel": shell_core("intel", "hdl.mlkem.engine:MlKemEngine", digest_rounds_per_cycle=1),
-    "amd": shell_core("amd", "hdl.sntrup.engine:SntrupEngine"),
-    "arm": shell_core("arm", "hdl.mceliece.engine:McElieceEngine"),
+    # the digest at 1 round/cycle: the engine runs thousands of cycles after the proof is
+    # in, so a slower digest costs a few cycles and saves a Keccak round (docs/fpga.md)
+    "amd": shell_core("amd", "hdl.sntrup.engine:SntrupEngine", digest_rounds_per_cycle=1),
+    # the engine hashes on the shell's permutation: one Keccak in the core (docs/mceliece.md)
+    "arm": shell_core("arm", "hdl.mceliece.engine:McElieceEngine", digest_rounds_per_cycle=1,
+                      engine_defaults={"shared_hash": True}),
     # the digest at 1 round/cycle: the proof streams in faster than the engine uses it
     "riscv": shell_core("riscv", "hdl.slhdsa:SlhDsaEngine", digest_rounds_per_cycle=1),
 }

@@ -19,7 +19,7 @@ from golden.keccak import kmac256_key_block, kmac256_prefix_block, right_encode
 from hdl.keccak import KeccakP1600
 
 
-__all__ = ["SpongeMode", "SpongeIn", "MsgWord", "RATE_BYTES", "DOMAIN",
+__all__ = ["SpongeMode", "SpongeIn", "MsgWord", "RATE_BYTES", "DOMAIN", "SpongeClientSignature",
            "KeccakSponge", "KmacAdapter", "Kmac256"]
 
 
@@ -53,6 +53,15 @@ MsgWord = data.StructLayout({
     "data": unsigned(64),
     "nbytes": unsigned(4),
     "last": unsigned(1),
+})
+
+#: The client side of a :class:`KeccakSponge` (its signature, flipped): an engine that hashes
+#: on a sponge it does not own exposes this and the shell connects it to a hash service
+#: (:class:`~hdl.attestor.Attestor` with ``hash_service``) or to a :class:`KeccakSponge`.
+SpongeClientSignature = wiring.Signature({
+    "i": Out(stream.Signature(SpongeIn)),
+    "o": In(stream.Signature(unsigned(64))),
+    "stop": Out(1),
 })
 
 _MAX_RATE_WORDS = max(RATE_BYTES.values()) // 8

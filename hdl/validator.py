@@ -543,8 +543,14 @@ class ValidatorShell(wiring.Component):
         m.submodules.engine = engine = self._engine
         m.submodules.keys = keys = KeyLoader(vendor=self._vendor)
         m.submodules.intake = intake = ProofIntake(vendor=self._vendor, kem=kem)
+        # an engine with a ``hash`` port (no Keccak of its own) hashes on the attestor's
+        # permutation while the attestor waits for K (docs/interfaces.md)
+        shared_hash = kem and "hash" in engine.signature.members
         m.submodules.attestor = att = Attestor(
-            vendor=self._vendor, kem=kem, rounds_per_cycle=self._digest_rounds_per_cycle)
+            vendor=self._vendor, kem=kem, rounds_per_cycle=self._digest_rounds_per_cycle,
+            hash_service=shared_hash)
+        if shared_hash:
+            wiring.connect(m, engine.hash, att.hash)
 
         req_idle = Signal()            # no request in flight
         descriptor = Signal(192)

@@ -484,6 +484,99 @@ def test_attestor_alone():
         assert cycles == 25, cycles
 
 
+@pytest.mark.parametrize("rounds", [1, 2])
+def test_attestor_hash_service(rounds):
+    """Attestor hash service (arm, KEM): between the attestations and K the engine's
+    messages are hashed on the attestor's permutation — SHAKE256 at every padding boundary
+    (empty, partial final word, one byte short of a block, a whole block, McEliece's 533
+    bytes) and one SHA3-256 — the first four output words equal hashlib's, each job costs
+    the same cycles for every message of its length, and the digest, vote and attestation
+    of the request are unchanged."""
+    import hashlib
+    from golden.proof import attestation, proof_digest, proof_tag
+    from hdl.attestor import Attestor
+    from hdl.sponge import SpongeMode
+    vendor = "arm"
+    rng = random.Random(63)
+    k_att, K, D = rng.randbytes(32), rng.randbytes(32), rng.randbytes(24)
+    proof = rng.randbytes(152)
+    jobs = [(n, SpongeMode.SHAKE256) for n in (0, 5, 8, 135, 136, 137, 272, 533)]
+    jobs += [(533, SpongeMode.SHAKE256), (41, SpongeMode.SHA3_256)]
+    messages = [(rng.randbytes(n), mode) for n, mode in jobs]
+    dut = Attestor(vendor=vendor, kem=True, rounds_per_cycle=rounds, hash_service=True)
+    got, cycles, out = [], [], []
+
+    async def bench(ctx):
+        ctx.set(dut.i_katt.payload, int.from_bytes(k_att, "little"))
+        ctx.set(dut.i_katt.valid, 1)
+        await ctx.tick().until(dut.i_katt.ready)
+        ctx.set(dut.i_katt.valid, 0)
+        await ctx.tick().until(~dut.katt_busy)
+        ctx.set(dut.descriptor, int.from_bytes(D, "little"))
+        ctx.set(dut.nonce, 78)
+        ctx.set(dut.tag, int.from_bytes(proof_tag(K, D), "little"))
+        ctx.set(dut.ok, 1)
+        ctx.set(dut.start, 1)
+        await ctx.tick()
+        ctx.set(dut.start, 0)
+        beats = _beats(proof)
+        await _put_stream(ctx, dut.i_digest, [{"data": w, "last": i == len(beats) - 1}
+                                              for i, w in enumerate(beats)])
+        for msg, mode in messages:
+            words = [msg[i:i + 8] for i in range(0, len(msg), 8)] or [b""]
+            n = 0
+            for i, w in enumerate(words):
+                ctx.set(dut.hash.i.payload, {"data": int.from_bytes(w, "little"),
+                                             "nbytes": len(w), "last": i == len(words) - 1,
+                                             "mode": mode})
+                ctx.set(dut.hash.i.valid, 1)
+                await ctx.tick().until(dut.hash.i.ready)
+                n += 1
+            ctx.set(dut.hash.i.valid, 0)
+            ctx.set(dut.hash.o.ready, 1)
+            words_out = []
+            while len(words_out) < 4:
+                await ctx.delay(1e-9)
+                if ctx.get(dut.hash.o.valid):
+                    words_out.append(ctx.get(dut.hash.o.payload))
+                    ctx.set(dut.hash.stop, len(words_out) == 4)
+                await ctx.tick()
+                n += 1
+            ctx.set(dut.hash.stop, 0)
+            ctx.set(dut.hash.o.ready, 0)
+            got.append(b"".join(w.to_bytes(8, "little") for w in words_out))
+            cycles.append(n)
+        ctx.set(dut.i_k.payload, int.from_bytes(K, "little"))
+        ctx.set(dut.i_k.valid, 1)
+        await ctx.tick().until(dut.i_k.ready)
+        ctx.set(dut.i_k.valid, 0)
+        ctx.set(dut.o.ready, 1)
+        await ctx.tick().until(dut.o.valid)
+        r = ctx.get(dut.o.payload)
+        out.append((int(r.vote), int(r.attestation).to_bytes(32, "little"),
+                    int(r.digest).to_bytes(32, "little")))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    for (msg, mode), digest in zip(messages, got):
+        want = (hashlib.sha3_256(msg).digest() if mode == SpongeMode.SHA3_256
+                else hashlib.shake_256(msg).digest(32))
+        assert digest == want, (len(msg), mode)
+    assert cycles[jobs.index((533, SpongeMode.SHAKE256))] == cycles[-2]
+    pd = proof_digest(proof)
+    assert out == [(1, attestation(k_att, vendor, 78, D, 1, pd), pd)]
+
+
+def test_attestor_hash_service_needs_kem():
+    from hdl.attestor import Attestor
+    with pytest.raises(ValueError, match="KEM engine"):
+        Attestor(vendor="riscv", kem=False, hash_service=True)
+    with pytest.raises(TypeError, match="bool"):
+        Attestor(vendor="arm", kem=True, hash_service=1)
+
+
 def test_key_loader_alone():
     """KeyLoader (amd: 190 key words, the last with 6 bytes): a good stream, a stream that ends
     inside the algorithm key (completed with zero words), one with a non-zero padding byte;

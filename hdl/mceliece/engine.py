@@ -22,7 +22,7 @@ from amaranth.lib.wiring import In, Out
 from golden.mceliece import (M_BITS, N, T, Q, MT, SK_BYTES, SK_C, SK_G, SK_ALPHA, SK_S,
                              PIVOTS_NON_F, bitrev_m)
 from hdl.mceliece.gf import GfInverse, gf_mul, gf_sq
-from hdl.sponge import KeccakSponge, SpongeMode
+from hdl.sponge import KeccakSponge, SpongeClientSignature, SpongeMode
 from hdl.validator import Word
 
 __all__ = ["McElieceEngine", "UNITS", "KEY_WORDS", "CT_WORDS"]
@@ -49,6 +49,27 @@ def _parity(m, x, *, name):
     return p
 
 
+#: The members of the engine: the KEM engine contract plus observation outputs.
+_MEMBERS = {
+    "key": In(stream.Signature(Word)),
+    "key_done": Out(1),
+    "key_ok": Out(1),
+    "start": In(1),
+    "ct": In(stream.Signature(Word)),
+    "abort": In(1),
+    "k": Out(stream.Signature(unsigned(256))),
+    "dbg_ld": Out(data.StructLayout({"valid": 1, "pos": 12, "alpha": 12, "w": 12})),
+    "dbg_wr": Out(data.StructLayout({"valid": 1, "pos": 12, "g": 12, "w": 12})),
+    "dbg_e": Out(data.StructLayout({"valid": 1, "addr": 6, "data": 64})),
+    "dbg_syn": Out(12 * 2 * T),
+    "dbg_c": Out(12 * (T + 1)),
+    "dbg_l": Out(8),
+    "dbg_roots": Out(7),
+    "dbg_ok": Out(1),
+    "dbg_stage": Out(4),
+}
+
+
 class McElieceEngine(wiring.Component):
     """mceliece348864 decapsulation with the standard sk (the KEM engine contract).
 
@@ -70,33 +91,25 @@ class McElieceEngine(wiring.Component):
     ``dbg_roots``, ``dbg_ok``, ``dbg_stage``.
     """
 
-    key: In(stream.Signature(Word))
-    key_done: Out(1)
-    key_ok: Out(1)
-    start: In(1)
-    ct: In(stream.Signature(Word))
-    abort: In(1)
-    k: Out(stream.Signature(unsigned(256)))
-
-    dbg_ld: Out(data.StructLayout({"valid": 1, "pos": 12, "alpha": 12, "w": 12}))
-    dbg_wr: Out(data.StructLayout({"valid": 1, "pos": 12, "g": 12, "w": 12}))
-    dbg_e: Out(data.StructLayout({"valid": 1, "addr": 6, "data": 64}))
-    dbg_syn: Out(12 * 2 * T)
-    dbg_c: Out(12 * (T + 1))
-    dbg_l: Out(8)
-    dbg_roots: Out(7)
-    dbg_ok: Out(1)
-    dbg_stage: Out(4)
-
-    def __init__(self, *, rounds_per_cycle=1):
+    def __init__(self, *, rounds_per_cycle=1, shared_hash=False):
         if rounds_per_cycle not in (1, 2):
             raise ValueError(f"Round count per cycle must be 1 or 2, not {rounds_per_cycle!r}")
+        if not isinstance(shared_hash, bool):
+            raise TypeError(f"Shared hash flag must be a bool, not {shared_hash!r}")
         self._rounds_per_cycle = rounds_per_cycle
-        super().__init__()
+        self._shared_hash = shared_hash
+        members = dict(_MEMBERS)
+        if shared_hash:                 # hash on the shell's permutation (no Keccak here)
+            members["hash"] = Out(SpongeClientSignature)
+        super().__init__(wiring.Signature(members))
 
     @property
     def rounds_per_cycle(self):
         return self._rounds_per_cycle
+
+    @property
+    def shared_hash(self):
+        return self._shared_hash
 
     def elaborate(self, platform):
         m = Module()
@@ -120,8 +133,11 @@ class McElieceEngine(wiring.Component):
         m.submodules.inverse = inverse = GfInverse()
 
         abort = self.abort
-        m.submodules.sponge = sponge = ResetInserter({"sync": abort})(
-            KeccakSponge(rounds_per_cycle=self._rounds_per_cycle))
+        if self._shared_hash:
+            sponge = self.hash
+        else:
+            m.submodules.sponge = sponge = ResetInserter({"sync": abort})(
+                KeccakSponge(rounds_per_cycle=self._rounds_per_cycle, squeeze_buffer=False))
 
         # ---- register files ----------------------------------------------------------
         X = [Signal(12, name=f"x{u}") for u in range(P)]        # unit accumulators
