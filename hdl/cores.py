@@ -63,6 +63,7 @@ def shell_core(vendor, engine, *, digest_rounds_per_cycle=2, engine_defaults=Non
 
     factory.vendor = vendor
     factory.engine = engine
+    factory.engine_defaults = defaults
     factory.__name__ = f"{vendor}_core"
     return factory
 

@@ -142,6 +142,16 @@ def test_ports_and_registry():
         shell_core("intel", "sim.shell_engine.ShellTestEngine")()
     for vendor, f in CORES.items():
         assert f.vendor == vendor
+    # engine defaults: the arm core's engine hashes on the shell's permutation unless the
+    # factory's own argument says otherwise
+    factory = shell_core("amd", ShellTestEngine, engine_defaults={"latency": 7})
+    core = factory()
+    assert core.engine._latency == 7
+    Fragment.get(core, None)
+    core = factory(latency=3)
+    assert core.engine._latency == 3
+    Fragment.get(core, None)
+    assert CORES["arm"].engine_defaults == {"shared_hash": True}
 
 
 @pytest.mark.parametrize("vendor", ["riscv"] + (["intel"] if FULL else []))
