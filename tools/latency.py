@@ -20,6 +20,7 @@ from pathlib import Path
 
 from golden import proof as gp
 from sim import results
+from tools import record as results_file
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = ROOT / "latency_targets.toml"
@@ -84,14 +85,9 @@ RECORD = ROOT / "results" / "latency.json"
 
 def record(vendor, figures):
     """Merge one core's figures into the committed ``results/latency.json``."""
-    import json
-    import time
-
-    RECORD.parent.mkdir(parents=True, exist_ok=True)
-    data = json.loads(RECORD.read_text()) if RECORD.exists() else {}
-    data[vendor] = dict(figures, seed=int(os.environ.get("PQVOTE_SEED", "2026")),
-                        command="make latency LATENCY_ARGS=--record", date=time.strftime("%Y-%m-%d"))
-    RECORD.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    results_file.record(RECORD, (vendor,), figures,
+                        seed=int(os.environ.get("PQVOTE_SEED", "2026")),
+                        command="make latency LATENCY_ARGS=--record")
 
 
 def main(argv=None):

@@ -30,6 +30,7 @@ from importlib import metadata
 from pathlib import Path
 
 from sim.runner import to_verilog
+from tools import record as results_file
 from tools.gen import designs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -187,14 +188,9 @@ def run(name, factory, *, route=True, seed=1, freq=FMAX_BAR_MHZ, timeout=None, r
 
 def record(figures, *, seed, command):
     """Merge one design's figures into the committed results file."""
-    RECORD.parent.mkdir(parents=True, exist_ok=True)
-    data = json.loads(RECORD.read_text()) if RECORD.exists() else {}
-    data["device"] = DEVICE
-    data["budget"] = BUDGET
-    entry = dict(figures, seed=seed, command=command, tools=tool_versions(),
-                 date=time.strftime("%Y-%m-%d"))
-    data.setdefault("designs", {})[figures["design"]] = entry
-    RECORD.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    results_file.record(RECORD, ("designs", figures["design"]), figures, seed=seed,
+                        command=command, tools=tool_versions(),
+                        header={"device": DEVICE, "budget": BUDGET})
 
 
 def _fmt(v, spec=""):
