@@ -540,14 +540,18 @@ def test_ct_intake():
 
 
 class _FinalPassHarness(wiring.Component):
-    """FinalPass with its four memories (initialised with the test data)."""
+    """FinalPass with its memories (initialised with the test data). The ct memory exists
+    twice, ``ct`` and ``ct_v``: ``ct_sel`` picks the one the pass reads, so a V pass can
+    compare with a c2 other than the one the DEC pass decrypted (in the engine both read
+    the one received ciphertext)."""
 
-    def __init__(self, acc, noise, chunks, ct):
+    def __init__(self, acc, noise, chunks, ct, ct_v):
         from hdl.mlkem.finalpass import FinalPass
         self._fp = FinalPass(addr_width=6)
-        self._init = (acc, noise, chunks, ct)
+        self._init = (acc, noise, chunks, ct, ct_v)
         super().__init__({"start": wiring.In(1), "mode": wiring.In(2), "wbase": wiring.In(6),
                           "nbase": wiring.In(6), "cbase": wiring.In(6), "clear": wiring.In(1),
+                          "ct_sel": wiring.In(1),
                           "done": wiring.Out(1), "m_prime": wiring.Out(256),
                           "diff": wiring.Out(1)})
 
@@ -556,16 +560,20 @@ class _FinalPassHarness(wiring.Component):
         from hdl.stream_util import connect_read_port
         m = Module()
         m.submodules.fp = fp = self._fp
-        acc, noise, chunks, ct = self._init
+        acc, noise, chunks, ct, ct_v = self._init
         mems = {}
         for name, width, init in (("w", 96, acc), ("n", 96, noise), ("cu", 80, chunks),
-                                  ("ct", 64, ct)):
+                                  ("ct", 64, ct), ("ct_v", 64, ct_v)):
             mems[name] = memory.Memory(shape=width, depth=len(init), init=init)
             m.submodules[f"mem_{name}"] = mems[name]
         connect_read_port(m, fp.rd_w, mems["w"].read_port())
         connect_read_port(m, fp.rd_n, mems["n"].read_port())
         connect_read_port(m, fp.rd_cu, mems["cu"].read_port())
-        connect_read_port(m, fp.rd_ct, mems["ct"].read_port())
+        ports = [mems[name].read_port() for name in ("ct", "ct_v")]
+        for port in ports:
+            m.d.comb += port.addr.eq(fp.rd_ct.addr)
+        # ct_sel is stable during a pass, so the data of the selected port follows its address
+        m.d.comb += fp.rd_ct.data.eq(Mux(self.ct_sel, ports[1].data, ports[0].data))
         for name in ("start", "mode", "wbase", "nbase", "cbase", "clear"):
             m.d.comb += getattr(fp, name).eq(getattr(self, name))
         m.d.comb += [self.done.eq(fp.done), self.m_prime.eq(fp.m_prime), self.diff.eq(fp.diff)]
@@ -574,9 +582,10 @@ class _FinalPassHarness(wiring.Component):
 
 def test_final_pass():
     """FinalPass alone against the FIPS 203 formulas: m' of a DEC pass; a U pass reports no
-    difference for the matching c1 chunks and a difference after one bit flip; a V pass
-    reports a c2 that is not Compress_4(v) (a matching V pass is every valid decapsulation of
-    the engine bench); 36 cycles per pass whatever the data."""
+    difference for the matching c1 chunks and a difference after one bit flip; a V pass, fed
+    a c2 of its own (the harness's second ct memory), reports no difference for
+    c2 = Compress_4(x + e2 + Decompress_1(m')) and a difference after one bit flip of it, or
+    for the DEC pass's random c2; 36 cycles per pass whatever the data."""
     from hdl.mlkem.finalpass import PASS_CYCLES, PASS_DEC, PASS_U, PASS_V
     rng = random.Random(52)
     acc = [rng.randrange(g.Q) for _ in range(512)]             # two polynomials
@@ -595,12 +604,14 @@ def test_final_pass():
         return [sum(c << (12 * k) for k, c in enumerate(coeffs[8 * w:8 * w + 8]))
                 for w in range(len(coeffs) // 8)]
 
+    def ct_words(c2):
+        # the ct memory: c1 words (not read by the final pass), then the c2 words
+        return [0] * 80 + [int.from_bytes(c2[i:i + 8], "little") for i in range(0, 128, 8)]
+
     def run(chunks, c2_for_v):
-        # ct memory: c1 words (unused here) then the c2 words; the DEC pass reads c2, the
-        # V pass compares with the same words, so the V case loads c2_for_v
-        ct_words = [0] * 80
-        dut = _FinalPassHarness(pw(acc), pw(e), chunks + [0] * 32, ct_words + [
-            int.from_bytes(c2_for_v[i:i + 8], "little") for i in range(0, 128, 8)])
+        # the DEC pass reads c2 (m' from it); the V pass compares with c2_for_v
+        dut = _FinalPassHarness(pw(acc), pw(e), chunks + [0] * 32, ct_words(c2),
+                                ct_words(c2_for_v))
         out = {}
 
         async def bench(ctx):
@@ -615,6 +626,7 @@ def test_final_pass():
                 ctx.set(dut.wbase, wbase)
                 ctx.set(dut.nbase, nbase)
                 ctx.set(dut.cbase, cbase)
+                ctx.set(dut.ct_sel, name == "v")
                 await ctx.tick()
                 ctx.set(dut.start, 0)
                 cycles = 1
@@ -631,15 +643,20 @@ def test_final_pass():
         sim.run()
         return out
 
-    # DEC reads c2 = the random c2 (m' from it); V then compares with that c2: differs
-    out = run(chunks, c2)
+    out = run(chunks, v_c2)
     assert out["dec"][0] == m_prime
     assert out["u"][1] == 0, "U pass: matching chunks"
-    assert out["v"][1] == 1, "V pass: random c2 differs from Compress4(v)"
+    assert out["v"][1] == 0, "V pass: c2 = Compress_4(v)"
     assert {c for _, _, c in out.values()} == {PASS_CYCLES}
     bad = list(chunks)
     bad[rng.randrange(32)] ^= 1 << rng.randrange(80)
-    assert run(bad, c2)["u"][1] == 1, "U pass: one flipped bit"
+    assert run(bad, v_c2)["u"][1] == 1, "U pass: one flipped bit"
+    flipped = bytearray(v_c2)
+    flipped[rng.randrange(128)] ^= 1 << rng.randrange(8)
+    out = run(chunks, bytes(flipped))
+    assert out["v"][1] == 1, "V pass: one flipped bit of c2"
+    assert out["dec"][0] == m_prime, "the DEC pass does not read the V pass's c2"
+    assert run(chunks, c2)["v"][1] == 1, "V pass: the random c2 differs from Compress_4(v)"
 
 
 class _HashJobsHarness(wiring.Component):
