@@ -10,9 +10,11 @@ asserts they share one latency (and, when given, the exact figure of latency_tar
 Wrong-length proofs (``BAD_LENGTH``) are included but not timed: their beat count differs.
 """
 
+import json
+
 from golden.proof import OBJECT_LEN, TAG_BYTES, Status, proof_len, validate
 
-__all__ = ["kem_scenario"]
+__all__ = ["kem_scenario", "read_scenario", "request_key", "expected_response"]
 
 
 def kem_scenario(vendor, rng, *, keypair, encaps, bad_key, expected=None, ct_regions=None,
@@ -97,3 +99,24 @@ def kem_scenario(vendor, rng, *, keypair, encaps, bad_key, expected=None, ct_reg
     D, p = fresh(ek_a)
     add("valid after reload", key_a, k_att_a, D, p)
     return reqs
+
+
+def read_scenario(path):
+    """The requests of a scenario file written as JSON (the benches get its path from
+    ``KEM_SCENARIO``)."""
+    with open(path) as f:
+        return json.load(f)
+
+
+def request_key(req):
+    """``(key, k_att)`` a request wants loaded, as bytes; ``(None, None)``: no key."""
+    if not req["key"]:
+        return None, None
+    return bytes.fromhex(req["key"]), bytes.fromhex(req["k_att"])
+
+
+def expected_response(req):
+    """The model's ``(vote, status, attestation, digest)`` for a request."""
+    exp = req["expected"]
+    return (bool(exp["vote"]), Status[exp["status"]], bytes.fromhex(exp["attestation"]),
+            bytes.fromhex(exp["digest"]))

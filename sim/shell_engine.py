@@ -122,6 +122,42 @@ def _key_fold(m, engine, key_latency):
     return kacc
 
 
+def _request_fold(m, engine, i, o, *, latency, body_gap, extra=None, finish):
+    """Request side shared by both engines: on ``start``, fold the words of the stream
+    ``i`` (``acc = rotl(acc, 1) ^ w``; ``body_gap`` idle cycles of ``i.ready`` after each);
+    ``latency`` cycles after the ``last`` one (plus ``extra(acc)``, the leaking stand-in's
+    data-dependent delay) apply ``finish(acc)`` (a list of assignments to the result
+    registers), then hold ``o.valid`` until taken. ``abort`` returns to idle."""
+    acc = Signal(64)
+    gap = Signal(range(body_gap + 2))            # never zero-width
+    count = Signal(range(latency + 4))
+    IDLE, BODY, COMPUTE, RESULT = range(4)
+    state = Signal(range(4))
+    with m.Switch(state):
+        with m.Case(BODY):
+            m.d.comb += i.ready.eq(gap == 0)
+            with m.If(gap != 0):
+                m.d.sync += gap.eq(gap - 1)
+            with m.If(i.valid & i.ready):
+                folded = acc.rotate_left(1) ^ i.payload.data
+                m.d.sync += [acc.eq(folded), gap.eq(body_gap)]
+                with m.If(i.payload.last):
+                    delay = latency - 1 + (extra(folded) if extra else 0)
+                    m.d.sync += [count.eq(delay), state.eq(COMPUTE)]
+        with m.Case(COMPUTE):
+            m.d.sync += count.eq(count - 1)
+            with m.If(count == 0):
+                m.d.sync += [*finish(acc), state.eq(RESULT)]
+        with m.Case(RESULT):
+            m.d.comb += o.valid.eq(1)
+            with m.If(o.ready):
+                m.d.sync += state.eq(IDLE)
+    with m.If(engine.start):
+        m.d.sync += [acc.eq(0), gap.eq(0), state.eq(BODY)]
+    with m.If(engine.abort):
+        m.d.sync += state.eq(IDLE)
+
+
 class ShellTestEngine(wiring.Component):
     """Keyed-checksum engine with :data:`~hdl.validator.EngineSignature` (see the module
     docstring for what it computes).
@@ -159,36 +195,10 @@ class ShellTestEngine(wiring.Component):
         expected = Signal(64)
         m.d.comb += expected.eq(kacc ^ d[0] ^ d[1].rotate_left(21) ^ d[2].rotate_left(42))
 
-        bacc = Signal(64)
-        gap = Signal(range(self._body_gap + 2))     # never zero-width
-        count = Signal(range(self._latency + 1))
         verdict = Signal()
         m.d.comb += self.result.payload.eq(verdict)
-        # state: 0 Idle, 1 Body, 2 Compute, 3 Result; start and abort override
-        IDLE, BODY, COMPUTE, RESULT = range(4)
-        state = Signal(range(4))
-        with m.Switch(state):
-            with m.Case(BODY):
-                m.d.comb += self.body.ready.eq(gap == 0)
-                with m.If(gap != 0):
-                    m.d.sync += gap.eq(gap - 1)
-                with m.If(self.body.valid & self.body.ready):
-                    m.d.sync += [bacc.eq(bacc.rotate_left(1) ^ self.body.payload.data),
-                                 gap.eq(self._body_gap)]
-                    with m.If(self.body.payload.last):
-                        m.d.sync += [count.eq(self._latency - 1), state.eq(COMPUTE)]
-            with m.Case(COMPUTE):
-                m.d.sync += count.eq(count - 1)
-                with m.If(count == 0):
-                    m.d.sync += [verdict.eq(bacc == expected), state.eq(RESULT)]
-            with m.Case(RESULT):
-                m.d.comb += self.result.valid.eq(1)
-                with m.If(self.result.ready):
-                    m.d.sync += state.eq(IDLE)
-        with m.If(self.start):
-            m.d.sync += [bacc.eq(0), gap.eq(0), state.eq(BODY)]
-        with m.If(self.abort):
-            m.d.sync += state.eq(IDLE)
+        _request_fold(m, self, self.body, self.result, latency=self._latency,
+                      body_gap=self._body_gap, finish=lambda bacc: [verdict.eq(bacc == expected)])
         return m
 
 
@@ -223,39 +233,16 @@ class ShellKemEngine(wiring.Component):
         m = Module()
         kacc = _key_fold(m, self, self._key_latency)
 
-        cacc = Signal(64)
-        gap = Signal(range(self._body_gap + 2))
-        count = Signal(range(self._latency + 4))
         k = Signal(256)
         m.d.comb += self.k.payload.eq(k)
-        x = Signal(64)
-        m.d.comb += x.eq(kacc ^ cacc)
-        IDLE, BODY, COMPUTE, RESULT = range(4)
-        state = Signal(range(4))
-        with m.Switch(state):
-            with m.Case(BODY):
-                m.d.comb += self.ct.ready.eq(gap == 0)
-                with m.If(gap != 0):
-                    m.d.sync += gap.eq(gap - 1)
-                with m.If(self.ct.valid & self.ct.ready):
-                    acc = cacc.rotate_left(1) ^ self.ct.payload.data
-                    m.d.sync += [cacc.eq(acc), gap.eq(self._body_gap)]
-                    with m.If(self.ct.payload.last):
-                        extra = (acc[0] * 3) if self._leak else 0
-                        m.d.sync += [count.eq(self._latency - 1 + extra), state.eq(COMPUTE)]
-            with m.Case(COMPUTE):
-                m.d.sync += count.eq(count - 1)
-                with m.If(count == 0):
-                    m.d.sync += [k.eq(Cat(*[x.rotate_left(16 * j) ^ j for j in range(4)])),
-                                 state.eq(RESULT)]
-            with m.Case(RESULT):
-                m.d.comb += self.k.valid.eq(1)
-                with m.If(self.k.ready):
-                    m.d.sync += state.eq(IDLE)
-        with m.If(self.start):
-            m.d.sync += [cacc.eq(0), gap.eq(0), state.eq(BODY)]
-        with m.If(self.abort):
-            m.d.sync += state.eq(IDLE)
+
+        def finish(cacc):
+            x = Signal(64)
+            m.d.comb += x.eq(kacc ^ cacc)
+            return [k.eq(Cat(*[x.rotate_left(16 * j) ^ j for j in range(4)]))]
+
+        _request_fold(m, self, self.ct, self.k, latency=self._latency, body_gap=self._body_gap,
+                      extra=(lambda acc: acc[0] * 3) if self._leak else None, finish=finish)
         return m
 
 

@@ -56,6 +56,52 @@ class TB:
             await RisingEdge(self.clk)
 
 
+class Handshake:
+    """A ``valid``/``ready`` handshake over plain ports (a stream's, or the flat wrapper's
+    ``key_valid``/``req_valid``/``frame_valid``): :meth:`offer` drives ``fields`` — a list
+    of ``(handle, value)`` — with ``valid`` and returns once the beat is accepted (just
+    after the edge); random idle cycles before each beat with ``idle_prob``. ``valid``
+    never waits for ``ready``."""
+
+    def __init__(self, clk, valid, ready, *, rng=None, idle_prob=0.0):
+        self.clk, self.valid, self.ready = clk, valid, ready
+        self.rng = rng or random.Random(0)
+        self.idle_prob = idle_prob
+        self.valid.value = 0
+
+    async def _beat(self, fields):
+        while self.idle_prob and self.rng.random() < self.idle_prob:
+            self.valid.value = 0
+            await RisingEdge(self.clk)
+        for handle, v in fields:
+            handle.value = v
+        self.valid.value = 1
+        while True:
+            await ReadOnly()
+            if value(self.ready):
+                break
+            await RisingEdge(self.clk)
+        await RisingEdge(self.clk)
+
+    async def offer(self, fields, *, timeout_cycles=1_000_000):
+        """One beat; ``SimTimeoutError`` when it is not taken within ``timeout_cycles``."""
+        await self.offer_all([fields], timeout_cycles=timeout_cycles)
+
+    async def offer_all(self, beats, *, timeout_cycles=1_000_000):
+        """The beats one after the other (``valid`` stays high between back-to-back
+        beats), under one timeout of ``timeout_cycles`` plus one cycle a beat — one timer
+        for a whole proof keeps long streams cheap to simulate."""
+        beats = list(beats)
+
+        async def stream():
+            for fields in beats:
+                await self._beat(fields)
+        try:
+            await with_timeout(stream(), (timeout_cycles + len(beats)) * CLOCK_NS, "ns")
+        finally:
+            self.valid.value = 0
+
+
 class _StreamPort:
     """The ``<prefix>__payload/valid/ready`` handles of one stream port."""
 
@@ -67,35 +113,23 @@ class _StreamPort:
         self.rng = rng or random.Random(0)
 
 
-class StreamDriver(_StreamPort):
-    """Drives ``<prefix>__payload/valid``; ``valid`` never waits for ``ready``."""
+class StreamDriver(Handshake):
+    """Drives ``<prefix>__payload/valid`` (see :class:`Handshake`)."""
 
     def __init__(self, dut, prefix, clk, *, rng=None, idle_prob=0.0):
-        super().__init__(dut, prefix, clk, rng)
-        self.idle_prob = idle_prob
-        self.valid.value = 0
+        self.payload = getattr(dut, f"{prefix}__payload")
+        super().__init__(clk, getattr(dut, f"{prefix}__valid"), getattr(dut, f"{prefix}__ready"),
+                         rng=rng, idle_prob=idle_prob)
 
     async def send(self, payload, *, timeout_cycles=1_000_000):
         """Offer one beat and return once it has been accepted (just after the edge)."""
-        while self.idle_prob and self.rng.random() < self.idle_prob:
-            self.valid.value = 0
-            await RisingEdge(self.clk)
-        self.payload.value = payload
-        self.valid.value = 1
-        await with_timeout(self._wait_ready(), timeout_cycles * CLOCK_NS, "ns")
-        await RisingEdge(self.clk)
-        self.valid.value = 0
+        await self.offer([(self.payload, payload)], timeout_cycles=timeout_cycles)
 
-    async def _wait_ready(self):
-        while True:
-            await ReadOnly()
-            if value(self.ready):
-                return
-            await RisingEdge(self.clk)
-
-    async def send_all(self, payloads, **kw):
-        for p in payloads:
-            await self.send(p, **kw)
+    async def send_all(self, payloads, *, timeout_cycles=1_000_000):
+        """Offer the payloads back to back (one timeout for the stream, see
+        :meth:`Handshake.offer_all`)."""
+        await self.offer_all([[(self.payload, p)] for p in payloads],
+                             timeout_cycles=timeout_cycles)
 
 
 class StreamSink(_StreamPort):
@@ -130,22 +164,54 @@ def words_le(data, nbytes=8):
     return [int.from_bytes(data[i:i + nbytes], "little") for i in range(0, len(data), nbytes)]
 
 
+def word(data, last):
+    """One ``hdl.stream_util.Word`` payload (64 data bits, ``last``) as an integer."""
+    from hdl.stream_util import Word
+    return Word.const({"data": data, "last": last}).as_value().value
+
+
+def stream_words(words):
+    """``Word`` payloads of 64-bit integers, ``last`` on the final one."""
+    return [word(w, n == len(words) - 1) for n, w in enumerate(words)]
+
+
 def key_words(key, k_att):
     """The key-load stream of a validator core (SPEC §4): the algorithm key, zero-padded to
     whole words, then ``K_att``; ``last`` on the final word (``hdl.validator.Word``)."""
-    from hdl.validator import Word
-    words = words_le(key) + words_le(k_att)
-    return [Word.const({"data": w, "last": n == len(words) - 1}).as_value().value
-            for n, w in enumerate(words)]
+    return stream_words(words_le(key) + words_le(k_att))
 
 
 def proof_words(proof):
     """The proof stream: 64-bit words, ``last`` on the final one; an empty proof is one zero
     word."""
-    from hdl.validator import Word
-    words = words_le(proof) or [0]
-    return [Word.const({"data": w, "last": n == len(words) - 1}).as_value().value
-            for n, w in enumerate(words)]
+    return stream_words(words_le(proof) or [0])
+
+
+async def wait_key_checked(clk, status, *, timeout_cycles, what="core"):
+    """Wait (from a writable phase) until the ``KeyStatus`` output ``status`` leaves
+    ``LOADING``; returns the status in the cycle it did, and leaves at the next edge."""
+    from hdl.validator import KeyStatus
+    for _ in range(timeout_cycles):
+        await ReadOnly()
+        if value(status) != KeyStatus.LOADING.value:
+            break
+        await RisingEdge(clk)
+    else:
+        raise AssertionError(f"{what}: key load did not finish in {timeout_cycles} cycles")
+    got = KeyStatus(value(status))
+    await RisingEdge(clk)
+    return got
+
+
+def check_response(what, got, want):
+    """Compare a response ``got`` = ``(vote, status, attestation, digest)`` with ``want``:
+    the digest first (it depends on the received bytes only), then status, vote and
+    attestation; the assertion names ``what`` and the field."""
+    vote, status, att, pd = want
+    assert got[3] == pd, f"{what}: digest {got[3].hex()}, expected {pd.hex()}"
+    assert got[1] == status, f"{what}: status {got[1]!r}, expected {status!r}"
+    assert int(got[0]) == int(vote), f"{what}: vote {int(got[0])}, expected {int(vote)}"
+    assert got[2] == att, f"{what}: attestation {got[2].hex()}, expected {att.hex()}"
 
 
 class CoreDriver:
@@ -190,17 +256,10 @@ class CoreDriver:
 
     async def load_key(self, key, k_att):
         """Load ``key ‖ K_att`` and wait until the core has checked it; returns the cycles."""
-        from hdl.validator import KeyStatus
         start = self.tb.cycle
         await self.key.send_all(key_words(key, k_att), timeout_cycles=self.timeout_cycles)
-        for _ in range(self.timeout_cycles):
-            await ReadOnly()
-            if value(self.status) != KeyStatus.LOADING.value:
-                break
-            await RisingEdge(self.clk)
-        else:
-            raise AssertionError(f"{self.prefix or 'core'}: key load did not finish")
-        await RisingEdge(self.clk)
+        await wait_key_checked(self.clk, self.status, timeout_cycles=self.timeout_cycles,
+                               what=self.prefix or "core")
         self.loaded = (key, k_att)
         return self.tb.cycle - start
 
@@ -221,3 +280,30 @@ class CoreDriver:
         return (bool(r.vote), Status(int(r.status)), int(r.attestation).to_bytes(32, "little"),
                 int(r.digest).to_bytes(32, "little"), m["resp_valid"] - m["first_beat"],
                 m["taken"] - m["offered"])
+
+
+class KemEngineTB(TB):
+    """Clock, reset and the ports of a KEM engine (``hdl.validator.KemEngineSignature``) on
+    a bench harness, which renames ``abort`` to ``cancel`` (a reserved word in Verilator's
+    C++ model): :class:`StreamDriver` ``key`` and ``ct``, :class:`StreamSink` ``k``;
+    ``start`` and ``cancel`` held low until :meth:`pulse`."""
+
+    def __init__(self, dut, *, seed=None):
+        super().__init__(dut, seed=seed)
+        self.key = StreamDriver(dut, "key", dut.clk, rng=self.rng)
+        self.ct = StreamDriver(dut, "ct", dut.clk, rng=self.rng)
+        self.k = StreamSink(dut, "k", dut.clk, rng=self.rng)
+        dut.start.value = 0
+        dut.cancel.value = 0
+
+    async def pulse(self, name):
+        """Raise the input ``name`` (``start``, ``cancel``) for one cycle."""
+        getattr(self.dut, name).value = 1
+        await RisingEdge(self.clk)
+        getattr(self.dut, name).value = 0
+
+    async def send_bytes(self, driver, data, *, timeout_cycles=1_000_000):
+        """``data`` as little-endian 64-bit words on ``driver``, ``last`` on the final one;
+        returns the cycle count just after the final word was taken."""
+        await driver.send_all(stream_words(words_le(data)), timeout_cycles=timeout_cycles)
+        return self.cycle

@@ -15,9 +15,9 @@ import os
 import cocotb
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from golden.proof import Status
 from hdl.validator import KeyStatus
-from sim.tb_common import value
+from sim.kem_scenario import expected_response, read_scenario, request_key
+from sim.tb_common import check_response, value
 from sim.tb_validate import CoreTB
 
 
@@ -30,13 +30,11 @@ async def test_scenario(dut, idle_stall):
     idle_prob, stall_prob = idle_stall
     tb = CoreTB(dut, idle_prob=idle_prob, stall_prob=stall_prob)
     await tb.reset()
-    with open(os.environ["KEM_SCENARIO"]) as f:
-        scenario = json.load(f)
+    scenario = read_scenario(os.environ["KEM_SCENARIO"])
     latencies = {}
     key_loads = []
     for n, req in enumerate(scenario):
-        key = bytes.fromhex(req["key"]) if req["key"] else None
-        k_att = bytes.fromhex(req["k_att"]) if req["k_att"] else None
+        key, k_att = request_key(req)
         if key is None and tb.loaded is not None:
             await tb.reset()
             tb.loaded = None
@@ -48,12 +46,8 @@ async def test_scenario(dut, idle_stall):
             await RisingEdge(dut.clk)
         vote, status, att, pd, cycles = await tb.run(
             bytes.fromhex(req["D"]), req["nonce"], bytes.fromhex(req["proof"]))
-        exp = req["expected"]
-        what = f"request {n} ({req['name']})"
-        assert status == Status[exp["status"]], f"{what}: status {status.name}"
-        assert vote == exp["vote"], f"{what}: vote {vote}"
-        assert pd.hex() == exp["digest"], f"{what}: digest"
-        assert att.hex() == exp["attestation"], f"{what}: attestation"
+        check_response(f"request {n} ({req['name']})", (vote, status, att, pd),
+                       expected_response(req))
         if req["timed"]:
             latencies[req["name"]] = cycles
     if idle_prob:

@@ -24,13 +24,9 @@ from cocotb.triggers import ReadOnly, RisingEdge, with_timeout
 
 from golden import mceliece as mc
 from sim.results import record
-from sim.tb_common import TB, StreamDriver, StreamSink, value, words_le, CLOCK_NS
+from sim.tb_common import CLOCK_NS, KemEngineTB, value
 
 STAGE_BM, STAGE_EV, STAGE_HASH = 7, 8, 11
-
-
-def _word(data, last):
-    return data | (int(last) << 64)
 
 
 def _ld(v):
@@ -42,14 +38,9 @@ def _unpack12(v, n):
     return [(v >> (12 * j)) & 0xFFF for j in range(n)]
 
 
-class EngineTB(TB):
+class EngineTB(KemEngineTB):
     def __init__(self, dut):
         super().__init__(dut)
-        self.key = StreamDriver(dut, "key", dut.clk, rng=self.rng)
-        self.ct = StreamDriver(dut, "ct", dut.clk, rng=self.rng)
-        self.k = StreamSink(dut, "k", dut.clk, rng=self.rng)
-        dut.start.value = 0
-        dut.cancel.value = 0
         self.errors = []
 
     def check(self, what, got, want):
@@ -61,7 +52,6 @@ class EngineTB(TB):
         """Send the sk words while watching the loader and the weight-table writes (when
         the case asks for the trace); returns the cycles from the first key word accepted
         to ``key_done``."""
-        words = words_le(sk)
         alpha, g_at, w = {}, {}, {}
         trace = expect["trace"]
         stamps = {}
@@ -88,8 +78,7 @@ class EngineTB(TB):
                 await RisingEdge(self.clk)
 
         watcher = cocotb.start_soon(watch())
-        for i, word in enumerate(words):
-            await self.key.send(_word(word, i == len(words) - 1))
+        await self.send_bytes(self.key, sk)
         await with_timeout(watcher, 200_000 * CLOCK_NS, "ns")
         ok = value(self.dut.key_ok)
         await RisingEdge(self.clk)
@@ -131,12 +120,8 @@ class EngineTB(TB):
                 await RisingEdge(self.clk)
 
         watcher = cocotb.start_soon(watch())
-        self.dut.start.value = 1
-        await RisingEdge(self.clk)
-        self.dut.start.value = 0
-        words = words_le(ct)
-        for i, word in enumerate(words):
-            await self.ct.send(_word(word, i == len(words) - 1))
+        await self.pulse("start")
+        await self.send_bytes(self.ct, ct)
         await with_timeout(watcher, 100_000 * CLOCK_NS, "ns")
         await RisingEdge(self.clk)
         K = (await self.k.recv(timeout_cycles=100)).to_bytes(32, "little")
@@ -156,16 +141,10 @@ class EngineTB(TB):
 
     async def aborted(self, ct, after):
         """A request cancelled ``after`` cycles past its last ct word: no K comes out."""
-        self.dut.start.value = 1
-        await RisingEdge(self.clk)
-        self.dut.start.value = 0
-        words = words_le(ct)
-        for i, word in enumerate(words):
-            await self.ct.send(_word(word, i == len(words) - 1))
+        await self.pulse("start")
+        await self.send_bytes(self.ct, ct)
         await self.cycles(after)
-        self.dut.cancel.value = 1
-        await RisingEdge(self.clk)
-        self.dut.cancel.value = 0
+        await self.pulse("cancel")
         for _ in range(8000):
             await ReadOnly()
             if value(self.dut.k__valid):

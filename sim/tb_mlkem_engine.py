@@ -16,27 +16,12 @@ import cocotb
 from cocotb.triggers import ReadOnly, RisingEdge, with_timeout
 
 from golden import mlkem
-from sim.tb_common import TB, StreamDriver, StreamSink, value, words_le, CLOCK_NS
+from sim.tb_common import CLOCK_NS, KemEngineTB, stream_words, value, words_le
 
 
-def _word(data, last):
-    return data | (int(last) << 64)
-
-
-class EngineTB(TB):
-    def __init__(self, dut):
-        super().__init__(dut)
-        self.key = StreamDriver(dut, "key", dut.clk, rng=self.rng)
-        self.ct = StreamDriver(dut, "ct", dut.clk, rng=self.rng)
-        self.k = StreamSink(dut, "k", dut.clk, rng=self.rng)
-        dut.start.value = 0
-        dut.cancel.value = 0
-
+class EngineTB(KemEngineTB):
     async def load_key(self, dk):
-        words = words_le(dk)
-        for i, w in enumerate(words):
-            await self.key.send(_word(w, i == len(words) - 1))
-        start = self.cycle
+        start = await self.send_bytes(self.key, dk)
         while True:
             await ReadOnly()
             if value(self.dut.key_done):
@@ -51,18 +36,14 @@ class EngineTB(TB):
     async def decaps(self, ct, *, abort_after=None):
         """start, ct words, K: returns ``(K, cycles start → k.valid, cycles last ct word →
         k.valid)``; with ``abort_after=i`` the request is cancelled before word ``i``."""
-        self.dut.start.value = 1
         t0 = self.cycle
-        await RisingEdge(self.clk)
-        self.dut.start.value = 0
-        words = words_le(ct)
-        for i, w in enumerate(words):
-            if abort_after is not None and i == abort_after:
-                self.dut.cancel.value = 1
-                await RisingEdge(self.clk)
-                self.dut.cancel.value = 0
-                return None
-            await self.ct.send(_word(w, i == len(words) - 1))
+        await self.pulse("start")
+        words = stream_words(words_le(ct))
+        if abort_after is not None:
+            await self.ct.send_all(words[:abort_after])
+            await self.pulse("cancel")
+            return None
+        await self.ct.send_all(words)
         t_last = self.cycle - 1            # the edge that took the last word
         t_valid = None
 
@@ -132,16 +113,10 @@ async def test_abort_then_decaps(dut):
     k, cyc0, _ = await tb.decaps(c)
     assert k == mlkem.decaps(dk, c)
     # abort while the engine is computing (J in the sponge, an NTT running)
-    tb.dut.start.value = 1
-    await RisingEdge(tb.clk)
-    tb.dut.start.value = 0
-    words = words_le(c)
-    for i, w in enumerate(words):
-        await tb.ct.send(_word(w, i == len(words) - 1))
+    await tb.pulse("start")
+    await tb.send_bytes(tb.ct, c)
     await tb.cycles(60)
-    tb.dut.cancel.value = 1
-    await RisingEdge(tb.clk)
-    tb.dut.cancel.value = 0
+    await tb.pulse("cancel")
     k, cyc1, _ = await tb.decaps(c)
     assert k == mlkem.decaps(dk, c)
     assert cyc0 == cyc1

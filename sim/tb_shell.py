@@ -21,42 +21,15 @@ import cocotb
 from cocotb.triggers import ReadOnly, RisingEdge, with_timeout
 
 from golden.proof import BODY_LEN, KEY_LEN, Status
-from hdl.validator import KeyStatus, Request, Response, Word, shell_geometry
+from hdl.validator import KeyStatus, Request, Response, shell_geometry
 from sim.results import record
-from sim.tb_common import CLOCK_NS, TB, StreamDriver, StreamSink, value
+from sim.tb_common import (CLOCK_NS, TB, StreamDriver, StreamSink, check_response, value,
+                           wait_key_checked, word, words_le)
 from sim.shell_engine import KeyModel, ShellModel, mint_body
-
-
-def word(data, last):
-    return Word.const({"data": data, "last": last}).as_value().value
 
 
 def rand_bytes(rng, n):
     return bytes(rng.getrandbits(8) for _ in range(n))
-
-
-def to_beats(proof):
-    proof = bytes(proof) + bytes(-len(proof) % 8)
-    return [int.from_bytes(proof[i:i + 8], "little") for i in range(0, len(proof), 8)]
-
-
-async def send_words(drv, payloads):
-    """Offer ``payloads`` on a ``StreamDriver``'s port one after the other (random idle
-    cycles as the driver's ``idle_prob``); one timeout is put around the whole stream by
-    the caller, which keeps long proofs cheap to simulate."""
-    for p in payloads:
-        while drv.idle_prob and drv.rng.random() < drv.idle_prob:
-            drv.valid.value = 0
-            await RisingEdge(drv.clk)
-        drv.payload.value = p
-        drv.valid.value = 1
-        while True:
-            await ReadOnly()
-            if value(drv.ready):
-                break
-            await RisingEdge(drv.clk)
-        await RisingEdge(drv.clk)
-    drv.valid.value = 0
 
 
 class Scenario:
@@ -75,7 +48,7 @@ class Scenario:
         rng, g = self.rng, self.g
         body = mint_body(self.vendor, kacc, descriptor, rng, valid=kind != "invalid",
                          kem=self.kem)
-        beats = to_beats(body) + [0] * (g["beats"] - g["body_words"])
+        beats = words_le(body) + [0] * (g["beats"] - g["body_words"])
         if kind == "pad":
             # one non-zero padding byte, anywhere after the body (also inside the final
             # body word when it is partial)
@@ -132,20 +105,13 @@ class ShellTB(TB):
 
     async def load_key(self, words, *, timeout_cycles=100_000):
         """Send key words ``[(data, last)]``; wait for the key check; check the status."""
-        await with_timeout(send_words(self.key, [word(d, l) for d, l in words]),
-                           (timeout_cycles + 4 * len(words)) * CLOCK_NS, "ns")
+        await self.key.send_all([word(d, l) for d, l in words],
+                                timeout_cycles=timeout_cycles + 3 * len(words))
         model = KeyModel(self.vendor, words)
-        for _ in range(timeout_cycles):
-            await ReadOnly()
-            if value(self.dut.o_key_status) != KeyStatus.LOADING.value:
-                break
-            await RisingEdge(self.clk)
-        else:
-            raise AssertionError("key load did not finish")
-        got = KeyStatus(value(self.dut.o_key_status))
+        got = await wait_key_checked(self.clk, self.dut.o_key_status,
+                                     timeout_cycles=timeout_cycles, what="shell")
         want = KeyStatus.OK if model.status == "ok" else KeyStatus.BAD
         assert got == want, f"key status {got}, expected {want}"
-        await RisingEdge(self.clk)
         self.keym = model
         return model
 
@@ -165,9 +131,8 @@ class ShellTB(TB):
         await self.req.send(Request.const({"descriptor": int.from_bytes(descriptor, "little"),
                                            "nonce": nonce}).as_value().value,
                             timeout_cycles=timeout_cycles)
-        await with_timeout(
-            send_words(self.proof, [word(b, n == len(beats) - 1) for n, b in enumerate(beats)]),
-            (timeout_cycles + 4 * len(beats)) * CLOCK_NS, "ns")
+        await self.proof.send_all([word(b, n == len(beats) - 1) for n, b in enumerate(beats)],
+                                  timeout_cycles=timeout_cycles + 3 * len(beats))
 
     async def check_one(self, *, timeout_cycles=100_000):
         raw = await self.resp.recv(timeout_cycles=timeout_cycles)
@@ -177,10 +142,7 @@ class ShellTB(TB):
                int(r.digest).to_bytes(32, "little"))
         if self.corrupt:
             att = bytes([att[0] ^ 1]) + att[1:]
-        assert got[3] == pd, f"{kind}: digest {got[3].hex()}, expected {pd.hex()}"
-        assert got[1] == status, f"{kind}: status {got[1]!r}, expected {status!r}"
-        assert got[0] == int(vote), f"{kind}: vote {got[0]}, expected {int(vote)}"
-        assert got[2] == att, f"{kind}: attestation {got[2].hex()}, expected {att.hex()}"
+        check_response(kind, got, (vote, status, att, pd))
         return kind, got
 
     async def run(self, plan, *, timeout_cycles=200_000):
@@ -310,19 +272,10 @@ async def key_between_requests(dut):
     await sender
     await tb.check_one()           # answered under the first key
     await loader
-    await with_timeout(_wait_key(tb), 10_000 * CLOCK_NS, "ns")
-    await RisingEdge(tb.clk)
+    await wait_key_checked(tb.clk, dut.o_key_status, timeout_cycles=10_000, what="shell")
     tb.keym = KeyModel(tb.vendor, words)
     assert tb.keym.kacc != first.kacc
     sender = cocotb.start_soon(tb.send("valid"))
     kind, got = await tb.check_one()
     await sender
     assert got[0] == 1 and got[1] == Status.OK
-
-
-async def _wait_key(tb):
-    while True:
-        await ReadOnly()
-        if value(tb.dut.o_key_status) != KeyStatus.LOADING.value:
-            return
-        await RisingEdge(tb.clk)

@@ -22,33 +22,16 @@ from cocotb.triggers import ReadOnly, RisingEdge, with_timeout
 
 import golden.sntrup as sntrup
 from sim.results import record
-from sim.tb_common import TB, CLOCK_NS, value, words_le
+from sim.tb_common import CLOCK_NS, KemEngineTB, value
 
 VECTORS = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "sntrup653_kat.json"
 PAIRS = int(os.environ.get("SNTRUP_PAIRS", "2"))
 CORRUPT = os.environ.get("SNTRUP_CORRUPT") == "1"
 
 
-async def send(tb, prefix, data):
-    dut = tb.dut
-    words = words_le(data)
-    for n, w in enumerate(words):
-        getattr(dut, f"{prefix}__payload").value = w | ((n == len(words) - 1) << 64)
-        getattr(dut, f"{prefix}__valid").value = 1
-        while True:
-            await ReadOnly()
-            ok = value(getattr(dut, f"{prefix}__ready"))
-            await RisingEdge(tb.clk)
-            if ok:
-                break
-    getattr(dut, f"{prefix}__valid").value = 0
-    return tb.cycle
-
-
 async def load_key(tb, sk):
     dut = tb.dut
-    await send(tb, "key", sk)
-    start = tb.cycle
+    start = await tb.send_bytes(tb.key, sk)
     while True:
         await ReadOnly()
         if value(dut.key_done):
@@ -62,10 +45,8 @@ async def load_key(tb, sk):
 
 async def decaps(tb, ct):
     dut = tb.dut
-    dut.start.value = 1
-    await RisingEdge(tb.clk)
-    dut.start.value = 0
-    last = await send(tb, "ct", ct)
+    await tb.pulse("start")
+    last = await tb.send_bytes(tb.ct, ct)
     while True:
         await ReadOnly()
         if value(dut.k__valid):
@@ -140,12 +121,7 @@ async def run(tb):
 
 @cocotb.test()
 async def test_engine(dut):
-    tb = TB(dut)
-    dut.key__valid.value = 0
-    dut.ct__valid.value = 0
-    dut.k__ready.value = 0
-    dut.start.value = 0
-    dut.cancel.value = 0
+    tb = KemEngineTB(dut)
     await tb.reset()
     latency, key_load = await with_timeout(run(tb), 5_000_000 * CLOCK_NS, "ns")
     record("sntrup_engine", last_ct_word_to_k=latency, key_load_cycles=key_load)
@@ -154,25 +130,16 @@ async def test_engine(dut):
 @cocotb.test(skip=CORRUPT)
 async def test_abort(dut):
     """abort mid-request (during c·f, during h·r) drops it; the next request is right."""
-    tb = TB(dut)
-    dut.key__valid.value = 0
-    dut.ct__valid.value = 0
-    dut.k__ready.value = 0
-    dut.start.value = 0
-    dut.cancel.value = 0
+    tb = KemEngineTB(dut)
     await tb.reset()
     case = json.loads(VECTORS.read_text())["cases"][1]
     sk, ct, ss = (bytes.fromhex(case[k]) for k in ("sk", "ct", "ss"))
     ok, _ = await load_key(tb, sk)
     assert ok
     for wait in (300, 3200):
-        dut.start.value = 1
-        await RisingEdge(tb.clk)
-        dut.start.value = 0
-        await send(tb, "ct", ct)
+        await tb.pulse("start")
+        await tb.send_bytes(tb.ct, ct)
         await tb.cycles(wait)
-        dut.cancel.value = 1
-        await RisingEdge(tb.clk)
-        dut.cancel.value = 0
+        await tb.pulse("cancel")
         K, _ = await with_timeout(decaps(tb, ct), 100_000 * CLOCK_NS, "ns")
         assert K == ss, f"after an abort at {wait}"

@@ -21,85 +21,58 @@ from cocotb.triggers import ReadOnly, RisingEdge, with_timeout
 from golden.proof import FRAME_BYTES, KEY_LEN, Status
 from hdl.validator import KeyStatus
 from sim.results import record
-from sim.tb_common import CLOCK_NS, TB, value, words_le
+from sim.tb_common import (CLOCK_NS, TB, Handshake, check_response, value, wait_key_checked,
+                           words_le)
 from sim.tb_shell import Scenario, rand_bytes
 from sim.shell_engine import KeyModel, ShellModel
 
 BEATS = FRAME_BYTES // 8
 
 
-class FlatPort:
-    """A valid/ready handshake over plain ports: ``fields`` is a list of ``(port handle, value)``."""
-
-    def __init__(self, clk, valid, ready, *, rng, idle_prob=0.0):
-        self.clk, self.valid, self.ready = clk, valid, ready
-        self.rng, self.idle_prob = rng, idle_prob
-        self.valid.value = 0
-
-    async def send(self, fields, *, timeout_cycles=100_000):
-        while self.idle_prob and self.rng.random() < self.idle_prob:
-            self.valid.value = 0
-            await RisingEdge(self.clk)
-        for handle, v in fields:
-            handle.value = v
-        self.valid.value = 1
-        await with_timeout(self._wait(), timeout_cycles * CLOCK_NS, "ns")
-        await RisingEdge(self.clk)
-        self.valid.value = 0
-
-    async def _wait(self):
-        while True:
-            await ReadOnly()
-            if value(self.ready):
-                return
-            await RisingEdge(self.clk)
-
-
 class FlatCore:
-    """Drives a real core through its ``<vendor>_quantum_validator_asic`` flat ports:
-    key load, request, whole 8192-bit frames, and the response (always accepted)."""
+    """Drives a core through its ``<vendor>_quantum_validator_asic`` flat ports: key load,
+    request, whole 8192-bit frames (random idle cycles before the request and each frame
+    with ``idle_prob``), and the response (random back-pressure with ``stall_prob``)."""
 
-    def __init__(self, tb):
+    def __init__(self, tb, *, idle_prob=0.0, stall_prob=0.0):
         dut = self.dut = tb.dut
-        self.tb = tb
-        self.key = FlatPort(dut.clk, dut.key_valid, dut.key_ready, rng=tb.rng)
-        self.req = FlatPort(dut.clk, dut.req_valid, dut.req_ready, rng=tb.rng)
-        self.frame = FlatPort(dut.clk, dut.frame_valid, dut.frame_ready, rng=tb.rng)
+        self.tb, self.stall_prob = tb, stall_prob
+        self.key = Handshake(dut.clk, dut.key_valid, dut.key_ready, rng=tb.rng)
+        self.req = Handshake(dut.clk, dut.req_valid, dut.req_ready, rng=tb.rng,
+                             idle_prob=idle_prob)
+        self.frame = Handshake(dut.clk, dut.frame_valid, dut.frame_ready, rng=tb.rng,
+                               idle_prob=idle_prob)
         dut.resp_ready.value = 0
 
     async def load_key(self, key, k_att, *, timeout_cycles=20_000):
         """Load the algorithm key then K_att; returns the key status once checking ended."""
         words = words_le(key) + words_le(k_att)
-        for n, w in enumerate(words):
-            await self.key.send([(self.dut.key_data, w), (self.dut.key_last, int(n == len(words) - 1))])
-        for _ in range(timeout_cycles):
-            await ReadOnly()
-            if value(self.dut.key_status) != KeyStatus.LOADING.value:
-                break
-            await RisingEdge(self.dut.clk)
-        status = value(self.dut.key_status)
-        await RisingEdge(self.dut.clk)
-        return status
+        await self.key.offer_all([[(self.dut.key_data, w), (self.dut.key_last, int(n == len(words) - 1))]
+                                  for n, w in enumerate(words)], timeout_cycles=timeout_cycles)
+        return (await wait_key_checked(self.dut.clk, self.dut.key_status,
+                                       timeout_cycles=timeout_cycles, what="wrapper")).value
 
-    async def request(self, descriptor, nonce, proof):
+    async def request(self, descriptor, nonce, proof, *, timeout_cycles=100_000):
         """Send the request and the proof's frames; returns the TB cycle after the last frame."""
-        await self.req.send([(self.dut.tcp_descriptor, int.from_bytes(descriptor, "little")),
-                             (self.dut.nonce, nonce)])
+        await self.req.offer([(self.dut.tcp_descriptor, int.from_bytes(descriptor, "little")),
+                              (self.dut.nonce, nonce)], timeout_cycles=timeout_cycles)
         nframes = len(proof) // FRAME_BYTES
-        for f in range(nframes):
-            chunk = proof[f * FRAME_BYTES:(f + 1) * FRAME_BYTES]
-            await self.frame.send([(self.dut.delegated_quantum_proof, int.from_bytes(chunk, "little")),
-                                   (self.dut.frame_last, int(f == nframes - 1))])
+        await self.frame.offer_all(
+            [[(self.dut.delegated_quantum_proof,
+               int.from_bytes(proof[f * FRAME_BYTES:(f + 1) * FRAME_BYTES], "little")),
+              (self.dut.frame_last, int(f == nframes - 1))] for f in range(nframes)],
+            timeout_cycles=timeout_cycles)
         return self.tb.cycle
 
     async def response(self, *, timeout_cycles=200_000):
         """``(vote, status, attestation, digest, cycle)`` of the next response."""
         async def wait():
-            dut = self.dut
-            dut.resp_ready.value = 1
+            dut, rng = self.dut, self.tb.rng
             while True:
+                stall = self.stall_prob and rng.random() < self.stall_prob
+                dut.resp_ready.value = 0 if stall else 1
                 await ReadOnly()
-                if value(dut.resp_valid):
+                if not stall and value(dut.resp_valid):
                     got = (bool(value(dut.quantum_consensus_vote)), Status(value(dut.status)),
                            value(dut.quantum_signature).to_bytes(32, "little"),
                            value(dut.proof_digest).to_bytes(32, "little"), self.tb.cycle)
@@ -114,13 +87,7 @@ class WrapperTB(TB):
     def __init__(self, dut, *, idle_prob=0.0, stall_prob=0.0):
         super().__init__(dut)
         self.vendor = os.environ.get("PQVOTE_VENDOR", "riscv")
-        self.stall_prob = stall_prob
-        self.key = FlatPort(dut.clk, dut.key_valid, dut.key_ready, rng=self.rng)
-        self.req = FlatPort(dut.clk, dut.req_valid, dut.req_ready, rng=self.rng,
-                            idle_prob=idle_prob)
-        self.frame = FlatPort(dut.clk, dut.frame_valid, dut.frame_ready, rng=self.rng,
-                              idle_prob=idle_prob)
-        dut.resp_ready.value = 0
+        self.core = FlatCore(self, idle_prob=idle_prob, stall_prob=stall_prob)
         self.model = ShellModel(self.vendor)
         self.scen = Scenario(self.vendor, self.rng)
         self.keym = None
@@ -142,18 +109,10 @@ class WrapperTB(TB):
                 first = None
 
     async def load_key(self):
-        words = KeyModel.stream(rand_bytes(self.rng, KEY_LEN[self.vendor]),
-                                rand_bytes(self.rng, 32))
-        for d, last in words:
-            await self.key.send([(self.dut.key_data, d), (self.dut.key_last, int(last))])
-        for _ in range(10_000):
-            await ReadOnly()
-            if value(self.dut.key_status) != KeyStatus.LOADING.value:
-                break
-            await RisingEdge(self.clk)
-        self.keym = KeyModel(self.vendor, words)
-        assert value(self.dut.key_status) == KeyStatus.OK.value
-        await RisingEdge(self.clk)
+        key, k_att = rand_bytes(self.rng, KEY_LEN[self.vendor]), rand_bytes(self.rng, 32)
+        status = await self.core.load_key(key, k_att, timeout_cycles=10_000)
+        self.keym = KeyModel(self.vendor, KeyModel.stream(key, k_att))
+        assert status == KeyStatus.OK.value
 
     async def send(self, kind, frames=None):
         rng = self.rng
@@ -166,35 +125,12 @@ class WrapperTB(TB):
         else:
             beats = beats + [0] * (-len(beats) % BEATS)
         self.expected.append((kind, self.model.response(self.keym, descriptor, nonce, beats)))
-        await self.req.send([(self.dut.tcp_descriptor, int.from_bytes(descriptor, "little")),
-                             (self.dut.nonce, nonce)])
-        nframes = len(beats) // BEATS
-        for f in range(nframes):
-            chunk = beats[f * BEATS:(f + 1) * BEATS]
-            flat = sum(w << (64 * k) for k, w in enumerate(chunk))
-            await self.frame.send([(self.dut.delegated_quantum_proof, flat),
-                                   (self.dut.frame_last, int(f == nframes - 1))])
+        await self.core.request(descriptor, nonce, b"".join(w.to_bytes(8, "little") for w in beats))
 
     async def recv(self, *, timeout_cycles=200_000):
-        async def wait():
-            while True:
-                stall = self.stall_prob and self.rng.random() < self.stall_prob
-                self.dut.resp_ready.value = 0 if stall else 1
-                await ReadOnly()
-                if not stall and value(self.dut.resp_valid):
-                    got = (value(self.dut.quantum_consensus_vote), Status(value(self.dut.status)),
-                           value(self.dut.quantum_signature).to_bytes(32, "little"),
-                           value(self.dut.proof_digest).to_bytes(32, "little"))
-                    await RisingEdge(self.clk)
-                    self.dut.resp_ready.value = 0
-                    return got
-                await RisingEdge(self.clk)
-        got = await with_timeout(wait(), timeout_cycles * CLOCK_NS, "ns")
-        kind, (vote, status, att, pd) = self.expected.popleft()
-        assert got[3] == pd, f"{kind}: digest {got[3].hex()}, expected {pd.hex()}"
-        assert got[1] == status, f"{kind}: status {got[1]!r}, expected {status!r}"
-        assert got[0] == int(vote), f"{kind}: vote {got[0]}, expected {int(vote)}"
-        assert got[2] == att, f"{kind}: attestation {got[2].hex()}, expected {att.hex()}"
+        got = (await self.core.response(timeout_cycles=timeout_cycles))[:4]
+        kind, want = self.expected.popleft()
+        check_response(kind, got, want)
         return kind, got
 
     async def run(self, plan):
