@@ -158,7 +158,21 @@ def _request_fold(m, engine, i, o, *, latency, body_gap, extra=None, finish):
         m.d.sync += state.eq(IDLE)
 
 
-class ShellTestEngine(wiring.Component):
+class _StandInEngine(wiring.Component):
+    """Parameters shared by both stand-in engines, validated."""
+
+    def __init__(self, signature, *, latency, key_latency, body_gap):
+        for name, v, lo in (("Latency", latency, 1), ("Key latency", key_latency, 1),
+                            ("Body gap", body_gap, 0)):
+            if not isinstance(v, int) or v < lo:
+                raise ValueError(f"{name} must be an integer ≥ {lo}, not {v!r}")
+        self._latency = latency
+        self._key_latency = key_latency
+        self._body_gap = body_gap
+        super().__init__(signature)
+
+
+class ShellTestEngine(_StandInEngine):
     """Keyed-checksum engine with :data:`~hdl.validator.EngineSignature` (see the module
     docstring for what it computes).
 
@@ -177,14 +191,8 @@ class ShellTestEngine(wiring.Component):
     """
 
     def __init__(self, *, latency=20, key_latency=3, body_gap=0):
-        for name, v, lo in (("Latency", latency, 1), ("Key latency", key_latency, 1),
-                            ("Body gap", body_gap, 0)):
-            if not isinstance(v, int) or v < lo:
-                raise ValueError(f"{name} must be an integer ≥ {lo}, not {v!r}")
-        self._latency = latency
-        self._key_latency = key_latency
-        self._body_gap = body_gap
-        super().__init__(EngineSignature)
+        super().__init__(EngineSignature, latency=latency, key_latency=key_latency,
+                         body_gap=body_gap)
 
     def elaborate(self, platform):
         m = Module()
@@ -202,7 +210,7 @@ class ShellTestEngine(wiring.Component):
         return m
 
 
-class ShellKemEngine(wiring.Component):
+class ShellKemEngine(_StandInEngine):
     """Keyed-checksum KEM engine with :data:`~hdl.validator.KemEngineSignature` (see the
     module docstring for what it computes).
 
@@ -219,15 +227,9 @@ class ShellKemEngine(wiring.Component):
     """
 
     def __init__(self, *, latency=20, key_latency=3, body_gap=0, leak=False):
-        for name, v, lo in (("Latency", latency, 1), ("Key latency", key_latency, 1),
-                            ("Body gap", body_gap, 0)):
-            if not isinstance(v, int) or v < lo:
-                raise ValueError(f"{name} must be an integer ≥ {lo}, not {v!r}")
-        self._latency = latency
-        self._key_latency = key_latency
-        self._body_gap = body_gap
         self._leak = bool(leak)
-        super().__init__(KemEngineSignature)
+        super().__init__(KemEngineSignature, latency=latency, key_latency=key_latency,
+                         body_gap=body_gap)
 
     def elaborate(self, platform):
         m = Module()

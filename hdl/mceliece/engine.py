@@ -23,7 +23,7 @@ from golden.mceliece import (M_BITS, N, T, Q, MT, SK_BYTES, SK_C, SK_G, SK_ALPHA
                              PIVOTS_NON_F, bitrev_m)
 from hdl.mceliece.gf import GfInverse, gf_mul, gf_sq
 from hdl.sponge import KeccakSponge, SpongeClientSignature, SpongeMode
-from hdl.validator import Word
+from hdl.validator import KemEngineSignature, Word
 
 __all__ = ["McElieceEngine", "UNITS", "KEY_WORDS", "CT_WORDS"]
 
@@ -51,13 +51,7 @@ def _parity(m, x, *, name):
 
 #: The members of the engine: the KEM engine contract plus observation outputs.
 _MEMBERS = {
-    "key": In(stream.Signature(Word)),
-    "key_done": Out(1),
-    "key_ok": Out(1),
-    "start": In(1),
-    "ct": In(stream.Signature(Word)),
-    "abort": In(1),
-    "k": Out(stream.Signature(unsigned(256))),
+    **KemEngineSignature.members,
     "dbg_ld": Out(data.StructLayout({"valid": 1, "pos": 12, "alpha": 12, "w": 12})),
     "dbg_wr": Out(data.StructLayout({"valid": 1, "pos": 12, "g": 12, "w": 12})),
     "dbg_e": Out(data.StructLayout({"valid": 1, "addr": 6, "data": 64})),

@@ -32,12 +32,12 @@ from hdl.sha512 import MsgBytes, Sha512, Sha512Packer
 from hdl.sntrup.decode import RadixDecoder
 from hdl.sntrup.mult import HornerArray, HornerOp
 from hdl.sntrup.reduce import Reducer, ReduceMode
+from hdl.validator import KemEngineSignature
 
 
-__all__ = ["Word", "SntrupEngine", "HashJobs", "JOBS"]
+__all__ = ["SntrupEngine", "HashJobs", "JOBS"]
 
 P = sn.P
-Word = data.StructLayout({"data": unsigned(64), "last": unsigned(1)})
 
 SK_WORDS = (sn.SK_BYTES + 7) // 8          # 190
 CT_WORDS = (sn.CT_BYTES + 7) // 8          # 113
@@ -233,13 +233,8 @@ class SntrupEngine(wiring.Component):
         ``K = Decaps(sk, ct)``, byte ``i`` in bits ``8i+7 .. 8i``.
     """
 
-    key: In(stream.Signature(Word))
-    key_done: Out(1)
-    key_ok: Out(1)
-    start: In(1)
-    ct: In(stream.Signature(Word))
-    abort: In(1)
-    k: Out(stream.Signature(unsigned(256)))
+    def __init__(self):
+        super().__init__(KemEngineSignature)
 
     def elaborate(self, platform):
         m = Module()
