@@ -79,33 +79,7 @@ def decode(S, M):
     For a byte string that no ``encode`` produced, the result is still well defined
     (each recovered value is taken modulo its own modulus).
     """
-    if len(M) == 0:
-        return []
-    if len(M) == 1:
-        return [int.from_bytes(bytes(S), "little") % M[0]]
-    k = 0
-    bottom, M2 = [], []
-    for i in range(0, len(M) - 1, 2):
-        m, r, t = M[i] * M[i + 1], 0, 1
-        while m >= 16384:
-            r += S[k] * t
-            t <<= 8
-            k += 1
-            m = (m + 255) >> 8
-        bottom.append((r, t))
-        M2.append(m)
-    if len(M) & 1:
-        M2.append(M[-1])
-    R2 = decode(S[k:], M2)
-    R = []
-    for i in range(0, len(M) - 1, 2):
-        r, t = bottom[i // 2]
-        r += t * R2[i // 2]
-        R.append(r % M[i])
-        R.append((r // M[i]) % M[i + 1])
-    if len(M) & 1:
-        R.append(R2[-1])
-    return R
+    return decode_checked(S, M)[0]
 
 
 def decode_checked(S, M):

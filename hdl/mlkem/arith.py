@@ -13,7 +13,7 @@ from amaranth.lib import data
 from golden.mlkem import Q
 
 __all__ = ["LANES", "WORDS", "PolyWord", "BARRETT_SHIFT_IN", "BARRETT_SHIFT_OUT", "BARRETT_M",
-           "COMPRESS_SHIFT", "barrett_py", "csd", "const_mul", "mod_add", "mod_sub", "barrett",
+           "COMPRESS_SHIFT", "check_addr_width", "barrett_py", "csd", "const_mul", "mod_add", "mod_sub", "barrett",
            "compress_params", "compress_py", "decompress"]
 
 LANES = 8                  # coefficients per memory word
@@ -27,6 +27,12 @@ BARRETT_SHIFT_IN = 7
 BARRETT_SHIFT_OUT = 18
 BARRETT_M = (1 << (BARRETT_SHIFT_IN + BARRETT_SHIFT_OUT)) // Q
 _R_BITS = 13               # x − t·q < 2q < 2^13: computed modulo 2^13
+
+
+def check_addr_width(addr_width):
+    """The work/noise memory address width of a datapath block: an integer ≥ 5 (32 words)."""
+    if not isinstance(addr_width, int) or addr_width < 5:
+        raise ValueError(f"Address width must be an integer >= 5, not {addr_width!r}")
 
 
 def barrett_py(x):

@@ -9,7 +9,7 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.mlkem import GAMMAS
-from hdl.mlkem.arith import LANES, WORDS, PolyWord, mod_add, barrett
+from hdl.mlkem.arith import check_addr_width, LANES, WORDS, PolyWord, mod_add, barrett
 from hdl.stream_util import read_port_signature, write_port_signature
 
 __all__ = ["BaseMulUnit", "BASEMUL_CYCLES"]
@@ -41,8 +41,7 @@ class BaseMulUnit(wiring.Component):
     """
 
     def __init__(self, *, addr_width):
-        if not isinstance(addr_width, int) or addr_width < 5:
-            raise ValueError(f"Address width must be an integer >= 5, not {addr_width!r}")
+        check_addr_width(addr_width)
         self._addr_width = addr_width
         aw = addr_width
         super().__init__({

@@ -19,7 +19,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.mlkem import DU, DV, N_INV, Q
 from hdl.mlkem.arith import (LANES, WORDS, PolyWord, COMPRESS_SHIFT, mod_add, mod_sub, barrett,
-                             compress_params, decompress)
+                             check_addr_width, compress_params, decompress)
 from hdl.mlkem.intake import C1_WORDS, CHUNK_ADDR_BITS, CT_ADDR_BITS, DEC10_BITS
 from hdl.stream_util import read_port_signature
 
@@ -63,8 +63,7 @@ class FinalPass(wiring.Component):
     """
 
     def __init__(self, *, addr_width):
-        if not isinstance(addr_width, int) or addr_width < 5:
-            raise ValueError(f"Address width must be an integer >= 5, not {addr_width!r}")
+        check_addr_width(addr_width)
         self._addr_width = addr_width
         aw = addr_width
         super().__init__({

@@ -10,7 +10,7 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.mlkem import ZETAS
-from hdl.mlkem.arith import LANES, WORDS, PolyWord, mod_add, mod_sub, barrett
+from hdl.mlkem.arith import check_addr_width, LANES, WORDS, PolyWord, mod_add, mod_sub, barrett
 from hdl.stream_util import read_port_signature, write_port_signature
 
 __all__ = ["NttUnit", "NTT_CYCLES", "STAGE_CYCLES", "PIPE_DEPTH"]
@@ -53,8 +53,7 @@ class NttUnit(wiring.Component):
     """
 
     def __init__(self, *, addr_width):
-        if not isinstance(addr_width, int) or addr_width < 5:
-            raise ValueError(f"Address width must be an integer >= 5, not {addr_width!r}")
+        check_addr_width(addr_width)
         self._addr_width = addr_width
         super().__init__({
             "start": In(1), "inverse": In(1), "base": In(addr_width),

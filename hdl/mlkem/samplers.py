@@ -7,7 +7,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.mlkem import Q
-from hdl.mlkem.arith import LANES, WORDS, PolyWord
+from hdl.mlkem.arith import check_addr_width, LANES, WORDS, PolyWord
 from hdl.stream_util import write_port_signature
 
 __all__ = ["RejectionSampler", "CbdSampler"]
@@ -37,8 +37,7 @@ class RejectionSampler(wiring.Component):
     """
 
     def __init__(self, *, addr_width):
-        if not isinstance(addr_width, int) or addr_width < 5:
-            raise ValueError(f"Address width must be an integer >= 5, not {addr_width!r}")
+        check_addr_width(addr_width)
         self._addr_width = addr_width
         super().__init__({
             "start": In(1), "base": In(addr_width),
@@ -146,8 +145,7 @@ class CbdSampler(wiring.Component):
     """
 
     def __init__(self, *, addr_width):
-        if not isinstance(addr_width, int) or addr_width < 5:
-            raise ValueError(f"Address width must be an integer >= 5, not {addr_width!r}")
+        check_addr_width(addr_width)
         self._addr_width = addr_width
         super().__init__({
             "start": In(1), "eta3": In(1), "base": In(addr_width),
