@@ -531,7 +531,7 @@ def test_node_batches_requests_for_a_batch_source(net):
 
 # -- validator-set epochs over the network ---------------------------------------------------
 
-def test_decide_network_follows_the_validator_set_epochs(net, tmp_path, capsys):
+def test_decide_network_follows_the_validator_set_epochs(net, tmp_path, cli):
     """``decide --network`` asks the validators of the store's current epoch: riscv is
     retired by a 3-of-4 decision of the nodes (riscv down) and replaced by a riscv-b node
     with a fresh K_att and TLS certificate; the next decision asks riscv-b, never the
@@ -542,18 +542,13 @@ def test_decide_network_follows_the_validator_set_epochs(net, tmp_path, capsys):
     keys, nodes = net["keys"], net["nodes"]
     db = tmp_path / "epochs.db"
 
-    def run(*argv):
-        code = main([str(a) for a in argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
     def decide(proofs, *extra, **addresses):
         argv = ["decide", "--network", "--keys", keys, "--proofs", proofs, "--db", db,
                 "--deadline", DEADLINE, *extra]
-        return run(*argv, *(f"--node={n}={a}" for n, a in addresses.items()))
+        return cli(*argv, *(f"--node={n}={a}" for n, a in addresses.items()))
 
     def mint(descriptor, out):
-        assert run("mint", "--keys", keys, "--descriptor", descriptor, "--out", out)[0] == 0
+        assert cli("mint", "--keys", keys, "--descriptor", descriptor, "--out", out)[0] == 0
         return out
 
     with socket.socket() as closed:
@@ -562,7 +557,7 @@ def test_decide_network_follows_the_validator_set_epochs(net, tmp_path, capsys):
     genesis = {n: p.address for n, p in nodes.items()}
 
     # epoch 0: the change is proposed and decided by intel, amd and arm (riscv down)
-    code, out, err = run("epoch", "propose", "--keys", keys, "--db", db, "--retire", "riscv",
+    code, out, err = cli("epoch", "propose", "--keys", keys, "--db", db, "--retire", "riscv",
                          "--add", "riscv-b:riscv", "--out", tmp_path / "change.json")
     assert code == 0, err
     assert (keys / "tls" / "riscv-b.pem").is_file() and (keys / "riscv-b.katt").is_file()
@@ -573,7 +568,7 @@ def test_decide_network_follows_the_validator_set_epochs(net, tmp_path, capsys):
     assert change_report["tally"]["yes"] == 3 and change_report["certificate"]["epoch"] == 0
     assert change_report["responses"]["riscv"]["link"] == "down"
     (tmp_path / "change-decision.json").write_text(out)
-    code, out, err = run("epoch", "apply", "--keys", keys, "--db", db, "--change",
+    code, out, err = cli("epoch", "apply", "--keys", keys, "--db", db, "--change",
                          tmp_path / "change.json", "--nonce", change_report["nonce"])
     assert code == 0, err
     assert json.loads(out)["epoch"] == 1
@@ -600,15 +595,15 @@ def test_decide_network_follows_the_validator_set_epochs(net, tmp_path, capsys):
         assert line["status"] == 200 and line["vote"] is True
         assert not any(x.get("nonce") == nonce for x in nodes["riscv"].lines())
         (tmp_path / "epoch1.json").write_text(out)
-        code, out, _ = run("verify-cert", "--keys", keys, "--db", db, tmp_path / "epoch1.json")
+        code, out, _ = cli("verify-cert", "--keys", keys, "--db", db, tmp_path / "epoch1.json")
         assert code == 0 and "epoch 1" in out, out
-        code, out, _ = run("verify-cert", "--keys", keys, "--db", db,
+        code, out, _ = cli("verify-cert", "--keys", keys, "--db", db,
                            tmp_path / "change-decision.json")
         assert code == 0, out                           # the old epoch's certificate
         # relabelled as epoch 0, the epoch-1 certificate is refused
         (tmp_path / "relabel.json").write_text(json.dumps(dict(report["certificate"],
                                                                epoch=0)))
-        code, out, _ = run("verify-cert", "--keys", keys, "--db", db, tmp_path / "relabel.json")
+        code, out, _ = cli("verify-cert", "--keys", keys, "--db", db, tmp_path / "relabel.json")
         assert code == 1 and "lies after epoch 0" in out
 
         # the retired node at riscv-b's address with intel down: two votes, no quorum
@@ -627,5 +622,5 @@ def test_decide_network_follows_the_validator_set_epochs(net, tmp_path, capsys):
     assert code == 2 and "validator 'riscv' is retired" in err and err.count("\n") == 1
     code, _, err = decide(proofs, "--nonce", "0", **current)
     assert code == 2 and "lies before validator-set epoch 1" in err and err.count("\n") == 1
-    code, _, err = run("node", "--keys", keys, "--name", "nobody", "--db", db)
+    code, _, err = cli("node", "--keys", keys, "--name", "nobody", "--db", db)
     assert code == 2 and "no validator named 'nobody'" in err and err.count("\n") == 1

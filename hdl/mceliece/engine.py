@@ -15,15 +15,15 @@ those of :func:`golden.mceliece.decode` (see docs/mceliece.md for the budget)::
 Every stage runs a fixed number of cycles; nothing branches on the key or the ciphertext.
 """
 
-from amaranth.hdl import Module, Signal, Mux, Cat, Const, ResetInserter, unsigned
-from amaranth.lib import data, memory, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.hdl import Module, Signal, Mux, Cat, Const, ResetInserter
+from amaranth.lib import data, memory, wiring
+from amaranth.lib.wiring import Out
 
 from golden.mceliece import (M_BITS, N, T, Q, MT, SK_BYTES, SK_C, SK_G, SK_ALPHA, SK_S,
                              PIVOTS_NON_F, bitrev_m)
 from hdl.mceliece.gf import GfInverse, gf_mul, gf_sq
 from hdl.sponge import KeccakSponge, SpongeClientSignature, SpongeMode
-from hdl.validator import KemEngineSignature, Word
+from hdl.validator import KemEngineSignature
 
 __all__ = ["McElieceEngine", "UNITS", "KEY_WORDS", "CT_WORDS"]
 

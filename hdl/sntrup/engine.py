@@ -24,7 +24,7 @@ Schedule (phases of the sequencer; ``j`` runs from 652 down to 0)::
 """
 
 from amaranth.hdl import Module, ResetInserter, Signal, Const, Cat, Mux, signed, unsigned
-from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 import golden.sntrup as sn
