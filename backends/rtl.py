@@ -12,8 +12,11 @@ def available_cores():
     return CORES
 
 
-def validate_rtl(vendor, requests, *, stall_prob=0.0):
-    """Run parsed requests (all for ``vendor``) through its core; returns response dicts."""
+def validate_rtl(vendor, requests, *, stall_prob=0.0, metrics=None):
+    """Run parsed requests (all for ``vendor``) through its core; returns response dicts.
+
+    ``metrics`` names a JSON file for the simulation's own figures (simulated cycles, wall
+    time of the simulation proper), used by ``make bench-rtl``."""
     from sim.runner import run_cocotb
 
     cores = available_cores()
@@ -25,7 +28,11 @@ def validate_rtl(vendor, requests, *, stall_prob=0.0):
             for r in requests:
                 f.write(json.dumps(request_json(r.vendor, r.key, r.attestation_key,
                                                 r.descriptor, r.nonce, r.proof)) + "\n")
+        # the registry's factory depends on hdl/ and golden/ only: a model built from the
+        # same sources is reused without converting the core to Verilog again
         run_cocotb(name=f"core-{vendor}", top=cores[vendor], module="sim.tb_validate",
+                   source_key=f"core-{vendor}",
                    env={"PQVOTE_REQUESTS": req_path, "PQVOTE_RESPONSES": resp_path,
-                        "PQVOTE_STALL": stall_prob})
+                        "PQVOTE_STALL": stall_prob,
+                        **({"PQVOTE_METRICS": metrics} if metrics else {})})
         return [json.loads(line) for line in resp_path.read_text().splitlines()]

@@ -67,9 +67,51 @@ def _waves():
 
 _built = {}
 
+#: The packages whose Python source determines a core's Verilog (see ``source_key``).
+_SOURCE_PACKAGES = ("hdl", "golden")
 
-def build(name, top, *, toplevel="top", verilog=None, build_args=(), cxx_opt=None):
+
+def _source_digest():
+    """Hash of every ``.py`` file of :data:`_SOURCE_PACKAGES` and of the Amaranth version."""
+    from importlib import metadata
+
+    h = hashlib.sha256(metadata.version("amaranth").encode())
+    for pkg in _SOURCE_PACKAGES:
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            h.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def _runner(internals):
+    """cocotb's Verilator runner; unless ``internals``, only the top module's signals are
+    visible to the bench (``--public-depth 1`` instead of cocotb's ``--public-flat-rw``)."""
+    from cocotb_tools.runner import Verilator
+
+    class PortsOnlyVerilator(Verilator):
+        # With every signal public Verilator may not optimise across the design: a large
+        # core then builds several times slower and simulates at half the speed
+        # (docs/interfaces.md, "Simulation speed").
+        def _build_command(self):
+            cmds = super()._build_command()
+            cmd = cmds[0]
+            at = cmd.index("--public-flat-rw")
+            cmd[at:at + 1] = ["--public-depth", "1"]
+            return cmds
+
+    return Verilator() if internals else PortsOnlyVerilator()
+
+
+def build(name, top, *, toplevel="top", verilog=None, build_args=(), cxx_opt=None,
+          source_key=None, internals=False):
     """Convert and build ``top`` once; returns ``(runner, build_dir)``.
+
+    Only the top module's ports are visible to the bench unless ``internals`` is set (a
+    bench that reads a signal inside the design, ``dut.engine.seq.step``).
+
+    ``source_key`` (say ``"core-arm"``) names a ``top`` that is a function of the sources of
+    ``hdl/`` and ``golden/`` alone (a registry factory, not a closure over test data): a
+    model built for the same key and the same sources is then reused without converting
+    ``top`` to Verilog again, which is most of the start-up of a large core.
 
     With ``verilog`` (a list of Verilog files, e.g. a post-synthesis netlist and the
     vendor's cell models), ``top`` is ignored and those files are built as they are;
@@ -77,23 +119,34 @@ def build(name, top, *, toplevel="top", verilog=None, build_args=(), cxx_opt=Non
     C++ optimisation level: a netlist of thousands of cells compiles many times faster
     unoptimised, and a short bench does not need the speed.
     """
-    from cocotb_tools.runner import get_runner
-
     root = setup_verilator_env()
     for where in (root, BUILD):
         if any(c.isspace() for c in str(where)):
             # verilator's launcher execs its binary by an unquoted path, and make splits
             # paths at spaces: say so once instead of a "command not found" per bench
             raise RuntimeError(f"Verilator cannot build or run under a path with a space: {where}")
-    if verilog is None:
-        text = to_verilog(top, toplevel)
-    else:
-        text = "\0".join(Path(p).read_text() for p in verilog)
     waves = _waves()
     fst = os.environ.get("WAVES", "").lower() == "fst"
     args = list(LINT_WAIVERS) + list(build_args) + \
         (["--trace-fst" if fst else "--trace", "--trace-structs"] if waves else [])
-    digest = hashlib.sha256((text + "\0" + " ".join(args) + f"\0{cxx_opt}").encode()).hexdigest()[:12]
+    srcmap = None
+    if source_key is not None and verilog is None:
+        tag = hashlib.sha256("\0".join([source_key, toplevel, " ".join(args), str(cxx_opt),
+                                        str(internals), _source_digest()]).encode()).hexdigest()[:16]
+        srcmap = BUILD / "sim" / ".sources" / tag
+        known = srcmap.read_text().strip() if srcmap.exists() else ""
+        if known and (BUILD / "sim" / known / ".built").exists():
+            build_dir = BUILD / "sim" / known
+            if str(build_dir) not in _built:
+                _built[str(build_dir)] = _runner(internals)
+            return _built[str(build_dir)], build_dir
+    if verilog is None:
+        text = to_verilog(top, toplevel)
+    else:
+        text = "\0".join(Path(p).read_text() for p in verilog)
+    visibility = "internals" if internals else "ports"
+    digest = hashlib.sha256((text + "\0" + " ".join(args) + f"\0{cxx_opt}\0{visibility}").encode()
+                            ).hexdigest()[:12]
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
     build_dir = BUILD / "sim" / f"{safe}-{digest}"
     if not (build_dir / ".built").exists():
@@ -101,11 +154,15 @@ def build(name, top, *, toplevel="top", verilog=None, build_args=(), cxx_opt=Non
         built = sorted(d for d in (BUILD / "sim").glob(f"*-{digest}") if (d / ".built").exists())
         build_dir = built[0] if built else build_dir
     key = str(build_dir)
+    if srcmap is not None:
+        srcmap.parent.mkdir(parents=True, exist_ok=True)
     if key in _built:
+        if srcmap is not None:
+            srcmap.write_text(build_dir.name)
         return _built[key], build_dir
     build_dir.mkdir(parents=True, exist_ok=True)
     src = build_dir / f"{toplevel}.v"
-    runner = get_runner("verilator")
+    runner = _runner(internals)
     setup_verilator_env(cxx_opt)
     try:
         with open(build_dir / ".lock", "w") as lock:
@@ -126,11 +183,13 @@ def build(name, top, *, toplevel="top", verilog=None, build_args=(), cxx_opt=Non
     finally:
         setup_verilator_env()    # default flags again, even after a failed build
     _built[key] = runner
+    if srcmap is not None:
+        srcmap.write_text(build_dir.name)
     return runner, build_dir
 
 
 def run_cocotb(*, name, top, module, testcase=None, env=None, toplevel="top", seed=None,
-               verilog=None, build_args=(), cxx_opt=None):
+               verilog=None, build_args=(), cxx_opt=None, source_key=None, internals=False):
     """Build (once) and run the cocotb test module ``module`` (e.g. ``"sim.tb_keccak"``).
 
     Parameters
@@ -145,12 +204,14 @@ def run_cocotb(*, name, top, module, testcase=None, env=None, toplevel="top", se
         Only these cocotb tests.
     env : dict, optional
         Extra environment for the simulator process (seeds, vector files, counts).
-    verilog, build_args, cxx_opt : optional
-        Build these Verilog files instead of ``top``, with these flags (see :func:`build`).
+    verilog, build_args, cxx_opt, source_key, internals : optional
+        Build these Verilog files instead of ``top``, with these flags; reuse a model by
+        source key; make internal signals visible (see :func:`build`).
     """
     from cocotb_tools.runner import get_results
 
     runner, build_dir = build(name, top, toplevel=toplevel, verilog=verilog, build_args=build_args,
+                              source_key=source_key, internals=internals,
                               cxx_opt=cxx_opt)
     results = build_dir / f"results-{module.rsplit('.', 1)[-1]}-{os.getpid()}.xml"
     if results.exists():

@@ -2,7 +2,8 @@
 
 Environment: ``PQVOTE_REQUESTS`` (a JSON Lines file of parsed, single-vendor requests),
 ``PQVOTE_RESPONSES`` (where to write one JSON response per request, in order),
-``PQVOTE_STALL`` (response back-pressure probability, default 0).
+``PQVOTE_STALL`` (response back-pressure probability, default 0), ``PQVOTE_METRICS``
+(optional: a JSON file for the simulated cycles and the wall time of the simulation).
 The key (algorithm key then K_att) is loaded whenever it differs from the loaded one.
 ``cycles`` in a response is the core's latency: from the first accepted proof beat to
 the response becoming valid. Key-load cycles are reported as ``key_load_cycles``.
@@ -10,11 +11,13 @@ the response becoming valid. Key-load cycles are reported as ``key_load_cycles``
 
 import json
 import os
+import time
 
 import cocotb
+from cocotb.utils import get_sim_time
 
 from golden.proof import VENDORS
-from sim.tb_common import TB, CoreDriver, key_words, proof_words  # noqa: F401 (re-exported)
+from sim.tb_common import CLOCK_NS, TB, CoreDriver, key_words, proof_words  # noqa: F401
 
 
 class CoreTB(TB):
@@ -48,6 +51,7 @@ class CoreTB(TB):
 
 @cocotb.test()
 async def validate_file(dut):
+    started = time.time()
     stall = float(os.environ.get("PQVOTE_STALL", "0"))
     tb = CoreTB(dut, stall_prob=stall)
     await tb.reset()
@@ -72,5 +76,9 @@ async def validate_file(dut):
     with open(os.environ["PQVOTE_RESPONSES"], "w") as f:
         for o in out:
             f.write(json.dumps(o) + "\n")
+    if os.environ.get("PQVOTE_METRICS"):
+        with open(os.environ["PQVOTE_METRICS"], "w") as f:
+            json.dump({"sim_cycles": int(get_sim_time("ns")) // CLOCK_NS, "started": started,
+                       "finished": time.time(), "requests": len(out)}, f)
     assert len(out) == len(requests)
     assert all(o["vendor"] in VENDORS for o in out)

@@ -374,8 +374,10 @@ def test_engine_decaps_bench(tmp_path):
     cases = _engine_cases(rng, 8 if FULL else 2)
     (tmp_path / "cases.json").write_text(json.dumps(cases))
     metrics = tmp_path / "metrics.json"
+    # the schedule test watches the sequencer's step inside the engine: internals visible
     run_cocotb(name="mlkem-engine", top=EngineHarness, module="sim.tb_mlkem_engine",
-               env={"MLKEM_CASES": tmp_path / "cases.json", "MLKEM_METRICS": metrics})
+               env={"MLKEM_CASES": tmp_path / "cases.json", "MLKEM_METRICS": metrics},
+               internals=True)
     data = json.loads(metrics.read_text())
     assert data["cases"] == len(cases) >= len(_vector_cases()) == 27
     record("intel", engine_cycles=data["engine_cycles"], engine_tail=data["engine_tail"],
@@ -416,7 +418,7 @@ def test_engine_bench_negative_control(tmp_path):
     (tmp_path / "cases.json").write_text(json.dumps(cases))
     with pytest.raises(AssertionError, match="1 of 1 cocotb tests failed"):
         run_cocotb(name="mlkem-engine", top=EngineHarness, module="sim.tb_mlkem_engine",
-                   testcase="test_decaps_cases",
+                   testcase="test_decaps_cases", internals=True,
                    env={"MLKEM_CASES": tmp_path / "cases.json", "MLKEM_CORRUPT": 1})
 
 
