@@ -222,6 +222,7 @@ def run_cocotb(*, name, top, module, testcase=None, env=None, toplevel="top", se
         runner.test(
             test_module=module,
             hdl_toplevel=toplevel,
+            hdl_toplevel_lang="verilog",    # stated: a reused runner has not seen the sources
             build_dir=build_dir,
             test_dir=build_dir,
             testcase=testcase,
