@@ -424,6 +424,27 @@ def test_proof_intake_alone():
     assert seen[2][3] == 1 and seen[2][5] and seen[2][1] == short
 
 
+async def _attestor_request(ctx, dut, k_att, D, nonce, tag, proof):
+    """Attestor bench prelude: ``K_att`` kept (if given), then a request whose proof beats
+    are all taken."""
+    if k_att is not None:
+        ctx.set(dut.i_katt.payload, int.from_bytes(k_att, "little"))
+        ctx.set(dut.i_katt.valid, 1)
+        await ctx.tick().until(dut.i_katt.ready)
+        ctx.set(dut.i_katt.valid, 0)
+        await ctx.tick().until(~dut.katt_busy)
+    ctx.set(dut.descriptor, int.from_bytes(D, "little"))
+    ctx.set(dut.nonce, nonce)
+    ctx.set(dut.tag, int.from_bytes(tag, "little"))
+    ctx.set(dut.ok, 1)
+    ctx.set(dut.start, 1)
+    await ctx.tick()
+    ctx.set(dut.start, 0)
+    beats = _beats(proof)
+    await _put_stream(ctx, dut.i_digest, [{"data": w, "last": i == len(beats) - 1}
+                                          for i, w in enumerate(beats)])
+
+
 def test_attestor_alone():
     """Attestor (amd, KEM): K_att kept at key load; a valid and a wrong K each give the
     golden digest, vote and attestation, the response 25 cycles after K."""
@@ -437,22 +458,9 @@ def test_attestor_alone():
     out = []
 
     async def bench(ctx):
-        ctx.set(dut.i_katt.payload, int.from_bytes(k_att, "little"))
-        ctx.set(dut.i_katt.valid, 1)
-        await ctx.tick().until(dut.i_katt.ready)
-        ctx.set(dut.i_katt.valid, 0)
-        await ctx.tick().until(~dut.katt_busy)
-        for k in (K, bytes(32)):
-            ctx.set(dut.descriptor, int.from_bytes(D, "little"))
-            ctx.set(dut.nonce, 77)
-            ctx.set(dut.tag, int.from_bytes(proof_tag(K, D), "little"))
-            ctx.set(dut.ok, 1)
-            ctx.set(dut.start, 1)
-            await ctx.tick()
-            ctx.set(dut.start, 0)
-            beats = _beats(proof)
-            await _put_stream(ctx, dut.i_digest, [{"data": w, "last": i == len(beats) - 1}
-                                                  for i, w in enumerate(beats)])
+        for n, k in enumerate((K, bytes(32))):
+            await _attestor_request(ctx, dut, k_att if n == 0 else None, D, 77,
+                                    proof_tag(K, D), proof)
             for _ in range(60):                 # K well after both attestations
                 await ctx.tick()
             ctx.set(dut.i_k.payload, int.from_bytes(k, "little"))
@@ -507,21 +515,7 @@ def test_attestor_hash_service(rounds):
     got, cycles, out = [], [], []
 
     async def bench(ctx):
-        ctx.set(dut.i_katt.payload, int.from_bytes(k_att, "little"))
-        ctx.set(dut.i_katt.valid, 1)
-        await ctx.tick().until(dut.i_katt.ready)
-        ctx.set(dut.i_katt.valid, 0)
-        await ctx.tick().until(~dut.katt_busy)
-        ctx.set(dut.descriptor, int.from_bytes(D, "little"))
-        ctx.set(dut.nonce, 78)
-        ctx.set(dut.tag, int.from_bytes(proof_tag(K, D), "little"))
-        ctx.set(dut.ok, 1)
-        ctx.set(dut.start, 1)
-        await ctx.tick()
-        ctx.set(dut.start, 0)
-        beats = _beats(proof)
-        await _put_stream(ctx, dut.i_digest, [{"data": w, "last": i == len(beats) - 1}
-                                              for i, w in enumerate(beats)])
+        await _attestor_request(ctx, dut, k_att, D, 78, proof_tag(K, D), proof)
         for msg, mode in messages:
             words = [msg[i:i + 8] for i in range(0, len(msg), 8)] or [b""]
             n = 0
