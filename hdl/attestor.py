@@ -413,15 +413,28 @@ class Attestor(wiring.Component):
             match = Signal()
             m.d.comb += match.eq(out_bits == self.tag)
 
+        def open_intake(hash_job, domain):
+            # an empty block buffer for a new message: the proof beats or a hash job
+            m.d.sync += [dwp.eq(0), dfull.eq(0), dfinal.eq(0), dfirst.eq(1),
+                         dpad.eq(0), absorbing.eq(1), hashing.eq(hash_job)]
+            if self._hash_service:
+                m.d.sync += dom.eq(domain)
+            m.d.sync += [dbuf[k].eq(0) for k in range(RATE_WORDS)]
+
+        def absorb_blocks(then):
+            # each complete block into the permutation (the first on a zero state); the
+            # final one leads to state `then`
+            m.d.comb += job.eq(Mux(dfirst, JOB_DIGEST0, JOB_DIGEST))
+            with m.If(dfull & Mux(dfirst, ~perm.busy, perm.o.valid)):
+                m.d.comb += [issue.eq(1), take.eq(~dfirst), consume.eq(1)]
+                with m.If(dfinal):
+                    m.next = then
+
         with m.FSM(name="attest_fsm"):
             with m.State("Idle"):
                 m.d.comb += [job.eq(JOB_KATT), self.i_katt.ready.eq(~perm.busy & ~self.start)]
                 with m.If(self.start):
-                    m.d.sync += [dwp.eq(0), dfull.eq(0), dfinal.eq(0), dfirst.eq(1),
-                                 dpad.eq(0), absorbing.eq(1), hashing.eq(0)]
-                    if self._hash_service:
-                        m.d.sync += dom.eq(SHA3_DOMAIN)
-                    m.d.sync += [dbuf[k].eq(0) for k in range(RATE_WORDS)]
+                    open_intake(0, SHA3_DOMAIN)
                     m.next = "Digest"
                 with m.Elif(self.i_katt.valid & self.i_katt.ready):
                     m.d.comb += issue.eq(1)
@@ -432,11 +445,7 @@ class Attestor(wiring.Component):
                     m.d.sync += [kept[k].eq(perm.o.payload[k]) for k in range(25)]
                     m.next = "Idle"
             with m.State("Digest"):
-                m.d.comb += job.eq(Mux(dfirst, JOB_DIGEST0, JOB_DIGEST))
-                with m.If(dfull & Mux(dfirst, ~perm.busy, perm.o.valid)):
-                    m.d.comb += [issue.eq(1), take.eq(~dfirst), consume.eq(1)]
-                    with m.If(dfinal):
-                        m.next = "DigestOut"
+                absorb_blocks("DigestOut")
             with m.State("DigestOut"):
                 m.d.comb += take.eq(1)
                 with m.If(perm.o.valid):
@@ -469,20 +478,14 @@ class Attestor(wiring.Component):
                         m.next = "Tag"
                     if self._hash_service:
                         with m.Elif(self.hash.i.valid):
-                            # a new hash job: an empty block buffer, the mode's domain byte
+                            # a new hash job with the mode's domain byte
                             sha3 = self.hash.i.payload.mode == SpongeMode.SHA3_256
-                            m.d.sync += [dwp.eq(0), dfull.eq(0), dfinal.eq(0), dfirst.eq(1),
-                                         dpad.eq(0), absorbing.eq(1), hashing.eq(1),
-                                         hsq.eq(0), dom.eq(Mux(sha3, SHA3_DOMAIN, SHAKE_DOMAIN))]
-                            m.d.sync += [dbuf[k].eq(0) for k in range(RATE_WORDS)]
+                            open_intake(1, Mux(sha3, SHA3_DOMAIN, SHAKE_DOMAIN))
+                            m.d.sync += hsq.eq(0)
                             m.next = "Hash"
                 if self._hash_service:
                     with m.State("Hash"):
-                        m.d.comb += job.eq(Mux(dfirst, JOB_DIGEST0, JOB_DIGEST))
-                        with m.If(dfull & Mux(dfirst, ~perm.busy, perm.o.valid)):
-                            m.d.comb += [issue.eq(1), take.eq(~dfirst), consume.eq(1)]
-                            with m.If(dfinal):
-                                m.next = "HashOut"
+                        absorb_blocks("HashOut")
                     with m.State("HashOut"):
                         # the first output words, then back to waiting for K on stop
                         m.d.comb += self.hash.o.valid.eq(perm.o.valid &
