@@ -154,38 +154,34 @@ def build(name, top, *, toplevel="top", verilog=None, build_args=(), cxx_opt=Non
         built = sorted(d for d in (BUILD / "sim").glob(f"*-{digest}") if (d / ".built").exists())
         build_dir = built[0] if built else build_dir
     key = str(build_dir)
+    if key not in _built:
+        build_dir.mkdir(parents=True, exist_ok=True)
+        src = build_dir / f"{toplevel}.v"
+        runner = _runner(internals)
+        setup_verilator_env(cxx_opt)
+        try:
+            with open(build_dir / ".lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                if verilog is None and (not src.exists() or src.read_text() != text):
+                    src.write_text(text)
+                stamp = build_dir / ".built"
+                runner.build(
+                    sources=[src] if verilog is None else [Path(p) for p in verilog],
+                    hdl_toplevel=toplevel,
+                    build_dir=build_dir,
+                    build_args=args,
+                    waves=waves,
+                    always=not stamp.exists(),
+                    log_file=build_dir / "build.log",
+                )
+                stamp.touch()
+        finally:
+            setup_verilator_env()    # default flags again, even after a failed build
+        _built[key] = runner
     if srcmap is not None:
         srcmap.parent.mkdir(parents=True, exist_ok=True)
-    if key in _built:
-        if srcmap is not None:
-            srcmap.write_text(build_dir.name)
-        return _built[key], build_dir
-    build_dir.mkdir(parents=True, exist_ok=True)
-    src = build_dir / f"{toplevel}.v"
-    runner = _runner(internals)
-    setup_verilator_env(cxx_opt)
-    try:
-        with open(build_dir / ".lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if verilog is None and (not src.exists() or src.read_text() != text):
-                src.write_text(text)
-            stamp = build_dir / ".built"
-            runner.build(
-                sources=[src] if verilog is None else [Path(p) for p in verilog],
-                hdl_toplevel=toplevel,
-                build_dir=build_dir,
-                build_args=args,
-                waves=waves,
-                always=not stamp.exists(),
-                log_file=build_dir / "build.log",
-            )
-            stamp.touch()
-    finally:
-        setup_verilator_env()    # default flags again, even after a failed build
-    _built[key] = runner
-    if srcmap is not None:
         srcmap.write_text(build_dir.name)
-    return runner, build_dir
+    return _built[key], build_dir
 
 
 def run_cocotb(*, name, top, module, testcase=None, env=None, toplevel="top", seed=None,
