@@ -13,14 +13,14 @@ from hdl.mlkem.arith import PolyWord
 from hdl.mlkem.ntt import NttUnit
 from hdl.mlkem.basemul import BaseMulUnit
 from hdl.mlkem.samplers import RejectionSampler, CbdSampler
-from hdl.mlkem.intake import CtIntake, KEY_WORDS, CT_WORDS
+from hdl.mlkem.intake import CtIntake, KEY_WORDS, CT_WORDS, CHUNK_ADDR_BITS
 from hdl.mlkem.keyload import MlKemKeyLoader
 from hdl.mlkem.finalpass import FinalPass, PASS_DEC, PASS_U, PASS_V
-from hdl.mlkem.hashjobs import HashJobs, JOB_XOF
-from hdl.mlkem.sequencer import Sequencer
+from hdl.mlkem.hashjobs import HashJobs, JOB_G, JOB_J, JOB_PRF, JOB_XOF
+from hdl.sequencer import Fire, Join, Run, Sequencer, launch_signature
 from hdl.mlkem.workmem import WorkMemory
 
-__all__ = ["MlKemEngine", "KEY_WORDS", "CT_WORDS", "PROGRAM"]
+__all__ = ["MlKemEngine", "KEY_WORDS", "CT_WORDS", "UNITS", "PROGRAM", "NOISE_PROGRAM"]
 
 AW = 8                      # address width of the coefficient memories
 
@@ -40,36 +40,51 @@ WR_ACC = (96, 128, 160)
 # noise memory slots: e1[0], e1[1], e2
 NR_E = (0, 32, 64)
 
-#: The decapsulation program run after the last body word (FIPS 203 Algorithms 15, 18, 14).
-PROGRAM = [
-    ("j",),                                   # K̄ = J(z ‖ c), in the background
-    ("ntt", WR_U[0], 0),                      # û = NTT(Decompress_du(c1))
-    ("ntt", WR_U[1], 0),
-    ("bmul", KR_S[0], KR_S[1], WR_U[0], WR_U[1], WR_W),   # ŝᵀ ∘ û
-    ("ntt", WR_W, 1),                         # NTT⁻¹ (scale 128⁻¹ in the pass)
-    ("pass", PASS_DEC, WR_W, 0, 0),           # m' = Encode1(Compress1(v − w))
-    ("g",),                                   # (K', r) = G(m' ‖ h)
-    ("prf", 0, 1, WR_U[0], 0),                # y[0] = CBD3(PRF(r, 0))  → work memory
-    ("prf", 1, 1, WR_U[1], 0),                # y[1]
-    ("noise",),                               # e1[0], e1[1], e2 = CBD2(PRF(r, 2..4)) → noise
-                                              # memory, in the background (NOISE_JOBS)
-    ("ntt", WR_U[0], 0),                      # ŷ
-    ("ntt", WR_U[1], 0),
-    ("join",),                                # the noise is sampled (long before)
-    ("bmul", KR_A(0, 0), KR_A(1, 0), WR_U[0], WR_U[1], WR_ACC[0]),   # Σ_j Â[j][0] ∘ ŷ[j]
-    ("bmul", KR_A(0, 1), KR_A(1, 1), WR_U[0], WR_U[1], WR_ACC[1]),   # Σ_j Â[j][1] ∘ ŷ[j]
-    ("bmul", KR_T[0], KR_T[1], WR_U[0], WR_U[1], WR_ACC[2]),         # t̂ᵀ ∘ ŷ
-    ("ntt", WR_ACC[0], 1),
-    ("ntt", WR_ACC[1], 1),
-    ("ntt", WR_ACC[2], 1),
-    ("pass", PASS_U, WR_ACC[0], NR_E[0], 0),  # compare Compress10(u[0]) with c1
-    ("pass", PASS_U, WR_ACC[1], NR_E[1], 32),
-    ("pass", PASS_V, WR_ACC[2], NR_E[2], 0),  # compare Compress4(v) with c2
-    ("k",),                                   # K = (c == c') ? K' : K̄
-]
+#: The launch ports of the request sequencer's units (:mod:`hdl.sequencer`). ``hash`` runs J
+#: and G in the sponge, ``prf`` a PRF job with the CBD sampler taking its output, ``noise`` the
+#: noise track (a second sequencer running :data:`NOISE_PROGRAM`).
+UNITS = {
+    "hash": launch_signature({"kind": 2}, ready=True),
+    "prf": launch_signature({"n": 3, "eta3": 1, "base": AW}, ready=True),
+    "ntt": launch_signature({"base": AW, "inverse": 1}),
+    "bmul": launch_signature({n: AW for n in ("a0", "a1", "b0", "b1", "dst")}),
+    "fp": launch_signature({"mode": 2, "wbase": AW, "nbase": AW, "cbase": CHUNK_ADDR_BITS}),
+    "noise": launch_signature(),
+}
 
-#: Noise sampling run by the sponge while the NTT unit transforms y: (N, noise memory base).
-NOISE_JOBS = [(2, NR_E[0]), (3, NR_E[1]), (4, NR_E[2])]
+#: The decapsulation program run after the last ct word (FIPS 203 Algorithms 15, 18, 14);
+#: after its last step K is offered.
+PROGRAM = [
+    Fire("hash", kind=JOB_J),                 # K̄ = J(z ‖ c), in the background
+    Run("ntt", base=WR_U[0], inverse=0),      # û = NTT(Decompress_du(c1))
+    Run("ntt", base=WR_U[1], inverse=0),
+    Run("bmul", a0=KR_S[0], a1=KR_S[1], b0=WR_U[0], b1=WR_U[1], dst=WR_W),   # ŝᵀ ∘ û
+    Run("ntt", base=WR_W, inverse=1),         # NTT⁻¹ (scale 128⁻¹ in the pass)
+    Run("fp", mode=PASS_DEC, wbase=WR_W, nbase=0, cbase=0),   # m' = Encode1(Compress1(v − w))
+    Run("hash", kind=JOB_G),                  # (K', r) = G(m' ‖ h)
+    Run("prf", n=0, eta3=1, base=WR_U[0]),    # y[0] = CBD3(PRF(r, 0))  → work memory
+    Run("prf", n=1, eta3=1, base=WR_U[1]),    # y[1]
+    Fire("noise"),                            # e1[0], e1[1], e2 = CBD2(PRF(r, 2..4)) → noise
+                                              # memory, in the background (NOISE_PROGRAM)
+    Run("ntt", base=WR_U[0], inverse=0),      # ŷ
+    Run("ntt", base=WR_U[1], inverse=0),
+    Join("noise"),                            # the noise is sampled (long before)
+    Run("bmul", a0=KR_A(0, 0), a1=KR_A(1, 0), b0=WR_U[0], b1=WR_U[1], dst=WR_ACC[0]),
+                                              # Σ_j Â[j][0] ∘ ŷ[j]
+    Run("bmul", a0=KR_A(0, 1), a1=KR_A(1, 1), b0=WR_U[0], b1=WR_U[1], dst=WR_ACC[1]),
+                                              # Σ_j Â[j][1] ∘ ŷ[j]
+    Run("bmul", a0=KR_T[0], a1=KR_T[1], b0=WR_U[0], b1=WR_U[1], dst=WR_ACC[2]),  # t̂ᵀ ∘ ŷ
+    Run("ntt", base=WR_ACC[0], inverse=1),
+    Run("ntt", base=WR_ACC[1], inverse=1),
+    Run("ntt", base=WR_ACC[2], inverse=1),
+    Run("fp", mode=PASS_U, wbase=WR_ACC[0], nbase=NR_E[0], cbase=0),   # Compress10(u[0]) vs c1
+    Run("fp", mode=PASS_U, wbase=WR_ACC[1], nbase=NR_E[1], cbase=32),
+    Run("fp", mode=PASS_V, wbase=WR_ACC[2], nbase=NR_E[2], cbase=0),   # Compress4(v) vs c2
+]                                             # then K = (c == c') ? K' : K̄
+
+#: The noise track, run by the sponge while the NTT unit transforms y: CBD2(PRF(r, N)) into
+#: the noise memory (the two never use the same memory port).
+NOISE_PROGRAM = [Run("prf", n=n, eta3=0, base=base) for n, base in zip((2, 3, 4), NR_E)]
 
 
 class MlKemEngine(wiring.Component):
@@ -94,8 +109,9 @@ class MlKemEngine(wiring.Component):
     and its arbiter), :class:`~hdl.mlkem.intake.CtIntake`, the transform units
     (:class:`~hdl.mlkem.ntt.NttUnit`, :class:`~hdl.mlkem.basemul.BaseMulUnit`, the samplers,
     :class:`~hdl.mlkem.finalpass.FinalPass`) and the
-    :class:`~hdl.mlkem.sequencer.Sequencer`; this module holds the memories, their port
-    muxes and :data:`PROGRAM`.
+    two :class:`hdl.sequencer.Sequencer` (the shared program sequencer) running
+    :data:`PROGRAM` and :data:`NOISE_PROGRAM`; this module holds the memories, their port
+    muxes and the programs.
 
     Parameters
     ----------
@@ -275,24 +291,38 @@ class MlKemEngine(wiring.Component):
         # =============================================================================
         # Request sequencer: the ct intake, then PROGRAM, with the noise track
         # =============================================================================
-        seq = unit("seq", Sequencer(program=PROGRAM, noise_jobs=NOISE_JOBS, addr_width=AW))
+        seq = unit("seq", Sequencer(program=PROGRAM, units=UNITS))
+        noise = unit("noise", Sequencer(program=NOISE_PROGRAM, units={"prf": UNITS["prf"]}))
+        # a PRF job is launched by the program (y, into WR) or by the noise track (into NR);
+        # the two never launch at once, and a port's idle parameters are 0
+        prf_go = Signal()
+        prf_to_noise = Signal()      # where the CBD sampler's words go
+        m.d.comb += prf_go.eq(seq.prf.start | noise.prf.start)
+        with m.If(prf_go):
+            m.d.sync += prf_to_noise.eq(noise.prf.start)
+        with m.If(self.start | abort):
+            m.d.sync += prf_to_noise.eq(0)
         m.d.comb += [
-            seq.start.eq(self.start),
+            # the request: the ct intake, then the program; K is offered when it is done
+            intake.start.eq(self.start & ~abort),
+            fp.clear.eq(self.start & ~abort),
+            seq.start.eq(intake.done),
             seq.abort.eq(abort),
-            intake.start.eq(seq.intake_start),
-            fp.clear.eq(seq.clear),
-            seq.intake_done.eq(intake.done),
-            self.k.valid.eq(seq.k_valid),
-            seq.k_ready.eq(self.k.ready),
-            cbd_to_nr.eq(seq.prf_to_noise),
-            cbd_to_wr.eq(~seq.prf_to_noise),
-            # the key loader launches XOF jobs, the sequencer the others
-            job_go.eq(xjob_go | seq.job.go),
-            job_kind.eq(Mux(xjob_go, JOB_XOF, seq.job.kind)),
-            job_n.eq(Mux(xjob_go, xidx, seq.job.n)),
-            seq.job.busy.eq(job_busy),
-            seq.job.done.eq(job_done),
-            cbd.start.eq(seq.cbd.start), cbd.eta3.eq(seq.cbd.eta3), cbd.base.eq(seq.cbd.base),
+            self.k.valid.eq(seq.done),
+            seq.ack.eq(self.k.ready),
+            noise.start.eq(seq.noise.start),
+            noise.abort.eq(abort),
+            noise.ack.eq(self.start),
+            seq.noise.done.eq(noise.done),
+            cbd_to_nr.eq(prf_to_noise),
+            cbd_to_wr.eq(~prf_to_noise),
+            # the key loader launches XOF jobs, the sequencers the others
+            job_go.eq(xjob_go | seq.hash.start | prf_go),
+            job_kind.eq(Mux(xjob_go, JOB_XOF, Mux(prf_go, JOB_PRF, seq.hash.kind))),
+            job_n.eq(Mux(xjob_go, xidx, seq.prf.n | noise.prf.n)),
+            cbd.start.eq(prf_go),
+            cbd.eta3.eq(seq.prf.eta3 | noise.prf.eta3),
+            cbd.base.eq(seq.prf.base | noise.prf.base),
             ntt.start.eq(seq.ntt.start), ntt.base.eq(seq.ntt.base),
             ntt.inverse.eq(seq.ntt.inverse), seq.ntt.done.eq(ntt.done),
             bm.start.eq(seq.bmul.start), bm.a0.eq(seq.bmul.a0), bm.a1.eq(seq.bmul.a1),
@@ -304,4 +334,6 @@ class MlKemEngine(wiring.Component):
             rej.base.eq(KR_A(0, 0) + (xidx << 5)),                 # Â[i][j], xidx = 2i + j
             self.k.payload.eq(Mux(diff, k_bar, k_prime)),          # K' if c' = c, else K̄
         ]
+        for port in (seq.hash, seq.prf, noise.prf):
+            m.d.comb += [port.ready.eq(~job_busy), port.done.eq(job_done)]
         return m
