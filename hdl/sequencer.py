@@ -126,7 +126,8 @@ class Sequencer(wiring.Component):
     done : ``Out(1)``
         The program has finished (a level, until ``ack`` or ``start``).
     step : ``Out(range(len(program) + 1))``
-        The step being run (``len(program)`` at the end), for schedule benches.
+        The step being run (0 while idle, ``len(program)`` while ``done``), for schedule
+        benches.
     <unit> : ``Out(units[unit])``, for every unit
     """
 
@@ -217,5 +218,8 @@ class Sequencer(wiring.Component):
                     m.d.sync += [step.eq(0), launched.eq(0)]
                     m.next = "Run"
                 with m.Elif(self.ack | self.abort):
+                    m.d.sync += step.eq(0)
                     m.next = "Idle"
+        with m.If(self.abort):
+            m.d.sync += step.eq(0)
         return m

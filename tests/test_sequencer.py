@@ -61,19 +61,19 @@ def _params(port):
 
 
 def model(program, latency, t0):
-    """Launches ``(cycle, step)`` and the cycle ``done`` rises, for a program started by a
+    """Launches ``(cycle, step index, step)`` and the cycle ``done`` rises, for a program started by a
     ``start`` pulse in cycle ``t0`` (the timing stated in hdl/sequencer.py)."""
     log = []
     t = t0 + 1                           # the first step runs in the cycle after start
     free = {}                            # a ready-gated unit: first cycle it is ready again
     level = {}                           # a Fire-launched unit: first cycle of its done level
-    for op in program:
+    for i, op in enumerate(program):
         d = latency.get(op.unit)
         if isinstance(op, Join):
             t = max(t, level[op.unit]) + 1
             continue
         launch = max(t, free.get(op.unit, 0)) if isinstance(op, Run) else t
-        log.append((launch, op))
+        log.append((launch, i, op))
         if d is not None:
             free[op.unit] = launch + d + 1
             level[op.unit] = launch + d
@@ -115,7 +115,7 @@ def simulate(dut, latency, *, abort_at=None, ack_delay=2, requests=1, start_gap=
                 for name, port in ports.items():
                     params = {k: ctx.get(getattr(port, k)) for k in _params(port)}
                     if ctx.get(port.start):
-                        log.append((cycle, name, params))
+                        log.append((cycle, ctx.get(dut.step), name, params))
                         if name in latency:
                             answer[name] = cycle + latency[name]
                     else:
@@ -131,11 +131,12 @@ def simulate(dut, latency, *, abort_at=None, ack_delay=2, requests=1, start_gap=
                 ctx.set(dut.start, 0)
                 if aborting and cycle == t0 + abort_at + 1:
                     ctx.set(dut.abort, 0)
-                    assert not ctx.get(dut.done)
+                    assert not ctx.get(dut.done) and ctx.get(dut.step) == 0
                     break
                 if done_at is not None and cycle == done_at + ack_delay + 1:
                     ctx.set(dut.ack, 0)
                     assert not ctx.get(dut.done), "done held after ack"
+                    assert ctx.get(dut.step) == 0, "step not 0 while idle"
                     break
             else:
                 raise AssertionError("the program never finished")
@@ -154,8 +155,8 @@ def check(dut, latency, run, program=None):
     log, done_at, t0 = run
     ports = _ports(dut)
     expected, expected_done = model(dut.program if program is None else program, latency, t0)
-    want = [(c, op.unit, {k: op.params.get(k, 0) for k in _params(ports[op.unit])})
-            for c, op in expected]
+    want = [(c, i, op.unit, {k: op.params.get(k, 0) for k in _params(ports[op.unit])})
+            for c, i, op in expected]
     for i, (g, w) in enumerate(zip(log, want)):
         assert g == w, f"launch {i}: got {g}, expected {w}"
     assert len(log) == len(want), f"{len(log)} launches, expected {len(want)}"
@@ -202,7 +203,7 @@ def test_abort_then_full_run():
     dut = Sequencer(program=program, units=_units())
     aborted, full = simulate(dut, LATENCY, abort_at=20)
     expected, _ = model(program, LATENCY, aborted[2])
-    assert [c for c, *_ in aborted[0]] == [c for c, _ in expected if c <= aborted[2] + 20]
+    assert [c for c, *_ in aborted[0]] == [c for c, *_ in expected if c <= aborted[2] + 20]
     check(dut, LATENCY, full)
 
 
