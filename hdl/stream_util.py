@@ -46,12 +46,30 @@ def connect_write_port(m, client, port):
     m.d.comb += [port.en.eq(client.en), port.addr.eq(client.addr), port.data.eq(client.data)]
 
 
-def _check_width(width):
-    if not isinstance(width, int) or width < 1:
-        raise ValueError(f"Symbol width must be a positive integer, not {width!r}")
+class _WidthConverter(wiring.Component):
+    """What both width converters share: the ``width`` parameter and the bit buffer that
+    takes a new piece at the number of bits it holds."""
+
+    def __init__(self, *, width):
+        if not isinstance(width, int) or width < 1:
+            raise ValueError(f"Symbol width must be a positive integer, not {width!r}")
+        self._width = width
+        super().__init__(self._members(width))
+
+    @property
+    def width(self):
+        return self._width
+
+    @staticmethod
+    def _append(m, domain, target, buf, cnt, piece, counts):
+        """``target = buf[:cnt] ‖ piece`` for each reachable ``cnt`` in ``counts``."""
+        with m.Switch(cnt):
+            for c in counts:
+                with m.Case(c):
+                    m.d[domain] += target.eq(Cat(buf[:c], piece) if c else piece)
 
 
-class WordsToSymbols(wiring.Component):
+class WordsToSymbols(_WidthConverter):
     """Width converter: 64-bit words in, ``width``-bit symbols out.
 
     The words are concatenated little-endian and cut into symbols from bit 0; ``start``
@@ -77,18 +95,13 @@ class WordsToSymbols(wiring.Component):
         Symbols.
     """
 
-    def __init__(self, *, width):
-        _check_width(width)
-        self._width = width
-        super().__init__({
+    @staticmethod
+    def _members(width):
+        return {
             "start": In(1),
             "i": In(stream.Signature(unsigned(WORD_BITS))),
             "o": Out(stream.Signature(unsigned(width))),
-        })
-
-    @property
-    def width(self):
-        return self._width
+        }
 
     def elaborate(self, platform):
         m = Module()
@@ -103,11 +116,7 @@ class WordsToSymbols(wiring.Component):
             # pass-through: the held bits (< w) and the offered word make at most one symbol
             merged = Signal(hold + WORD_BITS)
             counts = sorted({(k * WORD_BITS) % w for k in range(w)})   # reachable `cnt` values
-            with m.Switch(cnt):
-                for c in counts:
-                    with m.Case(c):
-                        m.d.comb += merged.eq(Cat(buf[:c], self.i.payload) if c else
-                                              self.i.payload)
+            self._append(m, "comb", merged, buf, cnt, self.i.payload, counts)
             emits = Signal()
             m.d.comb += [
                 emits.eq(cnt + WORD_BITS >= w),
@@ -129,18 +138,14 @@ class WordsToSymbols(wiring.Component):
             with m.If(o_hs):
                 m.d.sync += [buf.eq(buf >> w), cnt.eq(cnt - w)]
             with m.Elif(i_hs):
-                with m.Switch(cnt):
-                    for c in range(w):
-                        with m.Case(c):
-                            m.d.sync += buf.eq(Cat(buf[:c], self.i.payload) if c else
-                                               self.i.payload)
+                self._append(m, "sync", buf, buf, cnt, self.i.payload, range(w))
                 m.d.sync += cnt.eq(cnt + WORD_BITS)
         with m.If(self.start):
             m.d.sync += cnt.eq(0)
         return m
 
 
-class SymbolsToWords(wiring.Component):
+class SymbolsToWords(_WidthConverter):
     """Width converter: ``width``-bit symbols in, 64-bit words out (the inverse of
     :class:`WordsToSymbols`).
 
@@ -158,19 +163,14 @@ class SymbolsToWords(wiring.Component):
         Words.
     """
 
-    def __init__(self, *, width):
-        _check_width(width)
-        self._width = width
-        super().__init__({
+    @staticmethod
+    def _members(width):
+        return {
             "start": In(1),
             "flush": In(1),
             "i": In(stream.Signature(unsigned(width))),
             "o": Out(stream.Signature(unsigned(WORD_BITS))),
-        })
-
-    @property
-    def width(self):
-        return self._width
+        }
 
     def elaborate(self, platform):
         m = Module()
@@ -194,11 +194,7 @@ class SymbolsToWords(wiring.Component):
             with m.Else():
                 m.d.sync += [buf.eq(0), cnt.eq(0), pad.eq(0)]
         with m.Elif(i_hs):
-            with m.Switch(cnt):
-                for c in range(WORD_BITS):
-                    with m.Case(c):
-                        m.d.sync += buf.eq(Cat(buf[:c], self.i.payload) if c else
-                                           self.i.payload)
+            self._append(m, "sync", buf, buf, cnt, self.i.payload, range(WORD_BITS))
             m.d.sync += cnt.eq(cnt + w)
         with m.If(self.flush):
             m.d.sync += pad.eq(1)
