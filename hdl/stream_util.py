@@ -50,15 +50,34 @@ class _WidthConverter(wiring.Component):
     """What both width converters share: the ``width`` parameter and the bit buffer that
     takes a new piece at the number of bits it holds."""
 
+    _controls = ()               # control inputs besides ``start``
+
     def __init__(self, *, width):
         if not isinstance(width, int) or width < 1:
             raise ValueError(f"Symbol width must be a positive integer, not {width!r}")
         self._width = width
-        super().__init__(self._members(width))
+        i_width, o_width = self._widths(width)
+        super().__init__({
+            "start": In(1),
+            **{name: In(1) for name in self._controls},
+            "i": In(stream.Signature(unsigned(i_width))),
+            "o": Out(stream.Signature(unsigned(o_width))),
+        })
 
     @property
     def width(self):
         return self._width
+
+    def _buffer(self, m):
+        """The bit buffer (a symbol and a word less one bit), the count of bits it holds,
+        and the input and output handshakes."""
+        hold = self._width + WORD_BITS - 1
+        buf = Signal(hold, name="buf")
+        cnt = Signal(range(hold + 1), name="cnt")
+        i_hs = Signal(name="i_hs")
+        o_hs = Signal(name="o_hs")
+        m.d.comb += [i_hs.eq(self.i.valid & self.i.ready), o_hs.eq(self.o.valid & self.o.ready)]
+        return hold, buf, cnt, i_hs, o_hs
 
     @staticmethod
     def _append(m, domain, target, buf, cnt, piece, counts):
@@ -96,22 +115,13 @@ class WordsToSymbols(_WidthConverter):
     """
 
     @staticmethod
-    def _members(width):
-        return {
-            "start": In(1),
-            "i": In(stream.Signature(unsigned(WORD_BITS))),
-            "o": Out(stream.Signature(unsigned(width))),
-        }
+    def _widths(width):
+        return WORD_BITS, width
 
     def elaborate(self, platform):
         m = Module()
         w = self._width
-        hold = w + WORD_BITS - 1
-        buf = Signal(hold)
-        cnt = Signal(range(hold + 1))            # bits held
-        i_hs = Signal()
-        o_hs = Signal()
-        m.d.comb += [i_hs.eq(self.i.valid & self.i.ready), o_hs.eq(self.o.valid & self.o.ready)]
+        hold, buf, cnt, i_hs, o_hs = self._buffer(m)
         if w >= WORD_BITS:
             # pass-through: the held bits (< w) and the offered word make at most one symbol
             merged = Signal(hold + WORD_BITS)
@@ -163,30 +173,21 @@ class SymbolsToWords(_WidthConverter):
         Words.
     """
 
+    _controls = ("flush",)
+
     @staticmethod
-    def _members(width):
-        return {
-            "start": In(1),
-            "flush": In(1),
-            "i": In(stream.Signature(unsigned(width))),
-            "o": Out(stream.Signature(unsigned(WORD_BITS))),
-        }
+    def _widths(width):
+        return width, WORD_BITS
 
     def elaborate(self, platform):
         m = Module()
         w = self._width
-        hold = w + WORD_BITS - 1
-        buf = Signal(hold)
-        cnt = Signal(range(hold + 1))
+        _, buf, cnt, i_hs, o_hs = self._buffer(m)
         pad = Signal()                           # a flushed partial word is offered
-        i_hs = Signal()
-        o_hs = Signal()
         m.d.comb += [
             self.o.valid.eq((cnt >= WORD_BITS) | (pad & (cnt != 0))),
             self.o.payload.eq(buf[:WORD_BITS]),
             self.i.ready.eq((cnt < WORD_BITS) & ~pad),
-            i_hs.eq(self.i.valid & self.i.ready),
-            o_hs.eq(self.o.valid & self.o.ready),
         ]
         with m.If(o_hs):
             with m.If(cnt >= WORD_BITS):
