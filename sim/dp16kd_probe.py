@@ -1,8 +1,10 @@
-"""A small design whose memories map to ECP5 block RAM in the modes pqvote's cores use.
+"""A small design whose memories and multipliers map to ECP5 block RAM and DSP cells in
+the modes pqvote's cores use.
 
-Synthesised with ``synth_ecp5`` its memories become ``DP16KD`` cells; the netlist then runs
-``sim/tb_dp16kd.py`` with the behavioural model ``sim/models/dp16kd.v``, checked every cycle
-against a Python model of the memories (and the same bench runs on the RTL). The modes:
+Synthesised with ``synth_ecp5`` its memories become ``DP16KD`` cells and its products
+``MULT18X18D``; the netlist then runs ``sim/tb_dp16kd.py`` with the behavioural models of
+``sim/models/``, checked every cycle against a Python model (and the same bench runs on
+the RTL). The modes:
 
 * ``ram``: 96 × 96 bits, one write + one synchronous read port (the ML-KEM work-memory
   banks: pseudo dual port at 36 bits, three blocks), the read port with an enable;
@@ -10,7 +12,8 @@ against a Python model of the memories (and the same bench runs on the RTL). The
   dual port at 18 bits, INITVAL);
 * ``byte``: 512 × 8 bits, one write + one read port transparent to it (the write is seen
   on the same cycle's read: yosys adds a bypass around the block);
-* ``nib``: 1024 × 4-bit ROM (a narrow width: the 4-bit units of INITVAL).
+* ``nib``: 1024 × 4-bit ROM (a narrow width: the 4-bit units of INITVAL);
+* ``mul_p`` / ``smul_p``: 18 × 18-bit products, unsigned and signed (combinational).
 """
 
 from amaranth.hdl import Module, unsigned
@@ -43,6 +46,10 @@ class Dp16kdProbe(wiring.Component):
     byte_rdata: Out(8)
     nib_addr: In(10)
     nib_data: Out(4)
+    mul_a: In(18)
+    mul_b: In(18)
+    mul_p: Out(36)
+    smul_p: Out(36)
 
     def elaborate(self, platform):
         m = Module()
@@ -68,4 +75,7 @@ class Dp16kdProbe(wiring.Component):
                                                attrs={"rom_style": "block"})
         nr = nib.read_port()
         m.d.comb += [nr.addr.eq(self.nib_addr), self.nib_data.eq(nr.data)]
+
+        m.d.comb += [self.mul_p.eq(self.mul_a * self.mul_b),
+                     self.smul_p.eq(self.mul_a.as_signed() * self.mul_b.as_signed())]
         return m

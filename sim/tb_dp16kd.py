@@ -1,11 +1,12 @@
 """cocotb bench for :class:`sim.dp16kd_probe.Dp16kdProbe`: its RTL, or its ECP5 netlist
-with the behavioural block-RAM model ``sim/models/dp16kd.v``.
+with the behavioural block-RAM and multiplier models of ``sim/models/``.
 
 Random writes, reads and ROM addresses every cycle (addresses drawn from a narrow window
 half of the time, so a read often meets a write to the same word); every read port is
 compared on every cycle with a Python model of the memories: synchronous reads, the
 96-bit RAM's read enable holding the data, old data when reading the word being written,
-new data through the transparent byte port, the ROM contents.
+new data through the transparent byte port, the ROM contents; and both products (operands
+biased to the extremes: 0, 2^17 - 1, 2^17, 2^18 - 1) on the same cycle.
 
 Environment: ``DP16KD_CYCLES`` (default 3000), ``PQVOTE_SEED``, ``DP16KD_CORRUPT=1``
 (negative control: one expected read is wrong, the bench must fail).
@@ -28,6 +29,14 @@ def _addr(rng, depth):
     return rng.randrange(min(4, depth)) if rng.random() < 0.5 else rng.randrange(depth)
 
 
+def _operand(rng):
+    return rng.choice((0, (1 << 17) - 1, 1 << 17, (1 << 18) - 1)) if rng.random() < 0.3 else rng.getrandbits(18)
+
+
+def _signed(v, bits):
+    return v - (1 << bits) if v >> (bits - 1) else v
+
+
 @cocotb.test()
 async def test_memories(dut):
     tb = TB(dut)
@@ -48,6 +57,7 @@ async def test_memories(dut):
             "byte_we": int(rng.random() < 0.5), "byte_waddr": _addr(rng, 512),
             "byte_wdata": rng.getrandbits(8), "byte_raddr": _addr(rng, 512),
             "nib_addr": rng.randrange(1024),
+            "mul_a": _operand(rng), "mul_b": _operand(rng),
         }
         if rng.random() < 0.2:
             x["ram_raddr"] = x["ram_waddr"]          # read the word being written
@@ -55,6 +65,13 @@ async def test_memories(dut):
             x["byte_raddr"] = x["byte_waddr"]
         for k, v in x.items():
             getattr(dut, k).value = v
+        await ReadOnly()
+        # the products are combinational: this cycle's operands
+        sa, sb = _signed(x["mul_a"], 18), _signed(x["mul_b"], 18)
+        for port, want in (("mul_p", x["mul_a"] * x["mul_b"]), ("smul_p", (sa * sb) % (1 << 36))):
+            got = value(getattr(dut, port))
+            assert got == want, f"cycle {cycle}: {port} = {got:#x}, expected {want:#x} (inputs {x})"
+            checked += 1
         await RisingEdge(tb.clk)
         await ReadOnly()
         # the model: reads take the data before this edge's write (transparent byte port:

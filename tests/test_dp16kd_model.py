@@ -1,10 +1,11 @@
-"""The behavioural DP16KD model (sim/models/dp16kd.v) against a Python model of memories.
+"""The behavioural DP16KD and MULT18X18D models (sim/models/) against a Python model.
 
 A small design (sim/dp16kd_probe.py) whose memories map to ECP5 block RAM in the modes
 pqvote's cores use — 36-bit pseudo dual port (write + read port), 18-bit true dual port
 ROM with contents (two read ports, READBEFOREWRITE), a read port transparent to a write
-port, a narrow 4-bit ROM — is synthesised with ``synth_ecp5``; its netlist runs
-``sim/tb_dp16kd.py`` under Verilator with the model, every read compared on every cycle.
+port, a narrow 4-bit ROM — and an unsigned and a signed 18 × 18 product is synthesised
+with ``synth_ecp5``; its netlist runs ``sim/tb_dp16kd.py`` under Verilator with the models,
+every read and product compared on every cycle.
 The same bench passes on the RTL, and fails when one expected value is corrupted.
 """
 
@@ -45,6 +46,7 @@ def test_probe_maps_to_block_ram(netlist):
     assert modes.count((36, 36, "NORMAL", False)) >= 3          # the 96-bit RAM
     assert any(m[:2] == (18, 18) and m[3] for m in modes)       # the ζ-like ROM
     assert any(m[3] and min(m[:2]) < 9 for m in modes)          # the 4-bit ROM
+    assert figures["mult18x18d"] == 2
 
 
 def _run(netlist, **env):
@@ -70,4 +72,4 @@ def test_rtl_matches():
     from sim.dp16kd_probe import Dp16kdProbe
     from sim.runner import run_cocotb
 
-    assert run_cocotb(name="dp16kd-rtl", top=Dp16kdProbe, module="sim.tb_dp16kd") == 1
+    assert run_cocotb(name="dp16kd-rtl", top=Dp16kdProbe, module="sim.tb_dp16kd", cxx_opt="-O0") == 1
