@@ -77,11 +77,14 @@ class KeyStatus(enum.Enum, shape=2):
 #: Timing obligations: ``K`` is produced for every request, with no key or a rejected key
 #: loaded too; the cycles from the ``last`` ct word to ``k.valid`` are one constant for
 #: every key and ciphertext (implicit rejection included).
-KemEngineSignature = wiring.Signature({
+_ENGINE_KEY_AND_START = {         # the members both engine kinds begin with
     "key": In(stream.Signature(Word)),
     "key_done": Out(1),
     "key_ok": Out(1),
     "start": In(1),
+}
+KemEngineSignature = wiring.Signature({
+    **_ENGINE_KEY_AND_START,
     "ct": In(stream.Signature(Word)),
     "abort": In(1),
     "k": Out(stream.Signature(unsigned(256))),
@@ -96,10 +99,7 @@ KemEngineSignature = wiring.Signature({
 #:   whatever the key status, and masks the verdict itself, so the engine must produce a
 #:   result even when no key or a rejected key is loaded.
 EngineSignature = wiring.Signature({
-    "key": In(stream.Signature(Word)),
-    "key_done": Out(1),
-    "key_ok": Out(1),
-    "start": In(1),
+    **_ENGINE_KEY_AND_START,
     "descriptor": In(192),
     "body": In(stream.Signature(Word)),
     "abort": In(1),

@@ -107,6 +107,12 @@ class FinalPass(wiring.Component):
             self.rd_cu.addr.eq(cb + pc[:5]),
             self.rd_ct.addr.eq(C1_WORDS + pc[1:5]),       # c2: two coefficient words per ct word
         ]
+        def delayed(c, **prev):
+            """Registers of stage ``c`` that carry ``prev`` one cycle down the pipeline."""
+            regs = [Signal.like(v, name=f"{name}{c}") for name, v in prev.items()]
+            m.d.sync += [r.eq(v) for r, v in zip(regs, prev.values())]
+            return regs
+
         # c1: memory data (every read port synchronous)
         pv = [Signal(name=f"pv{s}") for s in range(1, 5)]
         m.d.sync += [pv[0].eq(issue)] + [pv[s].eq(pv[s - 1]) for s in range(1, 4)]
@@ -121,29 +127,21 @@ class FinalPass(wiring.Component):
         # c2: 128⁻¹ · acc
         pprod = [Signal(24, name=f"pprod_{k}") for k in range(LANES)]
         e2 = [Signal(12, name=f"pe2_{k}") for k in range(LANES)]
-        cu2 = Signal(DEC10_BITS)
-        cv2 = Signal(C2_BITS)
-        mu2 = Signal(LANES)
         for k in range(LANES):
             m.d.sync += [pprod[k].eq(self.rd_w.data[k] * N_INV), e2[k].eq(self.rd_n.data[k])]
-        m.d.sync += [cu2.eq(cu1), cv2.eq(cv1), mu2.eq(mu1)]
+        cu2, cv2, mu2 = delayed(2, cu=cu1, cv=cv1, mu=mu1)
         # c3: x = 128⁻¹ · acc mod q
         px = [Signal(12, name=f"px_{k}") for k in range(LANES)]
         e3 = [Signal(12, name=f"pe3_{k}") for k in range(LANES)]
-        cu3 = Signal(DEC10_BITS)
-        cv3 = Signal(C2_BITS)
-        mu3 = Signal(LANES)
         for k in range(LANES):
             red = barrett(m, pprod[k], name=f"pred_{k}")
             m.d.sync += [px[k].eq(red), e3[k].eq(e2[k])]
-        m.d.sync += [cu3.eq(cu2), cv3.eq(cv2), mu3.eq(mu2)]
+        cu3, cv3, mu3 = delayed(3, cu=cu2, cv=cv2, mu=mu2)
         # c4: DEC: Compress1(Decompress4(c2) − x);  U: Compress10(x + e1);  V: Compress4(x + e2 + μ)
         # Compress_d(y) = ((y·A_d + B_d) >> COMPRESS_SHIFT) mod 2^d, one multiplier per lane
         dec_bits = Signal(LANES)
         u_bits = Signal(DEC10_BITS)
         v_bits = Signal(C2_BITS)
-        cu4 = Signal(DEC10_BITS)
-        cv4 = Signal(C2_BITS)
         rec = {PASS_DEC: compress_params(1), PASS_U: compress_params(DU), PASS_V: compress_params(DV)}
         ca = Signal(max(a for a, _ in rec.values()).bit_length())
         cb = Signal(max(b for _, b in rec.values()).bit_length())
@@ -169,7 +167,7 @@ class FinalPass(wiring.Component):
                 u_bits[DU * k:DU * (k + 1)].eq(bits[:DU]),
                 v_bits[DV * k:DV * (k + 1)].eq(bits[:DV]),
             ]
-        m.d.sync += [cu4.eq(cu3), cv4.eq(cv3)]
+        cu4, cv4 = delayed(4, cu=cu3, cv=cv3)
         # collect m', accumulate the comparison (every word, no early exit)
         with m.If(pv[3]):
             with m.Switch(mode):

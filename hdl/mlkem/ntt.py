@@ -140,12 +140,15 @@ class NttUnit(wiring.Component):
                                     (128 >> log_len) + blk[g]))
             m.d.comb += zeta_rd[g].addr.eq(zidx)
 
+        def control_stage(c, prev):
+            """The pipeline's control in stage ``c``: valid, log len, the two word addresses."""
+            regs = (Signal(name=f"v{c}"), Signal(range(8), name=f"ll{c}"),
+                    Signal(aw, name=f"a{c}"), Signal(aw, name=f"b{c}"))
+            m.d.sync += [r.eq(p) for r, p in zip(regs, prev)]
+            return regs
+
         # --- c1: lane operands, products ---------------------------------------------------
-        v1 = Signal()
-        ll1 = Signal(range(8))
-        a1 = Signal(aw)
-        b1 = Signal(aw)
-        m.d.sync += [v1.eq(issue), ll1.eq(log_len), a1.eq(self.rd0.addr), b1.eq(self.rd1.addr)]
+        v1, ll1, a1, b1 = control_stage(1, (issue, log_len, self.rd0.addr, self.rd1.addr))
         X, Y = self.rd0.data, self.rd1.data
         xs = [Signal(12, name=f"x_{k}") for k in range(LANES)]
         ys = [Signal(12, name=f"y_{k}") for k in range(LANES)]
@@ -157,21 +160,18 @@ class NttUnit(wiring.Component):
                      ((1, 0), (1, 2)), ((1, 1), (1, 3)), ((1, 4), (1, 6)), ((1, 5), (1, 7))],
         }
         src = (X, Y)
-        with m.If(ll1 >= 3):
-            m.d.comb += [xs[k].eq(src[w][j]) for k, ((w, j), _) in enumerate(perm["wide"])]
-            m.d.comb += [ys[k].eq(src[w][j]) for k, (_, (w, j)) in enumerate(perm["wide"])]
-        with m.Elif(ll1 == 2):
-            m.d.comb += [xs[k].eq(src[w][j]) for k, ((w, j), _) in enumerate(perm["len4"])]
-            m.d.comb += [ys[k].eq(src[w][j]) for k, (_, (w, j)) in enumerate(perm["len4"])]
-        with m.Else():
-            m.d.comb += [xs[k].eq(src[w][j]) for k, ((w, j), _) in enumerate(perm["len2"])]
-            m.d.comb += [ys[k].eq(src[w][j]) for k, (_, (w, j)) in enumerate(perm["len2"])]
 
-        v2 = Signal()
-        ll2 = Signal(range(8))
-        a2 = Signal(aw)
-        b2 = Signal(aw)
-        m.d.sync += [v2.eq(v1), ll2.eq(ll1), a2.eq(a1), b2.eq(b1)]
+        def lanes(mode):
+            m.d.comb += [xs[k].eq(src[w][j]) for k, ((w, j), _) in enumerate(perm[mode])]
+            m.d.comb += [ys[k].eq(src[w][j]) for k, (_, (w, j)) in enumerate(perm[mode])]
+        with m.If(ll1 >= 3):
+            lanes("wide")
+        with m.Elif(ll1 == 2):
+            lanes("len4")
+        with m.Else():
+            lanes("len2")
+
+        v2, ll2, a2, b2 = control_stage(2, (v1, ll1, a1, b1))
         P = [Signal(24, name=f"p_{k}") for k in range(LANES)]
         A2 = [Signal(12, name=f"a2_{k}") for k in range(LANES)]
         for k in range(LANES):
@@ -183,11 +183,7 @@ class NttUnit(wiring.Component):
             m.d.sync += [P[k].eq(zeta * mul_in), A2[k].eq(Mux(inverse, summ, xs[k]))]
 
         # --- c2: Barrett -------------------------------------------------------------------
-        v3 = Signal()
-        ll3 = Signal(range(8))
-        a3 = Signal(aw)
-        b3 = Signal(aw)
-        m.d.sync += [v3.eq(v2), ll3.eq(ll2), a3.eq(a2), b3.eq(b2)]
+        v3, ll3, a3, b3 = control_stage(3, (v2, ll2, a2, b2))
         R3 = [Signal(12, name=f"r3_{k}") for k in range(LANES)]
         A3 = [Signal(12, name=f"a3_{k}") for k in range(LANES)]
         for k in range(LANES):
@@ -195,11 +191,7 @@ class NttUnit(wiring.Component):
             m.d.sync += [R3[k].eq(r), A3[k].eq(A2[k])]
 
         # --- c3: butterfly outputs ---------------------------------------------------------
-        v4 = Signal()
-        ll4 = Signal(range(8))
-        a4 = Signal(aw)
-        b4 = Signal(aw)
-        m.d.sync += [v4.eq(v3), ll4.eq(ll3), a4.eq(a3), b4.eq(b3)]
+        v4, ll4, a4, b4 = control_stage(4, (v3, ll3, a3, b3))
         OX = [Signal(12, name=f"ox_{k}") for k in range(LANES)]
         OY = [Signal(12, name=f"oy_{k}") for k in range(LANES)]
         for k in range(LANES):

@@ -19,7 +19,24 @@ def _popcount(m, bits, *, name):
     return r
 
 
-class RejectionSampler(wiring.Component):
+class _Sampler(wiring.Component):
+    """The ports both samplers share: a launch (``start``, ``base`` and the sampler's own
+    parameters, sampled at ``start``), the sponge's output words, the write port."""
+    _params = {}
+
+    def __init__(self, *, addr_width):
+        check_addr_width(addr_width)
+        self._addr_width = addr_width
+        super().__init__({
+            "start": In(1), **{name: In(shape) for name, shape in self._params.items()},
+            "base": In(addr_width),
+            "i": In(stream.Signature(unsigned(64))),
+            "stop": Out(1), "done": Out(1), "busy": Out(1),
+            "wr": Out(write_port_signature(addr_width, PolyWord)),
+        })
+
+
+class RejectionSampler(_Sampler):
     """SampleNTT over a SHAKE128 output stream (FIPS 203 Algorithm 7).
 
     Bytes enter a 16-byte buffer from ``i``; every cycle with 3 bytes ``C0 C1 C2`` buffered
@@ -35,16 +52,6 @@ class RejectionSampler(wiring.Component):
     stop : ``Out(1)``, done : ``Out(1)``, busy : ``Out(1)``
     wr : ``Out(write_port_signature(addr_width, PolyWord))``
     """
-
-    def __init__(self, *, addr_width):
-        check_addr_width(addr_width)
-        self._addr_width = addr_width
-        super().__init__({
-            "start": In(1), "base": In(addr_width),
-            "i": In(stream.Signature(unsigned(64))),
-            "stop": Out(1), "done": Out(1), "busy": Out(1),
-            "wr": Out(write_port_signature(addr_width, PolyWord)),
-        })
 
     def elaborate(self, platform):
         m = Module()
@@ -126,7 +133,7 @@ class RejectionSampler(wiring.Component):
         return m
 
 
-class CbdSampler(wiring.Component):
+class CbdSampler(_Sampler):
     """SamplePolyCBD_η over a SHAKE256 (PRF) output stream (FIPS 203 Algorithm 8).
 
     Each output word takes the next ``16·η`` bits: coefficient ``f_i`` of the word is
@@ -143,16 +150,7 @@ class CbdSampler(wiring.Component):
     stop, done, busy : ``Out(1)``
     wr : ``Out(write_port_signature(addr_width, PolyWord))``
     """
-
-    def __init__(self, *, addr_width):
-        check_addr_width(addr_width)
-        self._addr_width = addr_width
-        super().__init__({
-            "start": In(1), "eta3": In(1), "base": In(addr_width),
-            "i": In(stream.Signature(unsigned(64))),
-            "stop": Out(1), "done": Out(1), "busy": Out(1),
-            "wr": Out(write_port_signature(addr_width, PolyWord)),
-        })
+    _params = {"eta3": 1}
 
     def elaborate(self, platform):
         m = Module()

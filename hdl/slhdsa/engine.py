@@ -295,6 +295,22 @@ class SlhDsaEngine(wiring.Component):
                 m.d.sync += busy.eq(0)
                 on_result(u0.result.payload.value)
 
+        def fan_out(when, fields, *, on_issue, jobs, then_type, then):
+            """Issue ``fields`` to any unit while ``when``; collect the results into the
+            register file; after ``jobs`` results go to state ``then`` with ``then_type``."""
+            m.d.comb += to_any.eq(1)
+            with m.If(when):
+                m.d.comb += job_valid.eq(1)
+                m.d.comb += [getattr(job, k).eq(v) for k, v in fields.items()]
+                with m.If(issued):
+                    on_issue()
+            collect_into_rf()
+            with m.If(done_cnt == jobs):
+                m.d.sync += t_type.eq(then_type)
+                m.next = then
+            with m.If(self.abort):
+                m.next = "Idle"
+
         def raw_job(count):
             return {"kind": JobKind.RAW, "count": count}
 
@@ -324,30 +340,22 @@ class SlhDsaEngine(wiring.Component):
                 with m.If(self.abort):
                     m.next = "Idle"
             with m.State("Fors"):
-                m.d.comb += to_any.eq(1)
                 tree_no = Signal(4)
                 m.d.comb += tree_no.eq(next_job)
-                with m.If(next_job < model.K):
-                    m.d.comb += [
-                        job_valid.eq(1),
-                        job.kind.eq(JobKind.TREE),
-                        job.leaf.eq(1),
-                        job.addr.eq(model.SIG_FORS + tree_no * (model.A + 1)),
-                        job.w6.eq(0),
-                        job.w7.eq(Cat(Array(ind)[tree_no], tree_no)),
-                        job.count.eq(model.A),
-                        job.type.eq(model.FORS_TREE),
-                        job.keypair.eq(leaf_idx),
-                        job.tag.eq(tree_no),
-                    ]
-                    with m.If(issued):
-                        m.d.sync += next_job.eq(next_job + 1)
-                collect_into_rf()
-                with m.If(done_cnt == model.K):
-                    m.d.sync += t_type.eq(model.FORS_ROOTS)
-                    m.next = "Tk"
-                with m.If(self.abort):
-                    m.next = "Idle"
+
+                def next_tree():
+                    m.d.sync += next_job.eq(next_job + 1)
+                fan_out(next_job < model.K, {
+                    "kind": JobKind.TREE,
+                    "leaf": 1,
+                    "addr": model.SIG_FORS + tree_no * (model.A + 1),
+                    "w6": 0,
+                    "w7": Cat(Array(ind)[tree_no], tree_no),
+                    "count": model.A,
+                    "type": model.FORS_TREE,
+                    "keypair": leaf_idx,
+                    "tag": tree_no,
+                }, on_issue=next_tree, jobs=model.K, then_type=model.FORS_ROOTS, then="Tk")
             with m.State("Tk"):
                 m.d.comb += is_tk.eq(1)
 
@@ -359,27 +367,18 @@ class SlhDsaEngine(wiring.Component):
                 with m.If(self.abort):
                     m.next = "Idle"
             with m.State("Wots"):
-                m.d.comb += to_any.eq(1)
-                with m.If(p_v):
-                    m.d.comb += [
-                        job_valid.eq(1),
-                        job.kind.eq(JobKind.CHAIN),
-                        job.addr.eq(layer_base + chain),
-                        job.w6.eq(chain),
-                        job.w7.eq(chain_digit),
-                        job.count.eq(p_len),
-                        job.type.eq(model.WOTS_HASH),
-                        job.keypair.eq(leaf_idx),
-                        job.tag.eq(chain),
-                    ]
-                    with m.If(issued):
-                        m.d.sync += pending.bit_select(chain, 1).eq(0)
-                collect_into_rf()
-                with m.If(done_cnt == model.LEN):
-                    m.d.sync += t_type.eq(model.WOTS_PK)
-                    m.next = "Tlen"
-                with m.If(self.abort):
-                    m.next = "Idle"
+                def chain_issued():
+                    m.d.sync += pending.bit_select(chain, 1).eq(0)
+                fan_out(p_v, {
+                    "kind": JobKind.CHAIN,
+                    "addr": layer_base + chain,
+                    "w6": chain,
+                    "w7": chain_digit,
+                    "count": p_len,
+                    "type": model.WOTS_HASH,
+                    "keypair": leaf_idx,
+                    "tag": chain,
+                }, on_issue=chain_issued, jobs=model.LEN, then_type=model.WOTS_PK, then="Tlen")
             with m.State("Tlen"):
                 def take_wots_pk(v):
                     m.d.sync += msg.eq(v[0:128])
