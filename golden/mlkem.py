@@ -242,19 +242,18 @@ def expand_a(rho):
 
 # --- K-PKE (FIPS 203 §5) ------------------------------------------------------------------
 
+def sample_noise_vector(eta, seed, n):
+    """K polynomials ``SamplePolyCBD_eta(PRF_eta(seed, N))`` for ``N = n, n+1, …`` (the loops
+    of Algorithms 13 and 14) → (the vector, the next ``N``)."""
+    return [cbd_from_bytes(eta, PRF(eta, seed, n + i)) for i in range(K)], n + K
+
+
 def kpke_keygen(d):
     """K-PKE.KeyGen (Algorithm 13) → (ek_pke, dk_pke)."""
     rho, sigma = G(bytes(d) + bytes([K]))
     A = expand_a(rho)
-    n = 0
-    s = []
-    for _ in range(K):
-        s.append(cbd_from_bytes(ETA1, PRF(ETA1, sigma, n)))
-        n += 1
-    e = []
-    for _ in range(K):
-        e.append(cbd_from_bytes(ETA1, PRF(ETA1, sigma, n)))
-        n += 1
+    s, n = sample_noise_vector(ETA1, sigma, 0)
+    e, n = sample_noise_vector(ETA1, sigma, n)
     s_hat = [ntt(p) for p in s]
     e_hat = [ntt(p) for p in e]
     t_hat = []
@@ -273,15 +272,8 @@ def kpke_encrypt(ek, m, r):
     t_hat = [byte_decode(12, ek[384 * i:384 * (i + 1)]) for i in range(K)]
     rho = bytes(ek[384 * K:384 * K + 32])
     A = expand_a(rho)
-    n = 0
-    y = []
-    for _ in range(K):
-        y.append(cbd_from_bytes(ETA1, PRF(ETA1, r, n)))
-        n += 1
-    e1 = []
-    for _ in range(K):
-        e1.append(cbd_from_bytes(ETA2, PRF(ETA2, r, n)))
-        n += 1
+    y, n = sample_noise_vector(ETA1, r, 0)
+    e1, n = sample_noise_vector(ETA2, r, n)
     e2 = cbd_from_bytes(ETA2, PRF(ETA2, r, n))
     y_hat = [ntt(p) for p in y]
     u = []

@@ -23,13 +23,12 @@ from consensus.store import (BOUNDARIES, SCHEMA_VERSION, AlreadyDecided, Store, 
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Builds two decisions deterministically (the second with evidence and proofs) and records
-# them; with a boundary name in argv[2] the process SIGKILLs itself there while recording
-# the second.
-CHILD = textwrap.dedent('''
+# What both writer scripts begin with: a four-validator cluster and ``decide``, which runs
+# one request through the collector (a vote a second) and returns the store record.
+_PRELUDE = textwrap.dedent('''
     import os, signal, sys
     sys.path.insert(0, {root!r})
-    from consensus.collector import Collector, Open, Receive, Tick, Counted, Refused, Decided, EvidenceFound
+    from consensus.collector import Collector, Open, Receive, Tick, Counted, Refused, EvidenceFound
     from consensus.simulation import make_cluster
     from consensus.sources import software_attestation as att
     from consensus.store import open_store
@@ -54,7 +53,12 @@ CHILD = textwrap.dedent('''
         col.step(Tick(11.0))
         return dict(nonce=nonce, descriptor=d, opened_at=0.0, deadline=10.0,
                     decision=col.decision(nonce), votes=received, evidence=evidence)
+''')
 
+# Builds two decisions deterministically (the second with evidence and proofs) and records
+# them; with a boundary name in argv[2] the process SIGKILLs itself there while recording
+# the second.
+CHILD = (_PRELUDE + textwrap.dedent('''
     a, b, c, d_ = vs.validators
     first = decide(1, bytes(24), [(a, True), (b, True), (c, True)])
     second = decide(2, bytes(range(24)), [(a, True), (a, False), (b, True), (c, True), (d_, True)])
@@ -69,7 +73,7 @@ CHILD = textwrap.dedent('''
                 os.kill(os.getpid(), signal.SIGKILL)
         s._boundary = boundary
     s.record(**second)
-''').format(root=str(ROOT))
+''')).format(root=str(ROOT))
 
 
 def _child(tmp_path, db, point=None):
@@ -222,39 +226,15 @@ def test_full_nonce_range_stored(store_target):
 # Records decisions 1, 2, … in a loop (each with votes, a certificate, evidence and proofs;
 # nonces alternate below and above 2^63), printing each nonce after its COMMIT returns, until
 # killed. The parent SIGKILLs it at a random instant.
-STREAM = textwrap.dedent('''
-    import sys
-    sys.path.insert(0, {root!r})
-    from consensus.collector import Collector, Open, Receive, Tick, Counted, Refused, EvidenceFound
-    from consensus.simulation import make_cluster
-    from consensus.sources import software_attestation as att
-    from consensus.store import open_store
-    from consensus.votes import Vote
-
-    vs = make_cluster(4, seed=3)
-
+STREAM = (_PRELUDE + textwrap.dedent('''
     def nonce_of(i):
         return i if i % 2 else (1 << 63) + i
 
-    def decide(i):
-        nonce, d = nonce_of(i), bytes([i % 256]) * 24
-        col = Collector(vs, attest=att)
-        col.step(Open(nonce, d, at=0.0, deadline=10.0))
-        received, evidence = [], []
+    def record_of(i):
         a, b, c, e = vs.validators
-        for k, (v, value) in enumerate([(a, True), (a, False), (b, True), (c, True), (e, True)]):
-            vote = Vote(v.name, nonce, d, value, bytes(32),
-                        att(v.k_att, v.vendor, nonce, d, value, bytes(32)))
-            for ef in col.step(Receive(vote, at=1.0 + k)):
-                if isinstance(ef, Counted):
-                    received.append((ef.vote, True, None, 1.0 + k))
-                elif isinstance(ef, Refused):
-                    received.append((ef.vote, False, ef.reason, 1.0 + k))
-                elif isinstance(ef, EvidenceFound):
-                    evidence.append(ef.evidence)
-        col.step(Tick(11.0))
-        return dict(nonce=nonce, descriptor=d, opened_at=0.0, deadline=10.0,
-                    decision=col.decision(nonce), votes=received, evidence=evidence,
+        d = bytes([i % 256]) * 24
+        return dict(decide(nonce_of(i), d, [(a, True), (a, False), (b, True), (c, True),
+                                            (e, True)]),
                     proofs={{"intel": bytes([i % 256]) * 1024, "riscv": b"R" * 8192}})
 
     s = open_store(sys.argv[1])
@@ -262,12 +242,12 @@ STREAM = textwrap.dedent('''
     count = int(sys.argv[2])
     # made one at a time while writing: however fast the machine, the writer is still
     # writing when the kill comes
-    records = (decide(i) for i in range(start, start + count))
+    records = (record_of(i) for i in range(start, start + count))
     print("ready", flush=True)
     for r in records:
         s.record(**r)
         print(r["nonce"], flush=True)
-''').format(root=str(ROOT))
+''')).format(root=str(ROOT))
 
 KILLS = int(os.environ.get("PQVOTE_KILLS", "25"))
 #: PostgreSQL: fewer kills (each costs a connection and a server-side rollback); the

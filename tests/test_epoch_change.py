@@ -133,11 +133,13 @@ def test_apply_refuses_what_the_current_quorum_did_not_decide(keys):
     history = EpochHistory(genesis)
     rejected, _ = _decide(genesis, sign, 3, d, [], extra=[_vote(v, 3, d, False)
                                                           for v in (intel, amd, arm)])
-    with pytest.raises(ConfigError, match="not accepted"):
+    with pytest.raises(ConfigError) as e:
         history.apply(change, rejected.certificate, k_att={"riscv-b": fresh}, attest=att)
+    assert str(e.value) == "the set change was not accepted by the current set's quorum"
     other, _ = _decide(genesis, sign, 4, bytes(24), [intel, amd, arm])
-    with pytest.raises(ConfigError, match="another descriptor"):
+    with pytest.raises(ConfigError) as e:
         history.apply(change, other.certificate, k_att={"riscv-b": fresh}, attest=att)
+    assert str(e.value) == "the certificate is for another descriptor than the change"
     ok, _ = _decide(genesis, sign, 6, d, [intel, amd, arm])
     with pytest.raises(ConfigError, match="does not match the digest"):
         history.apply(change, ok.certificate, k_att={"riscv-b": bytes(32)}, attest=att)
@@ -417,23 +419,6 @@ def test_apply_and_check_use_the_given_attestation_and_signature_options(keys):
         EpochHistory.from_records(keyless, records, {"riscv-b": fresh}, attest=att)
     assert len(EpochHistory.from_records(keyless, records, {"riscv-b": fresh}, attest=att,
                                          allow_unsigned=True)) == 2
-
-
-def test_apply_refusals_exact(keys):
-    genesis, sign, fresh = keys
-    intel, amd, arm, _ = genesis.validators
-    change = _retire_riscv(genesis, fresh)
-    d = change.descriptor()
-    history = EpochHistory(genesis)
-    rejected, _ = _decide(genesis, sign, 3, d, [], extra=[_vote(v, 3, d, False)
-                                                          for v in (intel, amd, arm)])
-    with pytest.raises(ConfigError) as e:
-        history.apply(change, rejected.certificate, k_att={"riscv-b": fresh}, attest=att)
-    assert str(e.value) == "the set change was not accepted by the current set's quorum"
-    other, _ = _decide(genesis, sign, 4, bytes(24), [intel, amd, arm])
-    with pytest.raises(ConfigError) as e:
-        history.apply(change, other.certificate, k_att={"riscv-b": fresh}, attest=att)
-    assert str(e.value) == "the certificate is for another descriptor than the change"
 
 
 def test_resulting_set_refusals_exact(keys):
