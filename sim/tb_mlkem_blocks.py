@@ -39,6 +39,30 @@ def idle(dut):
         getattr(dut, name).value = 0
 
 
+async def clock_unit(tb, start, reads, writes, done, *, cycles, each_cycle=None):
+    """Clock a unit launched by ``start`` (dropped after the first edge) while the bench
+    acts as its memories: every read port — ``(data, addr, mem)`` — gets the word it
+    addressed the cycle before (synchronous read), every write port — ``(en, addr, data,
+    mem)`` — writes. ``each_cycle`` runs after the writes of each cycle. Returns the cycle
+    of ``done``."""
+    data = [0] * len(reads)
+    for cycle in range(cycles):
+        await RisingEdge(tb.clk)
+        start.value = 0
+        for (handle, _, _), v in zip(reads, data):
+            handle.value = v
+        await ReadOnly()
+        data = [mem[value(addr)] for _, addr, mem in reads]
+        for en, addr, wdata, mem in writes:
+            if value(en):
+                mem[value(addr)] = value(wdata)
+        if each_cycle:
+            each_cycle()
+        if value(done):
+            return cycle
+    raise AssertionError(f"no done within {cycles} cycles")
+
+
 @cocotb.test()
 async def test_ntt_every_stage(dut):
     tb = TB(dut)
@@ -54,16 +78,9 @@ async def test_ntt_every_stage(dut):
         dut.ntt_base.value = 32
         expected = f
         stage = 0
-        reads = (0, 0)
-        for cycle in range(400):
-            await RisingEdge(tb.clk)
-            dut.ntt_start.value = 0
-            dut.ntt_rd0__data.value, dut.ntt_rd1__data.value = reads
-            await ReadOnly()
-            reads = (mem[value(dut.ntt_rd0__addr)], mem[value(dut.ntt_rd1__addr)])
-            if value(dut.ntt_wr0__en):
-                mem[value(dut.ntt_wr0__addr)] = value(dut.ntt_wr0__data)
-                mem[value(dut.ntt_wr1__addr)] = value(dut.ntt_wr1__data)
+
+        def check_stage():
+            nonlocal expected, stage
             if value(dut.ntt_stage_done):
                 expected = (mlkem.intt_stage if inverse else mlkem.ntt_stage)(expected, stage)
                 got = poly_of(mem, 32)
@@ -71,8 +88,13 @@ async def test_ntt_every_stage(dut):
                     got[17] ^= 1
                 assert got == expected, f"inverse={inverse}: stage {stage} differs"
                 stage += 1
-            if value(dut.ntt_done):
-                break
+        cycle = await clock_unit(
+            tb, dut.ntt_start,
+            [(dut.ntt_rd0__data, dut.ntt_rd0__addr, mem),
+             (dut.ntt_rd1__data, dut.ntt_rd1__addr, mem)],
+            [(dut.ntt_wr0__en, dut.ntt_wr0__addr, dut.ntt_wr0__data, mem),
+             (dut.ntt_wr1__en, dut.ntt_wr1__addr, dut.ntt_wr1__data, mem)],
+            dut.ntt_done, cycles=400, each_cycle=check_stage)
         # ``done`` in cycle S + 140 for ``start`` in cycle S: NTT_CYCLES = 141, both counted
         assert stage == 7 and cycle + 2 == NTT_CYCLES, (stage, cycle)
         await RisingEdge(tb.clk)
@@ -93,17 +115,11 @@ async def test_basemul(dut):
     for name, v in (("a0", 0), ("a1", 32), ("b0", 0), ("b1", 32), ("dst", 64)):
         getattr(dut, f"bm_{name}").value = v
     dut.bm_start.value = 1
-    reads = (0, 0)
-    for cycle in range(200):
-        await RisingEdge(tb.clk)
-        dut.bm_start.value = 0
-        dut.bm_rd_a__data.value, dut.bm_rd_b__data.value = reads
-        await ReadOnly()
-        reads = (kmem[value(dut.bm_rd_a__addr)], wmem[value(dut.bm_rd_b__addr)])
-        if value(dut.bm_wr__en):
-            wmem[value(dut.bm_wr__addr)] = value(dut.bm_wr__data)
-        if value(dut.bm_done):
-            break
+    await clock_unit(
+        tb, dut.bm_start,
+        [(dut.bm_rd_a__data, dut.bm_rd_a__addr, kmem),
+         (dut.bm_rd_b__data, dut.bm_rd_b__addr, wmem)],
+        [(dut.bm_wr__en, dut.bm_wr__addr, dut.bm_wr__data, wmem)], dut.bm_done, cycles=200)
     expected = mlkem.poly_add(mlkem.multiply_ntts(P[0], P[2]), mlkem.multiply_ntts(P[1], P[3]))
     assert poly_of(wmem, 64) == expected
 

@@ -20,7 +20,7 @@ from cocotb.triggers import ReadOnly, RisingEdge, with_timeout
 from golden import sha512 as gs
 from hdl.sha512 import Sha512, Sha512State, Sha512Word
 from sim.results import record
-from sim.tb_common import TB, CLOCK_NS, value
+from sim.tb_common import TB, CLOCK_NS, StreamDriver, value
 
 CASES = int(os.environ.get("SHA512_CASES", "12"))
 CORRUPT = os.environ.get("SHA512_CORRUPT") == "1"
@@ -153,19 +153,11 @@ async def test_cancel(dut):
     tb = TB(dut)
     await tb.reset()
     rng = tb.rng
+    words = StreamDriver(dut, "i", tb.clk)
     for msg in (rng.randbytes(300), rng.randbytes(50)):
         M = [w for B in gs.blocks(msg) for w in B]
-        for k, w in enumerate(M[:20]):
-            dut.i__payload.value = Sha512Word.const({"data": w, "last": 0}).as_value().value
-            dut.i__valid.value = 1
-            await RisingEdge(tb.clk)
-            while True:
-                await ReadOnly()
-                if value(dut.i__ready):
-                    break
-                await RisingEdge(tb.clk)
-            await RisingEdge(tb.clk)
-        dut.i__valid.value = 0
+        await words.send_all([Sha512Word.const({"data": w, "last": 0}).as_value().value
+                              for w in M[:20]])
         dut.cancel.value = 1
         await RisingEdge(tb.clk)
         dut.cancel.value = 0

@@ -15,7 +15,7 @@ from cocotb.triggers import ReadOnly, RisingEdge, with_timeout
 from golden import keccak, slhdsa
 from golden.slhdsa import Adrs, Hasher, N
 from hdl.slhdsa.hash_unit import Job, JobKind, JobResult, SIG_ENTRIES
-from sim.tb_common import TB, value
+from sim.tb_common import TB, StreamDriver, value
 
 STEP = 24
 
@@ -44,7 +44,7 @@ class UnitEnv:
         self.results = []              # (cycle, tag, value)
         self.cycle = 0
         dut.result__ready.value = 0
-        dut.job__valid.value = 0
+        self.jobs = StreamDriver(dut, "job", dut.clk)
         dut.drop.value = 0
         cocotb.start_soon(self._run())
 
@@ -81,17 +81,9 @@ class UnitEnv:
                 "count": 0, "type": 0, "keypair": 0, "tag": 0}
         full.update(fields)
         await RisingEdge(dut.clk)
-        dut.job__payload.value = Job.const(full).as_value().value
-        dut.job__valid.value = 1
+        await self.jobs.send(Job.const(full).as_value().value, timeout_cycles=10_000)
 
         async def wait():
-            while True:
-                await ReadOnly()
-                if value(dut.job__ready):
-                    break
-                await RisingEdge(dut.clk)
-            await RisingEdge(dut.clk)
-            dut.job__valid.value = 0
             while len(self.results) == n_res:
                 await RisingEdge(dut.clk)
         await with_timeout(wait(), 100_000, "ns")

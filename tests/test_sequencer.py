@@ -61,8 +61,8 @@ def _params(port):
 
 
 def model(program, latency, t0):
-    """Launches ``(cycle, step index, step)`` and the cycle ``done`` rises, for a program started by a
-    ``start`` pulse in cycle ``t0`` (the timing stated in hdl/sequencer.py)."""
+    """Launches ``(cycle, step index, step)`` and the cycle ``done`` rises, for a program
+    started by a ``start`` pulse in cycle ``t0`` (the timing stated in hdl/sequencer.py)."""
     log = []
     t = t0 + 1                           # the first step runs in the cycle after start
     free = {}                            # a ready-gated unit: first cycle it is ready again
