@@ -560,15 +560,22 @@ def cmd_node(args):
 
 # -- verify-cert ---------------------------------------------------------------------------------
 
+def _certificate_of(cls, obj):
+    """``cls.from_json(obj)``, or None after printing why it is not one."""
+    try:
+        return cls.from_json(obj)
+    except ValueError as e:
+        print(f"invalid: {_one_line(e)}")
+        return None
+
+
 def cmd_verify_cert(args):
     from consensus.merkle import BATCH_FORMAT, BatchCertificate, check_batch_certificate
     cluster = load_cluster(args.keys, need_secrets=False)
     obj = _read_json(args.cert, "certificate")
     if isinstance(obj, dict) and obj.get("format") == BATCH_FORMAT:
-        try:
-            bc = BatchCertificate.from_json(obj)
-        except ValueError as e:
-            print(f"invalid: {_one_line(e)}")
+        bc = _certificate_of(BatchCertificate, obj)
+        if bc is None:
             return 1
         history = _history(cluster, args.db or cluster.database)
         reason = history.check(bc.entry, check_signature=False)
@@ -587,10 +594,8 @@ def cmd_verify_cert(args):
     if obj is None:
         print("invalid: no certificate (the request was not decided by a quorum)")
         return 1
-    try:
-        cert = Certificate.from_json(obj)
-    except ValueError as e:
-        print(f"invalid: {_one_line(e)}")
+    cert = _certificate_of(Certificate, obj)
+    if cert is None:
         return 1
     history = _history(cluster, args.db or cluster.database)
     reason = history.check(cert)

@@ -159,7 +159,18 @@ def _request_fold(m, engine, i, o, *, latency, body_gap, extra=None, finish):
 
 
 class _StandInEngine(wiring.Component):
-    """Parameters shared by both stand-in engines, validated."""
+    """Parameters shared by both stand-in engines, validated.
+
+    Parameters
+    ----------
+    latency : int
+        Cycles from the final body (or ct) word's handshake to ``result.valid`` (or
+        ``k.valid``), ≥ 1.
+    key_latency : int
+        Cycles from the final key word's handshake to ``key_done`` (≥ 1).
+    body_gap : int
+        Idle cycles of ``body.ready`` (or ``ct.ready``) after each word.
+    """
 
     def __init__(self, signature, *, latency, key_latency, body_gap):
         for name, v, lo in (("Latency", latency, 1), ("Key latency", key_latency, 1),
@@ -174,16 +185,8 @@ class _StandInEngine(wiring.Component):
 
 class ShellTestEngine(_StandInEngine):
     """Keyed-checksum engine with :data:`~hdl.validator.EngineSignature` (see the module
-    docstring for what it computes).
-
-    Parameters
-    ----------
-    latency : int
-        Cycles from the final body word's handshake to ``result.valid`` (≥ 1).
-    key_latency : int
-        Cycles from the final key word's handshake to ``key_done`` (≥ 1).
-    body_gap : int
-        Idle cycles of ``body.ready`` after each body word.
+    docstring for what it computes). Parameters: ``latency``, ``key_latency``, ``body_gap``
+    (:class:`_StandInEngine`).
 
     Members
     -------
@@ -216,12 +219,8 @@ class ShellKemEngine(_StandInEngine):
 
     Parameters
     ----------
-    latency : int
-        Cycles from the final ct word's handshake to ``k.valid`` (≥ 1).
-    key_latency : int
-        Cycles from the final key word's handshake to ``key_done`` (≥ 1).
-    body_gap : int
-        Idle cycles of ``ct.ready`` after each ct word.
+    latency, key_latency, body_gap
+        As in :class:`_StandInEngine`.
     leak : bool
         Take 3 more cycles when the ciphertext's fold is odd (not constant time).
     """
