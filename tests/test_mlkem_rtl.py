@@ -97,6 +97,34 @@ def test_arith_circuits():
 
 # --- NTT unit: every stage against the golden model -------------------------------------------
 
+
+async def _ntt_run(ctx, dut, mem, base, inverse):
+    """Run the NTT unit once on ``mem[base:base+32]``, the bench acting as its memory
+    (synchronous read, read-before-write); → (cycles, the polynomial after each stage)."""
+    ctx.set(dut.start, 1)
+    ctx.set(dut.inverse, inverse)
+    ctx.set(dut.base, base)
+    cycles, stages = 0, []
+    while True:
+        ra0, ra1 = ctx.get(dut.rd0.addr), ctx.get(dut.rd1.addr)
+        we = ctx.get(dut.wr0.en)
+        wa0, wa1 = ctx.get(dut.wr0.addr), ctx.get(dut.wr1.addr)
+        wd0 = ctx.get(dut.wr0.data.as_value())
+        wd1 = ctx.get(dut.wr1.data.as_value())
+        sd, done = ctx.get(dut.stage_done), ctx.get(dut.done)
+        await ctx.tick()
+        cycles += 1
+        ctx.set(dut.start, 0)
+        r0, r1 = mem[ra0], mem[ra1]
+        if we:
+            mem[wa0], mem[wa1] = wd0, wd1
+        ctx.set(dut.rd0.data.as_value(), r0)
+        ctx.set(dut.rd1.data.as_value(), r1)
+        if sd:
+            stages.append(words_poly(mem, base))
+        if done:
+            return cycles, stages
+
 @pytest.mark.parametrize("inverse", [0, 1])
 def test_ntt_unit_per_stage(inverse):
     dut = NttUnit(addr_width=6)
@@ -110,29 +138,7 @@ def test_ntt_unit_per_stage(inverse):
             mem = [0] * 64
             base = 32
             mem[base:base + 32] = poly_words(f)
-            ctx.set(dut.start, 1)
-            ctx.set(dut.inverse, inverse)
-            ctx.set(dut.base, base)
-            cycles, stages = 0, []
-            while True:
-                ra0, ra1 = ctx.get(dut.rd0.addr), ctx.get(dut.rd1.addr)
-                we = ctx.get(dut.wr0.en)
-                wa0, wa1 = ctx.get(dut.wr0.addr), ctx.get(dut.wr1.addr)
-                wd0 = ctx.get(dut.wr0.data.as_value())
-                wd1 = ctx.get(dut.wr1.data.as_value())
-                sd, done = ctx.get(dut.stage_done), ctx.get(dut.done)
-                await ctx.tick()
-                cycles += 1
-                ctx.set(dut.start, 0)
-                r0, r1 = mem[ra0], mem[ra1]         # synchronous, read-before-write
-                if we:
-                    mem[wa0], mem[wa1] = wd0, wd1
-                ctx.set(dut.rd0.data.as_value(), r0)
-                ctx.set(dut.rd1.data.as_value(), r1)
-                if sd:
-                    stages.append(words_poly(mem, base))
-                if done:
-                    break
+            cycles, stages = await _ntt_run(ctx, dut, mem, base, inverse)
             result.append((f, cycles, stages))
 
     _run(dut, tb)
@@ -159,25 +165,7 @@ def test_ntt_unit_round_trip():
 
     async def tb(ctx):
         for inverse in (0, 1):
-            ctx.set(dut.start, 1)
-            ctx.set(dut.inverse, inverse)
-            ctx.set(dut.base, 0)
-            while True:
-                ra0, ra1 = ctx.get(dut.rd0.addr), ctx.get(dut.rd1.addr)
-                we = ctx.get(dut.wr0.en)
-                wa0, wa1 = ctx.get(dut.wr0.addr), ctx.get(dut.wr1.addr)
-                wd0 = ctx.get(dut.wr0.data.as_value())
-                wd1 = ctx.get(dut.wr1.data.as_value())
-                done = ctx.get(dut.done)
-                await ctx.tick()
-                ctx.set(dut.start, 0)
-                r0, r1 = mem[ra0], mem[ra1]
-                if we:
-                    mem[wa0], mem[wa1] = wd0, wd1
-                ctx.set(dut.rd0.data.as_value(), r0)
-                ctx.set(dut.rd1.data.as_value(), r1)
-                if done:
-                    break
+            await _ntt_run(ctx, dut, mem, 0, inverse)
 
     _run(dut, tb)
     assert g.intt_scale(words_poly(mem, 0)) == f
