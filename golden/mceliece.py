@@ -286,6 +286,18 @@ def check_sk(sk):
     return all(poly_eval(g, a) != 0 for a in alpha)
 
 
+def with_support_root(sk):
+    """``sk`` with ``g_0`` replaced so that ``g(alpha_0) = 0``: a key that only the last
+    check of :func:`check_sk` refuses (the key-check tests use it)."""
+    _, _, g_bytes, cb, _ = split_sk(sk)
+    g = goppa_from_sk(g_bytes)
+    g[0] = 0
+    g0 = poly_eval(g, support_from_controlbits(cb)[0])
+    bad = bytearray(sk)
+    bad[SK_G:SK_G + 2] = g0.to_bytes(2, "little")
+    return bytes(bad)
+
+
 # --------------------------------------------------------------------------------------
 # The decoder as the hardware computes it (hdl/mceliece): one function per stage
 # --------------------------------------------------------------------------------------

@@ -3,13 +3,27 @@
 :class:`EngineHarness` puts an algorithm engine at the top level with ``abort`` renamed
 ``cancel`` (``abort`` is a reserved word in Verilator's C++ model, so it cannot be a
 top-level port); every other member keeps its name. :func:`forward` connects the members
-of an inner component to the harness's own.
+of an inner component to the harness's own. :func:`simulate` runs a block under the
+Amaranth simulator with the testbenches of a unit test.
 """
 
 from amaranth.hdl import Module
 from amaranth.lib import wiring
+from amaranth.sim import Simulator
 
-__all__ = ["forward", "EngineHarness"]
+__all__ = ["forward", "EngineHarness", "simulate"]
+
+
+def simulate(dut, *testbenches, background=(), period=1e-6):
+    """Run ``dut`` in the Amaranth simulator with a clock of ``period`` until the
+    ``testbenches`` return (the ``background`` ones run alongside and are dropped then)."""
+    sim = Simulator(dut)
+    sim.add_clock(period)
+    for bench in testbenches:
+        sim.add_testbench(bench)
+    for bench in background:
+        sim.add_testbench(bench, background=True)
+    sim.run()
 
 
 def forward(m, inner, outer_of):

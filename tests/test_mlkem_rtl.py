@@ -19,7 +19,7 @@ from hdl.mlkem.ntt import NttUnit, NTT_CYCLES
 from hdl.mlkem.basemul import BaseMulUnit, BASEMUL_CYCLES
 from hdl.mlkem.samplers import RejectionSampler, CbdSampler
 from hdl.stream_util import Word
-from sim.harness import EngineHarness as _EngineHarness, forward
+from sim.harness import EngineHarness as _EngineHarness, forward, simulate
 from sim.kem_scenario import kem_scenario
 from tests.kem_core import run_core_bench
 
@@ -46,10 +46,7 @@ def words_poly(mem, base):
 
 
 def _run(dut, tb):
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(tb)
-    sim.run()
+    simulate(dut, tb, period=1e-8)
 
 
 # --- arithmetic -----------------------------------------------------------------------------
@@ -477,10 +474,7 @@ def _drive_words(dut, words, *, start_first=True, last=True, gaps=()):
             if name in dut.signature.members:
                 writes[name] = ctx.get(getattr(dut, name)).to_bytes(32, "little")
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    simulate(dut, bench)
     return writes, done_at
 
 
@@ -627,10 +621,7 @@ def test_final_pass():
                 out[name] = (ctx.get(dut.m_prime).to_bytes(32, "little"), ctx.get(dut.diff),
                              cycles)
 
-        sim = Simulator(dut)
-        sim.add_clock(1e-6)
-        sim.add_testbench(bench)
-        sim.run()
+        simulate(dut, bench)
         return out
 
     out = run(chunks, v_c2)
@@ -749,10 +740,7 @@ def test_hash_jobs():
         assert not ctx.get(dut.busy)
         got["PRF"] = b"".join(w.to_bytes(8, "little") for w in words)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    simulate(dut, bench)
     assert got["H"] == g.H(ek)
     assert got["J"] == g.J(z + ct)
     assert got["G"] == g.G(m_prime + h)
@@ -828,10 +816,7 @@ def test_key_loader():
                 mem.append(ctx.get(dut.seen))
             results.append((ctx.get(dut.key_ok), mem))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    simulate(dut, bench)
     assert [ok for ok, _ in results] == [1, 0, 0, 1]
     dk_pke, ek_, _, _ = g.split_dk(dk)
     polys = [g.byte_decode(12, dk_pke[384 * i:384 * (i + 1)]) for i in range(2)]

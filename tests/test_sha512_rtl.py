@@ -8,17 +8,10 @@ import random
 import pytest
 from amaranth.back import verilog
 from amaranth.lib import stream
-from amaranth.sim import Simulator
 
 from golden import sha512 as gs
 from hdl.sha512 import MsgBytes, Sha512, Sha512Packer, Sha512State
-
-
-def _run_sim(dut, testbench):
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(testbench)
-    sim.run()
+from sim.harness import simulate
 
 
 def _words(msg):
@@ -62,10 +55,7 @@ def test_hash_and_trace():
                 await ctx.tick()
             ctx.set(dut.i.valid, 0)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(testbench)
-    sim.run()
+    simulate(dut, testbench)
     assert results == [hashlib.sha512(m).digest() for m in msgs]
 
 
@@ -137,7 +127,7 @@ def test_packer_words(stall):
             assert got == expect, f"{len(msg)} bytes"
             assert not ctx.get(dut.o.valid)
 
-    _run_sim(dut, testbench)
+    simulate(dut, testbench)
 
 
 def test_packer_into_sha512():
@@ -179,5 +169,5 @@ def test_packer_into_sha512():
             got.append(gs.digest_bytes([H[j] for j in range(8)])[:32])
             ctx.set(dut.o.ready, 0)
 
-    _run_sim(dut, testbench)
+    simulate(dut, testbench)
     assert got == [hashlib.sha512(bytes([b]) + x).digest()[:32] for b, x in cases]
