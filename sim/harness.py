@@ -11,7 +11,7 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
-__all__ = ["forward", "EngineHarness", "simulate"]
+__all__ = ["forward", "EngineHarness", "simulate", "stream_put", "stream_get"]
 
 
 def simulate(dut, *testbenches, background=(), period=1e-6):
@@ -24,6 +24,23 @@ def simulate(dut, *testbenches, background=(), period=1e-6):
     for bench in background:
         sim.add_testbench(bench, background=True)
     sim.run()
+
+
+async def stream_put(ctx, port, payload):
+    """Offer ``payload`` on the stream ``port`` and return after the edge that takes it."""
+    ctx.set(port.payload, payload)
+    ctx.set(port.valid, 1)
+    await ctx.tick().until(port.ready)
+    ctx.set(port.valid, 0)
+
+
+async def stream_get(ctx, port):
+    """Take one payload from the stream ``port`` (``ready`` high until it comes)."""
+    ctx.set(port.ready, 1)
+    await ctx.tick().until(port.valid)
+    payload = ctx.get(port.payload)
+    ctx.set(port.ready, 0)
+    return payload
 
 
 def forward(m, inner, outer_of):

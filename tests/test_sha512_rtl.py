@@ -11,7 +11,7 @@ from amaranth.lib import stream
 
 from golden import sha512 as gs
 from hdl.sha512 import MsgBytes, Sha512, Sha512Packer, Sha512State
-from sim.harness import simulate
+from sim.harness import simulate, stream_get, stream_put
 
 
 def _words(msg):
@@ -158,16 +158,10 @@ def test_packer_into_sha512():
         for b, x in cases:
             words = [bytes([b])] + _chunks(rnd, x)
             for k, c in enumerate(words):
-                ctx.set(dut.i.payload, {"data": int.from_bytes(c, "little"), "nbytes": len(c),
-                                        "last": int(k == len(words) - 1)})
-                ctx.set(dut.i.valid, 1)
-                await ctx.tick().until(dut.i.ready)
-            ctx.set(dut.i.valid, 0)
-            ctx.set(dut.o.ready, 1)
-            await ctx.tick().until(dut.o.valid)
-            H = ctx.get(dut.o.payload)
+                await stream_put(ctx, dut.i, {"data": int.from_bytes(c, "little"),
+                                              "nbytes": len(c), "last": int(k == len(words) - 1)})
+            H = await stream_get(ctx, dut.o)
             got.append(gs.digest_bytes([H[j] for j in range(8)])[:32])
-            ctx.set(dut.o.ready, 0)
 
     simulate(dut, testbench)
     assert got == [hashlib.sha512(bytes([b]) + x).digest()[:32] for b, x in cases]

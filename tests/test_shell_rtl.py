@@ -15,6 +15,7 @@ from amaranth.sim import Simulator
 from golden.proof import KEY_LEN, Status, VENDORS, pad_proof
 from hdl.validator import (EngineSignature, KemEngineSignature, KeyStatus, ValidatorShell,
                            engine_kind, shell_geometry)
+from sim.harness import stream_get, stream_put
 from sim.runner import run_cocotb
 from sim.shell_engine import KeyModel, ShellKemEngine, ShellModel, ShellTestEngine, mint_body
 
@@ -540,13 +541,8 @@ def test_attestor_hash_service(rounds):
             ctx.set(dut.hash.o.ready, 0)
             got.append(b"".join(w.to_bytes(8, "little") for w in words_out))
             cycles.append(n)
-        ctx.set(dut.i_k.payload, int.from_bytes(K, "little"))
-        ctx.set(dut.i_k.valid, 1)
-        await ctx.tick().until(dut.i_k.ready)
-        ctx.set(dut.i_k.valid, 0)
-        ctx.set(dut.o.ready, 1)
-        await ctx.tick().until(dut.o.valid)
-        r = ctx.get(dut.o.payload)
+        await stream_put(ctx, dut.i_k, int.from_bytes(K, "little"))
+        r = await stream_get(ctx, dut.o)
         out.append((int(r.vote), int(r.attestation).to_bytes(32, "little"),
                     int(r.digest).to_bytes(32, "little")))
 
