@@ -15,6 +15,8 @@ those of :func:`golden.mceliece.decode` (see docs/mceliece.md for the budget)::
 Every stage runs a fixed number of cycles; nothing branches on the key or the ciphertext.
 """
 
+from contextlib import contextmanager
+
 from amaranth.hdl import Module, Signal, Mux, Cat, Const, ResetInserter
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import Out
@@ -396,6 +398,32 @@ class McElieceEngine(wiring.Component):
             m.d.sync += [Cr[u].eq(Cr[u + 1]) for u in range(P - 1)]
             m.d.sync += Cr[P - 1].eq(Cr[0])
 
+        def batch_loop(batches, steps, *, load, step, then):
+            """A pass over the support in batches of P positions: in step 0 of a batch
+            ``load()`` takes the batch (its alphas prefetched into SA/SW) and the next one is
+            prefetched; steps 1..``steps`` run ``step()``; after the last batch go to
+            ``then``."""
+            with m.If(stp == 0):
+                load()
+                with m.If(bat != batches - 1):
+                    m.d.comb += [ld_go.eq(1), ld_base_in.eq((bat + 1) * P)]
+                m.d.sync += stp.eq(1)
+            with m.Else():
+                step()
+                m.d.sync += stp.eq(stp + 1)
+                with m.If(stp == steps):
+                    m.d.sync += [stp.eq(0), bat.eq(bat + 1)]
+                    with m.If(bat == batches - 1):
+                        m.next = then
+
+        @contextmanager
+        def request_state(name):
+            """A state of a request: ``abort`` returns from it to idle."""
+            with m.State(name):
+                yield
+                with m.If(abort & req_active):
+                    m.next = "Idle"
+
         with m.FSM(name="seq") as fsm:
             with m.State("Idle"):
                 m.d.comb += [self.dbg_stage.eq(0), self.key.ready.eq(1)]
@@ -463,7 +491,7 @@ class McElieceEngine(wiring.Component):
                 m.next = "LoadWait"
 
             # -- proof: intake and syndrome ---------------------------------------------
-            with m.State("Intake"):
+            with request_state("Intake"):
                 m.d.comb += [self.dbg_stage.eq(5), self.ct.ready.eq(1)]
                 with m.If(self.ct.valid):
                     m.d.sync += [C0[w].eq(C0[w + 1]) for w in range(CT_WORDS - 1)]
@@ -475,41 +503,30 @@ class McElieceEngine(wiring.Component):
                         m.d.sync += [S[j].eq(0) for j in range(2 * T)]
                         m.d.sync += [Lv[k].eq(0) for k in range(T)]
                         m.next = "SynWait"
-                with m.If(abort & req_active):
-                    m.next = "Idle"
 
-            with m.State("SynWait"):
+            with request_state("SynWait"):
                 m.d.comb += self.dbg_stage.eq(5)
                 with m.If(ld_done):
                     m.next = "Syn"
-                with m.If(abort & req_active):
-                    m.next = "Idle"
 
-            with m.State("Syn"):
+            with request_state("Syn"):
                 m.d.comb += [self.dbg_stage.eq(6), mmode.eq(MODE_UNIT)]
-                with m.If(stp == 0):
+
+                def syn_load():
                     # X = v_i w_i, A = alpha_i for the 64 positions of word `bat` of C0
                     m.d.sync += [X[u].eq(Mux(C0[0][u], SW[u], 0)) for u in range(P)]
                     m.d.sync += [A[u].eq(SA[u]) for u in range(P)]
                     rotate_c0()
-                    with m.If(bat != SYN_BATCHES - 1):
-                        m.d.comb += [ld_go.eq(1), ld_base_in.eq((bat + 1) * P)]
-                    m.d.sync += stp.eq(1)
-                with m.Else():
+
+                def syn_step():
                     # S_j ^= Σ_u X_u;  X_u = X_u alpha_u
                     rotate_s(S[0] ^ tree)
                     m.d.sync += [X[u].eq(prod[u]) for u in range(P)]
-                    m.d.sync += stp.eq(stp + 1)
-                    with m.If(stp == 2 * T):
-                        m.d.sync += [stp.eq(0), bat.eq(bat + 1)]
-                        with m.If(bat == SYN_BATCHES - 1):
-                            m.next = "BmInit"
+                batch_loop(SYN_BATCHES, 2 * T, load=syn_load, step=syn_step, then="BmInit")
 
             # -- Berlekamp–Massey ------------------------------------------------------------
-                with m.If(abort & req_active):
-                    m.next = "Idle"
 
-            with m.State("BmInit"):
+            with request_state("BmInit"):
                 m.d.comb += [self.dbg_stage.eq(7), ld_go.eq(1)]   # alpha of evaluation batch 0
                 m.d.sync += bat.eq(0)
                 m.d.sync += [Cr[u].eq(0) for u in range(P)]
@@ -518,31 +535,23 @@ class McElieceEngine(wiring.Component):
                 m.d.sync += [W[0].eq(S[0])] + [W[i].eq(0) for i in range(1, T + 1)]
                 rotate_s(S[0])
                 m.next = "BmDot"
-                with m.If(abort & req_active):
-                    m.next = "Idle"
 
-            with m.State("BmDot"):              # X_u = C_{u+1} W_{u+1}
+            with request_state("BmDot"):              # X_u = C_{u+1} W_{u+1}
                 m.d.comb += [self.dbg_stage.eq(7), mmode.eq(MODE_DOT)]
                 m.d.sync += [X[u].eq(prod[u]) for u in range(P)]
                 m.next = "BmSum"
-                with m.If(abort & req_active):
-                    m.next = "Idle"
 
-            with m.State("BmSum"):              # d = W_0 + Σ X_u
+            with request_state("BmSum"):              # d = W_0 + Σ X_u
                 m.d.comb += self.dbg_stage.eq(7)
                 m.d.sync += bm_d.eq(W[0] ^ tree)
                 m.next = "BmFrac"
-                with m.If(abort & req_active):
-                    m.next = "Idle"
 
-            with m.State("BmFrac"):             # f = d / b
+            with request_state("BmFrac"):             # f = d / b
                 m.d.comb += self.dbg_stage.eq(7)
                 m.d.sync += f.eq(f_new)
                 m.next = "BmUpd"
-                with m.If(abort & req_active):
-                    m.next = "Idle"
 
-            with m.State("BmUpd"):
+            with request_state("BmUpd"):
                 m.d.comb += [self.dbg_stage.eq(7), mmode.eq(MODE_UPD)]
                 grow = Signal()
                 m.d.comb += grow.eq((bm_d != 0) & ((bm_l << 1) <= it))
@@ -562,54 +571,38 @@ class McElieceEngine(wiring.Component):
                 with m.Else():
                     rotate_s(S[0])
                     m.next = "BmDot"
-                with m.If(abort & req_active):
-                    m.next = "Idle"
 
-            with m.State("EvWait"):
+            with request_state("EvWait"):
                 m.d.comb += self.dbg_stage.eq(8)
                 with m.If(ld_done):
                     m.d.sync += [stp.eq(0), bat.eq(0), sc_pos.eq(0)]
                     m.next = "Ev"
 
             # -- Horner pass: g(alpha) at key load, sigma(alpha) per proof ------------------
-                with m.If(abort & req_active):
-                    m.next = "Idle"
 
             with m.State("LoadWait"):
                 m.d.comb += self.dbg_stage.eq(4)
                 with m.If(ld_done):
                     m.next = "Ev"
-            with m.State("Ev"):
+            with request_state("Ev"):
                 m.d.comb += [self.dbg_stage.eq(Mux(key_pass, 4, 8)), mmode.eq(MODE_UNIT)]
-                with m.If(stp == 0):
+
+                def ev_load():
                     with m.If(bat != 0):
                         m.d.comb += sc_go.eq(1)
                         m.d.comb += [e_w.addr.eq(bat - 1), e_w.en.eq(~key_pass),
                                      e_w.data.eq(xzero)]
                     m.d.sync += [X[u].eq(1) for u in range(P)]          # C_0 = 1 (g_t = 1)
                     m.d.sync += [A[u].eq(SA[u]) for u in range(P)]
-                    with m.If(bat != EV_BATCHES - 1):
-                        m.d.comb += [ld_go.eq(1), ld_base_in.eq((bat + 1) * P)]
-                    m.d.sync += stp.eq(1)
-                with m.Else():
-                    horner_step()
-                    m.d.sync += stp.eq(stp + 1)
-                    with m.If(stp == T):
-                        m.d.sync += [stp.eq(0), bat.eq(bat + 1)]
-                        with m.If(bat == EV_BATCHES - 1):
-                            m.next = "EvLast"
-                with m.If(abort & req_active):
-                    m.next = "Idle"
+                batch_loop(EV_BATCHES, T, load=ev_load, step=horner_step, then="EvLast")
 
-            with m.State("EvLast"):
+            with request_state("EvLast"):
                 m.d.comb += [self.dbg_stage.eq(Mux(key_pass, 4, 8)), sc_go.eq(1),
                              e_w.addr.eq(EV_BATCHES - 1), e_w.en.eq(~key_pass),
                              e_w.data.eq(xzero & ((1 << LAST_VALID) - 1))]
                 m.next = "ScanWait"
-                with m.If(abort & req_active):
-                    m.next = "Idle"
 
-            with m.State("ScanWait"):
+            with request_state("ScanWait"):
                 m.d.comb += self.dbg_stage.eq(Mux(key_pass, 4, 8))
                 with m.If(~sc_busy & ~sc_go & ~dr_v):
                     with m.If(key_pass):
@@ -620,18 +613,14 @@ class McElieceEngine(wiring.Component):
                         m.next = "ReWait"
 
             # -- re-computed syndrome of the roots ------------------------------------------
-                with m.If(abort & req_active):
-                    m.next = "Idle"
 
-            with m.State("ReWait"):
+            with request_state("ReWait"):
                 m.d.comb += self.dbg_stage.eq(9)
                 with m.If(ld_done):
                     m.d.sync += stp.eq(0)
                     m.next = "ReSyn"
-                with m.If(abort & req_active):
-                    m.next = "Idle"
 
-            with m.State("ReSyn"):
+            with request_state("ReSyn"):
                 m.d.comb += [self.dbg_stage.eq(9), mmode.eq(MODE_UNIT)]
                 with m.If(stp == 0):
                     m.d.sync += [X[u].eq(SW[u]) for u in range(P)]
@@ -646,26 +635,20 @@ class McElieceEngine(wiring.Component):
                     m.d.sync += stp.eq(stp + 1)
                     with m.If(stp == 2 * T):
                         m.next = "Judge"
-                with m.If(abort & req_active):
-                    m.next = "Idle"
 
-            with m.State("Judge"):
+            with request_state("Judge"):
                 m.d.comb += self.dbg_stage.eq(10)
                 m.d.sync += [ok.eq((roots == T) & ~diff), ci.eq(0), pk_fill.eq(0),
                              pk_flush.eq(0), pk_acc.eq(0)]
                 m.next = "HashRd"
 
             # -- K = SHAKE256(b ‖ (e | s) ‖ C) --------------------------------------------------
-                with m.If(abort & req_active):
-                    m.next = "Idle"
 
-            with m.State("HashRd"):             # address the e / s word of chunk ci
+            with request_state("HashRd"):             # address the e / s word of chunk ci
                 m.d.comb += [self.dbg_stage.eq(11), e_r.addr.eq(ci - 1), s_r.addr.eq(ci - 1)]
                 m.next = "HashPut"
-                with m.If(abort & req_active):
-                    m.next = "Idle"
 
-            with m.State("HashPut"):
+            with request_state("HashPut"):
                 m.d.comb += [self.dbg_stage.eq(11), ch_valid.eq(1),
                              e_r.addr.eq(ci - 1), s_r.addr.eq(ci - 1)]
                 with m.If(ci == 0):
@@ -684,18 +667,14 @@ class McElieceEngine(wiring.Component):
                         m.next = "HashFlush"
                     with m.Else():
                         m.next = "HashRd"
-                with m.If(abort & req_active):
-                    m.next = "Idle"
 
-            with m.State("HashFlush"):
+            with request_state("HashFlush"):
                 m.d.comb += self.dbg_stage.eq(11)
                 with m.If(take & sponge.i.payload.last):
                     m.d.sync += pk_flush.eq(0)
                     m.next = "Squeeze"
-                with m.If(abort & req_active):
-                    m.next = "Idle"
 
-            with m.State("Squeeze"):
+            with request_state("Squeeze"):
                 m.d.comb += [self.dbg_stage.eq(12), sponge.o.ready.eq(1)]
                 with m.If(sponge.o.valid):
                     m.d.sync += [kreg.eq(Cat(kreg[64:], sponge.o.payload)),
@@ -704,8 +683,6 @@ class McElieceEngine(wiring.Component):
                         m.d.comb += sponge.stop.eq(1)
                         m.d.sync += [k_valid.eq(1), req_active.eq(0)]
                         m.next = "Idle"
-                with m.If(abort & req_active):
-                    m.next = "Idle"
 
         # abort: a request returns to idle at once, an untaken K is dropped
         with m.If(abort & req_active):
