@@ -18,14 +18,23 @@ from amaranth.lib.wiring import In, Out
 from golden.keccak import ROUND_CONSTANTS, RHO_OFFSETS
 
 
-__all__ = ["KeccakState", "KeccakP1600", "keccak_round"]
+__all__ = ["KeccakState", "KeccakP1600", "keccak_round", "column_parity"]
 
 
 #: The Keccak-f[1600] state: lane ``(x, y)`` at index ``x + 5*y``.
 KeccakState = data.ArrayLayout(unsigned(64), 25)
 
 
-def keccak_round(m, A, rc, *, prefix):
+def column_parity(m, A, *, prefix):
+    """Add theta's column parities ``C[x] = A[x,0] ^ A[x,1] ^ ... ^ A[x,4]`` to ``m``;
+    returns 5 named 64-bit signals."""
+    C = [Signal(64, name=f"{prefix}_c{x}") for x in range(5)]
+    for x in range(5):
+        m.d.comb += C[x].eq(A[x] ^ A[x + 5] ^ A[x + 10] ^ A[x + 15] ^ A[x + 20])
+    return C
+
+
+def keccak_round(m, A, rc, *, prefix, C=None):
     """Add one Keccak round ``Rnd(A, ir) = iota(chi(pi(rho(theta(A)))), ir)`` to ``m``.
 
     Every step output is a named combinational ``Signal`` so that chained rounds stay
@@ -41,6 +50,10 @@ def keccak_round(m, A, rc, *, prefix):
         64-bit round constant of this round.
     prefix : str
         Signal name prefix (for example ``"r0"``).
+    C : list of 5 Values, optional
+        The column parities of ``A`` when the caller already has them (for example in a
+        register, computed from the previous round's output); computed from ``A``
+        otherwise.
 
     Returns
     -------
@@ -48,10 +61,9 @@ def keccak_round(m, A, rc, *, prefix):
         Round output lanes.
     """
     # theta: C[x] = A[x,0] ^ ... ^ A[x,4];  D[x] = C[x-1] ^ rot(C[x+1], 1)
-    C = [Signal(64, name=f"{prefix}_theta_c{x}") for x in range(5)]
+    if C is None:
+        C = column_parity(m, A, prefix=f"{prefix}_theta")
     D = [Signal(64, name=f"{prefix}_theta_d{x}") for x in range(5)]
-    for x in range(5):
-        m.d.comb += C[x].eq(A[x] ^ A[x + 5] ^ A[x + 10] ^ A[x + 15] ^ A[x + 20])
     for x in range(5):
         m.d.comb += D[x].eq(C[(x - 1) % 5] ^ C[(x + 1) % 5].rotate_left(1))
     # rho and pi: B[y, 2x+3y] = rot(A[x,y] ^ D[x], r[x,y])

@@ -16,7 +16,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden import keccak as keccak_model
 from golden.keccak import kmac256_key_block, kmac256_prefix_block, right_encode
-from hdl.keccak import KeccakP1600
+from hdl.keccak import column_parity, keccak_round
 
 
 __all__ = ["SpongeMode", "SpongeIn", "MsgWord", "RATE_BYTES", "DOMAIN", "SpongeClientSignature",
@@ -65,6 +65,7 @@ SpongeClientSignature = wiring.Signature({
 })
 
 _MAX_RATE_WORDS = max(RATE_BYTES.values()) // 8
+PAD_END = 0x80                  # the final bit of pad10*1 (FIPS 202 §B.2)
 
 
 def _check_rounds_per_cycle(rounds_per_cycle):
@@ -97,33 +98,36 @@ class KeccakSponge(wiring.Component):
     ``bytepad(encode_string(N) ‖ encode_string(S), 136)`` first).
 
     After the final block is permuted, ``o`` carries output words from output byte 0
-    on, without limit: the permutation runs again for every further rate block. With
-    ``squeeze_buffer`` the next block is permuted as soon as word 0 of the current one
-    is read (words 1.. come from a copy), so long outputs run at one rate block per
-    permutation; without it the permutation restarts after the block's last word.
+    on, without limit: the permutation runs again after the last word of every rate
+    block is read.
 
     The client raises ``stop`` (a one-cycle pulse) in the cycle of the handshake of the
     last word it wants, or in any later cycle: the rest of the output is dropped (a
-    permutation running for more output is cancelled) and the next message, if its
-    first block is already buffered, starts in that same cycle. ``stop`` is looked at
-    only from the cycle the message's first output word is valid until the message is
-    finished, and reaches ``i.ready`` combinationally.
+    permutation running for more output is cancelled) and the state is cleared in the
+    next cycle. ``stop`` is looked at only from the cycle the message's first output word
+    is valid until the message is finished.
 
-    Timing (``rounds_per_cycle = 1``; 12 instead of 24 with 2): a message's first
-    output word is valid 25 cycles after its final block is complete in the buffer
-    (one cycle to hand it to the permutation, 24 to permute); later blocks cost 24
-    cycles each and fill while the previous block is permuted, so words arriving one
-    per cycle never wait. Reading ``k`` words of a one-block message and stopping lets
-    the next (buffered) message start in the stop cycle: ``24 + k - 1`` cycles per
-    message back to back.
+    Datapath: the state register alone feeds the round logic. The rate lanes form a ring
+    (lane ``k`` takes lane ``k + 1``; the block's last lane ``r - 1`` takes lane 0 XOR the
+    incoming word), so a block of ``r`` lanes is absorbed in ``r`` rotations, one 64-bit
+    word per cycle, and output words are always read from lane 0: nothing 1,344 bits wide
+    is multiplexed into the round logic or out of the state.
+
+    Timing (``rounds_per_cycle = 1``; 12 instead of 24 with 2), ``r`` = the rate in
+    words: a word taken on ``i`` waits one cycle in an input register and is rotated in
+    the next; a block always takes ``r`` rotations (a block the message does not fill is
+    completed with zero words, one per cycle), then 24 cycles of permutation. So a message
+    of ``n ≤ r`` words offered one per cycle from cycle ``t`` gives its first output word
+    in cycle ``t + r + 25``, and a long message costs ``r + 24`` cycles per block (words
+    are not taken while the permutation runs). Squeezing reads one word per cycle and
+    permutes again after the ``r``-th: ``r + 24`` cycles per output block. After ``stop``
+    the state is cleared in one cycle; then the next message's first word (already in
+    the input register) is rotated in.
 
     Parameters
     ----------
     rounds_per_cycle : int
-        Rounds per clock of the internal :class:`~hdl.keccak.KeccakP1600` (1 or 2).
-    squeeze_buffer : bool
-        Keep a copy of the rate part (20 × 64 flip-flops) so the next output block is
-        permuted while the current one is read.
+        Rounds per clock of the round logic (1 or 2).
 
     Members
     -------
@@ -135,12 +139,9 @@ class KeccakSponge(wiring.Component):
         The client has read all the output it wants.
     """
 
-    def __init__(self, *, rounds_per_cycle=1, squeeze_buffer=True):
+    def __init__(self, *, rounds_per_cycle=1):
         _check_rounds_per_cycle(rounds_per_cycle)
-        if not isinstance(squeeze_buffer, bool):
-            raise TypeError(f"Squeeze buffer must be a bool, not {squeeze_buffer!r}")
         self._rounds_per_cycle = rounds_per_cycle
-        self._squeeze_buffer = squeeze_buffer
         super().__init__({
             "i": In(stream.Signature(SpongeIn)),
             "o": Out(stream.Signature(unsigned(64))),
@@ -152,45 +153,70 @@ class KeccakSponge(wiring.Component):
         return self._rounds_per_cycle
 
     @property
-    def squeeze_buffer(self):
-        return self._squeeze_buffer
+    def cycles_per_permutation(self):
+        """Clocks the round logic takes for one permutation (24 or 12)."""
+        return 24 // self._rounds_per_cycle
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.perm = perm = KeccakP1600(rounds_per_cycle=self._rounds_per_cycle)
+        rpc = self._rounds_per_cycle
+        steps = 24 // rpc
         RW = _MAX_RATE_WORDS
+        rates = sorted({r // 8 for r in RATE_BYTES.values()})     # 9, 17, 21 words
 
-        # ---- rate-block buffer (filled from i) ---------------------------------------
-        buf = [Signal(64, name=f"buf{k}") for k in range(RW)]
-        buf_full = Signal()            # a complete block waits in buf
-        buf_final = Signal()           # ... it is the final block of its message (add 0x80)
-        buf_first = Signal()           # ... it is the first block of its message (zero state)
-        buf_mode = Signal(SpongeMode)
-        pad_pending = Signal()         # the message ended on a block boundary: a pad-only
-                                       # block follows the one in buf
-        wp = Signal(range(RW))         # next word position in the block being filled
-        fill_first = Signal(init=1)    # the block being filled is the first of its message
+        # ---- state register and round logic (the rounds read the register only) --------
+        st = [Signal(64, name=f"st{k}") for k in range(25)]
+        # theta's column parities of st, kept in a register: updated with every change of
+        # st (from the round output, or word by word while a block is absorbed), so the
+        # first round step reads C from flip-flops instead of a 5-lane XOR tree
+        cp = [Signal(64, name=f"cp{x}") for x in range(5)]
+        step = Signal(range(steps))
+        running = Signal()             # a permutation is in progress
+        clear = Signal()               # the state is zeroed in this cycle (after a stop)
+
+        rc_init = []
+        for k in range(steps):
+            word = 0
+            for j in range(rpc):
+                word |= keccak_model.ROUND_CONSTANTS[k * rpc + j] << (64 * j)
+            rc_init.append(word)
+        m.submodules.rc_rom = rc_rom = memory.Memory(
+            shape=unsigned(64 * rpc), depth=steps, init=rc_init)
+        rc_rd = rc_rom.read_port(domain="comb")   # combinational read of the step register
+        m.d.comb += rc_rd.addr.eq(step)
+        lanes = st
+        for j in range(rpc):
+            lanes = keccak_round(m, lanes, rc_rd.data[64 * j:64 * (j + 1)], prefix=f"r{j}",
+                                 C=cp if j == 0 else None)
+        cp_next = column_parity(m, lanes, prefix="out")
+
+        # ---- input register: one message word -------------------------------------------
+        w_valid = Signal()
+        w_data = Signal(64)            # message bytes (masked), domain byte if it fits
+        w_last = Signal()
+        w_full = Signal()              # 8 message bytes (the domain byte goes to the next word)
+        w_mode = Signal(SpongeMode)
+        fill_first = Signal(init=1)    # the next word on i is the first of a message
         fill_mode = Signal(SpongeMode)
 
-        # ---- permutation side ---------------------------------------------------------
-        p_final = Signal()             # the permutation holds the final block's state
-        p_mode = Signal(SpongeMode)
-        sq_idx = Signal(range(RW))     # next output word within the rate block
+        # ---- absorb side ------------------------------------------------------------------
+        a_mode = Signal(SpongeMode)    # mode of the message being absorbed
+        ab_i = Signal(range(RW))       # rotations done in the current block
+        ab_col = Signal(5, init=1)     # one-hot: column of lane ab_i (where the word entering
+                                       # now ends after the block's last rotation)
+        msg_done = Signal()            # every word of the message is in; the rest of the
+                                       # block is filled with zero words
+        dom_pending = Signal()         # the domain byte goes into the next rotation
+
+        # ---- squeeze side -----------------------------------------------------------------
+        squeeze = Signal()             # the permutation in progress or done gives output
+        sq_i = Signal(range(RW))       # output words read in the current block
         sq_started = Signal()          # an output word of this message was read
-        if self._squeeze_buffer:
-            obuf = [Signal(64, name=f"obuf{k}") for k in range(RW)]   # obuf[0] unused
-            sq_buf = Signal()          # words sq_idx.. of the block are read from obuf
 
         word = self.i.payload
-        in_first = Signal()
         mode_eff = Signal(SpongeMode)
-        m.d.comb += [
-            in_first.eq(fill_first & (wp == 0)),
-            mode_eff.eq(Mux(in_first, word.mode, fill_mode)),
-        ]
-        in_rw, in_dom = _mode_params(m, mode_eff, prefix="in")
-        buf_rw, buf_dom = _mode_params(m, buf_mode, prefix="buf")
-        p_rw, _ = _mode_params(m, p_mode, prefix="p")
+        m.d.comb += mode_eff.eq(Mux(fill_first, word.mode, fill_mode))
+        _, in_dom = _mode_params(m, mode_eff, prefix="in")
 
         # message word masked to nbytes, domain byte placed after the final byte
         nbytes = Signal(range(9))
@@ -204,136 +230,122 @@ class KeccakSponge(wiring.Component):
                     if n < 8:
                         m.d.comb += dom_word.eq(in_dom << (8 * n))
 
-        # padded block: 0x80 in the top byte of the last rate word of a final block
-        block = [Signal(64, name=f"block{k}") for k in range(RW)]
-        for k in range(RW):
-            if k + 1 in {r // 8 for r in RATE_BYTES.values()}:
-                m.d.comb += block[k].eq(
-                    buf[k] | Mux(buf_final & (buf_rw == k + 1), 0x80 << 56, 0))
-            else:
-                m.d.comb += block[k].eq(buf[k])
-
-        # ---- control ------------------------------------------------------------------
-        done = Signal()
-        absorb_next = Signal()
-        direct = Signal()              # o reads the state register (the permutation is done)
+        # ---- control (registers only, plus o.ready / stop for the squeeze) ------------------
+        absorbing = Signal()           # the state takes message words
+        word_rot = Signal()            # rotate the input word in
+        fill_rot = Signal()            # rotate a zero (or domain-byte) word in
+        rot = Signal()                 # the rate lanes rotate in this cycle
+        cur_mode = Signal(SpongeMode)  # the mode whose rate the ring has
+        block_end = Signal()           # the rotation completes the block
+        final_blk = Signal()           # ... and the block is the message's last
         o_hs = Signal()
         finish = Signal()
         repermute = Signal()
-        start_new = Signal()
-        consume = Signal()
         m.d.comb += [
-            done.eq(perm.o.valid),
-            absorb_next.eq(done & ~p_final & buf_full & ~buf_first),
+            absorbing.eq(~running & ~squeeze & ~clear),
+            word_rot.eq(absorbing & ~msg_done & w_valid),
+            fill_rot.eq(absorbing & msg_done),
             o_hs.eq(self.o.valid & self.o.ready),
+            rot.eq(word_rot | fill_rot | o_hs),
+            cur_mode.eq(Mux(squeeze | msg_done, a_mode, w_mode)),
+            self.i.ready.eq(~w_valid | word_rot),
+            self.o.valid.eq(squeeze & ~running),
+            self.o.payload.eq(st[0]),
             # stop counts from the first valid output word until the message is finished
-            finish.eq(self.stop & perm.busy & p_final & (done | sq_started)),
-            start_new.eq(buf_full & buf_first & (~perm.busy | finish)),
-            consume.eq(absorb_next | start_new),
-            perm.i.valid.eq(consume | repermute),
-            perm.o.ready.eq(absorb_next | repermute),
-            perm.cancel.eq(finish),
+            finish.eq(self.stop & squeeze & (~running | sq_started)),
+            repermute.eq(o_hs & ~self.stop & block_end),
         ]
-        if self._squeeze_buffer:
-            # Word 0 of each block comes from the state register; its handshake copies the
-            # block to obuf and starts the next permutation while words 1.. are read.
-            obuf_word = Signal(64)
-            with m.Switch(sq_idx):
-                for k in range(1, RW):
-                    with m.Case(k):
-                        m.d.comb += obuf_word.eq(obuf[k])
-            m.d.comb += [
-                direct.eq(done & p_final & ~sq_buf),
-                self.o.valid.eq(direct | sq_buf),
-                self.o.payload.eq(Mux(sq_buf, obuf_word, perm.o.payload[0])),
-                repermute.eq(o_hs & ~self.stop & direct),
-            ]
-            with m.If(repermute):
-                m.d.sync += [obuf[k].eq(perm.o.payload[k]) for k in range(1, RW)]
-                m.d.sync += sq_buf.eq(1), sq_idx.eq(1)
-            with m.Elif(o_hs):
-                m.d.sync += sq_idx.eq(sq_idx + 1)
-                with m.If(sq_idx == p_rw - 1):
-                    m.d.sync += sq_buf.eq(0), sq_idx.eq(0)
-            with m.If(finish | consume):
-                m.d.sync += sq_buf.eq(0)
-        else:
-            m.d.comb += [
-                direct.eq(done & p_final),
-                self.o.valid.eq(direct),
-                self.o.payload.eq(perm.o.payload[sq_idx]),
-                repermute.eq(o_hs & ~self.stop & (sq_idx == p_rw - 1)),
-            ]
-            with m.If(repermute):
-                m.d.sync += sq_idx.eq(0)
-            with m.Elif(o_hs):
-                m.d.sync += sq_idx.eq(sq_idx + 1)
-        with m.If(o_hs):
-            m.d.sync += sq_started.eq(1)
-
-        # permutation input: (state or 0) ^ (block or 0). It matters only when accepted:
-        # absorb_next: state ^ block; start_new: block; repermute: state. The selects use
-        # registers and `stop` only, to keep the path into the round logic short.
-        zero_state = Signal()
-        add_block = Signal()
+        cur_rw, cur_dom = _mode_params(m, cur_mode, prefix="cur")
+        counter = Signal.like(ab_i)
         m.d.comb += [
-            zero_state.eq(~perm.busy | (p_final & self.stop)),
-            add_block.eq(~perm.busy | ~p_final | self.stop),
+            counter.eq(Mux(squeeze, sq_i, ab_i)),
+            block_end.eq(counter == cur_rw - 1),
+            # dom placed by now (earlier, in this word, or in this fill rotation), except a
+            # full last word in the block's last lane, whose domain byte opens a new block
+            final_blk.eq(msg_done | (word_rot & w_last & ~w_full)),
         ]
+
+        # the word entering the block's last lane: message word, domain byte or zero; 0x80
+        # (the last pad bit) in the final block's last rotation
+        x = Signal(64)
+        m.d.comb += x.eq(Mux(word_rot, w_data, Mux(fill_rot & dom_pending, cur_dom, 0))
+                         | Mux(~squeeze & block_end & final_blk, PAD_END << 56, 0))
+        ring_in = Signal(64)
+        m.d.comb += ring_in.eq(st[0] ^ x)
+
+        # ---- state update: clear, round, or rotation of the rate lanes --------------------
+        is_rate = {n: Signal(name=f"rate_is_{n}") for n in rates}
+        for n in rates:
+            m.d.comb += is_rate[n].eq(cur_rw == n)
         for k in range(25):
-            lane = Mux(zero_state, 0, perm.o.payload[k])
             if k < RW:
-                lane = lane ^ Mux(add_block, block[k], 0)
-            m.d.comb += perm.i.payload[k].eq(lane)
+                # lanes below the rate rotate; lane r - 1 takes lane 0 ^ x
+                src = ring_in if k == RW - 1 else st[k + 1]
+                if k + 1 in rates and k + 1 < RW:
+                    src = Mux(is_rate[k + 1], ring_in, st[k + 1])
+                active = Signal(name=f"ring_has{k}")
+                m.d.comb += active.eq(rot & (cur_rw > k))
+            with m.If(clear):
+                m.d.sync += st[k].eq(0)
+            with m.Elif(running):
+                m.d.sync += st[k].eq(lanes[k])
+            if k < RW:
+                with m.Elif(active):
+                    m.d.sync += st[k].eq(src)
 
-        with m.If(consume):
+        # column parities: word i of a block ends in lane i, column i mod 5
+        for c in range(5):
+            with m.If(clear):
+                m.d.sync += cp[c].eq(0)
+            with m.Elif(running):
+                m.d.sync += cp[c].eq(cp_next[c])
+            with m.Elif((word_rot | fill_rot) & ab_col[c]):
+                m.d.sync += cp[c].eq(cp[c] ^ x)
+
+        with m.If(running):
+            m.d.sync += step.eq(step + 1)
+            with m.If(step == steps - 1):
+                m.d.sync += [step.eq(0), running.eq(0)]
+
+        # ---- absorb bookkeeping -----------------------------------------------------------
+        with m.If(word_rot):
             m.d.sync += [
-                p_final.eq(buf_final),
-                p_mode.eq(buf_mode),
-                sq_idx.eq(0),
-                sq_started.eq(0),
+                w_valid.eq(0),
+                a_mode.eq(w_mode),
+                msg_done.eq(w_last),
+                dom_pending.eq(w_last & w_full),
             ]
+        with m.If(fill_rot & dom_pending):
+            m.d.sync += dom_pending.eq(0)
+        with m.If(word_rot | fill_rot):
+            m.d.sync += [ab_i.eq(ab_i + 1), ab_col.eq(ab_col.rotate_left(1))]
+            with m.If(block_end):
+                m.d.sync += [ab_i.eq(0), ab_col.eq(1), running.eq(1), step.eq(0)]
+                with m.If(final_blk):
+                    m.d.sync += [squeeze.eq(1), msg_done.eq(0), dom_pending.eq(0),
+                                 sq_i.eq(0), sq_started.eq(0)]
 
-        # ---- buffer update ------------------------------------------------------------
-        with m.If(consume):
-            m.d.sync += buf_full.eq(0)
-            m.d.sync += [buf[k].eq(0) for k in range(RW)]
-            with m.If(pad_pending):
-                m.d.sync += [
-                    buf[0].eq(buf_dom),
-                    buf_full.eq(1),
-                    buf_final.eq(1),
-                    buf_first.eq(0),
-                    pad_pending.eq(0),
-                ]
+        # ---- squeeze ----------------------------------------------------------------------
+        with m.If(o_hs):
+            m.d.sync += [sq_i.eq(sq_i + 1), sq_started.eq(1)]
+        with m.If(repermute):
+            m.d.sync += [sq_i.eq(0), running.eq(1), step.eq(0)]
+        with m.If(finish):
+            m.d.sync += [running.eq(0), squeeze.eq(0), step.eq(0), sq_i.eq(0),
+                         sq_started.eq(0)]
+        m.d.sync += clear.eq(finish)
 
-        m.d.comb += self.i.ready.eq(~pad_pending & (~buf_full | consume))
+        # ---- input register -----------------------------------------------------------------
         with m.If(self.i.valid & self.i.ready):
-            block_end = Signal()
-            m.d.comb += block_end.eq(wp == in_rw - 1)
-            m.d.sync += fill_mode.eq(mode_eff)
-            for k in range(RW):
-                with m.If(wp == k):
-                    m.d.sync += buf[k].eq(data_m | Mux(word.last, dom_word, 0))
-            with m.If(word.last | block_end):
-                m.d.sync += [
-                    wp.eq(0),
-                    buf_full.eq(1),
-                    buf_first.eq(fill_first),
-                    buf_mode.eq(mode_eff),
-                    buf_final.eq(word.last),
-                    fill_first.eq(word.last),
-                ]
-            with m.Else():
-                m.d.sync += wp.eq(wp + 1)
-            with m.If(word.last & (nbytes == 8)):
-                with m.If(block_end):
-                    # domain byte and 0x80 go into a block of their own
-                    m.d.sync += buf_final.eq(0), pad_pending.eq(1)
-                with m.Else():
-                    for k in range(1, RW):
-                        with m.If(wp == k - 1):
-                            m.d.sync += buf[k].eq(in_dom)
+            m.d.sync += [
+                w_valid.eq(1),
+                w_data.eq(data_m | Mux(word.last, dom_word, 0)),
+                w_last.eq(word.last),
+                w_full.eq(nbytes == 8),
+                w_mode.eq(mode_eff),
+                fill_mode.eq(mode_eff),
+                fill_first.eq(word.last),
+            ]
         return m
 
 

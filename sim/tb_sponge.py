@@ -6,7 +6,7 @@ Two tops are used (``SPONGE_TOP``):
     one ``KeccakSponge(rounds_per_cycle=1)`` with ports ``i``, ``o``, ``stop``;
 ``trio``
     ``KeccakSponge(rounds_per_cycle=1)`` on ``i_a``/``o_a``/``stop_a``,
-    ``KeccakSponge(rounds_per_cycle=2, squeeze_buffer=False)`` on ``i_b``/``o_b``/``stop_b`` and
+    ``KeccakSponge(rounds_per_cycle=2)`` on ``i_b``/``o_b``/``stop_b`` and
     ``Kmac256(customization=KMAC_S)`` on ``key_k``/``i_k``/``o_k`` (see ``tests/test_sponge_rtl.py``).
 
 Every output is compared with :mod:`golden.keccak` (itself checked against pycryptodome),
@@ -159,9 +159,9 @@ async def start(dut):
     return tb
 
 
-def config_of(suffix):
-    """(rounds_per_cycle, squeeze_buffer) of the sponge on ports with ``suffix``."""
-    return (2, False) if suffix == "_b" else (1, True)
+def rounds_of(suffix):
+    """Rounds per cycle of the sponge on ports with ``suffix``."""
+    return 2 if suffix == "_b" else 1
 
 
 SPONGES = [""] if TOP == "single" else ["_a", "_b"]
@@ -211,20 +211,22 @@ async def test_throughput(dut):
     tb = await start(dut)
     blocks = 8
     for suffix in SPONGES:
-        rpc, squeeze_buffer = config_of(suffix)
+        rpc = rounds_of(suffix)
         port = SpongePort(tb, suffix)
         metrics = {}
         for mode in SpongeMode:
             rate = RATE_BYTES[mode]
-            # message 2 has `blocks` blocks and starts in the stop cycle of message 1
-            # (16-byte outputs: the stop comes with the second word, one cycle after the first)
+            # message 2 has `blocks` blocks; its first word waits in the input register
+            # until message 1 is stopped (16-byte outputs: the stop comes with the second
+            # word, one cycle after the first) and the state is cleared
             jobs = [(mode, tb.rng.randbytes(rate - 1), 16),
                     (mode, tb.rng.randbytes(blocks * rate - 1), 16)]
             port.first_valid.clear()
             await with_timeout(run_jobs(port, jobs), TIMEOUT_NS, "ns")
             cycles = port.first_valid[1] - port.first_valid[0] - 1
-            per_block = max(24 // rpc, rate // 8)
-            assert cycles <= blocks * per_block, (mode, cycles)
+            per_block = rate // 8 + 24 // rpc    # r rotations, then the permutation
+            # + 2: the stop (with the second output word of message 1) and the clear cycle
+            assert cycles <= blocks * per_block + 2, (mode, cycles)
             metrics[f"sponge_r{rpc}_{mode.name.lower()}_bytes_per_cycle"] = round(
                 blocks * rate / cycles, 3)
             metrics[f"sponge_r{rpc}_{mode.name.lower()}_cycles_per_block"] = cycles / blocks
@@ -235,21 +237,18 @@ async def test_throughput(dut):
             await with_timeout(run_jobs(port, [(mode, b"", blocks * rate)]), TIMEOUT_NS, "ns")
             cycles = port.last_handshake - port.first_valid[0] + 1
             rw = rate // 8
-            if squeeze_buffer:        # the next block is permuted while this one is read
-                per_block = max(rw, 24 // rpc)
-            else:                     # the permutation starts after the block's last word
-                per_block = rw - 1 + 24 // rpc
+            per_block = rw + 24 // rpc    # the permutation starts after the block's last word
             assert cycles == (blocks - 1) * per_block + rw, cycles
             metrics[f"sponge_r{rpc}_{mode.name.lower()}_squeeze_bytes_per_cycle"] = round(
                 blocks * rate / cycles, 3)
-            metrics[f"sponge_r{rpc}_squeeze_buffer"] = squeeze_buffer
         # SLH-DSA-like traffic: 64-byte SHAKE256 messages, 16-byte outputs
         jobs = [(SpongeMode.SHAKE256, tb.rng.randbytes(64), 16) for _ in range(8)]
         port.first_valid.clear()
         await with_timeout(run_jobs(port, jobs), TIMEOUT_NS, "ns")
         periods = {b - a for a, b in zip(port.first_valid, port.first_valid[1:])}
-        assert periods == {24 // rpc + 1}, periods
-        metrics[f"sponge_r{rpc}_shake256_64B_16B_period_cycles"] = 24 // rpc + 1
+        # stop, clear, 17 rotations (8 words, 9 zero words), the permutation
+        assert periods == {17 + 24 // rpc + 3}, periods
+        metrics[f"sponge_r{rpc}_shake256_64B_16B_period_cycles"] = 17 + 24 // rpc + 3
         record("keccak", **metrics)
 
 

@@ -126,40 +126,39 @@ def test_cshake256_vs_pycryptodome():
     assert results == expect
 
 
-@pytest.mark.parametrize("rpc,squeeze_buffer,idle_prob,stall_prob,late_stop", [
-    (1, True, 0.5, 0.5, False), (1, False, 0.3, 0.0, True), (1, True, 0.0, 0.0, True),
-    (2, True, 0.0, 0.5, True), (2, False, 0.5, 0.5, False), (2, False, 0.0, 0.0, True)])
-def test_mixed_random(rpc, squeeze_buffer, idle_prob, stall_prob, late_stop):
+@pytest.mark.parametrize("rpc,idle_prob,stall_prob,late_stop", [
+    (1, 0.5, 0.5, False), (1, 0.3, 0.0, True), (1, 0.0, 0.0, True),
+    (2, 0.0, 0.5, True), (2, 0.5, 0.5, False), (2, 0.0, 0.0, True)])
+def test_mixed_random(rpc, idle_prob, stall_prob, late_stop):
     """Modes interleaved back to back, random idle and back-pressure, long outputs."""
-    rng = random.Random(hash((rpc, squeeze_buffer, idle_prob, stall_prob, late_stop)) & 0xFFFF)
+    rng = random.Random(hash((rpc, idle_prob, stall_prob, late_stop)) & 0xFFFF)
     jobs = []
     for _ in range(10):
         mode = rng.choice(list(SpongeMode))
         jobs.append((mode, rng.randbytes(rng.randrange(300)), rng.randrange(1, 400)))
-    dut = KeccakSponge(rounds_per_cycle=rpc, squeeze_buffer=squeeze_buffer)
+    dut = KeccakSponge(rounds_per_cycle=rpc)
     results = []
     _run(dut, *sponge_testbenches(dut, jobs, rng=rng, idle_prob=idle_prob,
                                   stall_prob=stall_prob, late_stop=late_stop, results=results))
     assert len(results) == len(jobs)
 
 
-@pytest.mark.parametrize("squeeze_buffer", [True, False])
-def test_stop_during_repermute(squeeze_buffer):
+def test_stop_during_repermute():
     """Reading exactly one rate block starts a re-permutation; a stop that arrives during
     it discards the result and the next message still comes out right."""
     rng = random.Random(11)
     jobs = []
     for mode in SpongeMode:
         jobs += [(mode, rng.randbytes(rng.randrange(200)), RATE_BYTES[mode]) for _ in range(2)]
-    dut = KeccakSponge(squeeze_buffer=squeeze_buffer)
+    dut = KeccakSponge()
     results = []
     _run(dut, *sponge_testbenches(dut, jobs, rng=rng, late_stop=True, results=results))
     assert len(results) == len(jobs)
 
 
-def _timed_sponge(rpc, jobs, squeeze_buffer=True, last=None):
+def _timed_sponge(rpc, jobs, last=None):
     """Cycle of the first output word of every job (no idle, no back-pressure)."""
-    dut = KeccakSponge(rounds_per_cycle=rpc, squeeze_buffer=squeeze_buffer)
+    dut = KeccakSponge(rounds_per_cycle=rpc)
     first = []
     rng = random.Random(0)
     producer, consumer = sponge_testbenches(dut, jobs, rng=rng)
@@ -187,53 +186,60 @@ def _timed_sponge(rpc, jobs, squeeze_buffer=True, last=None):
 
 
 @pytest.mark.parametrize("rpc", [1, 2])
-@pytest.mark.parametrize("squeeze_buffer", [True, False])
-def test_squeeze_throughput(rpc, squeeze_buffer):
-    """Long outputs: with the squeeze buffer a rate block per permutation (the next block
-    is computed while the words of this one are read), without it rate/8 - 1 + 24/rpc."""
+def test_squeeze_throughput(rpc):
+    """Long outputs: a rate block of r words read one per cycle, then the permutation
+    again: r + 24/rpc cycles per block."""
     for mode in (SpongeMode.SHAKE128, SpongeMode.SHAKE256):
         rw = RATE_BYTES[mode] // 8
         blocks = 4
         hs = []
-        first = _timed_sponge(rpc, [(mode, b"abc", blocks * rw * 8)], squeeze_buffer, hs)
+        first = _timed_sponge(rpc, [(mode, b"abc", blocks * rw * 8)], hs)
         cycles = hs[-1] - first[0] + 1
-        if squeeze_buffer:
-            per_block = max(24 // rpc, rw)
-        else:
-            per_block = rw - 1 + 24 // rpc
-        assert cycles == (blocks - 1) * per_block + rw, (mode, cycles)
+        assert cycles == (blocks - 1) * (rw + 24 // rpc) + rw, (mode, cycles)
 
 
 @pytest.mark.parametrize("rpc", [1, 2])
-@pytest.mark.parametrize("squeeze_buffer", [True, False])
-def test_back_to_back_short(rpc, squeeze_buffer):
-    """One-block SHAKE256 messages with 16-byte outputs: 24/rpc + 1 cycles per message
-    (the next message starts in the cycle the second output word is read)."""
+def test_back_to_back_short(rpc):
+    """One-block SHAKE256 messages (8 of 17 words) with 16-byte outputs: 17 + 24/rpc + 3
+    cycles per message (the second output word read with stop, the state cleared, 17
+    rotations — 8 words and 9 zero words — then the permutation; the next message's first
+    word waits in the input register meanwhile)."""
     jobs = [(SpongeMode.SHAKE256, bytes([n]) * 64, 16) for n in range(6)]
-    first = _timed_sponge(rpc, jobs, squeeze_buffer)
+    first = _timed_sponge(rpc, jobs)
     periods = [b - a for a, b in zip(first, first[1:])]
-    assert periods == [24 // rpc + 1] * (len(jobs) - 1)
+    assert periods == [17 + 24 // rpc + 3] * (len(jobs) - 1)
+
+
+@pytest.mark.parametrize("rpc", [1, 2])
+def test_first_output(rpc):
+    """A one-block message of n words offered one per cycle from cycle t on an idle sponge
+    gives its first output word in cycle t + r + 24/rpc + 1 (r rotations, whatever n)."""
+    for mode, n in [(SpongeMode.SHA3_512, 8), (SpongeMode.SHAKE256, 5), (SpongeMode.SHAKE128, 1)]:
+        rw = RATE_BYTES[mode] // 8
+        first = _timed_sponge(rpc, [(mode, b"\x11" * (8 * n - 1), 8)])
+        # the producer offers the first word in cycle 0; the timer counts from cycle 1
+        assert first[0] == rw + 24 // rpc + 1, (mode, first)
 
 
 @pytest.mark.parametrize("rpc", [1, 2])
 def test_long_message_throughput(rpc):
-    """Absorbing overlaps the permutation: one permutation per block and no idle cycle
-    (1 round/cycle), or one word per cycle (2 rounds/cycle, input-bound)."""
+    """Absorbing r lanes by rotation, then permuting: r + 24/rpc cycles per block with
+    words offered one per cycle (the input register holds the next block's first word
+    while the permutation runs)."""
     blocks = 4
     for mode in [SpongeMode.SHAKE128, SpongeMode.SHA3_512]:
         rate = RATE_BYTES[mode]
-        # the second message has 2*blocks blocks and starts in the stop cycle of the first
+        # the second message has 2*blocks blocks and starts after the stop of the first
         jobs = [(mode, b"\xa5" * (rate - 1), 8), (mode, b"\x5a" * (rate * 2 * blocks - 1), 8)]
         first = _timed_sponge(rpc, jobs)
-        per_block = max(24 // rpc, rate // 8)
-        assert first[1] - first[0] == per_block * 2 * blocks, mode
+        per_block = rate // 8 + 24 // rpc
+        # + 2: the first message's stop cycle and the clear cycle
+        assert first[1] - first[0] == per_block * 2 * blocks + 2, mode
 
 
 def test_bad_parameter():
     with pytest.raises(ValueError, match=r"Round count per cycle must be 1 or 2, not 3"):
         KeccakSponge(rounds_per_cycle=3)
-    with pytest.raises(TypeError, match=r"Squeeze buffer must be a bool, not 1"):
-        KeccakSponge(squeeze_buffer=1)
     with pytest.raises(TypeError, match=r"Customization must be bytes, not 'x'"):
         KmacAdapter(customization="x")
 
@@ -289,8 +295,7 @@ _CASES = "60" if os.environ.get("PQVOTE_FULL") == "1" else "10"
 
 
 class SpongeTrio(wiring.Component):
-    """Bench top: a 1-round sponge, a 2-round sponge without squeeze buffer and a Kmac256,
-    side by side."""
+    """Bench top: a 1-round sponge, a 2-round sponge and a Kmac256, side by side."""
 
     i_a: In(stream.Signature(SpongeIn))
     o_a: Out(stream.Signature(unsigned(64)))
@@ -305,7 +310,7 @@ class SpongeTrio(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.a = a = KeccakSponge(rounds_per_cycle=1)
-        m.submodules.b = b = KeccakSponge(rounds_per_cycle=2, squeeze_buffer=False)
+        m.submodules.b = b = KeccakSponge(rounds_per_cycle=2)
         m.submodules.k = k = Kmac256(customization=b"pqvote/vote")
         for suffix, sponge in (("a", a), ("b", b)):
             wiring.connect(m, wiring.flipped(getattr(self, f"i_{suffix}")), sponge.i)

@@ -27,6 +27,11 @@ def designs():
     yield "keccak_p1600", lambda: KeccakP1600(rounds_per_cycle=1)
     yield "keccak_p1600_x2", lambda: KeccakP1600(rounds_per_cycle=2)
     yield "keccak_sponge", lambda: KeccakSponge(rounds_per_cycle=1)
+    # the shell's digest / tag / attestation block as the arm core builds it (a KEM shell
+    # with the hash service), for its area and clock alone
+    from hdl.attestor import Attestor
+    yield "attestor", lambda: Attestor(vendor="arm", kem=True, rounds_per_cycle=1,
+                                       hash_service=True)
     yield "sha512", Sha512
     yield "slhdsa_hash_unit", lambda: HashUnit(raw=True)
     # the engine alone for its area; `abort` renamed `cancel` (a C++ word to Verilator's lint)

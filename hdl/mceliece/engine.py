@@ -133,7 +133,7 @@ class McElieceEngine(wiring.Component):
             sponge = self.hash
         else:
             m.submodules.sponge = sponge = ResetInserter({"sync": abort})(
-                KeccakSponge(rounds_per_cycle=self._rounds_per_cycle, squeeze_buffer=False))
+                KeccakSponge(rounds_per_cycle=self._rounds_per_cycle))
 
         # ---- register files ----------------------------------------------------------
         X = [Signal(12, name=f"x{u}") for u in range(P)]        # unit accumulators
