@@ -277,6 +277,13 @@ def horner_step(acc, a_j, s):
     return [x + a_j * si for x, si in zip(out, s)]
 
 
+def horner_operand(s):
+    """The small operand as the multiplier array holds it: ``-1, 0, 1`` unchanged, the value
+    ``2`` of an invalid Small field (3) as ``0``. A key holding such a field is rejected at
+    load; its products then only have to finish on time."""
+    return [x if -1 <= x <= 1 else 0 for x in s]
+
+
 def horner_product(a, s, trace=None):
     """``a * s`` in ``Z[x]/(x^n - x - 1)`` (``n = len(s)``) by Horner over ``a``, top first.
 

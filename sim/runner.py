@@ -52,13 +52,14 @@ def setup_verilator_env(cxx_opt=None):
     return root
 
 
-def to_verilog(top, name="top"):
-    """Verilog text of an Amaranth component (ports from its signature)."""
+def to_verilog(top, name="top", platform=None):
+    """Verilog text of an Amaranth component (ports from its signature); ``platform`` is
+    what ``elaborate`` sees (``None``, generic logic, or an :class:`hdl.target.Target`)."""
     from amaranth.back import verilog
     from amaranth.hdl import Elaboratable
 
     component = top if isinstance(top, Elaboratable) else top()
-    return verilog.convert(component, name=name, emit_src=False)
+    return verilog.convert(component, name=name, platform=platform, emit_src=False)
 
 
 def _waves():

