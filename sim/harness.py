@@ -11,7 +11,7 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
-__all__ = ["forward", "EngineHarness", "simulate", "stream_put", "stream_get"]
+__all__ = ["forward", "EngineHarness", "simulate", "stream_put", "stream_get", "latency_monitor"]
 
 
 def simulate(dut, *testbenches, background=(), period=1e-6):
@@ -79,3 +79,19 @@ class EngineHarness(wiring.Component):
         m.submodules.engine = e = self._engine
         forward(m, e, lambda name: getattr(self, _top_name(name)))
         return m
+
+
+def latency_monitor(first_valid, first_ready, end_valid, out, *, skew=0):
+    """A background testbench for :func:`simulate` that appends to ``out``, per request, the
+    clock edges from the first handshake of ``first_valid``/``first_ready`` (plus ``skew``)
+    to the first edge at which ``end_valid`` is seen."""
+    async def monitor(ctx):
+        cycle, first = 0, None
+        async for _, _, fv, fr, ev in ctx.tick().sample(first_valid, first_ready, end_valid):
+            cycle += 1
+            if first is None and fv and fr:
+                first = cycle + skew
+            if first is not None and ev:
+                out.append(cycle - first)
+                first = None
+    return monitor

@@ -15,7 +15,7 @@ from amaranth.sim import Simulator
 from golden.proof import KEY_LEN, Status, VENDORS, pad_proof
 from hdl.validator import (EngineSignature, KemEngineSignature, KeyStatus, ValidatorShell,
                            engine_kind, shell_geometry)
-from sim.harness import stream_get, stream_put
+from sim.harness import latency_monitor, simulate as run_simulation, stream_get, stream_put
 from sim.runner import run_cocotb
 from sim.shell_engine import KeyModel, ShellKemEngine, ShellModel, ShellTestEngine, mint_body
 
@@ -33,18 +33,12 @@ def simulate(dut, vendor, key_stream, requests, *, extra=None):
     info = {}
     latencies = []
 
-    async def put(ctx, s, payload):
-        ctx.set(s.payload, payload)
-        ctx.set(s.valid, 1)
-        await ctx.tick().until(s.ready)
-        ctx.set(s.valid, 0)
-
     async def testbench(ctx):
         ctx.set(dut.o_resp.ready, 1)
         if key_stream is not None:
             t = 0
             for w, last in key_stream:
-                await put(ctx, dut.i_key, {"data": w, "last": last})
+                await stream_put(ctx, dut.i_key, {"data": w, "last": last})
                 t += 1
             while ctx.get(dut.o_key_status) == KeyStatus.LOADING:
                 await ctx.tick()
@@ -52,10 +46,10 @@ def simulate(dut, vendor, key_stream, requests, *, extra=None):
             info["key_cycles"] = t
             info["key_status"] = ctx.get(dut.o_key_status)
         for descriptor, nonce, beats in requests:
-            await put(ctx, dut.i_req, {"descriptor": int.from_bytes(descriptor, "little"),
+            await stream_put(ctx, dut.i_req, {"descriptor": int.from_bytes(descriptor, "little"),
                                        "nonce": nonce})
             for i, w in enumerate(beats):
-                await put(ctx, dut.i_proof, {"data": w, "last": i == len(beats) - 1})
+                await stream_put(ctx, dut.i_proof, {"data": w, "last": i == len(beats) - 1})
             while not ctx.get(dut.o_resp.valid):
                 await ctx.tick()
             r = ctx.get(dut.o_resp.payload)
@@ -64,27 +58,10 @@ def simulate(dut, vendor, key_stream, requests, *, extra=None):
                          int(r.digest).to_bytes(32, "little")), None))
             await ctx.tick()
 
-    async def monitor(ctx):
-        # latency: clock edges from the first proof handshake to the first edge at which
-        # o_resp.valid is seen (the cocotb benches count the same way)
-        cycle = 0
-        first = None
-        async for _, _, pv, pr, rv in ctx.tick().sample(
-                dut.i_proof.valid, dut.i_proof.ready, dut.o_resp.valid):
-            cycle += 1
-            if first is None and pv and pr:
-                first = cycle
-            if first is not None and rv:
-                latencies.append(cycle - first)
-                first = None
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(testbench)
-    sim.add_testbench(monitor, background=True)
-    if extra is not None:
-        sim.add_testbench(extra, background=True)
-    sim.run()
+    # latency: clock edges from the first proof handshake to the first edge at which
+    # o_resp.valid is seen (the cocotb benches count the same way)
+    monitor = latency_monitor(dut.i_proof.valid, dut.i_proof.ready, dut.o_resp.valid, latencies)
+    run_simulation(dut, testbench, background=[monitor] + ([extra] if extra is not None else []))
     assert len(latencies) == len(out)
     return [(r, lat) for (r, _), lat in zip(out, latencies)], info
 

@@ -8,12 +8,12 @@ import random
 import pytest
 from amaranth.back import verilog
 from amaranth.hdl import Fragment
-from amaranth.sim import Simulator
 
 from golden.proof import KEY_LEN, Status, pad_proof
 from hdl.cores import CORES, shell_core
 from hdl.validator import KeyStatus, ValidatorShell
 from hdl.wrapper import make_asic_wrapper
+from sim.harness import latency_monitor, simulate
 from sim.runner import run_cocotb
 from sim.shell_engine import KeyModel, ShellModel, ShellTestEngine, mint_body
 
@@ -64,22 +64,8 @@ def simulate_wrapper(dut, key_stream, requests):
                         ctx.get(dut.proof_digest).to_bytes(32, "little")))
             await ctx.tick()
 
-    async def monitor(ctx):
-        cycle, first = 0, None
-        async for _, _, fv, fr, rv in ctx.tick().sample(dut.frame_valid, dut.frame_ready,
-                                                         dut.resp_valid):
-            cycle += 1
-            if first is None and fv and fr:
-                first = cycle + 1
-            if first is not None and rv:
-                lat.append(cycle - first)
-                first = None
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(testbench)
-    sim.add_testbench(monitor, background=True)
-    sim.run()
+    simulate(dut, testbench, background=[
+        latency_monitor(dut.frame_valid, dut.frame_ready, dut.resp_valid, lat, skew=1)])
     return list(zip(out, lat))
 
 
