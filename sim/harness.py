@@ -11,7 +11,8 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
-__all__ = ["forward", "EngineHarness", "simulate", "stream_put", "stream_get", "latency_monitor"]
+__all__ = ["forward", "EngineHarness", "simulate", "stream_put", "stream_get", "latency_monitor",
+           "cycles_until"]
 
 
 def simulate(dut, *testbenches, background=(), period=1e-6):
@@ -79,6 +80,18 @@ class EngineHarness(wiring.Component):
         m.submodules.engine = e = self._engine
         forward(m, e, lambda name: getattr(self, _top_name(name)))
         return m
+
+
+async def cycles_until(ctx, signal):
+    """Wait (a clock edge at a time) until ``signal`` is high in the current cycle; returns
+    the edges waited."""
+    edges = 0
+    while True:
+        await ctx.delay(1e-9)
+        if ctx.get(signal):
+            return edges
+        await ctx.tick()
+        edges += 1
 
 
 def latency_monitor(first_valid, first_ready, end_valid, out, *, skew=0):

@@ -15,7 +15,8 @@ from amaranth.sim import Simulator
 from golden.proof import KEY_LEN, Status, VENDORS, pad_proof
 from hdl.validator import (EngineSignature, KemEngineSignature, KeyStatus, ValidatorShell,
                            engine_kind, shell_geometry)
-from sim.harness import latency_monitor, simulate as run_simulation, stream_get, stream_put
+from sim.harness import (cycles_until, latency_monitor, simulate as run_simulation, stream_get,
+                         stream_put)
 from sim.runner import run_cocotb
 from sim.shell_engine import KeyModel, ShellKemEngine, ShellModel, ShellTestEngine, mint_body
 
@@ -441,18 +442,9 @@ def test_attestor_alone():
                                     proof_tag(K, D), proof)
             for _ in range(60):                 # K well after both attestations
                 await ctx.tick()
-            ctx.set(dut.i_k.payload, int.from_bytes(k, "little"))
-            ctx.set(dut.i_k.valid, 1)
-            await ctx.tick().until(dut.i_k.ready)
-            ctx.set(dut.i_k.valid, 0)
-            cycles = 1
+            await stream_put(ctx, dut.i_k, int.from_bytes(k, "little"))
             ctx.set(dut.o.ready, 1)
-            while True:
-                await ctx.delay(1e-9)
-                if ctx.get(dut.o.valid):
-                    break
-                await ctx.tick()
-                cycles += 1
+            cycles = 1 + await cycles_until(ctx, dut.o.valid)
             r = ctx.get(dut.o.payload)
             out.append((int(r.vote), int(r.attestation).to_bytes(32, "little"),
                         int(r.digest).to_bytes(32, "little"), cycles))

@@ -10,6 +10,7 @@ from amaranth.sim import Simulator
 
 from hdl.stream_util import (SymbolsToWords, WordsToSymbols, connect_read_port,
                              connect_write_port, read_port_signature, write_port_signature)
+from sim.harness import cycles_until
 
 
 def _bits_to_symbols(words, width):
@@ -32,12 +33,7 @@ def _run(dut, inputs, n_out, *, rng, stall_in, stall_out, after_input=None):
                 cycle += 1
             ctx.set(dut.i.payload, x)
             ctx.set(dut.i.valid, 1)
-            while True:
-                await ctx.delay(1e-9)
-                if ctx.get(dut.i.ready):
-                    break
-                await ctx.tick()
-                cycle += 1
+            cycle += await cycles_until(ctx, dut.i.ready)
             taken.append(cycle)
             await ctx.tick()
             cycle += 1
