@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("golden", "hdl", "sim", "backends", "consensus", "pqvote", "tools", "tests")
+PACKAGES = ("golden", "hdl", "sim", "backends", "consensus", "network", "pqvote", "tools", "tests")
 
 
 def lint_imports(root):
