@@ -39,6 +39,14 @@ def idle(dut):
         getattr(dut, name).value = 0
 
 
+async def start(dut, *, seed):
+    """Every unit idle, reset; the bench's clock and a seeded generator."""
+    tb = TB(dut)
+    idle(dut)
+    await tb.reset()
+    return tb, random.Random(seed)
+
+
 async def clock_unit(tb, start, reads, writes, done, *, cycles, each_cycle=None):
     """Clock a unit launched by ``start`` (dropped after the first edge) while the bench
     acts as its memories: every read port — ``(data, addr, mem)`` — gets the word it
@@ -65,10 +73,7 @@ async def clock_unit(tb, start, reads, writes, done, *, cycles, each_cycle=None)
 
 @cocotb.test()
 async def test_ntt_every_stage(dut):
-    tb = TB(dut)
-    idle(dut)
-    await tb.reset()
-    rng = random.Random(40)
+    tb, rng = await start(dut, seed=40)
     for inverse in (0, 1, 0, 1):
         f = [rng.randrange(mlkem.Q) for _ in range(256)]
         mem = [0] * 64
@@ -102,10 +107,7 @@ async def test_ntt_every_stage(dut):
 
 @cocotb.test()
 async def test_basemul(dut):
-    tb = TB(dut)
-    idle(dut)
-    await tb.reset()
-    rng = random.Random(41)
+    tb, rng = await start(dut, seed=41)
     P = [[rng.randrange(mlkem.Q) for _ in range(256)] for _ in range(4)]
     kmem = [0] * 64 + [0] * 64
     wmem = [0] * 128
@@ -156,10 +158,7 @@ async def _sampler(dut, tb, prefix, out_bytes, *, eta3=None, stall_prob=0.3):
 
 @cocotb.test()
 async def test_samplers(dut):
-    tb = TB(dut)
-    idle(dut)
-    await tb.reset()
-    rng = random.Random(42)
+    tb, rng = await start(dut, seed=42)
     for _ in range(3):
         seed = rng.randbytes(34)
         got = await _sampler(dut, tb, "rej", keccak.shake128(seed, 168 * 6))
