@@ -28,13 +28,14 @@ def _netlist():
     """build/synth/intel_validator/intel_validator_netlist.v, synthesised again when the
     RTL it was made from differs from today's."""
     from hdl.cores import CORES
+    from hdl.target import ECP5
     from sim.runner import to_verilog
     from tools.synth import BUILD, synthesize
 
     workdir = BUILD / DESIGN
     netlist = workdir / f"{DESIGN}_netlist.v"
     rtl = workdir / f"{DESIGN}.v"
-    if not (netlist.exists() and rtl.exists() and rtl.read_text() == to_verilog(CORES["intel"], DESIGN)):
+    if not (netlist.exists() and rtl.exists() and rtl.read_text() == to_verilog(CORES["intel"], DESIGN, platform=ECP5)):
         synthesize(DESIGN, CORES["intel"], workdir)
     return netlist
 
