@@ -31,8 +31,9 @@ test: $(STAMP)
 	$(WITH_VERILATOR) $(PYTEST) -q -n $(JOBS) --dist loadfile
 
 # build/verilog/<name>.v for every core, wrapper and shared block, each linted.
+# VERILOG_ARGS="--target ecp5": build/verilog/ecp5/<name>.v, the form make synth measures.
 verilog: $(STAMP)
-	$(WITH_VERILATOR) $(PY) -m tools.gen
+	$(WITH_VERILATOR) $(PY) -m tools.gen $(VERILOG_ARGS)
 
 # Measure each core's latency in simulation and compare with latency_targets.toml.
 latency: $(STAMP)

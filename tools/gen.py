@@ -3,12 +3,20 @@ core and its seed-compatible wrapper, and lint each with ``verilator --lint-only
 
 Lint waivers are the classes Yosys-written Verilog trips, defined once in
 ``sim.runner.LINT_WAIVERS``; every other warning fails the lint.
+
+``--target ecp5`` writes ``build/verilog/ecp5/<name>.v`` instead: every design elaborated for
+:data:`hdl.target.ECP5`, the form ``make synth`` measures (a block with an ECP5 form, today
+the sntrup lanes, instantiates Lattice ``CCU2C`` cells). That is the Verilog to hand to an
+ECP5 flow; it is linted together with the vendor's cell models (``sim.netlist``).
 """
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
 
+from hdl.target import ECP5
+from sim.netlist import NETLIST_WAIVERS, ecp5_cell_models
 from sim.runner import LINT_WAIVERS, setup_verilator_env, to_verilog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,18 +52,29 @@ def designs():
 
 
 def main(argv=None):
-    only = set(argv if argv is not None else sys.argv[1:])
+    parser = argparse.ArgumentParser(prog="python -m tools.gen", description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", help="only these designs (default: all)")
+    parser.add_argument("--target", choices=("generic", "ecp5"), default="generic",
+                        help="elaborate for this technology (default: generic logic)")
+    args = parser.parse_args(argv)
+    only = set(args.names)
     setup_verilator_env()
-    OUT.mkdir(parents=True, exist_ok=True)
+    if args.target == "ecp5":
+        out, platform = OUT / "ecp5", ECP5
+        cells, include = ecp5_cell_models(OUT / ".cells")
+        lint_args = [*NETLIST_WAIVERS, f"-I{include}", str(cells)]
+    else:
+        out, platform, lint_args = OUT, None, []
+    out.mkdir(parents=True, exist_ok=True)
     failed = []
     print(f"{'module':36} {'lines':>8} {'KiB':>7}  lint")
     for name, factory in designs():
         if only and name not in only:
             continue
-        path = OUT / f"{name}.v"
-        path.write_text(to_verilog(factory, name))
-        lint = subprocess.run(["verilator", "--lint-only", *LINT_WAIVERS, "--top-module", name, str(path)],
-                              capture_output=True, text=True)
+        path = out / f"{name}.v"
+        path.write_text(to_verilog(factory, name, platform=platform))
+        lint = subprocess.run(["verilator", "--lint-only", *LINT_WAIVERS, *lint_args, "--top-module", name,
+                               str(path)], capture_output=True, text=True)
         text = path.read_text()
         state = "clean" if lint.returncode == 0 and "%Warning" not in lint.stderr else "FAIL"
         print(f"{name:36} {text.count(chr(10)):8} {len(text) / 1024:7.0f}  {state}")
