@@ -116,6 +116,53 @@ def test_horner_array_clear():
     _run(dut, testbench)
 
 
+@pytest.mark.parametrize("p", [7, 11, 17])
+def test_r3_bank_small_ring(p):
+    """The R/3 bank: ``v`` loaded once; every step equals golden.sntrup.horner_step mod 3;
+    the drain returns ``r3_mult``-style centred coefficients top first and leaves zeros;
+    ``CLEAR`` mid-product zeroes the sums and keeps ``v``."""
+    from hdl.sntrup.bank import R3Bank
+    rnd = random.Random(100 + p)
+    dut = R3Bank(p=p)
+    v = [rnd.randrange(-1, 2) for _ in range(p)]
+    v[rnd.randrange(p)] = 2                       # an invalid Small field adds nothing
+    es = [[rnd.randrange(-1, 2) for _ in range(p)] for _ in range(2)] + [[1] * p]
+
+    async def testbench(ctx):
+        for k in range(p):
+            ctx.set(dut.s_load, 1)
+            ctx.set(dut.s_in, v[p - 1 - k] + 1)
+            await ctx.tick()
+        ctx.set(dut.s_load, 0)
+        for j in range(3):                         # a product cancelled after 3 steps
+            ctx.set(dut.op, HornerOp.STEP)
+            ctx.set(dut.e, 1)
+            await ctx.tick()
+        assert any(ctx.get(dut.acc[i]) for i in range(p))
+        ctx.set(dut.op, HornerOp.CLEAR)
+        await ctx.tick()
+        assert [ctx.get(dut.acc[i]) for i in range(p)] == [0] * p
+        for n, e in enumerate(es):
+            trace = []
+            product = sntrup.horner_product(e, sntrup.horner_operand(v), trace)
+            for j in range(p):
+                ctx.set(dut.op, HornerOp.STEP)
+                ctx.set(dut.e, e[p - 1 - j])
+                await ctx.tick()
+                assert [ctx.get(dut.acc[i]) for i in range(p)] == [x % 3 for x in trace[j]], \
+                    f"case {n} step {j}"
+            out = []
+            for j in range(p):
+                ctx.set(dut.op, HornerOp.DRAIN)
+                out.append(ctx.get(dut.o_coeff))
+                await ctx.tick()
+            ctx.set(dut.op, HornerOp.IDLE)
+            assert out == [sntrup.f3_freeze(x) for x in product[::-1]], f"case {n} drain"
+            assert all(ctx.get(dut.acc[i]) == 0 for i in range(p))
+
+    _run(dut, testbench)
+
+
 @pytest.mark.parametrize("kw, msg", [
     ({"p": 2}, r"Lane count must be an integer of at least 3, not 2"),
     ({"p": 7.0}, r"Lane count must be an integer of at least 3, not 7.0"),

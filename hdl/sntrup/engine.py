@@ -5,7 +5,8 @@ words), ``key_done``/``key_ok``, ``start``, ``ct`` (the ciphertext words), ``abo
 ``k`` (the session key). Every phase has a fixed length, so the cycles from the last
 ``ct`` word to ``k.valid`` are one number for every key and ciphertext.
 
-Blocks: :class:`~hdl.sntrup.mult.HornerArray` (all three products),
+Blocks: :class:`~hdl.sntrup.mult.HornerArray` (the R/q products ``c·f`` and ``h·r``),
+:class:`~hdl.sntrup.bank.R3Bank` (``e·v`` in R/3, overlapped with the ``c·f`` drain),
 :class:`~hdl.sntrup.reduce.Reducer`, two :class:`~hdl.sntrup.decode.RadixDecoder`
 (Rounded for ``ct``, Rq for ``pk``) and the shared SHA-512 block with its packer, driven
 by :class:`HashJobs` (each hash a fixed list of byte segments).
@@ -14,11 +15,12 @@ Schedule (phases of the sequencer; ``j`` runs from 652 down to 0)::
 
     key load: Sk (190 words; pk words also into the Rq decoder) → H (h decoded) →
               Unpack (f and v codes, checks) → Jobs (Hash_4(pk), Hash_3(rho)) → Cache
-              (compare Hash_4(pk) with the cache) → FbLoad (r_fb into the lanes) →
+              (compare Hash_4(pk) with the cache) → FbLoad (r_fb into the lanes, v into
+              the R/3 bank) →
               FbStep (h · r_fb) → FbDrain (Round → hr_fb; f into the lanes) → ready
     decaps:   Ct (113 words; 109 also into the Rounded decoder) → Cf (decoder → c·f; c kept;
-              job K_0 starts) → E (drain → e; v into the lanes) → Ev (e·v) → R (drain →
-              r, weight, r_enc; r into the lanes) → Hr (h·r; jobs Hash_3(r_enc),
+              job K_0 starts) → E (drain → e, each e_j a step of e·v in the bank) → R
+              (bank drain → r, weight, r_enc; r into the lanes) → Hr (h·r; jobs Hash_3(r_enc),
               HashConfirm, K_1) → Cmp (drain → Round, fallback select, compare with c;
               f into the lanes) → Wait (jobs done) → Confirm (32-byte compare) → Out
 """
@@ -29,6 +31,7 @@ from amaranth.lib.wiring import In, Out
 
 import golden.sntrup as sn
 from hdl.sha512 import MsgBytes, Sha512, Sha512Packer
+from hdl.sntrup.bank import R3Bank
 from hdl.sntrup.decode import RadixDecoder
 from hdl.sntrup.mult import HornerArray, HornerOp
 from hdl.sntrup.reduce import Reducer, ReduceMode
@@ -241,6 +244,7 @@ class SntrupEngine(wiring.Component):
 
         # ---- blocks ---------------------------------------------------------------------
         m.submodules.array = arr = HornerArray(p=P)
+        m.submodules.bank = bank = R3Bank(p=P)
         m.submodules.reducer = red = Reducer()
         dec_r = RadixDecoder(moduli=[sn.ROUNDED_M] * P)
         m.submodules.dec_rounded = ResetInserter(self.abort)(dec_r)
@@ -260,7 +264,6 @@ class SntrupEngine(wiring.Component):
         hm = mem("h_mem", signed(13), P)
         cm = mem("c_mem", signed(13), P)
         fbm = mem("hrfb_mem", signed(13), P)
-        em = mem("e_mem", unsigned(2), P)
         rencm = mem("renc_mem", unsigned(64), _RENC_WORDS)
 
         sk_w, sk_rj, sk_rx = skm.write_port(), skm.read_port(), skm.read_port()
@@ -270,7 +273,6 @@ class SntrupEngine(wiring.Component):
         h_w, h_r = hm.write_port(), hm.read_port()
         c_w, c_r = cm.write_port(), cm.read_port()
         fb_w, fb_r = fbm.write_port(), fbm.read_port()
-        e_w, e_r = em.write_port(), em.read_port()
         renc_w, renc_r = rencm.write_port(), rencm.read_port()
 
         m.d.comb += [sk_rj.addr.eq(jobs.sk_addr), jobs.sk_data.eq(sk_rj.data),
@@ -303,7 +305,7 @@ class SntrupEngine(wiring.Component):
         pending_start = Signal()
 
         # defaults
-        m.d.comb += [arr.op.eq(HornerOp.IDLE), red.i_valid.eq(0)]
+        m.d.comb += [arr.op.eq(HornerOp.IDLE), bank.op.eq(HornerOp.IDLE), red.i_valid.eq(0)]
 
         # ---- reducer outputs (shared by the drains) -------------------------------------
         red_mode = Signal(ReduceMode)
@@ -312,20 +314,23 @@ class SntrupEngine(wiring.Component):
 
         # chain load from a code memory: address j (descending) now, shift next cycle
         chain_ld = Signal()
-        chain_src = Signal(2)                 # 0 f, 1 v
         m.d.sync += chain_ld.eq(0)
         with m.If(chain_ld):
-            m.d.comb += [arr.s_load.eq(1), arr.s_in.eq(Mux(chain_src == 0, f_r.data, v_r.data))]
+            m.d.comb += [arr.s_load.eq(1), arr.s_in.eq(f_r.data)]
+        # v into the R/3 bank (key load) the same way
+        bank_ld = Signal()
+        m.d.sync += bank_ld.eq(0)
+        with m.If(bank_ld):
+            m.d.comb += [bank.s_load.eq(1), bank.s_in.eq(v_r.data)]
 
         # STEP one cycle after the operand's address is presented
-        step_src = Signal(2)                  # 0 h, 1 e
         step_v = Signal()
         m.d.sync += step_v.eq(0)
         with m.If(step_v):
             m.d.comb += arr.op.eq(HornerOp.STEP)
-            m.d.comb += arr.a.eq(Mux(step_src == 0, h_r.data, e_r.data - 1))
+            m.d.comb += arr.a.eq(h_r.data)
 
-        m.d.comb += [f_r.addr.eq(j), v_r.addr.eq(j), h_r.addr.eq(j), e_r.addr.eq(j)]
+        m.d.comb += [f_r.addr.eq(j), v_r.addr.eq(j), h_r.addr.eq(j)]
 
         red_out = red.o_coeff
         # one-cycle delayed reducer output, aligned with c / hr_fb reads at jr
@@ -365,7 +370,7 @@ class SntrupEngine(wiring.Component):
                 if lanes_clean:
                     m.next = "Idle"              # the lanes hold f (Idle zeroes the sums)
                 else:
-                    m.d.sync += [j.eq(P - 1), chain_src.eq(0), jseq.eq(0), step_v.eq(0),
+                    m.d.sync += [j.eq(P - 1), jseq.eq(0), step_v.eq(0),
                                  pending_start.eq(0)]
                     m.next = "Abort"
 
@@ -377,7 +382,7 @@ class SntrupEngine(wiring.Component):
                 m.d.comb += phase_id.eq(0)
                 # accumulators at zero whenever idle: a request cancelled during `c·f`
                 # (the lanes still hold f) returns here at once
-                m.d.comb += arr.op.eq(HornerOp.CLEAR)
+                m.d.comb += [arr.op.eq(HornerOp.CLEAR), bank.op.eq(HornerOp.CLEAR)]
                 m.d.comb += self.key.ready.eq(1)
                 with m.If(self.key.valid):
                     m.d.sync += [key_done.eq(0), j.eq(1)]
@@ -441,17 +446,18 @@ class SntrupEngine(wiring.Component):
                     m.next = "FbLoad"
             with m.State("FbLoad"):
                 m.d.comb += phase_id.eq(7)
-                # r_fb into the lanes, top coefficient first: code 2 (s = 1) below w
+                # r_fb into the lanes, top coefficient first: code 2 (s = 1) below w; v
+                # (read at j) into the R/3 bank, where it stays
                 m.d.comb += [arr.s_load.eq(1), arr.s_in.eq(Mux(j < sn.W, 2, 1))]
-                m.d.sync += j.eq(j - 1)
+                m.d.sync += [bank_ld.eq(1), j.eq(j - 1)]
                 with m.If(j == 0):
-                    m.d.sync += [j.eq(P - 1), step_src.eq(0)]
+                    m.d.sync += j.eq(P - 1)
                     m.next = "FbStep"
             with m.State("FbStep"):
                 m.d.comb += phase_id.eq(8)
                 m.d.sync += [step_v.eq(1), j.eq(j - 1)]
                 with m.If(j == 0):
-                    m.d.sync += [j.eq(P), jr.eq(P - 1), chain_src.eq(0), red_mode.eq(ReduceMode.ROUND)]
+                    m.d.sync += [j.eq(P), jr.eq(P - 1), red_mode.eq(ReduceMode.ROUND)]
                     m.next = "FbDrain"
             with m.State("FbDrain"):
                 m.d.comb += phase_id.eq(9)
@@ -490,51 +496,41 @@ class SntrupEngine(wiring.Component):
                                  c_w.addr.eq(j), c_w.data.eq(cval), c_w.en.eq(1)]
                     m.d.sync += j.eq(j - 1)
                 with m.If(dec_r.done):
-                    m.d.sync += [j.eq(P - 1), jr.eq(P - 1), chain_src.eq(1), red_mode.eq(ReduceMode.E)]
+                    m.d.sync += [j.eq(P - 1), jr.eq(P - 1), red_mode.eq(ReduceMode.E)]
                     m.next = "E"
                 abortable(lanes_clean=True)     # f still in the lanes; Idle clears the sums
             with m.State("E"):
                 m.d.comb += phase_id.eq(12)
+                # the c·f drain; each e_j (top first: the Horner order) is a step of e·v
                 with m.If(j < P):
                     m.d.comb += [arr.op.eq(HornerOp.DRAIN), red.i_valid.eq(1)]
-                    m.d.sync += chain_ld.eq(1)
                 m.d.sync += j.eq(j - 1)
                 with m.If(red.o_valid):
-                    m.d.comb += [e_w.addr.eq(jr), e_w.data.eq(red_out + 1), e_w.en.eq(1)]
+                    m.d.comb += [bank.op.eq(HornerOp.STEP), bank.e.eq(red_out)]
                     m.d.sync += jr.eq(jr - 1)
                     with m.If(jr == 0):
-                        m.d.sync += [j.eq(P - 1), step_src.eq(1)]
-                        m.next = "Ev"
-                abortable(lanes_clean=False)
-            with m.State("Ev"):
-                m.d.comb += phase_id.eq(13)
-                m.d.sync += [step_v.eq(1), j.eq(j - 1)]
-                with m.If(j == 0):
-                    m.d.sync += [j.eq(P), jr.eq(P - 1), red_mode.eq(ReduceMode.R3), rword.eq(0)]
-                    m.next = "R"
-                abortable(lanes_clean=False)
+                        m.d.sync += [jr.eq(P - 1), rword.eq(0)]
+                        m.next = "R"
+                abortable(lanes_clean=True)     # f still in the lanes
             with m.State("R"):
                 m.d.comb += phase_id.eq(14)
-                with m.If(j < P):
-                    m.d.comb += [arr.op.eq(HornerOp.DRAIN), red.i_valid.eq(1)]
-                m.d.sync += j.eq(j - 1)
-                with m.If(red.o_valid):
-                    code = Signal(2)
-                    m.d.comb += code.eq(red_out + 1)
-                    m.d.comb += [arr.s_load.eq(1), arr.s_in.eq(code)]
-                    m.d.sync += weight.eq(weight + (code != 1))
-                    word_now = Signal(64)
-                    m.d.comb += word_now.eq(rword | (code.as_unsigned() << (2 * jr[:5])))
-                    with m.If(jr[:5] == 0):
-                        m.d.comb += [renc_w.addr.eq(jr >> 5), renc_w.data.eq(word_now), renc_w.en.eq(1)]
-                        m.d.sync += rword.eq(0)
-                    with m.Else():
-                        m.d.sync += rword.eq(word_now)
-                    m.d.sync += jr.eq(jr - 1)
-                    with m.If(jr == 0):
-                        m.d.sync += [j.eq(P - 1), step_src.eq(0),
-                                     fallback.eq((weight + (code != 1)) != sn.W)]
-                        m.next = "Hr"
+                # the bank drains e·v top first: r_j (already in -1..1)
+                m.d.comb += bank.op.eq(HornerOp.DRAIN)
+                code = Signal(2)
+                m.d.comb += code.eq(bank.o_coeff + 1)
+                m.d.comb += [arr.s_load.eq(1), arr.s_in.eq(code)]
+                m.d.sync += weight.eq(weight + (code != 1))
+                word_now = Signal(64)
+                m.d.comb += word_now.eq(rword | (code.as_unsigned() << (2 * jr[:5])))
+                with m.If(jr[:5] == 0):
+                    m.d.comb += [renc_w.addr.eq(jr >> 5), renc_w.data.eq(word_now), renc_w.en.eq(1)]
+                    m.d.sync += rword.eq(0)
+                with m.Else():
+                    m.d.sync += rword.eq(word_now)
+                m.d.sync += jr.eq(jr - 1)
+                with m.If(jr == 0):
+                    m.d.sync += [j.eq(P - 1), fallback.eq((weight + (code != 1)) != sn.W)]
+                    m.next = "Hr"
                 abortable(lanes_clean=False)
             with m.State("Hr"):
                 m.d.comb += phase_id.eq(15)
@@ -543,7 +539,7 @@ class SntrupEngine(wiring.Component):
                     m.d.comb += [jobs.go.eq(1), jobs.job.eq(JOB_IDS["h3r"])]
                     m.d.sync += jseq.eq(2)
                 with m.If(j == 0):
-                    m.d.sync += [j.eq(P), jr.eq(P - 1), chain_src.eq(0), red_mode.eq(ReduceMode.ROUND)]
+                    m.d.sync += [j.eq(P), jr.eq(P - 1), red_mode.eq(ReduceMode.ROUND)]
                     m.next = "Cmp"
                 abortable(lanes_clean=False)
             with m.State("Cmp"):
