@@ -161,6 +161,7 @@ def update_readme(text):
 def plot(xilinx, latency, out_dir):
     import matplotlib
     matplotlib.use("Agg")
+    matplotlib.rcParams["svg.hashsalt"] = "pqvote"     # the same SVG for the same figures
     import matplotlib.pyplot as plt
 
     colors = {"intel": "tab:blue", "amd": "tab:orange", "arm": "tab:green", "riscv": "tab:purple"}
