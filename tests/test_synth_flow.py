@@ -71,20 +71,15 @@ def test_synth_runs_from_any_location(synth_run):
 
 def test_postsynthesis_netlist_matches_golden(synth_run):
     """The ECP5 netlist of the permutation runs the RTL bench: every cycle equals the golden trace."""
+    from sim.netlist import netlist_build
     from sim.runner import run_cocotb
-    from tools.synth import cell_models
 
     checkout, _, _ = synth_run
     netlist = checkout / "build" / "synth" / DESIGN / f"{DESIGN}_netlist.v"
-    cells, include = cell_models()
+    sources, build_args = netlist_build(netlist, checkout / "build" / "cells")
     total = run_cocotb(name="keccak-netlist", top=None, module="sim.tb_keccak", toplevel=DESIGN,
-                       verilog=[netlist, cells], build_args=NETLIST_WAIVERS + (f"-I{include}",),
+                       verilog=sources, build_args=build_args,
                        cxx_opt="-O0",
                        env={"KECCAK_RPC": 1, "KECCAK_CASES": 8})
     assert total == 6
 
-
-#: Warning classes of the vendor cell models under Verilator: `specify` blocks (timing only),
-#: unconnected optional pins of TRELLIS_FF/CCU2C, modules the models declare twice, and
-#: UNOPTFLAT (a LUT netlist wires bits of one vector through each other: a speed hint only).
-NETLIST_WAIVERS = ("-Wno-SPECIFYIGN", "-Wno-PINMISSING", "-Wno-MODDUP", "-Wno-UNOPTFLAT")

