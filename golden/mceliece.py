@@ -27,6 +27,7 @@ final hash. :func:`decaps_trace` returns every intermediate value.
 import functools
 import secrets
 
+from golden import exact_bytes
 from golden.keccak import shake256
 
 M_BITS = 12
@@ -428,12 +429,8 @@ def hash_session(b, e_bytes, c):
 
 def decaps_trace(sk, c):
     """Decapsulate and return ``(K, trace)``."""
-    sk = bytes(sk)
-    c = bytes(c)
-    if len(sk) != SK_BYTES:
-        raise ValueError(f"mceliece348864 sk must be {SK_BYTES} bytes, not {len(sk)}")
-    if len(c) != CT_BYTES:
-        raise ValueError(f"mceliece348864 ciphertext must be {CT_BYTES} bytes, not {len(c)}")
+    sk = exact_bytes(sk, SK_BYTES, "mceliece348864 sk")
+    c = exact_bytes(c, CT_BYTES, "mceliece348864 ciphertext")
     _delta, _c, g_bytes, cb, s = split_sk(sk)
     g = goppa_from_sk(g_bytes)
     alpha = support_from_controlbits(cb)

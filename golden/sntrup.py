@@ -22,6 +22,7 @@ hardware stage can be compared on its own. :func:`decaps_trace` returns every in
 
 import secrets
 
+from golden import exact_bytes
 from golden.sha512 import sha512
 
 P = 653
@@ -469,12 +470,8 @@ def zencrypt(r, h):
 
 def decaps_trace(sk, c):
     """Decapsulate and return ``(K, trace)``, ``trace`` a dict of every intermediate."""
-    sk = bytes(sk)
-    c = bytes(c)
-    if len(sk) != SK_BYTES:
-        raise ValueError(f"sntrup653 sk must be {SK_BYTES} bytes, not {len(sk)}")
-    if len(c) != CT_BYTES:
-        raise ValueError(f"sntrup653 ciphertext must be {CT_BYTES} bytes, not {len(c)}")
+    sk = exact_bytes(sk, SK_BYTES, "sntrup653 sk")
+    c = exact_bytes(c, CT_BYTES, "sntrup653 ciphertext")
     f_b, v_b, pk, rho, cache = split_sk(sk)
     f = small_decode(f_b)
     v = small_decode(v_b)

@@ -56,7 +56,11 @@ def main(argv=None):
     parser.add_argument("names", nargs="*", help="only these designs (default: all)")
     parser.add_argument("--target", choices=("generic", "ecp5"), default="generic",
                         help="elaborate for this technology (default: generic logic)")
+    parser.add_argument("--list", action="store_true", help="print the design names and stop")
     args = parser.parse_args(argv)
+    if args.list:
+        print("\n".join(name for name, _ in designs()))
+        return 0
     only = set(args.names)
     setup_verilator_env()
     if args.target == "ecp5":

@@ -189,6 +189,33 @@ def _fmt(v, spec=""):
     return "-" if v is None else format(v, spec)
 
 
+def selection(parser, asked, default, module, argv):
+    """(design table, the names to run, the exact command line) of a synthesis tool's run;
+    an unknown name is a usage error naming it."""
+    table = dict(designs())
+    names = asked or list(default)
+    unknown = [n for n in names if n not in table]
+    if unknown:
+        parser.error(f"unknown design {unknown[0]!r} (known: {', '.join(table)})")
+    args = argv if argv is not None else sys.argv[1:]
+    return table, names, f"python -m {module} " + " ".join(shlex.quote(a) for a in args)
+
+
+def run_each(names, table, one, show):
+    """``show(name, one(name, factory))`` for every name; a design whose run fails is one line
+    on stderr and exit status 1, and the others still run."""
+    status = 0
+    for name in names:
+        try:
+            figures = one(name, table[name])
+        except RuntimeError as exc:
+            print(f"{name:30} error: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        show(name, figures)
+    return status
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tools.synth", description=__doc__.split("\n\n")[0])
     parser.add_argument("designs", nargs="*", help="design names (see `python -m tools.gen --list`)")
@@ -202,23 +229,14 @@ def main(argv=None):
     parser.add_argument("--record", action="store_true", help=f"merge the figures into {RECORD.relative_to(ROOT)}")
     args = parser.parse_args(argv)
 
-    table = dict(designs())
-    names = args.designs or list(DEFAULT_DESIGNS)
-    unknown = [n for n in names if n not in table]
-    if unknown:
-        parser.error(f"unknown design {unknown[0]!r} (known: {', '.join(table)})")
-    command = "python -m tools.synth " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    table, names, command = selection(parser, args.designs, DEFAULT_DESIGNS, "tools.synth", argv)
     print(f"{'design':30} {'Fmax/MHz':>9} {'COMB':>7} {'LUT4':>7} {'CCU2C':>6} {'FF':>7} "
           f"{'DP16KD':>6} {'MULT18':>6} {'budget':>6} {'s':>5}")
-    status = 0
-    for name in names:
-        try:
-            f = run(name, table[name], route=not args.no_route, seed=args.seed, freq=args.freq,
-                    timeout=args.timeout, router=args.router, extra=args.nextpnr_arg)
-        except RuntimeError as exc:
-            print(f"{name:30} error: {exc}", file=sys.stderr)
-            status = 1
-            continue
+    def one(name, factory):
+        return run(name, factory, route=not args.no_route, seed=args.seed, freq=args.freq,
+                   timeout=args.timeout, router=args.router, extra=args.nextpnr_arg)
+
+    def show(name, f):
         if args.record:
             record(f, seed=args.seed, command=command)
         fmax = f.get("fmax_mhz")
@@ -229,7 +247,8 @@ def main(argv=None):
               f"{f['synth_seconds'] + f.get('pnr_seconds', 0):>5}")
         if f.get("pnr_note"):
             print(f"{'':30} {f['pnr_note']}")
-    return status
+
+    return run_each(names, table, one, show)
 
 
 if __name__ == "__main__":

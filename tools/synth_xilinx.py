@@ -26,15 +26,13 @@ merges the figures, tool versions and the exact command into
 
 import argparse
 import json
-import shlex
 import subprocess
 import sys
 import time
 
 from sim.runner import to_verilog
 from tools import record as results_file
-from tools.gen import designs
-from tools.synth import BIN, BUILD, ROOT, RESULTS_BUILD, tool_versions
+from tools.synth import BIN, BUILD, ROOT, RESULTS_BUILD, run_each, selection, tool_versions
 
 RECORD = ROOT / "results" / "synth_xilinx.json"
 FAMILY = "xc7"
@@ -122,28 +120,16 @@ def main(argv=None):
     parser.add_argument("designs", nargs="*", help="design names (default: the four cores)")
     parser.add_argument("--record", action="store_true", help=f"merge the figures into {RECORD.relative_to(ROOT)}")
     args = parser.parse_args(argv)
-    table = dict(designs())
-    names = args.designs or list(DEFAULT_DESIGNS)
-    unknown = [n for n in names if n not in table]
-    if unknown:
-        parser.error(f"unknown design {unknown[0]!r} (known: {', '.join(table)})")
-    command = "python -m tools.synth_xilinx " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    table, names, command = selection(parser, args.designs, DEFAULT_DESIGNS, "tools.synth_xilinx", argv)
     print(f"{'design':30} {'LUT':>7} {'LUTRAM':>6} {'FF':>7} {'CARRY4':>6} {'RAMB18':>6} {'RAMB36':>6} "
           f"{'DSP48':>6} {'s':>5}")
-    status = 0
-    for name in names:
-        try:
-            f = run(name, table[name])
-        except RuntimeError as exc:
-            print(f"{name:30} error: {exc}", file=sys.stderr)
-            status = 1
-            continue
+    def show(name, f):
         if args.record:
             record(f, command=command)
         print(f"{name:30} {f['lut']:>7} {f['lutram']:>6} {f['ff']:>7} {f['carry4']:>6} {f['ramb18']:>6} "
               f"{f['ramb36']:>6} {f['dsp48e1']:>6} {f['synth_seconds']:>5}")
-    return status
+
+    return run_each(names, table, run, show)
 
 
 if __name__ == "__main__":
