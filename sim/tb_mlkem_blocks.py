@@ -2,7 +2,7 @@
 tests/test_mlkem_rtl.py: an ``NttUnit`` with ports ``ntt_*``, a ``BaseMulUnit`` with
 ``bm_*``, a ``RejectionSampler`` with ``rej_*`` and a ``CbdSampler`` with ``cbd_*``).
 
-The bench owns the coefficient memory (synchronous read, read-before-write, two write
+The bench owns the coefficient memory (read latency 2, read-before-write, two write
 ports) and compares the NTT / NTT⁻¹ state after every stage with
 :func:`golden.mlkem.ntt_stage` / :func:`golden.mlkem.intt_stage`, the base multiplier with
 :func:`golden.mlkem.multiply_ntts`, and the samplers' output with
@@ -50,17 +50,19 @@ async def start(dut, *, seed):
 async def clock_unit(tb, start, reads, writes, done, *, cycles, each_cycle=None):
     """Clock a unit launched by ``start`` (dropped after the first edge) while the bench
     acts as its memories: every read port — ``(data, addr, mem)`` — gets the word it
-    addressed the cycle before (synchronous read), every write port — ``(en, addr, data,
-    mem)`` — writes. ``each_cycle`` runs after the writes of each cycle. Returns the cycle
-    of ``done``."""
+    addressed two cycles before (read latency 2: the block RAM and its output register),
+    every write port — ``(en, addr, data, mem)`` — writes. ``each_cycle`` runs after the
+    writes of each cycle. Returns the cycle of ``done``."""
     data = [0] * len(reads)
+    pending = [0] * len(reads)
     for cycle in range(cycles):
         await RisingEdge(tb.clk)
         start.value = 0
         for (handle, _, _), v in zip(reads, data):
             handle.value = v
         await ReadOnly()
-        data = [mem[value(addr)] for _, addr, mem in reads]
+        data = pending
+        pending = [mem[value(addr)] for _, addr, mem in reads]
         for en, addr, wdata, mem in writes:
             if value(en):
                 mem[value(addr)] = value(wdata)
@@ -100,7 +102,7 @@ async def test_ntt_every_stage(dut):
             [(dut.ntt_wr0__en, dut.ntt_wr0__addr, dut.ntt_wr0__data, mem),
              (dut.ntt_wr1__en, dut.ntt_wr1__addr, dut.ntt_wr1__data, mem)],
             dut.ntt_done, cycles=400, each_cycle=check_stage)
-        # ``done`` in cycle S + 140 for ``start`` in cycle S: NTT_CYCLES = 141, both counted
+        # ``done`` in cycle S + 122 for ``start`` in cycle S: NTT_CYCLES = 123, both counted
         assert stage == 7 and cycle + 2 == NTT_CYCLES, (stage, cycle)
         await RisingEdge(tb.clk)
 

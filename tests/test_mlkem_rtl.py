@@ -61,9 +61,11 @@ def test_barrett_and_compress_constants():
 
 
 def test_arith_circuits():
-    """barrett, const_mul and decompress as circuits, on edge and random inputs."""
+    """barrett, const_mul, decompress and the one-chain modular add / subtract as circuits,
+    on edge and random inputs."""
     from amaranth.hdl import Signal
-    from hdl.mlkem.arith import barrett, const_mul, decompress
+    from hdl.mlkem.arith import (barrett, const_mul, decompress, minus_q, mod_add_pre,
+                                 mod_sub_pre, plus_q)
     m = Module()
     x = Signal(25)
     y10 = Signal(10)
@@ -77,7 +79,19 @@ def test_arith_circuits():
     xs = [0, 1, g.Q - 1, g.Q, 2 * (g.Q - 1) ** 2, (1 << 25) - 1] + \
         [rng.randrange(1 << 25) for _ in range(300)]
 
+    a, b = Signal(12), Signal(12)
+    add = mod_add_pre(m, a, minus_q(m, a, name="amq"), b, name="add")
+    sub = mod_sub_pre(m, a, plus_q(m, a, name="apq"), b, name="sub")
+    edges = [0, 1, g.Q // 2, g.Q - 2, g.Q - 1]
+    pairs = [(u, v) for u in edges for v in edges] + \
+        [(rng.randrange(g.Q), rng.randrange(g.Q)) for _ in range(500)]
+
     async def tb(ctx):
+        for u, v in pairs:
+            ctx.set(a, u)
+            ctx.set(b, v)
+            assert ctx.get(add) == (u + v) % g.Q
+            assert ctx.get(sub) == (u - v) % g.Q
         for v in xs:
             ctx.set(x, v)
             ctx.set(y10, v % 1024)
@@ -92,16 +106,43 @@ def test_arith_circuits():
     sim.run()
 
 
+def test_barrett_pipe():
+    """The pipelined Barrett reduction: x mod q three cycles after x, one x per cycle, on
+    edge and random inputs below 2^25."""
+    from amaranth.hdl import Signal
+    from hdl.mlkem.arith import BARRETT_STAGES, barrett_pipe
+    m = Module()
+    x = Signal(25)
+    r = barrett_pipe(m, x, name="red")
+    rng = random.Random(6)
+    xs = [0, 1, g.Q - 1, g.Q, 2 * g.Q - 1, 2 * (g.Q - 1) ** 2, (1 << 25) - 1] + \
+        [rng.randrange(1 << 25) for _ in range(500)]
+
+    async def tb(ctx):
+        for n in range(len(xs) + BARRETT_STAGES - 1):
+            if n < len(xs):
+                ctx.set(x, xs[n])
+            await ctx.tick()
+            if n + 1 >= BARRETT_STAGES:
+                assert ctx.get(r) == xs[n + 1 - BARRETT_STAGES] % g.Q
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+
+
 # --- NTT unit: every stage against the golden model -------------------------------------------
 
 
 async def _ntt_run(ctx, dut, mem, base, inverse):
-    """Run the NTT unit once on ``mem[base:base+32]``, the bench acting as its memory
-    (synchronous read, read-before-write); → (cycles, the polynomial after each stage)."""
+    """Run the NTT unit once on ``mem[base:base+32]``, the bench acting as its memory (read
+    latency 2: the block RAM and its output register; read-before-write); → (cycles, the
+    polynomial after each stage)."""
     ctx.set(dut.start, 1)
     ctx.set(dut.inverse, inverse)
     ctx.set(dut.base, base)
     cycles, stages = 0, []
+    pending = (0, 0)                     # the words read in the previous cycle
     while True:
         ra0, ra1 = ctx.get(dut.rd0.addr), ctx.get(dut.rd1.addr)
         we = ctx.get(dut.wr0.en)
@@ -112,15 +153,36 @@ async def _ntt_run(ctx, dut, mem, base, inverse):
         await ctx.tick()
         cycles += 1
         ctx.set(dut.start, 0)
-        r0, r1 = mem[ra0], mem[ra1]
+        ctx.set(dut.rd0.data.as_value(), pending[0])
+        ctx.set(dut.rd1.data.as_value(), pending[1])
+        pending = (mem[ra0], mem[ra1])
         if we:
             mem[wa0], mem[wa1] = wd0, wd1
-        ctx.set(dut.rd0.data.as_value(), r0)
-        ctx.set(dut.rd1.data.as_value(), r1)
         if sd:
             stages.append(words_poly(mem, base))
         if done:
             return cycles, stages
+
+
+def test_ntt_issue_order():
+    """With ISSUE_ORDER the stages follow each other without a bubble: every pair a stage
+    reads was written by the previous stage in an earlier cycle; every stage touches each
+    word once. In the natural order a 9-deep pipeline would read words not yet written."""
+    from hdl.mlkem import ntt
+    for inverse in (0, 1):
+        assert ntt.stage_hazard_free(inverse)
+        assert not ntt.stage_hazard_free(inverse, depth=ntt.PIPE_DEPTH + 1)
+        for s in range(7):
+            words = sorted(w for pair in ntt.stage_pairs(s, inverse) for w in pair)
+            assert words == list(range(32))
+    natural = dict(ntt.ISSUE_ORDER)
+    try:
+        ntt.ISSUE_ORDER.update({ll: (0, 1, 2, 3) for ll in ntt.ISSUE_ORDER})
+        assert ntt.stage_hazard_free(0, depth=7)
+        assert not ntt.stage_hazard_free(0, depth=ntt.PIPE_DEPTH)
+    finally:
+        ntt.ISSUE_ORDER.update(natural)
+
 
 @pytest.mark.parametrize("inverse", [0, 1])
 def test_ntt_unit_per_stage(inverse):
@@ -186,6 +248,7 @@ def test_basemul_unit():
         for name, val in (("start", 1), ("a0", 0), ("a1", 32), ("b0", 0), ("b1", 64), ("dst", 0)):
             ctx.set(getattr(dut, name), val)
         cycles = 0
+        pending = (0, 0)                 # read latency 2: the words read a cycle ago
         while True:
             ka, wb = ctx.get(dut.rd_a.addr), ctx.get(dut.rd_b.addr)
             we, wa = ctx.get(dut.wr.en), ctx.get(dut.wr.addr)
@@ -194,8 +257,9 @@ def test_basemul_unit():
             await ctx.tick()
             cycles += 1
             ctx.set(dut.start, 0)
-            ctx.set(dut.rd_a.data.as_value(), kmem[ka])
-            ctx.set(dut.rd_b.data.as_value(), wmem[wb])
+            ctx.set(dut.rd_a.data.as_value(), pending[0])
+            ctx.set(dut.rd_b.data.as_value(), pending[1])
+            pending = (kmem[ka], wmem[wb])
             if we:
                 wmem[wa] = wd
             if done:
@@ -550,14 +614,16 @@ class _FinalPassHarness(wiring.Component):
                                   ("ct", 64, ct), ("ct_v", 64, ct_v)):
             mems[name] = memory.Memory(shape=width, depth=len(init), init=init)
             m.submodules[f"mem_{name}"] = mems[name]
-        connect_read_port(m, fp.rd_w, mems["w"].read_port())
-        connect_read_port(m, fp.rd_n, mems["n"].read_port())
-        connect_read_port(m, fp.rd_cu, mems["cu"].read_port())
+        # read latency 2, as in the engine: each memory's data goes into a register
+        for client, name in ((fp.rd_w, "w"), (fp.rd_n, "n"), (fp.rd_cu, "cu")):
+            port = mems[name].read_port()
+            m.d.comb += port.addr.eq(client.addr)
+            m.d.sync += client.data.eq(port.data)
         ports = [mems[name].read_port() for name in ("ct", "ct_v")]
         for port in ports:
             m.d.comb += port.addr.eq(fp.rd_ct.addr)
         # ct_sel is stable during a pass, so the data of the selected port follows its address
-        m.d.comb += fp.rd_ct.data.eq(Mux(self.ct_sel, ports[1].data, ports[0].data))
+        m.d.sync += fp.rd_ct.data.eq(Mux(self.ct_sel, ports[1].data, ports[0].data))
         for name in ("start", "mode", "wbase", "nbase", "cbase", "clear"):
             m.d.comb += getattr(fp, name).eq(getattr(self, name))
         m.d.comb += [self.done.eq(fp.done), self.m_prime.eq(fp.m_prime), self.diff.eq(fp.diff)]
@@ -830,7 +896,8 @@ def test_key_loader():
 
 def test_work_memory():
     """The two-bank work memory: NTT-style pairs (one bit apart) written and read through both
-    ports in one cycle, single-port traffic, reads one cycle after the address."""
+    ports in one cycle, single-port traffic, reads two cycles after the address (one read
+    issued per cycle)."""
     from hdl.mlkem.workmem import WorkMemory, bank_of
     dut = WorkMemory(depth=192)
     rng = random.Random(9)
@@ -864,17 +931,23 @@ def test_work_memory():
             await ctx.tick()
         ctx.set(dut.wr0.en, 0)
         ctx.set(dut.wr1.en, 0)
-        for a, b in rng.sample(pairs, 200):
+        prev = None                                      # the pair addressed a cycle ago
+        for a, b in rng.sample(pairs, 200) + [(0, 1)]:
             ctx.set(dut.rd0.addr, b)
             ctx.set(dut.rd1.addr, a)
             await ctx.tick()
-            assert list(ctx.get(dut.rd0.data)) == model[b]
-            assert list(ctx.get(dut.rd1.data)) == model[a]
-        for a in range(192):
+            if prev is not None:
+                assert list(ctx.get(dut.rd0.data)) == model[prev[1]]
+                assert list(ctx.get(dut.rd1.data)) == model[prev[0]]
+            prev = (a, b)
+        prev = None
+        for a in list(range(192)) + [0]:
             ctx.set(dut.rd0.addr, a)
             ctx.set(dut.rd1.addr, rng.randrange(192))   # rd0 wins a shared bank
             await ctx.tick()
-            assert list(ctx.get(dut.rd0.data)) == model[a]
+            if prev is not None:
+                assert list(ctx.get(dut.rd0.data)) == model[prev]
+            prev = a
     _run(dut, tb)
     with pytest.raises(ValueError, match="multiple of 64"):
         WorkMemory(depth=100)

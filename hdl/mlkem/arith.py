@@ -14,7 +14,8 @@ from golden.mlkem import Q
 
 __all__ = ["LANES", "WORDS", "PolyWord", "BARRETT_SHIFT_IN", "BARRETT_SHIFT_OUT", "BARRETT_M",
            "COMPRESS_SHIFT", "check_addr_width", "barrett_py", "csd", "const_mul", "mod_add", "mod_sub", "barrett",
-           "compress_params", "compress_py", "decompress"]
+           "compress_params", "compress_py", "decompress", "BARRETT_STAGES", "barrett_pipe", "delay", "mod_add_pre", "mod_sub_pre",
+           "minus_q", "plus_q"]
 
 LANES = 8                  # coefficients per memory word
 WORDS = 256 // LANES       # words per polynomial
@@ -91,6 +92,43 @@ def mod_sub(m, a, b, *, name):
     return r
 
 
+def minus_q(m, a, *, name):
+    """``a − q`` in 14 bits (two's complement), the operand :func:`mod_add_pre` takes."""
+    r = Signal(14, name=name)
+    m.d.comb += r.eq(a - Q)
+    return r
+
+
+def plus_q(m, a, *, name):
+    """``a + q`` in 13 bits, the operand :func:`mod_sub_pre` takes."""
+    r = Signal(13, name=name)
+    m.d.comb += r.eq(a + Q)
+    return r
+
+
+def mod_add_pre(m, a, a_minus_q, b, *, name):
+    """(a + b) mod q for a, b in 0..q-1, given ``a_minus_q`` = a − q (:func:`minus_q`, computed
+    a cycle earlier): ``a + b`` and ``(a − q) + b`` side by side, the sign of the second
+    picks — one carry chain and a multiplexer."""
+    s = Signal(13, name=f"{name}_s")
+    t = Signal(14, name=f"{name}_t")
+    r = Signal(12, name=name)
+    m.d.comb += [s.eq(a + b), t.eq(a_minus_q + b)]
+    m.d.comb += r.eq(Mux(t[13], s, t))
+    return r
+
+
+def mod_sub_pre(m, a, a_plus_q, b, *, name):
+    """(a − b) mod q for a, b in 0..q-1, given ``a_plus_q`` = a + q (:func:`plus_q`, computed a
+    cycle earlier): ``a − b`` and ``(a + q) − b`` side by side, the sign of the first picks."""
+    d = Signal(14, name=f"{name}_d")
+    e = Signal(13, name=f"{name}_e")
+    r = Signal(12, name=name)
+    m.d.comb += [d.eq(a - b), e.eq(a_plus_q - b)]
+    m.d.comb += r.eq(Mux(d[13], e, d))
+    return r
+
+
 def barrett(m, x, *, name):
     """x mod q for x < 2^25 (see :func:`barrett_py`): one multiplier for ``t``, ``t·q``
     by shifts and adds in 13 bits."""
@@ -103,6 +141,55 @@ def barrett(m, x, *, name):
     tq = const_mul(m, t, Q, width=_R_BITS, name=f"{name}_tq")
     m.d.comb += r0.eq(x[:_R_BITS] - tq)
     m.d.comb += r.eq(Mux(r0 >= Q, r0 - Q, r0))
+    return r
+
+
+#: Register stages of :func:`barrett_pipe`: x → r takes this many clock cycles.
+BARRETT_STAGES = 3
+
+
+def delay(m, value, n, *, name):
+    """``value`` delayed by ``n`` clock cycles (a chain of named registers); ``value`` itself
+    for ``n = 0``."""
+    for c in range(n):
+        reg = Signal.like(value, name=f"{name}_d{c + 1}")
+        m.d.sync += reg.eq(value)
+        value = reg
+    return value
+
+
+def barrett_pipe(m, x, *, name):
+    """x mod q for x < 2^25 (the arithmetic of :func:`barrett`, bit-exact with
+    :func:`barrett_py`) in :data:`BARRETT_STAGES` = 3 register stages, so that no clock
+    cycle holds more than one carry chain after the multiplier:
+
+    1. ``t = ((x >> 7)·M) >> 18`` (the MULT18X18D), and the low 13 bits of x;
+    2. ``t·q mod 2^13`` by shifts and adds (two adder levels);
+    3. ``r0 = x − t·q`` and ``r0 − q`` side by side, the one in 0..q−1 chosen.
+
+    Returns the registered result, valid 3 cycles after ``x``."""
+    xh = Signal(25 - BARRETT_SHIFT_IN, name=f"{name}_xh")
+    t = Signal(BARRETT_M.bit_length(), name=f"{name}_t")
+    xl1 = Signal(_R_BITS, name=f"{name}_xl1")
+    m.d.comb += xh.eq(x >> BARRETT_SHIFT_IN)
+    m.d.sync += [t.eq((xh * BARRETT_M) >> BARRETT_SHIFT_OUT), xl1.eq(x[:_R_BITS])]
+    # t·q mod 2^13 with q = 2^12 − 2^10 + 2^8 + 1 (two additions side by side, then one),
+    # and t·q + q beside it
+    hi = Signal(_R_BITS, name=f"{name}_tqh")
+    lo = Signal(_R_BITS, name=f"{name}_tql")
+    loq = Signal(_R_BITS, name=f"{name}_tqlq")
+    m.d.comb += [hi.eq((t << 12) - (t << 10)), lo.eq((t << 8) + t), loq.eq(lo + Q)]
+    tq = Signal(_R_BITS, name=f"{name}_tq")
+    tqq = Signal(_R_BITS, name=f"{name}_tqq")
+    xl2 = Signal(_R_BITS, name=f"{name}_xl2")
+    m.d.sync += [tq.eq(hi + lo), tqq.eq(hi + loq), xl2.eq(xl1)]
+    # r0 = x − t·q in [0, 2q) and r1 = r0 − q, both mod 2^13: r1 lies in 0..q−1 or, when
+    # r0 < q, in 2^13 − q .. 2^13 − 1 (bit 12 set, as q < 2^12 ≤ 2^13 − q)
+    r0 = Signal(_R_BITS, name=f"{name}_r0")
+    r1 = Signal(_R_BITS, name=f"{name}_r1")
+    m.d.comb += [r0.eq(xl2 - tq), r1.eq(xl2 - tqq)]
+    r = Signal(12, name=name)
+    m.d.sync += r.eq(Mux(r1[12], r0, r1))
     return r
 
 

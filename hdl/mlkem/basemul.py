@@ -9,14 +9,18 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.mlkem import GAMMAS
-from hdl.mlkem.arith import check_addr_width, LANES, WORDS, PolyWord, mod_add, barrett
+from hdl.mlkem.arith import (check_addr_width, LANES, WORDS, PolyWord, BARRETT_STAGES, mod_add,
+                             barrett_pipe, delay)
 from hdl.stream_util import read_port_signature, write_port_signature
 
 __all__ = ["BaseMulUnit", "BASEMUL_CYCLES"]
 
-PIPE_DEPTH = 5
+# counter value of a read's address → the write of its word: address register 1, memory 2,
+# operand register 1, products 1, a1·b1 mod q 3, γ·(a1·b1 mod q) 1, + a0·b0 1, mod q 3,
+# accumulate 1
+PIPE_DEPTH = 1 + 2 + 1 + 1 + BARRETT_STAGES + 1 + 1 + BARRETT_STAGES + 1      # 14
 _LAST = 2 * WORDS + PIPE_DEPTH - 1           # counter value of the last write
-BASEMUL_CYCLES = _LAST + 2                    # start pulse → done pulse, both counted (70)
+BASEMUL_CYCLES = _LAST + 2                    # start pulse → done pulse, both counted (79)
 
 
 class BaseMulUnit(wiring.Component):
@@ -24,10 +28,11 @@ class BaseMulUnit(wiring.Component):
 
     Per pair ``i`` with ``γ = ζ^(2·BitRev7(i)+1)``:
     ``c0 = a0·b0 + γ·(a1·b1 mod q)``, ``c1 = a0·b1 + a1·b0`` (mod q), then the two terms
-    are added. Cycle ``2w + t`` reads word ``w`` of ``a_t`` (port ``ka``) and of ``b_t``
-    (port ``wb``); word ``w`` of ``dst`` is written 5 cycles after its second read.
+    are added. Cycle ``2w + t`` addresses word ``w`` of ``a_t`` (port ``rd_a``) and of ``b_t``
+    (port ``rd_b``); word ``w`` of ``dst`` is written 12 cycles after its second read.
+    Both read ports have a latency of 2 (the block RAM and its output register).
 
-    Timing: ``start`` → ``done`` pulse after :data:`BASEMUL_CYCLES` = 70 cycles (both counted). The base
+    Timing: ``start`` → ``done`` pulse after :data:`BASEMUL_CYCLES` = 79 cycles (both counted). The base
     addresses are sampled at ``start``; ``dst`` may equal ``b0`` or ``b1`` (each word is
     written after both of its reads).
 
@@ -35,8 +40,8 @@ class BaseMulUnit(wiring.Component):
     -------
     start : ``In(1)``; a0, a1, b0, b1, dst : ``In(addr_width)``  base addresses
     busy, done : ``Out(1)``
-    rd_a : ``Out(read_port_signature(addr_width, PolyWord))``   synchronous read port (a)
-    rd_b : ``Out(read_port_signature(addr_width, PolyWord))``   synchronous read port (b)
+    rd_a : ``Out(read_port_signature(addr_width, PolyWord))``   read port (a), latency 2
+    rd_b : ``Out(read_port_signature(addr_width, PolyWord))``   read port (b), latency 2
     wr : ``Out(write_port_signature(addr_width, PolyWord))``
     """
 
@@ -75,67 +80,62 @@ class BaseMulUnit(wiring.Component):
                 m.d.sync += busy.eq(0)
         m.d.comb += [self.busy.eq(busy), self.done.eq(busy & (cnt == _LAST))]
 
-        # c0: read word w of term t
+        # address stage (registered): word w of term t
         issue = Signal()
         t0 = cnt[0]
         w0 = cnt[1:6]
         m.d.comb += issue.eq(busy & (cnt < 2 * WORDS))
-        m.d.comb += [
-            self.rd_a.addr.eq(Mux(t0, a1, a0) + w0),
-            self.rd_b.addr.eq(Mux(t0, b1, b0) + w0),
-            gamma_rd.addr.eq(w0),
-        ]
+        ra = Signal(aw)
+        rb = Signal(aw)
+        gaddr = Signal(5)
+        m.d.sync += [ra.eq(Mux(t0, a1, a0) + w0), rb.eq(Mux(t0, b1, b0) + w0), gaddr.eq(w0)]
+        m.d.comb += [self.rd_a.addr.eq(ra), self.rd_b.addr.eq(rb), gamma_rd.addr.eq(gaddr)]
 
-        # pipeline control: valid, term, word
-        v = [Signal(name=f"v{s}") for s in range(1, 6)]
-        t = [Signal(name=f"t{s}") for s in range(1, 6)]
-        w = [Signal(5, name=f"w{s}") for s in range(1, 6)]
-        m.d.sync += [v[0].eq(issue), t[0].eq(t0), w[0].eq(w0)]
-        for s in range(1, 5):
-            m.d.sync += [v[s].eq(v[s - 1]), t[s].eq(t[s - 1]), w[s].eq(w[s - 1])]
+        # pipeline control: valid, term, word; c = 0 is the cycle the addresses are on the ports
+        v0, tt0, ww0 = Signal(), Signal(), Signal(5)
+        m.d.sync += [v0.eq(issue), tt0.eq(t0), ww0.eq(w0)]
+        D = PIPE_DEPTH - 1                       # cycle of the write, counted from c = 0
+        v = delay(m, v0, D, name="v")
+        t = delay(m, tt0, D, name="t")
+        w = delay(m, ww0, D, name="w")
+        t_acc = delay(m, tt0, D - 1, name="ta")
+        v_acc = delay(m, v0, D - 1, name="va")
 
-        A, B = self.rd_a.data, self.rd_b.data
+        # c2: operands (data two cycles after the address) into registers
+        A = Signal(PolyWord)
+        B = Signal(PolyWord)
+        m.d.sync += [A.eq(self.rd_a.data), B.eq(self.rd_b.data)]
         res = []
         for k in range(LANES // 2):
             x0, x1, y0, y1 = A[2 * k], A[2 * k + 1], B[2 * k], B[2 * k + 1]
-            # c1 → c2: the four products
+            # c3: the four products
             p00 = Signal(24, name=f"p00_{k}")
             p11 = Signal(24, name=f"p11_{k}")
             p01 = Signal(24, name=f"p01_{k}")
             p10 = Signal(24, name=f"p10_{k}")
-            gamma2 = Signal(12, name=f"gamma2_{k}")
-            m.d.sync += [p00.eq(x0 * y0), p11.eq(x1 * y1), p01.eq(x0 * y1), p10.eq(x1 * y0),
-                         gamma2.eq(gamma_rd.data[12 * k:12 * k + 12])]
-            # c2 → c3: reduce a1·b1 and a0·b1 + a1·b0
-            r11 = barrett(m, p11, name=f"r11_{k}")
+            m.d.sync += [p00.eq(x0 * y0), p11.eq(x1 * y1), p01.eq(x0 * y1), p10.eq(x1 * y0)]
+            # c4: a1·b1 mod q (c4..c6);  a0·b1 + a1·b0, then mod q (c5..c7)
+            r11 = barrett_pipe(m, p11, name=f"r11_{k}")
             s1 = Signal(25, name=f"s1_{k}")
-            m.d.comb += s1.eq(p01 + p10)
-            c1r = barrett(m, s1, name=f"c1r_{k}")
-            r11_3 = Signal(12, name=f"r11_3_{k}")
-            c1_3 = Signal(12, name=f"c1_3_{k}")
-            p00_3 = Signal(24, name=f"p00_3_{k}")
-            gamma3 = Signal(12, name=f"gamma3_{k}")
-            m.d.sync += [r11_3.eq(r11), c1_3.eq(c1r), p00_3.eq(p00), gamma3.eq(gamma2)]
-            # c3 → c4: γ·(a1·b1 mod q)
+            m.d.sync += s1.eq(p01 + p10)
+            c1r = barrett_pipe(m, s1, name=f"c1r_{k}")
+            # c7: γ·(a1·b1 mod q); γ: ROM data at c1, registered, used at c7
+            gamma = delay(m, gamma_rd.data[12 * k:12 * k + 12], 6, name=f"gamma_{k}")
             tg = Signal(24, name=f"tg_{k}")
-            c1_4 = Signal(12, name=f"c1_4_{k}")
-            p00_4 = Signal(24, name=f"p00_4_{k}")
-            m.d.sync += [tg.eq(r11_3 * gamma3), c1_4.eq(c1_3), p00_4.eq(p00_3)]
-            # c4 → c5: c0 = a0·b0 + γ·a1·b1 mod q
+            m.d.sync += tg.eq(r11 * gamma)
+            # c8: c0 = a0·b0 + γ·a1·b1, then mod q (c9..c11)
             s0 = Signal(25, name=f"s0_{k}")
-            m.d.comb += s0.eq(p00_4 + tg)
-            c0r = barrett(m, s0, name=f"c0r_{k}")
-            c0_5 = Signal(12, name=f"c0_5_{k}")
-            c1_5 = Signal(12, name=f"c1_5_{k}")
-            m.d.sync += [c0_5.eq(c0r), c1_5.eq(c1_4)]
-            res += [c0_5, c1_5]
+            m.d.sync += s0.eq(delay(m, p00, 4, name=f"p00_{k}") + tg)
+            c0r = barrett_pipe(m, s0, name=f"c0r_{k}")
+            res += [c0r, delay(m, c1r, 4, name=f"c1r_{k}")]
 
-        # c5: accumulate the two terms and write
+        # c12: accumulate the two terms; c13: write
         hold = [Signal(12, name=f"hold_{j}") for j in range(LANES)]
-        with m.If(v[4] & ~t[4]):
+        with m.If(v_acc & ~t_acc):
             m.d.sync += [hold[j].eq(res[j]) for j in range(LANES)]
         for j in range(LANES):
-            m.d.comb += self.wr.data[j].eq(mod_add(m, hold[j], res[j], name=f"acc_{j}"))
-        m.d.comb += [self.wr.en.eq(v[4] & t[4]), self.wr.addr.eq(dst + w[4])]
+            acc = Signal(12, name=f"acc_{j}")
+            m.d.sync += acc.eq(mod_add(m, hold[j], res[j], name=f"sum_{j}"))
+            m.d.comb += self.wr.data[j].eq(acc)
+        m.d.comb += [self.wr.en.eq(v & t), self.wr.addr.eq(dst + w)]
         return m
-

@@ -153,19 +153,19 @@ class MlKemEngine(wiring.Component):
         # ---- memories -------------------------------------------------------------------
         m.submodules.kr = kr = memory.Memory(shape=PolyWord, depth=256, init=[])
         kr_w = kr.write_port()
-        kr_r = kr.read_port()                       # sync: BaseMul ``a`` operand
+        kr_r = kr.read_port()                       # BaseMul ``a`` operand (+ register)
         m.submodules.wr = wr = WorkMemory(depth=192)   # two banks in block RAM
-        wr_w0, wr_w1, wr_r0, wr_r1 = wr.wr0, wr.wr1, wr.rd0, wr.rd1   # reads sync
+        wr_w0, wr_w1, wr_r0, wr_r1 = wr.wr0, wr.wr1, wr.rd0, wr.rd1   # read latency 2
         m.submodules.nr = nr = memory.Memory(shape=PolyWord, depth=96, init=[])
         nr_w = nr.write_port()
-        nr_r = nr.read_port()                       # sync
+        nr_r = nr.read_port()                       # + register
         m.submodules.ctm = ctm = memory.Memory(shape=unsigned(64), depth=CT_WORDS, init=[])
         ctm_w = ctm.write_port()
         ctm_rj = ctm.read_port()                    # sync: J message
-        ctm_rp = ctm.read_port()                    # sync: pass, c2 words
+        ctm_rp = ctm.read_port()                    # pass, c2 words (+ register)
         m.submodules.cu = cu = memory.Memory(shape=unsigned(80), depth=64, init=[])
         cu_w = cu.write_port()
-        cu_r = cu.read_port()                       # sync: pass, c1 chunks (8 × 10 bits)
+        cu_r = cu.read_port()                       # pass, c1 chunks (8 × 10 bits) (+ register)
 
         # ---- key state (survives requests) --------------------------------------------
         rho = Signal(256)
@@ -248,15 +248,17 @@ class MlKemEngine(wiring.Component):
         fp = unit("finalpass", FinalPass(addr_width=AW))
         m.d.comb += [
             nr_r.addr.eq(fp.rd_n.addr),
-            fp.rd_n.data.eq(nr_r.data),
             cu_r.addr.eq(fp.rd_cu.addr),
-            fp.rd_cu.data.eq(cu_r.data),
             ctm_rp.addr.eq(fp.rd_ct.addr),
-            fp.rd_ct.data.eq(ctm_rp.data),
             fp.rd_w.data.eq(wr_r0.data),
             m_prime.eq(fp.m_prime),
             diff.eq(fp.diff),
         ]
+
+        # every block RAM's read data goes straight into a register (read latency 2): its
+        # output arrives about 6 ns after the clock, too late for any logic in that cycle
+        m.d.sync += [fp.rd_n.data.eq(nr_r.data), fp.rd_cu.data.eq(cu_r.data),
+                     fp.rd_ct.data.eq(ctm_rp.data), bm.rd_a.data.eq(kr_r.data)]
 
         # =============================================================================
         # Memory port muxes
@@ -270,7 +272,6 @@ class MlKemEngine(wiring.Component):
             ntt.rd1.data.eq(wr_r1.data),
             bm.rd_b.data.eq(wr_r0.data),
             kr_r.addr.eq(bm.rd_a.addr),
-            bm.rd_a.data.eq(kr_r.data),
             wr_w1.en.eq(ntt.wr1.en),
             wr_w1.addr.eq(ntt.wr1.addr),
             wr_w1.data.eq(ntt.wr1.data),

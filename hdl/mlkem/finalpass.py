@@ -8,7 +8,10 @@ For the 32 words of an inverse-NTT output ``acc`` (not yet scaled by 128⁻¹)::
     U:    Compress_10(x + e1) compared with the c1 chunk         (``diff`` |= mismatch)
     V:    Compress_4(x + e2 + Decompress_1(m')) compared with c2 (``diff`` |= mismatch)
 
-Pipeline (``PASS_DEPTH`` = 4): read → 128⁻¹ product → Barrett → add / compress → collect.
+Pipeline (``PASS_DEPTH`` = 12 cycles from a word's address to its collection): address
+register → memory (2: the block RAM, its output register) → operand register → 128⁻¹
+product → Barrett (3) → add / subtract → + Decompress_1(m') and the mode's operand →
+Compress product → + B_d, shift → collect. Every read port has a latency of 2.
 The three Compress_d share one multiplier per lane: the pass's mode picks the operand and the
 reciprocal (:func:`hdl.mlkem.arith.compress_params`).
 """
@@ -18,16 +21,17 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.mlkem import DU, DV, N_INV, Q
-from hdl.mlkem.arith import (LANES, WORDS, PolyWord, COMPRESS_SHIFT, mod_add, mod_sub, barrett,
-                             check_addr_width, compress_params, decompress)
+from hdl.mlkem.arith import (LANES, WORDS, PolyWord, COMPRESS_SHIFT, barrett_pipe, check_addr_width,
+                             compress_params, decompress, delay, minus_q, mod_add_pre,
+                             mod_sub_pre, plus_q)
 from hdl.mlkem.intake import C1_WORDS, CHUNK_ADDR_BITS, CT_ADDR_BITS, DEC10_BITS
 from hdl.stream_util import read_port_signature
 
 __all__ = ["FinalPass", "PASS_DEC", "PASS_U", "PASS_V", "PASS_DEPTH", "PASS_CYCLES"]
 
 PASS_DEC, PASS_U, PASS_V = range(3)
-PASS_DEPTH = 4
-PASS_CYCLES = WORDS + PASS_DEPTH          # start → done
+PASS_DEPTH = 12
+PASS_CYCLES = WORDS + PASS_DEPTH          # start → done (44)
 C2_BITS = DV * LANES                       # c2 bits of one coefficient word (32)
 
 
@@ -35,7 +39,7 @@ class FinalPass(wiring.Component):
     """One pass over a polynomial (see the module docstring).
 
     ``start`` (a pulse, with ``mode``, ``wbase``, ``nbase``, ``cbase``) → ``done`` (a pulse)
-    after :data:`PASS_CYCLES` = 36 cycles, for every input. ``clear`` (a pulse) resets
+    after :data:`PASS_CYCLES` = 44 cycles, for every input. ``clear`` (a pulse) resets
     ``diff`` (a new request). ``m_prime`` holds the last DEC pass's message.
 
     Parameters
@@ -52,11 +56,11 @@ class FinalPass(wiring.Component):
     clear : ``In(1)``
     busy, done : ``Out(1)``
     rd_w, rd_n : ``Out(read_port_signature(addr_width, PolyWord))``
-        Work and noise memories, synchronous (data one cycle after ``addr``).
+        Work and noise memories, latency 2 (data two cycles after ``addr``).
     rd_cu : ``Out(read_port_signature(6, 80))``
-        c1 chunk memory, synchronous.
+        c1 chunk memory, latency 2.
     rd_ct : ``Out(read_port_signature(7, 64))``
-        ct memory, synchronous (the c2 words).
+        ct memory, latency 2 (the c2 words).
     m_prime : ``Out(256)``
     diff : ``Out(1)``
         A compared word differed since ``clear``.
@@ -101,82 +105,96 @@ class FinalPass(wiring.Component):
         m.d.comb += self.done.eq(busy & (pc == PASS_CYCLES - 1))
         issue = Signal()
         m.d.comb += issue.eq(busy & (pc < WORDS))
-        m.d.comb += [
-            self.rd_w.addr.eq(wb + pc[:5]),
-            self.rd_n.addr.eq(nb + pc[:5]),
-            self.rd_cu.addr.eq(cb + pc[:5]),
-            self.rd_ct.addr.eq(C1_WORDS + pc[1:5]),       # c2: two coefficient words per ct word
-        ]
-        def delayed(c, **prev):
-            """Registers of stage ``c`` that carry ``prev`` one cycle down the pipeline."""
-            regs = [Signal.like(v, name=f"{name}{c}") for name, v in prev.items()]
-            m.d.sync += [r.eq(v) for r, v in zip(regs, prev.values())]
-            return regs
+        # address stage (registered): word pc
+        wa, na, ca_, cta = Signal(aw), Signal(aw), Signal(CHUNK_ADDR_BITS), Signal(CT_ADDR_BITS)
+        m.d.sync += [wa.eq(wb + pc[:5]), na.eq(nb + pc[:5]), ca_.eq(cb + pc[:5]),
+                     cta.eq(C1_WORDS + pc[1:5])]           # c2: two coefficient words per ct word
+        m.d.comb += [self.rd_w.addr.eq(wa), self.rd_n.addr.eq(na), self.rd_cu.addr.eq(ca_),
+                     self.rd_ct.addr.eq(cta)]
+        # control: c = 0 is the cycle the addresses are on the ports
+        v0, half0 = Signal(), Signal()
+        mu0 = Signal(LANES)                                  # m' bits of the word (V pass)
+        m.d.sync += [v0.eq(issue), half0.eq(pc[0]), mu0.eq(m_prime.word_select(pc[:5], LANES))]
 
-        # c1: memory data (every read port synchronous)
-        pv = [Signal(name=f"pv{s}") for s in range(1, 5)]
-        m.d.sync += [pv[0].eq(issue)] + [pv[s].eq(pv[s - 1]) for s in range(1, 4)]
-        half1 = Signal()                   # which c2 half of the ct word read
-        m.d.sync += half1.eq(pc[0])
-        cu1 = Signal(DEC10_BITS)
-        cv1 = Signal(C2_BITS)
-        mu1 = Signal(LANES)
-        m.d.comb += [cu1.eq(self.rd_cu.data),
-                     cv1.eq(Mux(half1, self.rd_ct.data[C2_BITS:], self.rd_ct.data[:C2_BITS]))]
-        m.d.sync += mu1.eq(m_prime.word_select(pc[:5], LANES))
-        # c2: 128⁻¹ · acc
-        pprod = [Signal(24, name=f"pprod_{k}") for k in range(LANES)]
-        e2 = [Signal(12, name=f"pe2_{k}") for k in range(LANES)]
+        # c2: memory data (read latency 2) into registers
+        w3 = Signal(PolyWord)
+        e3 = Signal(PolyWord)
+        cu3 = Signal(DEC10_BITS)
+        cv3 = Signal(C2_BITS)
+        half2 = delay(m, half0, 2, name="half")
+        m.d.sync += [w3.eq(self.rd_w.data), e3.eq(self.rd_n.data), cu3.eq(self.rd_cu.data),
+                     cv3.eq(Mux(half2, self.rd_ct.data[C2_BITS:], self.rd_ct.data[:C2_BITS]))]
+        # c3: 128⁻¹ · acc;  c4..c6: x = 128⁻¹ · acc mod q
+        px = []
         for k in range(LANES):
-            m.d.sync += [pprod[k].eq(self.rd_w.data[k] * N_INV), e2[k].eq(self.rd_n.data[k])]
-        cu2, cv2, mu2 = delayed(2, cu=cu1, cv=cv1, mu=mu1)
-        # c3: x = 128⁻¹ · acc mod q
-        px = [Signal(12, name=f"px_{k}") for k in range(LANES)]
-        e3 = [Signal(12, name=f"pe3_{k}") for k in range(LANES)]
+            pprod = Signal(24, name=f"pprod_{k}")
+            m.d.sync += pprod.eq(w3[k] * N_INV)
+            px.append(barrett_pipe(m, pprod, name=f"pred_{k}"))
+        # c6: the other operands of c7, with their ± q for one-chain modular sums (c7, c8)
+        e6 = delay(m, e3, 3, name="pe")
+        cv6 = delay(m, cv3, 3, name="cv")
+        mu6 = delay(m, mu0, 6, name="mu")
+        e7 = [Signal(12, name=f"pe7_{k}") for k in range(LANES)]
+        e7m = [Signal(14, name=f"pe7m_{k}") for k in range(LANES)]
+        vdec7 = [Signal(12, name=f"vdec7_{k}") for k in range(LANES)]
+        vdec7p = [Signal(13, name=f"vdec7p_{k}") for k in range(LANES)]
+        mu7 = [Signal(12, name=f"pmu7_{k}") for k in range(LANES)]
+        mu7m = [Signal(14, name=f"pmu7m_{k}") for k in range(LANES)]
         for k in range(LANES):
-            red = barrett(m, pprod[k], name=f"pred_{k}")
-            m.d.sync += [px[k].eq(red), e3[k].eq(e2[k])]
-        cu3, cv3, mu3 = delayed(3, cu=cu2, cv=cv2, mu=mu2)
-        # c4: DEC: Compress1(Decompress4(c2) − x);  U: Compress10(x + e1);  V: Compress4(x + e2 + μ)
-        # Compress_d(y) = ((y·A_d + B_d) >> COMPRESS_SHIFT) mod 2^d, one multiplier per lane
-        dec_bits = Signal(LANES)
-        u_bits = Signal(DEC10_BITS)
-        v_bits = Signal(C2_BITS)
+            vdec = decompress(m, cv6[DV * k:DV * (k + 1)], DV, name=f"vdec_{k}")  # Decompress_4
+            m.d.sync += [e7[k].eq(e6[k]), e7m[k].eq(minus_q(m, e6[k], name=f"pe6m_{k}")),
+                         vdec7[k].eq(vdec), vdec7p[k].eq(plus_q(m, vdec, name=f"vdecp_{k}")),
+                         mu7[k].eq(Mux(mu6[k], (Q + 1) // 2, 0)),                # Decompress_1
+                         mu7m[k].eq(Mux(mu6[k], (Q + 1) // 2 - Q, -Q))]
+        # c7: DEC: Decompress4(c2) − x;  U: x + e1;  V: x + e2, then + μ (c8)
+        wk8 = [Signal(12, name=f"pw8_{k}") for k in range(LANES)]
+        xe8 = [Signal(12, name=f"pxe8_{k}") for k in range(LANES)]
+        mu8 = delay(m, Cat(*mu7), 1, name="pmu8")
+        mu8m = delay(m, Cat(*mu7m), 1, name="pmu8m")
+        for k in range(LANES):
+            m.d.sync += [wk8[k].eq(mod_sub_pre(m, vdec7[k], vdec7p[k], px[k], name=f"pw_{k}")),
+                         xe8[k].eq(mod_add_pre(m, e7[k], e7m[k], px[k], name=f"pxe_{k}"))]
+        # c8: the operand of Compress_d by the pass's mode
+        y9 = [Signal(12, name=f"py9_{k}") for k in range(LANES)]
+        for k in range(LANES):
+            xv = mod_add_pre(m, mu8[12 * k:12 * k + 12], mu8m[14 * k:14 * k + 14], xe8[k],
+                             name=f"pxv_{k}")
+            m.d.sync += y9[k].eq(Mux(mode == PASS_DEC, wk8[k], Mux(mode == PASS_U, xe8[k], xv)))
+        # c9: y·A_d;  c10: Compress_d(y) = ((y·A_d + B_d) >> COMPRESS_SHIFT) mod 2^d, one
+        # multiplier per lane for the three d
         rec = {PASS_DEC: compress_params(1), PASS_U: compress_params(DU), PASS_V: compress_params(DV)}
         ca = Signal(max(a for a, _ in rec.values()).bit_length())
-        cb = Signal(max(b for _, b in rec.values()).bit_length())
+        cbv = Signal(max(b for _, b in rec.values()).bit_length())
         with m.Switch(mode):
             for md, (a, b) in rec.items():
                 with m.Case(md):
-                    m.d.comb += [ca.eq(a), cb.eq(b)]
+                    m.d.comb += [ca.eq(a), cbv.eq(b)]
+        dec_bits = Signal(LANES)
+        u_bits = Signal(DEC10_BITS)
+        v_bits = Signal(C2_BITS)
         for k in range(LANES):
-            c2k = cv3[DV * k:DV * (k + 1)]
-            vdec = decompress(m, c2k, DV, name=f"vdec_{k}")                 # Decompress_4
-            wk = mod_sub(m, vdec, px[k], name=f"pw_{k}")
-            xe = mod_add(m, px[k], e3[k], name=f"pxe_{k}")
-            mu = Signal(12, name=f"pmu_{k}")
-            m.d.comb += mu.eq(Mux(mu3[k], (Q + 1) // 2, 0))                 # Decompress_1
-            xv = mod_add(m, xe, mu, name=f"pxv_{k}")
-            y = Signal(12, name=f"py_{k}")
-            m.d.comb += y.eq(Mux(mode == PASS_DEC, wk, Mux(mode == PASS_U, xe, xv)))
             prod = Signal(12 + len(ca), name=f"pcp_{k}")
-            m.d.comb += prod.eq(y * ca + cb)
-            bits = prod[COMPRESS_SHIFT:]
+            m.d.sync += prod.eq(y9[k] * ca)
+            total = Signal(12 + len(ca) + 1, name=f"pct_{k}")
+            m.d.comb += total.eq(prod + cbv)
+            bits = total[COMPRESS_SHIFT:]
             m.d.sync += [
                 dec_bits[k].eq(bits[0]),
                 u_bits[DU * k:DU * (k + 1)].eq(bits[:DU]),
                 v_bits[DV * k:DV * (k + 1)].eq(bits[:DV]),
             ]
-        cu4, cv4 = delayed(4, cu=cu3, cv=cv3)
-        # collect m', accumulate the comparison (every word, no early exit)
-        with m.If(pv[3]):
+        cu11 = delay(m, cu3, 8, name="cu")
+        cv11 = delay(m, cv6, 5, name="cv11")
+        v11 = delay(m, v0, 11, name="pv")
+        # c11: collect m', accumulate the comparison (every word, no early exit)
+        with m.If(v11):
             with m.Switch(mode):
                 with m.Case(PASS_DEC):
                     m.d.sync += m_prime.eq(Cat(m_prime[LANES:], dec_bits))
                 with m.Case(PASS_U):
-                    m.d.sync += diff.eq(diff | (u_bits != cu4))
+                    m.d.sync += diff.eq(diff | (u_bits != cu11))
                 with m.Case(PASS_V):
-                    m.d.sync += diff.eq(diff | (v_bits != cv4))
+                    m.d.sync += diff.eq(diff | (v_bits != cv11))
         with m.If(self.clear):
             m.d.sync += diff.eq(0)
         return m

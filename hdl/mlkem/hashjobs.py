@@ -17,6 +17,7 @@ One :class:`~hdl.sponge.KeccakSponge` serves two clients, one at a time:
 
 from amaranth.hdl import Module, Signal, Mux, Cat, Const
 from amaranth.lib import stream, wiring
+from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from hdl.mlkem.intake import CT_ADDR_BITS, CT_WORDS, SEED_WORDS
@@ -29,6 +30,7 @@ JOB_XOF, JOB_J, JOB_G, JOB_PRF = range(4)
 J_WORDS = SEED_WORDS + CT_WORDS                     # 100: J(z ‖ c)
 G_WORDS = 2 * SEED_WORDS                            # 8: G(m' ‖ H(ek))
 SEED_MSG_WORDS = SEED_WORDS + 1                     # 5: ρ ‖ j ‖ i, r ‖ N
+CT_FIFO_DEPTH = 4                                   # J's ct words fetched ahead
 
 
 class HashJobs(wiring.Component):
@@ -53,7 +55,8 @@ class HashJobs(wiring.Component):
     rho, z, h, m_prime : ``In(256)``
         Message parts, stable while a job that uses them runs.
     rd_ct : ``Out(read_port_signature(7, 64))``
-        The ct memory (synchronous read: data one cycle after the address), for J.
+        The ct memory (synchronous read: data one cycle after the address), for J; the
+        data goes straight into a register, then a 4-word FIFO read by the sponge.
     sampler : ``Out(stream.Signature(unsigned(64)))``
         XOF / PRF output words; ``xof`` tells which sampler takes them.
     xof : ``Out(1)``
@@ -116,15 +119,36 @@ class HashJobs(wiring.Component):
                              msg_mode.eq(SpongeMode.SHAKE256)]
         msg_word = Signal(64)
         msg_nbytes = Signal(4)
-        # the ct memory is read synchronously: its address follows the next message index, so
-        # the word of the current index is on rd_ct.data
         mi_next = Signal.like(mi)
-        m.d.comb += [mi_next.eq(mi), self.rd_ct.addr.eq(mi_next - SEED_WORDS), msg_nbytes.eq(8)]
+        m.d.comb += [mi_next.eq(mi), msg_nbytes.eq(8)]
         m.d.sync += mi.eq(mi_next)
+
+        # J's ct words: fetched in order from the ct memory into a small FIFO, a read issued
+        # whenever the FIFO has room for it (the block RAM's data goes straight into a
+        # register, two cycles from the address to the FIFO's input), so the sponge takes
+        # them one per cycle whatever its pauses
+        m.submodules.ct_fifo = ct_fifo = SyncFIFO(width=64, depth=CT_FIFO_DEPTH)
+        fa = Signal(range(CT_WORDS + 1))       # next ct word to fetch
+        f1 = Signal()                          # a read one / two cycles old
+        f2 = Signal()
+        ctq = Signal(64)
+        fetch = Signal()
+        j_send = Signal()                      # J's message is being sent
+        m.d.comb += [
+            fetch.eq(j_send & (fa < CT_WORDS) & (ct_fifo.level + f1 + f2 < CT_FIFO_DEPTH)),
+            self.rd_ct.addr.eq(fa),
+            ct_fifo.w_en.eq(f2), ct_fifo.w_data.eq(ctq),
+        ]
+        m.d.sync += [f1.eq(fetch), f2.eq(f1), ctq.eq(self.rd_ct.data)]
+        with m.If(fetch):
+            m.d.sync += fa.eq(fa + 1)
+        with m.If(self.go):
+            m.d.sync += fa.eq(0)
+
         with m.If(mi < SEED_WORDS):
             m.d.comb += msg_word.eq(head.word_select(mi[:2], 64))
         with m.Elif(jk == JOB_J):
-            m.d.comb += msg_word.eq(self.rd_ct.data)
+            m.d.comb += msg_word.eq(ct_fifo.r_data)
         with m.Elif(jk == JOB_G):
             m.d.comb += msg_word.eq(self.h.word_select(mi[:2], 64))
         with m.Elif(jk == JOB_XOF):
@@ -136,6 +160,9 @@ class HashJobs(wiring.Component):
             m.d.comb += [msg_word.eq(jn), msg_nbytes.eq(1)]
 
         send = Signal()
+        word_ok = Signal()                   # the message word is there (J: the FIFO)
+        m.d.comb += [word_ok.eq((mi < SEED_WORDS) | (jk != JOB_J) | ct_fifo.r_rdy),
+                     ct_fifo.r_en.eq(send & sponge.i.ready & (mi >= SEED_WORDS) & (jk == JOB_J))]
         read = Signal()                      # the runner reads the output (J, G)
         feed = Signal()                      # a sampler reads the output (XOF, PRF)
         gout = Signal(512)
@@ -148,8 +175,8 @@ class HashJobs(wiring.Component):
                     m.d.comb += mi_next.eq(0)
                     m.next = "Send"
             with m.State("Send"):
-                m.d.comb += [self.busy.eq(1), send.eq(1)]
-                with m.If(sponge.i.ready):
+                m.d.comb += [self.busy.eq(1), send.eq(1), j_send.eq(jk == JOB_J)]
+                with m.If(sponge.i.ready & word_ok):
                     m.d.comb += mi_next.eq(mi + 1)
                     with m.If(mi == msg_len - 1):
                         m.next = "Out"
@@ -187,7 +214,7 @@ class HashJobs(wiring.Component):
         with m.Else():
             with m.If(send):
                 m.d.comb += [
-                    sponge.i.valid.eq(1),
+                    sponge.i.valid.eq(word_ok),
                     sponge.i.payload.data.eq(msg_word),
                     sponge.i.payload.nbytes.eq(msg_nbytes),
                     sponge.i.payload.last.eq(mi == msg_len - 1),

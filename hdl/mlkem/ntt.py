@@ -2,7 +2,7 @@
 
 Works in place on one polynomial (32 words of 8 coefficients, :data:`~hdl.mlkem.arith.PolyWord`)
 in a memory owned by the client, through two synchronous read ports and two write ports.
-Each cycle reads two words, runs 8 butterflies and, 4 cycles later, writes both words back.
+Each cycle reads two words, runs 8 butterflies and, 9 cycles later, writes both words back.
 """
 
 from amaranth.hdl import Module, Signal, Mux, Cat, unsigned
@@ -10,20 +10,56 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.mlkem import ZETAS
-from hdl.mlkem.arith import check_addr_width, LANES, WORDS, PolyWord, mod_add, mod_sub, barrett
+from hdl.mlkem.arith import (check_addr_width, LANES, WORDS, PolyWord, BARRETT_STAGES,
+                             mod_add_pre, mod_sub_pre, minus_q, plus_q, barrett_pipe, delay)
 from hdl.stream_util import read_port_signature, write_port_signature
 
-__all__ = ["NttUnit", "NTT_CYCLES", "STAGE_CYCLES", "PIPE_DEPTH"]
+__all__ = ["NttUnit", "NTT_CYCLES", "PIPE_DEPTH", "ISSUE_ORDER", "stage_pairs", "stage_hazard_free"]
 
-PIPE_DEPTH = 4                          # read issue → write of the same words
 ITERS = WORDS // 2                      # 16 word pairs per stage
-STAGE_CYCLES = ITERS + PIPE_DEPTH       # 20: a stage drains before the next one reads
-NTT_CYCLES = 7 * STAGE_CYCLES + 1       # start pulse → done pulse
+STAGES = 7
+PIPE_DEPTH = 9                          # read address → write of the same words
+NTT_CYCLES = STAGES * ITERS + PIPE_DEPTH + 2   # start pulse → done pulse, both counted (123)
+
+#: Issue order of the word pairs within a stage, by log2(len): bit ``b`` of the pair index is
+#: bit ``ISSUE_ORDER[log_len][b]`` of the stage's issue counter. With these orders every pair a
+#: stage reads was written by the previous stage at least one cycle before (the pipeline is
+#: ``PIPE_DEPTH`` deep), so the stages follow one another without a bubble
+#: (:func:`stage_hazard_free` checks it); in the natural order the deepest pipeline
+#: that allows this is 7.
+ISSUE_ORDER = {7: (0, 3, 1, 2), 6: (0, 3, 1, 2), 5: (0, 2, 1, 3),
+               4: (0, 1, 2, 3), 3: (0, 1, 2, 3), 2: (0, 1, 2, 3), 1: (0, 1, 2, 3)}
 
 
 def stage_log_len(stage, inverse):
     """log2(len) of stage ``stage`` (0..6): NTT 7..1, NTT⁻¹ 1..7."""
     return stage + 1 if inverse else 7 - stage
+
+
+def stage_pairs(stage, inverse):
+    """The word pairs ``(a, b)`` of ``stage`` in issue order (Python model of the unit's
+    address stage)."""
+    ll = stage_log_len(stage, inverse)
+    lw = max(ll - 3, 0)
+    out = []
+    for j in range(ITERS):
+        i = sum(((j >> src) & 1) << b for b, src in enumerate(ISSUE_ORDER[ll]))
+        wa = ((i >> lw) << (lw + 1)) | (i & ((1 << lw) - 1))
+        out.append((wa, wa + (1 << lw)))
+    return out
+
+
+def stage_hazard_free(inverse, depth=PIPE_DEPTH):
+    """Whether, with no bubble between stages, every word a stage reads was written by the
+    previous stage in an earlier cycle (reads are not transparent)."""
+    for s in range(STAGES - 1):
+        written = {}
+        for n, (a, b) in enumerate(stage_pairs(s, inverse)):
+            written[a] = written[b] = n + depth          # cycle of the write, issue 0 at 0
+        for n, (a, b) in enumerate(stage_pairs(s + 1, inverse)):
+            if max(written[a], written[b]) >= ITERS + n:
+                return False
+    return True
 
 
 class NttUnit(wiring.Component):
@@ -32,14 +68,21 @@ class NttUnit(wiring.Component):
     Eight butterfly lanes: Cooley–Tukey ``(a + ζb, a − ζb)`` for the NTT,
     Gentleman–Sande ``(a + b, ζ(b − a))`` for NTT⁻¹; products reduced by Barrett.
     Stage ``s`` reads the word pairs ``(a, a + len/8)`` (or, for len ≤ 4, the adjacent
-    pair ``(2i, 2i+1)`` with butterflies inside each word), 16 pairs per stage, then waits
-    for its last write before the next stage reads. The result after stage ``s`` equals
+    pair ``(2i, 2i+1)`` with butterflies inside each word), 16 pairs per stage in the order
+    :data:`ISSUE_ORDER`, one pair per cycle for all 112 pairs: the next stage's reads start
+    while the previous stage's writes drain, never reading a word before it is written
+    (:func:`stage_hazard_free`). The result after stage ``s`` equals
     :func:`golden.mlkem.ntt_stage` / :func:`golden.mlkem.intt_stage`.
 
+    Pipeline (:data:`PIPE_DEPTH` = 9 cycles from a pair's read address to its write, the
+    address itself registered one cycle before): memory (2) → lane operands → NTT⁻¹'s
+    ``b − a`` / ``a + b`` → product → Barrett (3) → butterfly → write.
+
     Timing: ``start`` (one cycle, with ``inverse`` and ``base``) → ``done`` (one-cycle pulse)
-    after :data:`NTT_CYCLES` = 141 cycles, for every input. ``stage_done`` pulses in the cycle
+    after :data:`NTT_CYCLES` = 123 cycles, for every input. ``stage_done`` pulses in the cycle
     the last write of each stage is presented (the memory holds that stage's result after
-    the clock edge). ``base`` and ``inverse`` are sampled at ``start``.
+    the clock edge, and no write of the next stage has happened yet). ``base`` and
+    ``inverse`` are sampled at ``start``.
 
     Members
     -------
@@ -47,7 +90,8 @@ class NttUnit(wiring.Component):
         Start a transform of the polynomial at words ``base .. base+31``.
     busy : ``Out(1)``, done : ``Out(1)``, stage_done : ``Out(1)``
     rd0, rd1 : ``Out(read_port_signature(addr_width, PolyWord))``
-        Two read ports of the work memory (synchronous: ``data`` one cycle after ``addr``).
+        Two read ports of the work memory, latency 2 (``data`` two cycles after ``addr``:
+        the block RAM and its output register).
     wr0, wr1 : ``Out(write_port_signature(addr_width, PolyWord))``
         Two write ports; both words are written in the same cycle (``en`` equal).
     """
@@ -78,34 +122,34 @@ class NttUnit(wiring.Component):
             rom = memory.Memory(shape=unsigned(12), depth=128, init=ZETAS,
                                 attrs={"rom_style": "block"})
             m.submodules[f"zeta_rom{c}"] = rom
-            zeta_rd += [rom.read_port(), rom.read_port()]   # sync, aligned with rd0.data
+            zeta_rd += [rom.read_port(), rom.read_port()]
 
         busy = Signal()
         inverse = Signal()
         base = Signal(aw)
-        stage = Signal(range(7))
-        cnt = Signal(range(STAGE_CYCLES))
+        last_cnt = STAGES * ITERS + PIPE_DEPTH           # the last write
+        cnt = Signal(range(last_cnt + 1))
         m.d.comb += self.busy.eq(busy)
 
         with m.If(self.start):
-            m.d.sync += [busy.eq(1), inverse.eq(self.inverse), base.eq(self.base),
-                         stage.eq(0), cnt.eq(0)]
+            m.d.sync += [busy.eq(1), inverse.eq(self.inverse), base.eq(self.base), cnt.eq(0)]
         with m.Elif(busy):
             m.d.sync += cnt.eq(cnt + 1)
-            with m.If(cnt == STAGE_CYCLES - 1):
-                m.d.sync += cnt.eq(0)
-                m.d.sync += stage.eq(stage + 1)
-                with m.If(stage == 6):
-                    m.d.sync += busy.eq(0)
-        m.d.comb += self.done.eq(busy & (stage == 6) & (cnt == STAGE_CYCLES - 1))
-        m.d.comb += self.stage_done.eq(busy & (cnt == STAGE_CYCLES - 1))
+            with m.If(cnt == last_cnt):
+                m.d.sync += busy.eq(0)
 
-        # --- c0: addresses and zeta indices ------------------------------------------------
+        # --- address stage: pair n = cnt of the transform (stage n // 16), registered -------
         issue = Signal()
-        m.d.comb += issue.eq(busy & (cnt < ITERS))
-        i = cnt[:4]
+        m.d.comb += issue.eq(busy & (cnt < STAGES * ITERS))
+        stage = cnt[4:7]
+        j = cnt[:4]
         log_len = Signal(range(8))
         m.d.comb += log_len.eq(Mux(inverse, stage + 1, 7 - stage))
+        i = Signal(4)                          # pair index in the stage (ISSUE_ORDER)
+        with m.Switch(log_len):
+            for ll, order in ISSUE_ORDER.items():
+                with m.Case(ll):
+                    m.d.comb += i.eq(Cat(*(j[src] for src in order)))
         lw = Signal(range(5))                  # log2(len / 8), 0 for len <= 8
         m.d.comb += lw.eq(Mux(log_len >= 3, log_len - 3, 0))
         wa = Signal(5)
@@ -116,10 +160,6 @@ class NttUnit(wiring.Component):
                     # a = block·2·Lw + offset, b = a + Lw  (Lw = 2^v words)
                     m.d.comb += wa.eq(((i >> v) << (v + 1)) | (i & ((1 << v) - 1)))
                     m.d.comb += wb.eq((((i >> v) << (v + 1)) | (i & ((1 << v) - 1))) + (1 << v))
-        m.d.comb += [
-            self.rd0.addr.eq(base + wa),
-            self.rd1.addr.eq(base + wb),
-        ]
         # block index (coefficient j // 2len) per lane pair g = 0..3
         blk = [Signal(7, name=f"blk_{g}") for g in range(4)]
         with m.Switch(log_len):
@@ -133,22 +173,29 @@ class NttUnit(wiring.Component):
                     else:
                         m.d.comb += [blk[0].eq(2 * wa), blk[1].eq(2 * wa + 1),
                                      blk[2].eq(2 * wb), blk[3].eq(2 * wb + 1)]
+        ra = Signal(aw)
+        rb = Signal(aw)
+        m.d.sync += [ra.eq(base + wa), rb.eq(base + wb)]
+        m.d.comb += [self.rd0.addr.eq(ra), self.rd1.addr.eq(rb)]
         for g in range(4):
             # NTT: ζ index 128/len + blk;  NTT⁻¹: 256/len − 1 − blk
             zidx = Signal(7, name=f"zidx_{g}")
-            m.d.comb += zidx.eq(Mux(inverse, (256 >> log_len) - 1 - blk[g],
+            m.d.sync += zidx.eq(Mux(inverse, (256 >> log_len) - 1 - blk[g],
                                     (128 >> log_len) + blk[g]))
             m.d.comb += zeta_rd[g].addr.eq(zidx)
 
-        def control_stage(c, prev):
-            """The pipeline's control in stage ``c``: valid, log len, the two word addresses."""
+        # control down the pipeline: valid, log len, the two word addresses, last of a stage;
+        # cycle c = 0 is the one in which the read addresses are on the ports
+        ctl = [(Signal(name="v0"), Signal(range(8), name="ll0"), ra, rb, Signal(name="last0"))]
+        m.d.sync += [ctl[0][0].eq(issue), ctl[0][1].eq(log_len), ctl[0][4].eq(j == ITERS - 1)]
+        for c in range(1, PIPE_DEPTH + 1):
             regs = (Signal(name=f"v{c}"), Signal(range(8), name=f"ll{c}"),
-                    Signal(aw, name=f"a{c}"), Signal(aw, name=f"b{c}"))
-            m.d.sync += [r.eq(p) for r, p in zip(regs, prev)]
-            return regs
+                    Signal(aw, name=f"a{c}"), Signal(aw, name=f"b{c}"), Signal(name=f"last{c}"))
+            m.d.sync += [r.eq(p) for r, p in zip(regs, ctl[-1])]
+            ctl.append(regs)
 
-        # --- c1: lane operands, products ---------------------------------------------------
-        v1, ll1, a1, b1 = control_stage(1, (issue, log_len, self.rd0.addr, self.rd1.addr))
+        # --- c2: the words (read latency 2) into lane operands -----------------------------
+        ll2 = ctl[2][1]
         X, Y = self.rd0.data, self.rd1.data
         xs = [Signal(12, name=f"x_{k}") for k in range(LANES)]
         ys = [Signal(12, name=f"y_{k}") for k in range(LANES)]
@@ -161,51 +208,69 @@ class NttUnit(wiring.Component):
         }
         src = (X, Y)
 
+        xs_c = [Signal(12, name=f"xc_{k}") for k in range(LANES)]
+        ys_c = [Signal(12, name=f"yc_{k}") for k in range(LANES)]
+
         def lanes(mode):
-            m.d.comb += [xs[k].eq(src[w][j]) for k, ((w, j), _) in enumerate(perm[mode])]
-            m.d.comb += [ys[k].eq(src[w][j]) for k, (_, (w, j)) in enumerate(perm[mode])]
-        with m.If(ll1 >= 3):
+            m.d.comb += [xs_c[k].eq(src[w][j_]) for k, ((w, j_), _) in enumerate(perm[mode])]
+            m.d.comb += [ys_c[k].eq(src[w][j_]) for k, (_, (w, j_)) in enumerate(perm[mode])]
+        with m.If(ll2 >= 3):
             lanes("wide")
-        with m.Elif(ll1 == 2):
+        with m.Elif(ll2 == 2):
             lanes("len4")
         with m.Else():
             lanes("len2")
-
-        v2, ll2, a2, b2 = control_stage(2, (v1, ll1, a1, b1))
-        P = [Signal(24, name=f"p_{k}") for k in range(LANES)]
-        A2 = [Signal(12, name=f"a2_{k}") for k in range(LANES)]
+        # with a − q and b + q for the one-chain modular add and subtract of c3
+        xmq = [Signal(14, name=f"xmq_{k}") for k in range(LANES)]
+        ypq = [Signal(13, name=f"ypq_{k}") for k in range(LANES)]
         for k in range(LANES):
-            zeta = zeta_rd[k // 2].data
-            diff = mod_sub(m, ys[k], xs[k], name=f"d_{k}")      # b − a  (NTT⁻¹)
-            summ = mod_add(m, xs[k], ys[k], name=f"s_{k}")      # a + b  (NTT⁻¹)
-            mul_in = Signal(12, name=f"mi_{k}")
-            m.d.comb += mul_in.eq(Mux(inverse, diff, ys[k]))
-            m.d.sync += [P[k].eq(zeta * mul_in), A2[k].eq(Mux(inverse, summ, xs[k]))]
+            m.d.sync += [xs[k].eq(xs_c[k]), ys[k].eq(ys_c[k]),
+                         xmq[k].eq(minus_q(m, xs_c[k], name=f"xmqc_{k}")),
+                         ypq[k].eq(plus_q(m, ys_c[k], name=f"ypqc_{k}"))]
+        # ζ: ROM data at c1, registered at c2, used at c4
+        zetas = [delay(m, zeta_rd[g].data, 3, name=f"zeta_{g}") for g in range(4)]
 
-        # --- c2: Barrett -------------------------------------------------------------------
-        v3, ll3, a3, b3 = control_stage(3, (v2, ll2, a2, b2))
-        R3 = [Signal(12, name=f"r3_{k}") for k in range(LANES)]
-        A3 = [Signal(12, name=f"a3_{k}") for k in range(LANES)]
+        # --- c3: NTT⁻¹'s b − a and a + b ---------------------------------------------------
+        mul_in = [Signal(12, name=f"mi_{k}") for k in range(LANES)]
+        A4 = [Signal(12, name=f"a4_{k}") for k in range(LANES)]
         for k in range(LANES):
-            r = barrett(m, P[k], name=f"red_{k}")
-            m.d.sync += [R3[k].eq(r), A3[k].eq(A2[k])]
+            diff = mod_sub_pre(m, ys[k], ypq[k], xs[k], name=f"d_{k}")    # b − a  (NTT⁻¹)
+            summ = mod_add_pre(m, xs[k], xmq[k], ys[k], name=f"s_{k}")    # a + b  (NTT⁻¹)
+            m.d.sync += [mul_in[k].eq(Mux(inverse, diff, ys[k])),
+                         A4[k].eq(Mux(inverse, summ, xs[k]))]
 
-        # --- c3: butterfly outputs ---------------------------------------------------------
-        v4, ll4, a4, b4 = control_stage(4, (v3, ll3, a3, b3))
+        # --- c4: products; c5..c7: Barrett --------------------------------------------------
+        R8 = []
+        A8 = []
+        for k in range(LANES):
+            P = Signal(24, name=f"p_{k}")
+            m.d.sync += P.eq(zetas[k // 2] * mul_in[k])
+            R8.append(barrett_pipe(m, P, name=f"red_{k}"))
+            A7 = delay(m, A4[k], BARRETT_STAGES, name=f"a_{k}")
+            A8k = [Signal(12, name=f"a8_{k}"), Signal(14, name=f"a8m_{k}"), Signal(13, name=f"a8p_{k}")]
+            m.d.sync += [A8k[0].eq(A7), A8k[1].eq(minus_q(m, A7, name=f"a7m_{k}")),
+                         A8k[2].eq(plus_q(m, A7, name=f"a7p_{k}"))]
+            A8.append(A8k)
+
+        # --- c8: butterfly outputs ---------------------------------------------------------
         OX = [Signal(12, name=f"ox_{k}") for k in range(LANES)]
         OY = [Signal(12, name=f"oy_{k}") for k in range(LANES)]
         for k in range(LANES):
-            plus = mod_add(m, A3[k], R3[k], name=f"ap_{k}")     # a + ζb
-            minus = mod_sub(m, A3[k], R3[k], name=f"am_{k}")    # a − ζb
-            m.d.sync += [OX[k].eq(Mux(inverse, A3[k], plus)),
-                         OY[k].eq(Mux(inverse, R3[k], minus))]
+            a, a_mq, a_pq = A8[k]
+            plus = mod_add_pre(m, a, a_mq, R8[k], name=f"ap_{k}")     # a + ζb
+            minus = mod_sub_pre(m, a, a_pq, R8[k], name=f"am_{k}")    # a − ζb
+            m.d.sync += [OX[k].eq(Mux(inverse, a, plus)),
+                         OY[k].eq(Mux(inverse, R8[k], minus))]
 
-        # --- c4: back to words, write ------------------------------------------------------
+        # --- c9: back to words, write ------------------------------------------------------
+        vD, llD, aD, bD, lastD = ctl[PIPE_DEPTH]
         W = (self.wr0.data, self.wr1.data)
-        for mode, cond in (("wide", ll4 >= 3), ("len4", ll4 == 2), ("len2", ll4 == 1)):
+        for mode, cond in (("wide", llD >= 3), ("len4", llD == 2), ("len2", llD == 1)):
             with m.If(cond):
                 for k, ((wx, jx), (wy, jy)) in enumerate(perm[mode]):
                     m.d.comb += [W[wx][jx].eq(OX[k]), W[wy][jy].eq(OY[k])]
-        m.d.comb += [self.wr0.en.eq(v4), self.wr1.en.eq(v4), self.wr0.addr.eq(a4),
-                     self.wr1.addr.eq(b4)]
+        m.d.comb += [self.wr0.en.eq(vD), self.wr1.en.eq(vD), self.wr0.addr.eq(aD),
+                     self.wr1.addr.eq(bD),
+                     self.stage_done.eq(vD & lastD),
+                     self.done.eq(busy & (cnt == last_cnt))]
         return m

@@ -7,6 +7,10 @@ A polynomial is 32 words at a base that is a multiple of 32; word ``w`` of it li
 differ in exactly one bit, so they always fall in different banks: the two reads and the two
 writes of a butterfly cycle never meet in one bank, and each bank is a simple dual-port memory
 (one write, one synchronous read), which yosys maps to DP16KD block RAM.
+
+Each bank's read data goes straight into a register (read latency 2): a DP16KD's output
+arrives ≈ 6 ns after the clock (speed 6), which leaves no room for the bank multiplexer and
+a client's logic in the same cycle at 100 MHz.
 """
 
 from amaranth.hdl import Module, Signal, Mux
@@ -27,8 +31,9 @@ def bank_of(addr):
 class WorkMemory(wiring.Component):
     """Two-bank polynomial memory (see the module docstring).
 
-    Reads are synchronous (``data`` one cycle after ``addr``) and not transparent: a word
-    written in the cycle it is read returns its old value. ``rd0`` always gets its word;
+    Reads take two cycles (``data`` two cycles after ``addr``: the block RAM, then a
+    register) and are not transparent: a word written in the cycle it is read returns its
+    old value. ``rd0`` always gets its word;
     ``rd1`` gets its word when its bank differs from ``rd0``'s (the NTT unit's pairs). A write
     on ``wr0`` always happens; one on ``wr1`` when its bank differs from ``wr0``'s (or
     ``wr0`` is idle).
@@ -73,7 +78,8 @@ class WorkMemory(wiring.Component):
         b_w0 = bank(self.wr0.addr, "bank_w0")
         b_w1 = bank(self.wr1.addr, "bank_w1")
         b_r0_q = Signal()                        # bank of rd0's word, aligned with the data
-        m.d.sync += b_r0_q.eq(b_r0)
+        b_r0_1 = Signal()
+        m.d.sync += [b_r0_1.eq(b_r0), b_r0_q.eq(b_r0_1)]
 
         data = []
         for k in range(2):
@@ -89,7 +95,9 @@ class WorkMemory(wiring.Component):
                 wp.addr.eq(Mux(w0_here, self.wr0.addr[1:], self.wr1.addr[1:])),
                 wp.data.eq(Mux(w0_here, self.wr0.data, self.wr1.data)),
             ]
-            data.append(rp.data)
+            q = Signal(PolyWord, name=f"data_bank{k}")       # the block RAM's output register
+            m.d.sync += q.eq(rp.data)
+            data.append(q)
         m.d.comb += [
             self.rd0.data.eq(Mux(b_r0_q, data[1], data[0])),
             self.rd1.data.eq(Mux(b_r0_q, data[0], data[1])),
