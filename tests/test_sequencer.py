@@ -223,7 +223,7 @@ def test_mlkem_programs():
     """The ML-KEM engine's programs on the sequencer: every unit launched in order with its
     parameters, at the model's cycles (the noise track answering as a ``done`` level)."""
     from hdl.mlkem.engine import NOISE_PROGRAM, PROGRAM, UNITS
-    latency = {"hash": 6, "prf": 6, "ntt": 5, "bmul": 4, "fp": 3, "noise": 20}
+    latency = {"hash": 6, "prf": 6, "ntt": 5, "nttq": 4, "bmul": 4, "fp": 3, "noise": 20}
     for program, units in ((PROGRAM, UNITS), (NOISE_PROGRAM, {"prf": UNITS["prf"]})):
         dut = Sequencer(program=program, units=units)
         aborted, full = simulate(dut, latency, abort_at=30)

@@ -42,11 +42,14 @@ NR_E = (0, 32, 64)
 
 #: The launch ports of the request sequencer's units (:mod:`hdl.sequencer`). ``hash`` runs J
 #: and G in the sponge, ``prf`` a PRF job with the CBD sampler taking its output, ``noise`` the
-#: noise track (a second sequencer running :data:`NOISE_PROGRAM`).
+#: noise track (a second sequencer running :data:`NOISE_PROGRAM`). ``ntt`` and ``nttq`` both
+#: launch the NTT unit: ``ntt`` is done when the transform is written, ``nttq`` as soon as its
+#: last read is issued (the next transform, of another polynomial, then overlaps its drain).
 UNITS = {
     "hash": launch_signature({"kind": 2}, ready=True),
     "prf": launch_signature({"n": 3, "eta3": 1, "base": AW}, ready=True),
     "ntt": launch_signature({"base": AW, "inverse": 1}),
+    "nttq": launch_signature({"base": AW, "inverse": 1}),
     "bmul": launch_signature({n: AW for n in ("a0", "a1", "b0", "b1", "dst")}),
     "fp": launch_signature({"mode": 2, "wbase": AW, "nbase": AW, "cbase": CHUNK_ADDR_BITS}),
     "noise": launch_signature(),
@@ -56,8 +59,8 @@ UNITS = {
 #: after its last step K is offered.
 PROGRAM = [
     Fire("hash", kind=JOB_J),                 # K̄ = J(z ‖ c), in the background
-    Run("ntt", base=WR_U[0], inverse=0),      # û = NTT(Decompress_du(c1))
-    Run("ntt", base=WR_U[1], inverse=0),
+    Run("nttq", base=WR_U[0], inverse=0),     # û = NTT(Decompress_du(c1))
+    Run("ntt", base=WR_U[1], inverse=0),      # (starts while NTT(u0) drains)
     Run("bmul", a0=KR_S[0], a1=KR_S[1], b0=WR_U[0], b1=WR_U[1], dst=WR_W),   # ŝᵀ ∘ û
     Run("ntt", base=WR_W, inverse=1),         # NTT⁻¹ (scale 128⁻¹ in the pass)
     Run("fp", mode=PASS_DEC, wbase=WR_W, nbase=0, cbase=0),   # m' = Encode1(Compress1(v − w))
@@ -66,7 +69,7 @@ PROGRAM = [
     Run("prf", n=1, eta3=1, base=WR_U[1]),    # y[1]
     Fire("noise"),                            # e1[0], e1[1], e2 = CBD2(PRF(r, 2..4)) → noise
                                               # memory, in the background (NOISE_PROGRAM)
-    Run("ntt", base=WR_U[0], inverse=0),      # ŷ
+    Run("nttq", base=WR_U[0], inverse=0),     # ŷ
     Run("ntt", base=WR_U[1], inverse=0),
     Join("noise"),                            # the noise is sampled (long before)
     Run("bmul", a0=KR_A(0, 0), a1=KR_A(1, 0), b0=WR_U[0], b1=WR_U[1], dst=WR_ACC[0]),
@@ -74,8 +77,8 @@ PROGRAM = [
     Run("bmul", a0=KR_A(0, 1), a1=KR_A(1, 1), b0=WR_U[0], b1=WR_U[1], dst=WR_ACC[1]),
                                               # Σ_j Â[j][1] ∘ ŷ[j]
     Run("bmul", a0=KR_T[0], a1=KR_T[1], b0=WR_U[0], b1=WR_U[1], dst=WR_ACC[2]),  # t̂ᵀ ∘ ŷ
-    Run("ntt", base=WR_ACC[0], inverse=1),
-    Run("ntt", base=WR_ACC[1], inverse=1),
+    Run("nttq", base=WR_ACC[0], inverse=1),
+    Run("nttq", base=WR_ACC[1], inverse=1),
     Run("ntt", base=WR_ACC[2], inverse=1),
     Run("fp", mode=PASS_U, wbase=WR_ACC[0], nbase=NR_E[0], cbase=0),   # Compress10(u[0]) vs c1
     Run("fp", mode=PASS_U, wbase=WR_ACC[1], nbase=NR_E[1], cbase=32),
@@ -266,7 +269,7 @@ class MlKemEngine(wiring.Component):
         cbd_to_wr = Signal()
         cbd_to_nr = Signal()
         m.d.comb += [
-            wr_r0.addr.eq(Mux(ntt.busy, ntt.rd0.addr, Mux(bm.busy, bm.rd_b.addr, fp.rd_w.addr))),
+            wr_r0.addr.eq(Mux(ntt.reading, ntt.rd0.addr, Mux(bm.busy, bm.rd_b.addr, fp.rd_w.addr))),
             wr_r1.addr.eq(ntt.rd1.addr),
             ntt.rd0.data.eq(wr_r0.data),
             ntt.rd1.data.eq(wr_r1.data),
@@ -324,8 +327,14 @@ class MlKemEngine(wiring.Component):
             cbd.start.eq(prf_go),
             cbd.eta3.eq(seq.prf.eta3 | noise.prf.eta3),
             cbd.base.eq(seq.prf.base | noise.prf.base),
-            ntt.start.eq(seq.ntt.start), ntt.base.eq(seq.ntt.base),
-            ntt.inverse.eq(seq.ntt.inverse), seq.ntt.done.eq(ntt.done),
+            # a transform launched on ``nttq`` is done for the program when its last read is
+            # issued: the next (independent) transform starts while it drains, and only the
+            # last of such a run reports ``done``
+            ntt.start.eq(seq.ntt.start | seq.nttq.start),
+            ntt.base.eq(seq.ntt.base | seq.nttq.base),
+            ntt.inverse.eq(seq.ntt.inverse | seq.nttq.inverse),
+            ntt.quiet.eq(seq.nttq.start),
+            seq.ntt.done.eq(ntt.done), seq.nttq.done.eq(ntt.issued),
             bm.start.eq(seq.bmul.start), bm.a0.eq(seq.bmul.a0), bm.a1.eq(seq.bmul.a1),
             bm.b0.eq(seq.bmul.b0), bm.b1.eq(seq.bmul.b1), bm.dst.eq(seq.bmul.dst),
             seq.bmul.done.eq(bm.done),

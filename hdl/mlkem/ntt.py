@@ -81,14 +81,24 @@ class NttUnit(wiring.Component):
     Timing: ``start`` (one cycle, with ``inverse`` and ``base``) → ``done`` (one-cycle pulse)
     after :data:`NTT_CYCLES` = 123 cycles, for every input. ``stage_done`` pulses in the cycle
     the last write of each stage is presented (the memory holds that stage's result after
-    the clock edge, and no write of the next stage has happened yet). ``base`` and
-    ``inverse`` are sampled at ``start``.
+    the clock edge, and no write of the next stage has happened yet). ``base``, ``inverse``
+    and ``quiet`` are sampled at ``start``, which is taken when the unit is idle or in the
+    cycle after ``issued``.
 
     Members
     -------
-    start : ``In(1)``, inverse : ``In(1)``, base : ``In(addr_width)``
-        Start a transform of the polynomial at words ``base .. base+31``.
-    busy : ``Out(1)``, done : ``Out(1)``, stage_done : ``Out(1)``
+    start : ``In(1)``, inverse : ``In(1)``, base : ``In(addr_width)``, quiet : ``In(1)``
+        Start a transform of the polynomial at words ``base .. base+31`` (``quiet``: its
+        last write does not pulse ``done``).
+    busy : ``Out(1)``
+        A transform is being issued or written.
+    reading : ``Out(1)``
+        The read ports carry an address this cycle (the memory's read port is the unit's).
+    issued : ``Out(1)``
+        A pulse one cycle before the transform's last read address: a ``start`` in the next
+        cycle begins another transform (of an independent polynomial) with no idle cycle,
+        while this one's pipeline drains.
+    done : ``Out(1)``, stage_done : ``Out(1)``
     rd0, rd1 : ``Out(read_port_signature(addr_width, PolyWord))``
         Two read ports of the work memory, latency 2 (``data`` two cycles after ``addr``:
         the block RAM and its output register).
@@ -100,8 +110,9 @@ class NttUnit(wiring.Component):
         check_addr_width(addr_width)
         self._addr_width = addr_width
         super().__init__({
-            "start": In(1), "inverse": In(1), "base": In(addr_width),
-            "busy": Out(1), "done": Out(1), "stage_done": Out(1),
+            "start": In(1), "inverse": In(1), "base": In(addr_width), "quiet": In(1),
+            "busy": Out(1), "reading": Out(1), "issued": Out(1), "done": Out(1),
+            "stage_done": Out(1),
             "rd0": Out(read_port_signature(addr_width, PolyWord)),
             "rd1": Out(read_port_signature(addr_width, PolyWord)),
             "wr0": Out(write_port_signature(addr_width, PolyWord)),
@@ -124,23 +135,26 @@ class NttUnit(wiring.Component):
             m.submodules[f"zeta_rom{c}"] = rom
             zeta_rd += [rom.read_port(), rom.read_port()]
 
-        busy = Signal()
-        inverse = Signal()
+        issuing = Signal()
+        inverse = Signal()                     # of the transform being issued
+        quiet = Signal()
         base = Signal(aw)
-        last_cnt = STAGES * ITERS + PIPE_DEPTH           # the last write
-        cnt = Signal(range(last_cnt + 1))
-        m.d.comb += self.busy.eq(busy)
+        last_issue = STAGES * ITERS - 1
+        cnt = Signal(range(last_issue + 1))
 
         with m.If(self.start):
-            m.d.sync += [busy.eq(1), inverse.eq(self.inverse), base.eq(self.base), cnt.eq(0)]
-        with m.Elif(busy):
+            m.d.sync += [issuing.eq(1), inverse.eq(self.inverse), base.eq(self.base),
+                         quiet.eq(self.quiet), cnt.eq(0)]
+        with m.Elif(issuing):
             m.d.sync += cnt.eq(cnt + 1)
-            with m.If(cnt == last_cnt):
-                m.d.sync += busy.eq(0)
+            with m.If(cnt == last_issue):
+                m.d.sync += issuing.eq(0)
+        # the next transform may start in the cycle of this one's last issue
+        m.d.comb += self.issued.eq(issuing & (cnt == last_issue - 1))
 
         # --- address stage: pair n = cnt of the transform (stage n // 16), registered -------
         issue = Signal()
-        m.d.comb += issue.eq(busy & (cnt < STAGES * ITERS))
+        m.d.comb += issue.eq(issuing)
         stage = cnt[4:7]
         j = cnt[:4]
         log_len = Signal(range(8))
@@ -184,15 +198,23 @@ class NttUnit(wiring.Component):
                                     (128 >> log_len) + blk[g]))
             m.d.comb += zeta_rd[g].addr.eq(zidx)
 
-        # control down the pipeline: valid, log len, the two word addresses, last of a stage;
-        # cycle c = 0 is the one in which the read addresses are on the ports
-        ctl = [(Signal(name="v0"), Signal(range(8), name="ll0"), ra, rb, Signal(name="last0"))]
-        m.d.sync += [ctl[0][0].eq(issue), ctl[0][1].eq(log_len), ctl[0][4].eq(j == ITERS - 1)]
+        # control down the pipeline: valid, log len, the two word addresses, last pair of a
+        # stage, last pair of a transform that reports done, NTT⁻¹; cycle c = 0 is the one in
+        # which the read addresses are on the ports (transforms may follow one another)
+        def ctl_regs(c):
+            return (Signal(name=f"v{c}"), Signal(range(8), name=f"ll{c}"),
+                    Signal(aw, name=f"a{c}"), Signal(aw, name=f"b{c}"),
+                    Signal(name=f"last{c}"), Signal(name=f"end{c}"), Signal(name=f"inv{c}"))
+        first = ctl_regs(0)
+        m.d.sync += [first[0].eq(issue), first[1].eq(log_len), first[4].eq(j == ITERS - 1),
+                     first[5].eq(issue & (cnt == last_issue) & ~quiet), first[6].eq(inverse)]
+        ctl = [(first[0], first[1], ra, rb, first[4], first[5], first[6])]
         for c in range(1, PIPE_DEPTH + 1):
-            regs = (Signal(name=f"v{c}"), Signal(range(8), name=f"ll{c}"),
-                    Signal(aw, name=f"a{c}"), Signal(aw, name=f"b{c}"), Signal(name=f"last{c}"))
+            regs = ctl_regs(c)
             m.d.sync += [r.eq(p) for r, p in zip(regs, ctl[-1])]
             ctl.append(regs)
+        m.d.comb += [self.reading.eq(ctl[0][0]),
+                     self.busy.eq(issuing | Cat(*(c[0] for c in ctl)).any())]
 
         # --- c2: the words (read latency 2) into lane operands -----------------------------
         ll2 = ctl[2][1]
@@ -236,8 +258,8 @@ class NttUnit(wiring.Component):
         for k in range(LANES):
             diff = mod_sub_pre(m, ys[k], ypq[k], xs[k], name=f"d_{k}")    # b − a  (NTT⁻¹)
             summ = mod_add_pre(m, xs[k], xmq[k], ys[k], name=f"s_{k}")    # a + b  (NTT⁻¹)
-            m.d.sync += [mul_in[k].eq(Mux(inverse, diff, ys[k])),
-                         A4[k].eq(Mux(inverse, summ, xs[k]))]
+            m.d.sync += [mul_in[k].eq(Mux(ctl[3][6], diff, ys[k])),
+                         A4[k].eq(Mux(ctl[3][6], summ, xs[k]))]
 
         # --- c4: products; c5..c7: Barrett --------------------------------------------------
         R8 = []
@@ -259,11 +281,11 @@ class NttUnit(wiring.Component):
             a, a_mq, a_pq = A8[k]
             plus = mod_add_pre(m, a, a_mq, R8[k], name=f"ap_{k}")     # a + ζb
             minus = mod_sub_pre(m, a, a_pq, R8[k], name=f"am_{k}")    # a − ζb
-            m.d.sync += [OX[k].eq(Mux(inverse, a, plus)),
-                         OY[k].eq(Mux(inverse, R8[k], minus))]
+            m.d.sync += [OX[k].eq(Mux(ctl[8][6], a, plus)),
+                         OY[k].eq(Mux(ctl[8][6], R8[k], minus))]
 
         # --- c9: back to words, write ------------------------------------------------------
-        vD, llD, aD, bD, lastD = ctl[PIPE_DEPTH]
+        vD, llD, aD, bD, lastD, endD, _ = ctl[PIPE_DEPTH]
         W = (self.wr0.data, self.wr1.data)
         for mode, cond in (("wide", llD >= 3), ("len4", llD == 2), ("len2", llD == 1)):
             with m.If(cond):
@@ -272,5 +294,5 @@ class NttUnit(wiring.Component):
         m.d.comb += [self.wr0.en.eq(vD), self.wr1.en.eq(vD), self.wr0.addr.eq(aD),
                      self.wr1.addr.eq(bD),
                      self.stage_done.eq(vD & lastD),
-                     self.done.eq(busy & (cnt == last_cnt))]
+                     self.done.eq(vD & endD)]
         return m
