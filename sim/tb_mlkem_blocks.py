@@ -2,8 +2,8 @@
 tests/test_mlkem_rtl.py: an ``NttUnit`` with ports ``ntt_*``, a ``BaseMulUnit`` with
 ``bm_*``, a ``RejectionSampler`` with ``rej_*`` and a ``CbdSampler`` with ``cbd_*``).
 
-The bench owns the coefficient memory (read latency 2, read-before-write, two write
-ports) and compares the NTT / NTT⁻¹ state after every stage with
+The bench owns the coefficient memory as the engine's work memory behaves (read latency
+2, writes landing a cycle later, read-before-write, two write ports) and compares the NTT / NTT⁻¹ state after every stage with
 :func:`golden.mlkem.ntt_stage` / :func:`golden.mlkem.intt_stage`, the base multiplier with
 :func:`golden.mlkem.multiply_ntts`, and the samplers' output with
 :func:`golden.mlkem.sample_ntt` / :func:`golden.mlkem.cbd_from_bytes` (random input stalls).
@@ -51,10 +51,12 @@ async def clock_unit(tb, start, reads, writes, done, *, cycles, each_cycle=None)
     """Clock a unit launched by ``start`` (dropped after the first edge) while the bench
     acts as its memories: every read port — ``(data, addr, mem)`` — gets the word it
     addressed two cycles before (read latency 2: the block RAM and its output register),
-    every write port — ``(en, addr, data, mem)`` — writes. ``each_cycle`` runs after the
-    writes of each cycle. Returns the cycle of ``done``."""
+    every write port — ``(en, addr, data, mem)`` — writes, landing a cycle later (the work
+    memory's write register). ``each_cycle`` runs after the writes of each cycle. Returns
+    the cycle of ``done``."""
     data = [0] * len(reads)
     pending = [0] * len(reads)
+    landing = []                         # writes presented in the previous cycle
     for cycle in range(cycles):
         await RisingEdge(tb.clk)
         start.value = 0
@@ -63,9 +65,13 @@ async def clock_unit(tb, start, reads, writes, done, *, cycles, each_cycle=None)
         await ReadOnly()
         data = pending
         pending = [mem[value(addr)] for _, addr, mem in reads]
-        for en, addr, wdata, mem in writes:
-            if value(en):
-                mem[value(addr)] = value(wdata)
+        for mem, a, d in landing:
+            mem[a] = d
+        landing = [(mem, value(addr), value(wdata)) for en, addr, wdata, mem in writes
+                   if value(en)]
+        if value(done):                  # the unit's last write lands in the next cycle
+            for mem, a, d in landing:
+                mem[a] = d
         if each_cycle:
             each_cycle()
         if value(done):
@@ -86,9 +92,13 @@ async def test_ntt_every_stage(dut):
         expected = f
         stage = 0
 
+        landed = [False]                 # a stage's last write has landed (a cycle later)
+
         def check_stage():
             nonlocal expected, stage
-            if value(dut.ntt_stage_done):
+            now = landed[0] or (value(dut.ntt_stage_done) and value(dut.ntt_done))
+            landed[0] = bool(value(dut.ntt_stage_done)) and not value(dut.ntt_done)
+            if now:
                 expected = (mlkem.intt_stage if inverse else mlkem.ntt_stage)(expected, stage)
                 got = poly_of(mem, 32)
                 if CORRUPT and stage == 3:

@@ -135,14 +135,17 @@ def test_barrett_pipe():
 
 
 async def _ntt_run(ctx, dut, mem, base, inverse):
-    """Run the NTT unit once on ``mem[base:base+32]``, the bench acting as its memory (read
-    latency 2: the block RAM and its output register; read-before-write); → (cycles, the
+    """Run the NTT unit once on ``mem[base:base+32]``, the bench acting as its memory as the
+    engine's work memory behaves (read latency 2: the block RAM and its output register;
+    writes land a cycle after they are presented; read-before-write); → (cycles, the
     polynomial after each stage)."""
     ctx.set(dut.start, 1)
     ctx.set(dut.inverse, inverse)
     ctx.set(dut.base, base)
     cycles, stages = 0, []
     pending = (0, 0)                     # the words read in the previous cycle
+    write = None                         # the write presented in the previous cycle
+    snapshot = False
     while True:
         ra0, ra1 = ctx.get(dut.rd0.addr), ctx.get(dut.rd1.addr)
         we = ctx.get(dut.wr0.en)
@@ -156,11 +159,15 @@ async def _ntt_run(ctx, dut, mem, base, inverse):
         ctx.set(dut.rd0.data.as_value(), pending[0])
         ctx.set(dut.rd1.data.as_value(), pending[1])
         pending = (mem[ra0], mem[ra1])
-        if we:
-            mem[wa0], mem[wa1] = wd0, wd1
-        if sd:
+        if write:                        # the work memory's write register
+            mem[write[0]], mem[write[1]] = write[2], write[3]
+        write = (wa0, wa1, wd0, wd1) if we else None
+        if snapshot:
             stages.append(words_poly(mem, base))
+        snapshot = sd
         if done:
+            mem[write[0]], mem[write[1]] = write[2], write[3]
+            stages.append(words_poly(mem, base))
             return cycles, stages
 
 
@@ -180,6 +187,7 @@ def test_ntt_back_to_back():
         ctx.set(dut.base, 0)
         ctx.set(dut.quiet, 1)
         pending = (0, 0)
+        write = None
         cycle = 0
         dones = []
         while True:
@@ -202,9 +210,11 @@ def test_ntt_back_to_back():
             ctx.set(dut.rd0.data.as_value(), pending[0])
             ctx.set(dut.rd1.data.as_value(), pending[1])
             pending = (mem[ra0], mem[ra1])
-            if we:
-                mem[wa0], mem[wa1] = wd0, wd1
+            if write:                                      # the write register
+                mem[write[0]], mem[write[1]] = write[2], write[3]
+            write = (wa0, wa1, wd0, wd1) if we else None
             if dones:
+                mem[write[0]], mem[write[1]] = write[2], write[3]
                 break
         log["dones"] = dones
 
@@ -218,11 +228,12 @@ def test_ntt_back_to_back():
 def test_ntt_issue_order():
     """With ISSUE_ORDER the stages follow each other without a bubble: every pair a stage
     reads was written by the previous stage in an earlier cycle; every stage touches each
-    word once. In the natural order a 9-deep pipeline would read words not yet written."""
+    word once. In the natural order a pipeline of 9 and a write register would read words
+    not yet written."""
     from hdl.mlkem import ntt
     for inverse in (0, 1):
         assert ntt.stage_hazard_free(inverse)
-        assert not ntt.stage_hazard_free(inverse, depth=ntt.PIPE_DEPTH + 1)
+        assert not ntt.stage_hazard_free(inverse, depth=ntt.PIPE_DEPTH + ntt.WRITE_LATENCY + 1)
         for s in range(7):
             words = sorted(w for pair in ntt.stage_pairs(s, inverse) for w in pair)
             assert words == list(range(32))
@@ -982,6 +993,7 @@ def test_work_memory():
             await ctx.tick()
         ctx.set(dut.wr0.en, 0)
         ctx.set(dut.wr1.en, 0)
+        await ctx.tick()                                 # the last write lands
         prev = None                                      # the pair addressed a cycle ago
         for a, b in rng.sample(pairs, 200) + [(0, 1)]:
             ctx.set(dut.rd0.addr, b)

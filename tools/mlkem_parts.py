@@ -11,18 +11,21 @@ keeps the memories. Used by ``tools.gen`` only (synthesis); the units' benches a
 """
 
 from amaranth.hdl import Module, Mux, unsigned
-from amaranth.lib import memory, wiring
+from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hdl.mlkem.arith import PolyWord
 from hdl.mlkem.basemul import BaseMulUnit
 from hdl.mlkem.engine import AW
 from hdl.mlkem.finalpass import FinalPass
+from hdl.mlkem.hashjobs import HashJobs
+from hdl.mlkem.samplers import CbdSampler, RejectionSampler
 from hdl.mlkem.intake import CHUNK_ADDR_BITS, CT_ADDR_BITS, CT_WORDS, DEC10_BITS
 from hdl.mlkem.ntt import NttUnit
 from hdl.mlkem.workmem import WorkMemory
+from hdl.sponge import SpongeIn
 
-__all__ = ["NttPart", "BaseMulPart", "FinalPassPart"]
+__all__ = ["NttPart", "BaseMulPart", "FinalPassPart", "HashPart"]
 
 
 def _load_ports():
@@ -129,5 +132,54 @@ class FinalPassPart(wiring.Component):
         return m
 
 
+class HashPart(wiring.Component):
+    """``HashJobs`` (the engine's sponge and its job runner) with both samplers writing the
+    key and work memories, and the ct memory J reads, wired as in the engine."""
+
+    def __init__(self):
+        super().__init__({"go": In(1), "kind": In(2), "n": In(3), "done": Out(1),
+                          "rho": In(256), "z": In(256), "h": In(256), "m_prime": In(256),
+                          "k_bar": Out(256), "k_prime": Out(256),
+                          "key_sel": In(1), "key_i": In(stream.Signature(SpongeIn)),
+                          "key_o": Out(stream.Signature(64)), "key_stop": In(1),
+                          "rej_start": In(1), "cbd_start": In(1), "eta3": In(1),
+                          "ctld_en": In(1), "ctld_data": In(64), **_load_ports()})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.hj = hj = HashJobs(rounds_per_cycle=1)
+        m.submodules.rej = rej = RejectionSampler(addr_width=AW)
+        m.submodules.cbd = cbd = CbdSampler(addr_width=AW)
+        m.submodules.kr = kr = memory.Memory(shape=PolyWord, depth=256, init=[])
+        kr_w, kr_r = kr.write_port(), kr.read_port()
+        m.submodules.wr = wr = WorkMemory(depth=192)
+        m.submodules.ctm = ctm = memory.Memory(shape=unsigned(64), depth=CT_WORDS, init=[])
+        ctm_w, ctm_r = ctm.write_port(), ctm.read_port()
+        wiring.connect(m, wiring.flipped(self.key_i), hj.key_i)
+        wiring.connect(m, hj.key_o, wiring.flipped(self.key_o))
+        m.d.comb += [
+            hj.go.eq(self.go), hj.kind.eq(self.kind), hj.n.eq(self.n), self.done.eq(hj.done),
+            hj.rho.eq(self.rho), hj.z.eq(self.z), hj.h.eq(self.h), hj.m_prime.eq(self.m_prime),
+            self.k_bar.eq(hj.k_bar), self.k_prime.eq(hj.k_prime),
+            hj.key_sel.eq(self.key_sel), hj.key_stop.eq(self.key_stop),
+            ctm_w.en.eq(self.ctld_en), ctm_w.addr.eq(self.ld_addr[:CT_ADDR_BITS]),
+            ctm_w.data.eq(self.ctld_data),
+            ctm_r.addr.eq(hj.rd_ct.addr), hj.rd_ct.data.eq(ctm_r.data),
+            rej.i.payload.eq(hj.sampler.payload), cbd.i.payload.eq(hj.sampler.payload),
+            rej.i.valid.eq(hj.sampler.valid & hj.xof), cbd.i.valid.eq(hj.sampler.valid & ~hj.xof),
+            hj.sampler.ready.eq(Mux(hj.xof, rej.i.ready, cbd.i.ready)),
+            hj.sampler_stop.eq(rej.stop | cbd.stop), hj.sampler_done.eq(rej.done | cbd.done),
+            rej.start.eq(self.rej_start), rej.base.eq(self.ld_addr),
+            cbd.start.eq(self.cbd_start), cbd.eta3.eq(self.eta3), cbd.base.eq(self.ld_addr),
+            kr_w.en.eq(rej.wr.en | self.ld_en), kr_w.addr.eq(Mux(rej.wr.en, rej.wr.addr, self.ld_addr)),
+            kr_w.data.eq(Mux(rej.wr.en, rej.wr.data, self.ld_data)),
+            kr_r.addr.eq(self.rb_addr),
+            wr.wr0.en.eq(cbd.wr.en), wr.wr0.addr.eq(cbd.wr.addr), wr.wr0.data.eq(cbd.wr.data),
+            wr.rd0.addr.eq(self.rb_addr), self.rb_data.eq(wr.rd0.data.as_value() ^ kr_r.data.as_value()),
+        ]
+        return m
+
+
 #: The parts by their design names in ``tools.gen``.
-DESIGNS = {"mlkem_ntt": NttPart, "mlkem_basemul": BaseMulPart, "mlkem_finalpass": FinalPassPart}
+DESIGNS = {"mlkem_ntt": NttPart, "mlkem_basemul": BaseMulPart, "mlkem_finalpass": FinalPassPart,
+           "mlkem_hash": HashPart}

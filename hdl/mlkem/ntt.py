@@ -14,7 +14,8 @@ from hdl.mlkem.arith import (check_addr_width, LANES, WORDS, PolyWord, BARRETT_S
                              mod_add_pre, mod_sub_pre, minus_q, plus_q, barrett_pipe, delay)
 from hdl.stream_util import read_port_signature, write_port_signature
 
-__all__ = ["NttUnit", "NTT_CYCLES", "PIPE_DEPTH", "ISSUE_ORDER", "stage_pairs", "stage_hazard_free"]
+__all__ = ["NttUnit", "NTT_CYCLES", "PIPE_DEPTH", "WRITE_LATENCY", "ISSUE_ORDER", "stage_pairs",
+           "stage_hazard_free"]
 
 ITERS = WORDS // 2                      # 16 word pairs per stage
 STAGES = 7
@@ -25,10 +26,14 @@ NTT_CYCLES = STAGES * ITERS + PIPE_DEPTH + 2   # start pulse → done pulse, bot
 #: bit ``ISSUE_ORDER[log_len][b]`` of the stage's issue counter. With these orders every pair a
 #: stage reads was written by the previous stage at least one cycle before (the pipeline is
 #: ``PIPE_DEPTH`` deep), so the stages follow one another without a bubble
-#: (:func:`stage_hazard_free` checks it); in the natural order the deepest pipeline
-#: that allows this is 7.
-ISSUE_ORDER = {7: (0, 3, 1, 2), 6: (0, 3, 1, 2), 5: (0, 2, 1, 3),
+#: (:func:`stage_hazard_free` checks it, for the pipeline and the memory's write latency);
+#: in the natural order the deepest pipeline that allows this is 7.
+ISSUE_ORDER = {7: (0, 3, 1, 2), 6: (1, 3, 0, 2), 5: (1, 2, 0, 3),
                4: (0, 1, 2, 3), 3: (0, 1, 2, 3), 2: (0, 1, 2, 3), 1: (0, 1, 2, 3)}
+
+#: Cycles from a pair's write being presented to the memory holding it: the engine's work
+#: memory registers its writes (:class:`hdl.mlkem.workmem.WorkMemory`).
+WRITE_LATENCY = 1
 
 
 def stage_log_len(stage, inverse):
@@ -49,9 +54,10 @@ def stage_pairs(stage, inverse):
     return out
 
 
-def stage_hazard_free(inverse, depth=PIPE_DEPTH):
+def stage_hazard_free(inverse, depth=PIPE_DEPTH + WRITE_LATENCY):
     """Whether, with no bubble between stages, every word a stage reads was written by the
-    previous stage in an earlier cycle (reads are not transparent)."""
+    previous stage (``depth`` cycles after its read address, in the memory at the end of
+    that cycle) in an earlier cycle (reads are not transparent)."""
     for s in range(STAGES - 1):
         written = {}
         for n, (a, b) in enumerate(stage_pairs(s, inverse)):

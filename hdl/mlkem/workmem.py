@@ -10,7 +10,9 @@ writes of a butterfly cycle never meet in one bank, and each bank is a simple du
 
 Each bank's read data goes straight into a register (read latency 2): a DP16KD's output
 arrives ≈ 6 ns after the clock (speed 6), which leaves no room for the bank multiplexer and
-a client's logic in the same cycle at 100 MHz.
+a client's logic in the same cycle at 100 MHz. Writes are registered after the bank
+steering (they take effect one cycle after they are presented), so the block RAM's write
+inputs come from flip-flops too.
 """
 
 from amaranth.hdl import Module, Signal, Mux
@@ -32,8 +34,8 @@ class WorkMemory(wiring.Component):
     """Two-bank polynomial memory (see the module docstring).
 
     Reads take two cycles (``data`` two cycles after ``addr``: the block RAM, then a
-    register) and are not transparent: a word written in the cycle it is read returns its
-    old value. ``rd0`` always gets its word;
+    register). A write presented in cycle ``t`` lands at the end of cycle ``t + 1``; a read
+    addressed in cycle ``t + 1`` or earlier returns the old value. ``rd0`` always gets its word;
     ``rd1`` gets its word when its bank differs from ``rd0``'s (the NTT unit's pairs). A write
     on ``wr0`` always happens; one on ``wr1`` when its bank differs from ``wr0``'s (or
     ``wr0`` is idle).
@@ -91,6 +93,10 @@ class WorkMemory(wiring.Component):
             m.d.comb += [
                 rp.addr.eq(Mux(b_r0 == k, self.rd0.addr[1:], self.rd1.addr[1:])),
                 w0_here.eq(self.wr0.en & (b_w0 == k)),
+            ]
+            # the write, steered to its bank, is registered: the block RAM's write inputs
+            # come straight from flip-flops
+            m.d.sync += [
                 wp.en.eq(w0_here | (self.wr1.en & (b_w1 == k))),
                 wp.addr.eq(Mux(w0_here, self.wr0.addr[1:], self.wr1.addr[1:])),
                 wp.data.eq(Mux(w0_here, self.wr0.data, self.wr1.data)),
