@@ -83,17 +83,16 @@ class RejectionSampler(_Sampler):
         m.d.comb += left.eq(Mux(take, cnt - 3, cnt))
         shifted = Signal(128)
         m.d.comb += shifted.eq(Mux(take, buf >> 24, buf))
-        m.d.comb += self.i.ready.eq(busy & (left <= 8))
         new_buf = Signal(128)
         m.d.comb += new_buf.eq(shifted)
+        cnt_next = Signal.like(cnt)
+        m.d.comb += cnt_next.eq(left)
         with m.If(self.i.valid & self.i.ready):
             with m.Switch(left):
                 for v in range(9):
                     with m.Case(v):
                         m.d.comb += new_buf.eq(shifted | (self.i.payload << (8 * v)))
-            m.d.sync += cnt.eq(left + 8)
-        with m.Else():
-            m.d.sync += cnt.eq(left)
+            m.d.comb += cnt_next.eq(left + 8)
         m.d.sync += buf.eq(new_buf)
 
         # pack accepted candidates, 8 per word
@@ -124,12 +123,21 @@ class RejectionSampler(_Sampler):
         last = Signal()
         m.d.comb += last.eq(full & (widx == WORDS - 1))
         m.d.comb += [self.done.eq(last), self.stop.eq(last)]
-        with m.If(last):
-            m.d.sync += busy.eq(0)
+        busy_next = Signal()
+        m.d.comb += busy_next.eq(busy & ~last)
         with m.If(self.start):
             # buf must hold zeros above cnt: new words are OR-ed in at cnt
-            m.d.sync += [busy.eq(1), base.eq(self.base), widx.eq(0), cnt.eq(0), pcnt.eq(0),
-                         buf.eq(0)]
+            m.d.sync += [base.eq(self.base), widx.eq(0), pcnt.eq(0), buf.eq(0)]
+            m.d.comb += [busy_next.eq(1), cnt_next.eq(0)]
+        m.d.sync += [busy.eq(busy_next), cnt.eq(cnt_next)]
+        # ready = busy & (bytes left after this cycle's take <= 8), a function of busy and
+        # cnt only: registered, computed from their next values (the sponge's output
+        # handshake then starts at a flip-flop)
+        left_next = Signal.like(left)
+        m.d.comb += left_next.eq(Mux(cnt_next >= 3, cnt_next - 3, cnt_next))
+        ready = Signal()
+        m.d.sync += ready.eq(busy_next & (left_next <= 8))
+        m.d.comb += self.i.ready.eq(ready)
         return m
 
 
@@ -171,17 +179,16 @@ class CbdSampler(_Sampler):
         m.d.comb += left.eq(Mux(emit, cnt - need, cnt))
         shifted = Signal(128)
         m.d.comb += shifted.eq(Mux(emit, Mux(eta3, buf >> 48, buf >> 32), buf))
-        m.d.comb += self.i.ready.eq(busy & (left <= 64))
         new_buf = Signal(128)
         m.d.comb += new_buf.eq(shifted)
+        cnt_next = Signal.like(cnt)
+        m.d.comb += cnt_next.eq(left)
         with m.If(self.i.valid & self.i.ready):
             with m.Switch(left):
                 for v in range(0, 65, 16):
                     with m.Case(v):
                         m.d.comb += new_buf.eq(shifted | (self.i.payload << v))
-            m.d.sync += cnt.eq(left + 64)
-        with m.Else():
-            m.d.sync += cnt.eq(left)
+            m.d.comb += cnt_next.eq(left + 64)
         m.d.sync += buf.eq(new_buf)
 
         for k in range(LANES):
@@ -200,9 +207,20 @@ class CbdSampler(_Sampler):
         m.d.comb += [self.done.eq(last), self.stop.eq(last)]
         with m.If(emit):
             m.d.sync += widx.eq(widx + 1)
-        with m.If(last):
-            m.d.sync += busy.eq(0)
+        busy_next = Signal()
+        eta3_next = Signal()
+        m.d.comb += [busy_next.eq(busy & ~last), eta3_next.eq(eta3)]
         with m.If(self.start):
-            m.d.sync += [busy.eq(1), eta3.eq(self.eta3), base.eq(self.base),
-                         widx.eq(0), cnt.eq(0), buf.eq(0)]
+            m.d.sync += [base.eq(self.base), widx.eq(0), buf.eq(0)]
+            m.d.comb += [busy_next.eq(1), eta3_next.eq(self.eta3), cnt_next.eq(0)]
+        m.d.sync += [busy.eq(busy_next), eta3.eq(eta3_next), cnt.eq(cnt_next)]
+        # ready = busy & (bits left after this cycle's output word <= 64), registered from
+        # the next values of busy, η and cnt (the sponge's handshake starts at a flip-flop)
+        need_next = Signal.like(need)
+        left_next = Signal.like(left)
+        m.d.comb += [need_next.eq(Mux(eta3_next, 48, 32)),
+                     left_next.eq(Mux(cnt_next >= need_next, cnt_next - need_next, cnt_next))]
+        ready = Signal()
+        m.d.sync += ready.eq(busy_next & (left_next <= 64))
+        m.d.comb += self.i.ready.eq(ready)
         return m
