@@ -1,46 +1,58 @@
-"""Proof digest, proof-tag check and attestation of a validator core on one Keccak
-permutation (SPEC §3.2; FIPS 202 §4; SP 800-185 §4.3).
+"""Proof digest, proof-tag check and attestation of a validator core on one Keccak state
+(SPEC §3.2; FIPS 202 §4; SP 800-185 §4.3).
 
-Everything the shell hashes has a fixed shape, so the :class:`Attestor` drives a bare
-:class:`~hdl.keccak.KeccakP1600` block by block instead of a general sponge:
+Everything the shell hashes has a fixed shape, so the :class:`Attestor` runs its own
+1,600-bit state register and round logic (``hdl.keccak.keccak_round``, as the sponge does)
+block by block instead of a general sponge:
 
-* ``PD = SHA3-256(proof beats)``: 17 beats per rate block, absorbed while the previous
-  block is permuted;
+* ``PD = SHA3-256(proof beats)``: 17 beats per rate block, the next block collected while
+  the current one is permuted;
 * ``KMAC256(X, M, 256, S)`` with a 32-byte key ``X`` and a message ``M`` of at most 132
   bytes is three permutations::
 
       P(P(P(prefix(S)) ^ keyblock(X)) ^ finalblock(M))      first 32 bytes
 
   ``P(prefix(S))`` is a constant of the customisation string (:func:`prefix_state`, computed
-  at elaboration from :mod:`golden.keccak`), so a KMAC costs two permutations, and one when
-  the key block is known in advance:
+  at elaboration from :mod:`golden.keccak`), loaded into the state register as a constant
+  (with the key block's constant head bytes folded in), so a KMAC costs two permutations:
 
-  - tag check (KEM engines): ``KMAC256(K, D, 256, "pqvote/proof")`` from the constant
-    ``"pqvote/proof"`` state: 2 permutations once ``K`` arrives;
-  - attestation: the state after ``K_att``'s key block, ``P(P(prefix("pqvote/vote")) ^
-    keyblock(K_att))``, is computed once when the key is loaded and kept; each request's
-    attestations then cost one permutation each. Both ``A0`` (vote 0) and ``A1`` (vote 1)
-    are computed while the engine runs, and the vote selects one: the response follows
-    the verdict by 1 cycle, or the engine's ``K`` by the two tag permutations.
+  - tag check (KEM engines): ``KMAC256(K, D, 256, "pqvote/proof")``: the constant is loaded
+    while ``K`` is awaited and ``K`` is XORed into lanes 0..4 in the cycle it is taken; two
+    permutations, the response in the cycle after the second;
+  - attestation: ``A0`` (vote 0) and ``A1`` (vote 1) are computed after the digest, while
+    the engine runs, two permutations each (the ``K_att`` state is recomputed for each;
+    nothing 1,600 bits wide is kept), and the vote selects one.
 
-Datapath::
+Datapath (one round per clock)::
 
-      i_digest ─► block buffer (17 words, SHA-3 padding) ─┐
-      K_att ────► keyblock ──────────┐                    │
-      K ────────► keyblock ──────────┤ block ─► ⊕ ─► KeccakP1600 ─┬─► PD, A0, A1, tag'
-      id‖N‖D‖v‖PD, D ─► finalblock ──┘         ▲                 └─► kept (after K_att)
-                       base: 0, P(prefix(S)), kept, or the previous output
+   proof beats, hash-service words ─┐
+   K_att, id‖N‖D‖v‖PD, D blocks ────┴─► word w ─┬─► block buffer dbuf[0..16] (written at the
+       (generated a word per cycle)             │   one-hot position wp while the state permutes)
+                                                │          │ bx: at a permutation's last round
+                                                ▼          ▼
+   st (25 lanes) ─► theta (C from cp) ─ rho·pi ─ chi ─ iota ─┬─► ⊕ x ─► st      x_k = dbuf[k] | w at
+        ▲ constants: 0, P(prefix(S)) ^ head                   │            lane wp | K (lanes 0..4)
+        └──────────────── (loaded) ──────────────────────────┘
+                                       column parity of the new state ─► cp
+   st[0..3] ─► PD, A0, A1, hash output words; == tag ─► vote
+
+Each rate lane XORs only its own buffer word, the incoming word (when it is the lane's
+word) and, for lanes 0..4, the engine's ``K``: no 1,600-bit select in front of the rounds.
+A word that arrives while the state is idle goes straight into its lane, so a block whose
+last word arrives then is permuted from the next cycle; words that arrive while the state
+permutes wait in the buffer, which is XORed into the round output in the permutation's
+last round, so consecutive blocks run back to back.
 """
 
 from amaranth.hdl import Module, Signal, Const, Mux, Cat, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.keccak import (DOMAIN, RATE, keccak_f1600, kmac256_key_block, kmac256_prefix_block,
-                           left_encode, right_encode, state_from_bytes)
+from golden.keccak import (DOMAIN, RATE, ROUND_CONSTANTS, keccak_f1600, kmac256_key_block,
+                           kmac256_prefix_block, left_encode, right_encode, state_from_bytes)
 from golden.proof import (BEAT_BYTES, DESCRIPTOR_BYTES, KATT_BYTES, PROOF_CUSTOMIZATION,
                           TAG_BYTES, VENDORS, VOTE_CUSTOMIZATION)
-from hdl.keccak import KeccakP1600, KeccakState
+from hdl.keccak import column_parity, keccak_round
 from hdl.sponge import SpongeClientSignature, SpongeMode
 from hdl.stream_util import Word
 
@@ -103,6 +115,37 @@ def kmac256_kept(key, message, customization):
     return b"".join(lane.to_bytes(8, "little") for lane in out)[:OUT_BITS // 8]
 
 
+# the key block is a constant head, the key, zeros: bytepad(encode_string(X), 136) =
+# left_encode(136) ‖ left_encode(256) ‖ X ‖ 0…
+_KEY_HEAD = left_encode(RATE_BYTES) + left_encode(8 * KATT_BYTES)
+assert kmac256_key_block(bytes(KATT_BYTES)) == _KEY_HEAD + bytes(RATE_BYTES - len(_KEY_HEAD))
+_KEY_WORDS = -(-(len(_KEY_HEAD) + KATT_BYTES) // BEAT_BYTES)      # lanes the key touches
+
+
+def _loaded_state(customization):
+    """The constant loaded into the state for a KMAC with customisation ``S``:
+    ``P(prefix(S)) ^ keyblock(0)``, i.e. everything of the state after the key block but
+    the key bytes themselves, which are XORed into lanes 0..4 (linearity of the XOR)."""
+    head = state_from_bytes(kmac256_key_block(bytes(KATT_BYTES)))
+    return [a ^ b for a, b in zip(prefix_state(customization), head)]
+
+
+def _key_lanes(key):
+    """The key's part of its key block, as ``_KEY_WORDS`` 64-bit lanes (a ``Value``)."""
+    bits = Cat(Const(0, 8 * len(_KEY_HEAD)), key)
+    return [bits[64 * k:64 * (k + 1)] for k in range(_KEY_WORDS)]
+
+
+def _final_words(message, nbytes):
+    """The words of ``finalblock(M)`` but the ``0x80`` of lane 16 (added when the block is
+    absorbed): ``M ‖ right_encode(256) ‖ 0x04``, zero-padded to whole words."""
+    tail = _final_tail()
+    nwords = -(-(nbytes + len(tail)) // BEAT_BYTES)
+    pad = 8 * (BEAT_BYTES * nwords - nbytes - len(tail))
+    bits = Cat(message, Const(int.from_bytes(tail, "little"), 8 * len(tail)), Const(0, pad))
+    return [bits[64 * k:64 * (k + 1)] for k in range(nwords)]
+
+
 # ---- hardware ---------------------------------------------------------------------------
 
 #: The attestor's result: the vote, its attestation and the proof digest.
@@ -112,36 +155,18 @@ AttestorOut = data.StructLayout({
     "digest": unsigned(256),
 })
 
-
-def _lanes(m, bits, name):
-    """Split a ``RATE_BYTES``-byte block value into ``RATE_WORDS`` named 64-bit lanes."""
-    lanes = [Signal(64, name=f"{name}{k}") for k in range(RATE_WORDS)]
-    for k in range(RATE_WORDS):
-        m.d.comb += lanes[k].eq(bits[64 * k:64 * (k + 1)])
-    return lanes
-
-
-def _key_block_value(key):
-    # bytepad(encode_string(X), 136) = left_encode(136) ‖ left_encode(8·|X|) ‖ X ‖ 0…
-    head = left_encode(RATE_BYTES) + left_encode(8 * KATT_BYTES)
-    assert kmac256_key_block(bytes(KATT_BYTES)) == head + bytes(RATE_BYTES - len(head))
-    rest = RATE_BYTES - len(head) - KATT_BYTES
-    return Cat(Const(int.from_bytes(head, "little"), 8 * len(head)), key, Const(0, 8 * rest))
-
-
-def _final_block_value(message, nbytes):
-    tail = _final_tail()
-    zeros = RATE_BYTES - nbytes - len(tail) - 1
-    return Cat(message, Const(int.from_bytes(tail, "little"), 8 * len(tail)),
-               Const(0, 8 * zeros), Const(PAD_END, 8))
+# blocks the attestor generates itself, a word per cycle (the ``gen`` writer)
+_GEN_KATT, _GEN_MSG, _GEN_DESC, _GEN_PAD = range(4)
+# constants the state register can be loaded with
+_LOAD_ZERO, _LOAD_VOTE, _LOAD_PROOF = range(3)
 
 
 class Attestor(wiring.Component):
     """Proof digest, tag check (KEM engines) and attestation of one validator core.
 
     Key load: a ``K_att`` offered on ``i_katt`` (only while no request is in flight) is
-    absorbed into the kept state ``P(prefix("pqvote/vote")) ^ keyblock(K_att)`` in one
-    permutation; ``katt_busy`` is high until it is kept.
+    taken into a register in one cycle; ``katt_busy`` stays low (kept for the shell's key
+    loader, which waits for it).
 
     Request: ``start`` (a pulse) begins a request; ``descriptor`` and ``nonce`` are stable
     from then until ``o`` is taken. The proof beats arrive on ``i_digest`` (``last`` on the
@@ -150,12 +175,20 @@ class Attestor(wiring.Component):
     ``tag`` (every bit, no early exit); otherwise the verdict is taken from ``i_verdict``.
     ``vote = ok & verdict``; if ``skip`` is high when the verdict would be awaited (the
     engine was aborted) the vote is 0 and nothing is taken. ``o`` carries the vote, its
-    attestation and PD, held until taken.
+    attestation and PD, held until taken. After a tag check ``o.payload.vote`` is the
+    comparison of the state register with ``tag`` (combinational; ``ok`` and ``tag`` must
+    stay stable until ``o`` is taken, as they do in the shell).
 
-    Timing (``rounds_per_cycle = 2``; 24 instead of 12 with 1): PD is known 13 cycles after
-    the final block is complete; ``A0`` and ``A1`` 25 cycles later. From then on ``o.valid``
-    follows ``i_verdict.valid`` by 1 cycle and ``i_k.valid`` by 25 cycles; a verdict or
-    ``K`` offered earlier waits. The schedule depends only on the number of beats.
+    Timing (``rounds_per_cycle = 1``; 12 instead of 24 with 2): a block whose last word is
+    taken while the state is idle is permuted from the next cycle; the words of the next
+    block are taken while it is permuted (17 beats per 24 cycles at one beat offered per
+    cycle) and XORed into the state in the permutation's last round, so the next
+    permutation follows without a gap. PD is known 24 cycles after the final block is
+    complete (or after the previous permutation, if later); ``A0`` and ``A1`` 96 cycles
+    later (four permutations). From then on ``o.valid`` follows ``i_verdict.valid`` by 1
+    cycle and ``i_k.valid`` by 49 cycles (25 with 2 rounds per cycle); a verdict or ``K``
+    offered earlier waits. The schedule depends only on the number of beats and the
+    cycles in which they are offered.
 
     Hash service (``hash_service``, KEM engines only): while the attestor waits for ``K``
     its permutation is free, so an engine without a Keccak of its own hashes here. ``hash``
@@ -163,8 +196,9 @@ class Attestor(wiring.Component):
     restricted to what fits the digest's block buffer: rate-136 modes (``SHAKE256``; a word
     with mode ``SHA3_256`` gives SHA3-256), any message length (``nbytes`` on the final word),
     and the first ``SERVICE_OUT_WORDS`` output words; ``stop`` ends the job. A message offered
-    earlier waits until the attestations are done (the schedule above); absorbing costs
-    ``rounds`` + 1 cycles a block, like the digest. ``K`` offered during a job waits for it.
+    earlier waits until the attestations are done (the schedule above). Blocks are taken as
+    in the digest: output 25 cycles after the final word is taken if the state is idle then.
+    ``K`` offered during a job waits for it.
 
     Parameters
     ----------
@@ -173,7 +207,7 @@ class Attestor(wiring.Component):
     kem : bool
         The engine returns ``K`` (check the tag here) rather than a verdict.
     rounds_per_cycle : int
-        Rounds per clock of the permutation (1 or 2). With 2 a 17-beat block is permuted
+        Rounds per clock of the round logic (1 or 2). With 2 a 17-beat block is permuted
         in 12 cycles, so the proof is taken at one beat per cycle; with 1 the digest
         back-pressures ``i_digest``.
     hash_service : bool
@@ -184,7 +218,7 @@ class Attestor(wiring.Component):
     i_katt : ``In(stream.Signature(unsigned(256)))``
         ``K_att`` of a new key.
     katt_busy : ``Out(1)``
-        The kept state is being computed.
+        Always low: ``K_att`` is taken in one cycle.
     start : ``In(1)``
         A request begins.
     descriptor, nonce : ``In(192)``, ``In(64)``
@@ -192,7 +226,7 @@ class Attestor(wiring.Component):
     i_digest : ``In(stream.Signature(Word))``
         Every proof beat as received.
     ok : ``In(1)``
-        Key accepted, length and padding correct; sampled with the verdict.
+        Key accepted, length and padding correct.
     skip : ``In(1)``
         No verdict or ``K`` will come for this request.
     tag : ``In(256)``  (``kem``)
@@ -261,92 +295,59 @@ class Attestor(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.perm = perm = KeccakP1600(rounds_per_cycle=self._rounds_per_cycle)
         kem = self._kem
+        rpc = self._rounds_per_cycle
+        steps = 24 // rpc
+        RW = RATE_WORDS
 
-        # ---- kept and per-request state ----------------------------------------------
-        kept = Signal(KeccakState)           # P(prefix("pqvote/vote")) ^ keyblock(K_att), permuted
+        # ---- state register, round logic and theta's column parities ---------------------
+        st = [Signal(64, name=f"st{k}") for k in range(25)]
+        # C[x] of st in a register, updated with every change of st, so the first round step
+        # reads the column parities from flip-flops (as in the sponge)
+        cp = [Signal(64, name=f"cp{x}") for x in range(5)]
+        step = Signal(range(steps))
+        running = Signal()                   # a permutation is in progress
+        lastr = Signal()                     # ... and this cycle computes its last round(s)
+
+        rc_init = []
+        for k in range(steps):
+            word = 0
+            for j in range(rpc):
+                word |= ROUND_CONSTANTS[k * rpc + j] << (64 * j)
+            rc_init.append(word)
+        m.submodules.rc_rom = rc_rom = memory.Memory(
+            shape=unsigned(64 * rpc), depth=steps, init=rc_init)
+        rc_rd = rc_rom.read_port(domain="comb")   # combinational read of the step register
+        m.d.comb += rc_rd.addr.eq(step)
+        lanes = st
+        for j in range(rpc):
+            lanes = keccak_round(m, lanes, rc_rd.data[64 * j:64 * (j + 1)], prefix=f"r{j}",
+                                 C=cp if j == 0 else None)
+        cp_round = column_parity(m, lanes, prefix="out")
+
+        # ---- per-request registers --------------------------------------------------------
+        katt = Signal(8 * KATT_BYTES)
         pd = Signal(256)
         att = [Signal(OUT_BITS, name=f"att{v}") for v in (0, 1)]
-        vote = Signal()
-        attestation = Signal(OUT_BITS)
         att_vote = Signal()                  # the vote bit of the attestation being computed
+        vote_r = Signal()                    # the vote after a verdict (or skip)
 
-        # ---- digest block buffer (SHA3-256, FIPS 202 §B.2 padding on whole words) -------
-        dbuf = [Signal(64, name=f"dbuf{k}") for k in range(RATE_WORDS)]
-        dwp = Signal(range(RATE_WORDS))      # next word position
-        dfull = Signal()                     # a complete block waits in dbuf
-        dfinal = Signal()                    # ... it is the message's final block
-        dfirst = Signal()                    # ... it is the first block (zero state)
-        dpad = Signal()                      # the message ended on a block boundary: a
-                                             # padding-only block follows the one in dbuf
+        # ---- the block being collected: one-hot word position, buffer, flags -------------
+        dbuf = [Signal(64, name=f"dbuf{k}") for k in range(RW)]
+        wp = Signal(RW, init=1)              # one-hot: lane of the next word
+        dfull = Signal()                     # a complete block waits in dbuf (for the state)
+        dfinal = Signal()                    # ... it is a message's final block (0x80 in lane 16)
+        keep = Signal()                      # dbuf holds K_att's key block for a later load
 
-        # ---- permutation input: base ^ block -------------------------------------------
-        # jobs: what the permutation absorbs in the cycle it accepts a state
-        JOB_DIGEST0, JOB_DIGEST, JOB_KATT, JOB_ATT, JOB_TAG1, JOB_TAG2 = range(6)
-        job = Signal(range(6))
-        issue = Signal()                     # perm.i.valid
-        take = Signal()                      # perm.o.ready
-
-        c_vote = prefix_state(VOTE_CUSTOMIZATION)
-        c_proof = prefix_state(PROOF_CUSTOMIZATION)
-        digest_block = [Signal(64, name=f"dblk{k}") for k in range(RATE_WORDS)]
-        for k in range(RATE_WORDS - 1):
-            m.d.comb += digest_block[k].eq(dbuf[k])
-        m.d.comb += digest_block[-1].eq(dbuf[-1] | Mux(dfinal, PAD_END << 56, 0))
-
-        katt_block = _lanes(m, _key_block_value(self.i_katt.payload), "katt_blk")
-        message = Cat(Const(VENDORS[self._vendor], 8), self.nonce, self.descriptor,
-                      att_vote, Const(0, 7), pd)
-        att_block = _lanes(m, _final_block_value(message, ATTEST_MSG_BYTES), "att_blk")
-        if kem:
-            k_block = _lanes(m, _key_block_value(self.i_k.payload), "k_blk")
-            d_block = _lanes(m, _final_block_value(self.descriptor, DESCRIPTOR_BYTES), "d_blk")
-
-        for k in range(25):
-            base = Signal(64, name=f"base{k}")
-            block = Signal(64, name=f"block{k}")
-            with m.Switch(job):
-                with m.Case(JOB_DIGEST0):
-                    m.d.comb += base.eq(0)
-                with m.Case(JOB_DIGEST, JOB_TAG2):
-                    m.d.comb += base.eq(perm.o.payload[k])
-                with m.Case(JOB_KATT):
-                    m.d.comb += base.eq(c_vote[k])
-                with m.Case(JOB_ATT):
-                    m.d.comb += base.eq(kept[k])
-                with m.Case(JOB_TAG1):
-                    m.d.comb += base.eq(c_proof[k])
-            if k < RATE_WORDS:
-                with m.Switch(job):
-                    with m.Case(JOB_DIGEST0, JOB_DIGEST):
-                        m.d.comb += block.eq(digest_block[k])
-                    with m.Case(JOB_KATT):
-                        m.d.comb += block.eq(katt_block[k])
-                    with m.Case(JOB_ATT):
-                        m.d.comb += block.eq(att_block[k])
-                    if kem:
-                        with m.Case(JOB_TAG1):
-                            m.d.comb += block.eq(k_block[k])
-                        with m.Case(JOB_TAG2):
-                            m.d.comb += block.eq(d_block[k])
-            m.d.comb += perm.i.payload[k].eq(base ^ block)
-        # a request always begins with an empty permutation
-        m.d.comb += [perm.i.valid.eq(issue), perm.o.ready.eq(take), perm.cancel.eq(self.start)]
-        out_bits = Signal(OUT_BITS)
-        m.d.comb += out_bits.eq(Cat(*[perm.o.payload[k] for k in range(OUT_BITS // 64)]))
-
-        # ---- digest intake (and the hash service's messages) --------------------------------
-        absorbing = Signal()                 # the intake is open (between start and last)
-        consume = Signal()                   # the block in dbuf goes to the permutation
-        d_hs = Signal()
-        in_ready = Signal()
+        # ---- word sources: proof beats or hash-service words (stream), generated blocks ---
+        open_ = Signal()                     # the stream intake is open (start .. last)
+        hashing = Signal()                   # ... and takes the engine's hash words
         in_valid = Signal()
         in_data = Signal(64)                 # message bytes, those past in_n zero
         in_last = Signal()
         in_n = Signal(range(9))              # bytes in the word (8 except on a final word)
         dom_word = Signal(64)                # the domain byte at byte in_n (0 if in_n = 8)
-        hashing = Signal()                   # the intake takes the engine's hash message
+        s_ready = Signal()
         if self._hash_service:
             dom = Signal(8)                  # the message's domain byte
             hw = self.hash.i.payload
@@ -362,8 +363,8 @@ class Attestor(wiring.Component):
                 in_data.eq(Mux(hashing, hw_data, self.i_digest.payload.data)),
                 in_last.eq(Mux(hashing, hw.last, self.i_digest.payload.last)),
                 in_n.eq(Mux(hashing, hw_n, 8)),
-                self.i_digest.ready.eq(in_ready & ~hashing),
-                self.hash.i.ready.eq(in_ready & hashing),
+                self.i_digest.ready.eq(s_ready & ~hashing),
+                self.hash.i.ready.eq(s_ready & hashing),
             ]
             with m.Switch(in_n):
                 for n in range(8):
@@ -376,149 +377,272 @@ class Attestor(wiring.Component):
                 in_data.eq(self.i_digest.payload.data),
                 in_last.eq(self.i_digest.payload.last),
                 in_n.eq(8),
-                self.i_digest.ready.eq(in_ready),
+                self.i_digest.ready.eq(s_ready),
             ]
+
+        gen_on = Signal()                    # the gen writer is producing a block
+        gen_kind = Signal(range(4))
+        gi = Signal(range(16))               # word index in the generated block
+        gen_word = Signal(64)
+        gen_end = Signal()
+        message = Cat(Const(VENDORS[self._vendor], 8), self.nonce, self.descriptor,
+                      att_vote, Const(0, 7), pd)
+        gen_blocks = {
+            _GEN_KATT: _key_lanes(katt),
+            _GEN_MSG: _final_words(message, ATTEST_MSG_BYTES),
+            _GEN_DESC: _final_words(self.descriptor, DESCRIPTOR_BYTES),
+            _GEN_PAD: [dom],
+        }
+        with m.Switch(gen_kind):
+            for kind, words in gen_blocks.items():
+                with m.Case(kind):
+                    m.d.comb += gen_end.eq(gi == len(words) - 1)
+                    with m.Switch(gi):
+                        for i, w in enumerate(words):
+                            with m.Case(i):
+                                m.d.comb += gen_word.eq(w)
+
+        # the word offered to the block this cycle and what it means for the block
+        w_valid = Signal()
+        w_ready = Signal()
+        w_data = Signal(64)
+        w_end = Signal()                     # it completes the block
+        w_final = Signal()                   # ... which is a message's final block
+        w_domnext = Signal()                 # the domain byte goes into the next lane
+        w_dpad = Signal()                    # a block of padding alone follows
+        whole = Signal()
+        m.d.comb += whole.eq(in_n == 8)
         m.d.comb += [
-            in_ready.eq(absorbing & ~dpad & (~dfull | consume)),
-            d_hs.eq(in_valid & in_ready),
+            # a new word may enter when the buffer is free or is emptied in this cycle
+            w_ready.eq(~dfull | (lastr & ~keep)),
+            s_ready.eq(open_ & ~gen_on & w_ready),
         ]
-        with m.If(consume):
-            m.d.sync += [dbuf[k].eq(0) for k in range(RATE_WORDS)]
-            m.d.sync += [dfull.eq(0), dfirst.eq(0)]
-            with m.If(dpad):
-                m.d.sync += [dbuf[0].eq(dom), dfull.eq(1), dfinal.eq(1), dpad.eq(0)]
-        with m.If(d_hs):
-            whole = Signal()                 # the word has 8 message bytes
-            m.d.comb += whole.eq(in_n == 8)
-            for k in range(RATE_WORDS):
-                with m.If(dwp == k):
-                    m.d.sync += dbuf[k].eq(in_data | Mux(in_last, dom_word, 0))
-                    if k + 1 < RATE_WORDS:
-                        with m.If(in_last & whole):
-                            m.d.sync += dbuf[k + 1].eq(dom)
-            with m.If(in_last | (dwp == RATE_WORDS - 1)):
-                m.d.sync += [dwp.eq(0), dfull.eq(1), dfinal.eq(in_last)]
-            with m.Else():
-                m.d.sync += dwp.eq(dwp + 1)
-            with m.If(in_last):
-                m.d.sync += absorbing.eq(0)
-                with m.If((dwp == RATE_WORDS - 1) & whole):
-                    m.d.sync += [dfinal.eq(0), dpad.eq(1)]
+        with m.If(gen_on):
+            m.d.comb += [w_valid.eq(1), w_data.eq(gen_word), w_end.eq(gen_end),
+                         w_final.eq(gen_kind != _GEN_KATT)]
+        with m.Else():
+            m.d.comb += [
+                w_valid.eq(open_ & in_valid),
+                w_data.eq(in_data | Mux(in_last, dom_word, 0)),
+                w_end.eq(in_last | wp[-1]),
+                w_final.eq(in_last & ~(whole & wp[-1])),
+                w_domnext.eq(in_last & whole & ~wp[-1]),
+                w_dpad.eq(in_last & whole & wp[-1]),
+            ]
+        hs = Signal()                        # a word is taken
+        direct = Signal()                    # it goes straight into its state lane
+        m.d.comb += [
+            hs.eq(w_valid & w_ready),
+            # the state is idle, or in its last round with nothing waiting in the buffer
+            direct.eq(~keep & (~running | (lastr & ~dfull))),
+        ]
+
+        # ---- what the state takes this cycle ---------------------------------------------
+        load = Signal()                      # the state becomes a constant (then ^ x)
+        load_kind = Signal(range(3))
+        labs = Signal()                      # ... and the buffer (K_att's key block) is absorbed
+        kabs = Signal()                      # the engine's K is absorbed (tag check)
+        bx = Signal()                        # the buffer is XORed into the state (and cleared)
+        go = Signal()                        # a permutation starts after this cycle
+        m.d.comb += [
+            bx.eq((lastr & ~keep) | labs),
+            go.eq((hs & direct & w_end) | (lastr & dfull & ~keep) | labs | kabs),
+        ]
+        k_lanes = _key_lanes(self.i_k.payload) if kem else []
+        x = [Signal(64, name=f"x{k}") for k in range(RW)]
+        for k in range(RW):
+            terms = Mux(bx, dbuf[k], 0) | Mux(hs & direct & wp[k], w_data, 0)
+            if k > 0:
+                terms = terms | Mux(hs & direct & w_domnext & wp[k - 1], dom, 0)
+            if k < len(k_lanes):
+                terms = terms ^ Mux(kabs, k_lanes[k], 0)
+            if k == RW - 1:
+                pad = (bx & dfinal) | (hs & direct & w_end & w_final)
+                terms = terms | Mux(pad, PAD_END << 56, 0)
+            m.d.comb += x[k].eq(terms)
+        x_par = [Signal(64, name=f"x_par{c}") for c in range(5)]
+        for c in range(5):
+            acc = 0
+            for k in range(c, RW, 5):
+                acc = acc ^ x[k]
+            m.d.comb += x_par[c].eq(acc)
+
+        consts = {_LOAD_ZERO: [0] * 25, _LOAD_VOTE: _loaded_state(VOTE_CUSTOMIZATION),
+                  _LOAD_PROOF: _loaded_state(PROOF_CUSTOMIZATION)}
+        for k in range(25):
+            base = Signal(64, name=f"base{k}")
+            const = Signal(64, name=f"const{k}")
+            with m.Switch(load_kind):
+                for kind, lanes_c in consts.items():
+                    with m.Case(kind):
+                        m.d.comb += const.eq(lanes_c[k])
+            m.d.comb += base.eq(Mux(running, lanes[k], Mux(load, const, st[k])))
+            m.d.sync += st[k].eq(base ^ x[k] if k < RW else base)
+        for c in range(5):
+            base = Signal(64, name=f"cp_base{c}")
+            const = Signal(64, name=f"cp_const{c}")
+            with m.Switch(load_kind):
+                for kind, lanes_c in consts.items():
+                    with m.Case(kind):
+                        m.d.comb += const.eq(lanes_c[c] ^ lanes_c[c + 5] ^ lanes_c[c + 10] ^
+                                             lanes_c[c + 15] ^ lanes_c[c + 20])
+            m.d.comb += base.eq(Mux(running, cp_round[c], Mux(load, const, cp[c])))
+            m.d.sync += cp[c].eq(base ^ x_par[c])
+
+        with m.If(go):
+            m.d.sync += [running.eq(1), step.eq(0), lastr.eq(steps == 1)]
+        with m.Elif(running):
+            m.d.sync += [step.eq(step + 1), lastr.eq(step == steps - 2)]
+            with m.If(lastr):
+                m.d.sync += [running.eq(0), lastr.eq(0)]
+
+        # ---- the buffer: words that arrive while the state permutes ----------------------
+        buf_we = Signal()
+        m.d.comb += buf_we.eq(hs & ~direct)
+        for k in range(RW):
+            with m.If(bx):
+                m.d.sync += dbuf[k].eq(0)
+            with m.If(buf_we & wp[k]):
+                m.d.sync += dbuf[k].eq(w_data)
+            if k > 0:
+                with m.If(buf_we & w_domnext & wp[k - 1]):
+                    m.d.sync += dbuf[k].eq(dom)
+        with m.If(bx):
+            m.d.sync += [dfull.eq(0), dfinal.eq(0)]
+        with m.If(buf_we & w_end):
+            m.d.sync += [dfull.eq(1), dfinal.eq(w_final)]
+        with m.If(hs):
+            m.d.sync += wp.eq(Mux(w_end, 1, wp.rotate_left(1)))
+
+        # ---- the writers ----------------------------------------------------------------
+        with m.If(hs & ~gen_on & in_last):
+            m.d.sync += open_.eq(0)
+        with m.If(hs & gen_on):
+            m.d.sync += gi.eq(gi + 1)
+            with m.If(gen_end):
+                m.d.sync += [gen_on.eq(0), gi.eq(0)]
+        with m.If(hs & ~gen_on & w_dpad):
+            # the message ended with a whole word in lane 16: a block of padding follows
+            m.d.sync += [gen_on.eq(1), gen_kind.eq(_GEN_PAD), gi.eq(0)]
+
+        def gen(kind):
+            m.d.sync += [gen_on.eq(1), gen_kind.eq(kind), gi.eq(0)]
+            if kind == _GEN_KATT:
+                m.d.sync += keep.eq(1)
+
+        def open_stream(hash_job, domain):
+            # a new message on a cleared state: the proof beats or a hash job
+            m.d.comb += [load.eq(1), load_kind.eq(_LOAD_ZERO)]
+            m.d.sync += [open_.eq(1), hashing.eq(hash_job), wp.eq(1)]
+            if self._hash_service:
+                m.d.sync += dom.eq(domain)
+
+        final_in = Signal()                  # the message's final block is complete
+        m.d.comb += final_in.eq(hs & w_end & w_final)
 
         # ---- sequencer --------------------------------------------------------------------
         m.d.comb += self.o.payload.digest.eq(pd)
-        m.d.comb += [self.o.payload.vote.eq(vote), self.o.payload.attestation.eq(attestation)]
         hsq = Signal(range(SERVICE_OUT_WORDS + 1))    # hash service: next output word
-        if kem:
-            match = Signal()
-            m.d.comb += match.eq(out_bits == self.tag)
-
-        def open_intake(hash_job, domain):
-            # an empty block buffer for a new message: the proof beats or a hash job
-            m.d.sync += [dwp.eq(0), dfull.eq(0), dfinal.eq(0), dfirst.eq(1),
-                         dpad.eq(0), absorbing.eq(1), hashing.eq(hash_job)]
-            if self._hash_service:
-                m.d.sync += dom.eq(domain)
-            m.d.sync += [dbuf[k].eq(0) for k in range(RATE_WORDS)]
-
-        def absorb_blocks(then):
-            # each complete block into the permutation (the first on a zero state); the
-            # final one leads to state `then`
-            m.d.comb += job.eq(Mux(dfirst, JOB_DIGEST0, JOB_DIGEST))
-            with m.If(dfull & Mux(dfirst, ~perm.busy, perm.o.valid)):
-                m.d.comb += [issue.eq(1), take.eq(~dfirst), consume.eq(1)]
-                with m.If(dfinal):
-                    m.next = then
+        out_lanes = Cat(*st[:OUT_BITS // 64])
+        vote = Signal()
+        m.d.comb += self.o.payload.vote.eq(vote)
+        m.d.comb += self.o.payload.attestation.eq(Mux(vote, att[1], att[0]))
+        m.d.comb += vote.eq(vote_r)
 
         with m.FSM(name="attest_fsm"):
             with m.State("Idle"):
-                m.d.comb += [job.eq(JOB_KATT), self.i_katt.ready.eq(~perm.busy & ~self.start)]
+                m.d.comb += self.i_katt.ready.eq(~self.start)
+                with m.If(self.i_katt.valid & ~self.start):
+                    m.d.sync += katt.eq(self.i_katt.payload)
                 with m.If(self.start):
-                    open_intake(0, SHA3_DOMAIN)
+                    open_stream(0, SHA3_DOMAIN)
                     m.next = "Digest"
-                with m.Elif(self.i_katt.valid & self.i_katt.ready):
-                    m.d.comb += issue.eq(1)
-                    m.next = "Katt"
-            with m.State("Katt"):
-                m.d.comb += [self.katt_busy.eq(1), take.eq(1)]
-                with m.If(perm.o.valid):
-                    m.d.sync += [kept[k].eq(perm.o.payload[k]) for k in range(25)]
-                    m.next = "Idle"
             with m.State("Digest"):
-                absorb_blocks("DigestOut")
+                with m.If(final_in):
+                    m.next = "DigestOut"
             with m.State("DigestOut"):
-                m.d.comb += take.eq(1)
-                with m.If(perm.o.valid):
-                    m.d.sync += [pd.eq(out_bits), att_vote.eq(0)]
+                # the final block is permuted; K_att's key block fills the buffer meanwhile
+                with m.If(~dfull & ~keep):
+                    gen(_GEN_KATT)
+                with m.If(~running & dfull & keep):
+                    # K_att state = P(P(prefix("pqvote/vote")) ^ keyblock(K_att)) starts
+                    m.d.sync += [pd.eq(out_lanes), att_vote.eq(0), keep.eq(0)]
+                    m.d.comb += [load.eq(1), load_kind.eq(_LOAD_VOTE), labs.eq(1)]
+                    gen(_GEN_MSG)
                     m.next = "Attest"
             with m.State("Attest"):
-                # A0 = P(kept ^ finalblock(id ‖ N ‖ D ‖ 0 ‖ PD)), then A1 with vote 1
-                m.d.comb += [job.eq(JOB_ATT), issue.eq(~att_vote | perm.o.valid),
-                             take.eq(1)]
-                with m.If(perm.o.valid):
-                    m.d.sync += att[0].eq(out_bits)
-                with m.If(~att_vote):
-                    m.d.sync += att_vote.eq(1)
-                with m.Elif(perm.o.valid):
-                    m.next = "AttestLast"
-            with m.State("AttestLast"):
-                m.d.comb += take.eq(1)
-                with m.If(perm.o.valid):
-                    m.d.sync += att[1].eq(out_bits)
-                    m.next = "Verdict"
+                # finalblock(id ‖ N ‖ D ‖ vote ‖ PD) fills the buffer, taken in the last round
+                with m.If(lastr & dfull):
+                    with m.If(~att_vote):
+                        gen(_GEN_KATT)
+                    m.next = "AttestOut"
+            with m.State("AttestOut"):
+                with m.If(~running & (att_vote | dfull)):
+                    with m.If(~att_vote):
+                        m.d.sync += [att[0].eq(out_lanes), att_vote.eq(1), keep.eq(0)]
+                        m.d.comb += [load.eq(1), load_kind.eq(_LOAD_VOTE), labs.eq(1)]
+                        gen(_GEN_MSG)
+                        m.next = "Attest"
+                    with m.Else():
+                        m.d.sync += att[1].eq(out_lanes)
+                        if kem:
+                            # the tag's constant state waits for K
+                            m.d.comb += [load.eq(1), load_kind.eq(_LOAD_PROOF)]
+                        m.next = "Verdict"
             if kem:
                 with m.State("Verdict"):
                     # tag' = P(P(prefix("pqvote/proof") ^ keyblock(K)) ^ finalblock(D))
-                    m.d.comb += [job.eq(JOB_TAG1), self.i_k.ready.eq(~self.skip)]
+                    m.d.comb += self.i_k.ready.eq(~self.skip)
                     with m.If(self.skip):
-                        m.d.sync += [vote.eq(0), attestation.eq(att[0])]
+                        m.d.sync += vote_r.eq(0)
                         m.next = "Respond"
                     with m.Elif(self.i_k.valid):
-                        m.d.comb += issue.eq(1)
+                        m.d.comb += kabs.eq(1)
+                        gen(_GEN_DESC)
                         m.next = "Tag"
                     if self._hash_service:
                         with m.Elif(self.hash.i.valid):
-                            # a new hash job with the mode's domain byte
                             sha3 = self.hash.i.payload.mode == SpongeMode.SHA3_256
-                            open_intake(1, Mux(sha3, SHA3_DOMAIN, SHAKE_DOMAIN))
+                            open_stream(1, Mux(sha3, SHA3_DOMAIN, SHAKE_DOMAIN))
                             m.d.sync += hsq.eq(0)
                             m.next = "Hash"
                 if self._hash_service:
                     with m.State("Hash"):
-                        absorb_blocks("HashOut")
+                        with m.If(final_in):
+                            m.next = "HashOut"
                     with m.State("HashOut"):
                         # the first output words, then back to waiting for K on stop
-                        m.d.comb += self.hash.o.valid.eq(perm.o.valid &
-                                                         (hsq < SERVICE_OUT_WORDS))
+                        ready = Signal()
+                        m.d.comb += ready.eq(~running & ~dfull)
+                        m.d.comb += self.hash.o.valid.eq(ready & (hsq < SERVICE_OUT_WORDS))
                         with m.Switch(hsq):
                             for w in range(SERVICE_OUT_WORDS):
                                 with m.Case(w):
-                                    m.d.comb += self.hash.o.payload.eq(perm.o.payload[w])
+                                    m.d.comb += self.hash.o.payload.eq(st[w])
                         with m.If(self.hash.o.valid & self.hash.o.ready):
                             m.d.sync += hsq.eq(hsq + 1)
-                        with m.If(self.hash.stop & perm.o.valid):
-                            m.d.comb += take.eq(1)
+                        with m.If(self.hash.stop & ready):
+                            m.d.comb += [load.eq(1), load_kind.eq(_LOAD_PROOF)]
                             m.d.sync += hashing.eq(0)
                             m.next = "Verdict"
                 with m.State("Tag"):
-                    m.d.comb += [job.eq(JOB_TAG2), take.eq(1), issue.eq(perm.o.valid)]
-                    with m.If(perm.o.valid):
+                    # finalblock(D) fills the buffer, taken in the first permutation's last round
+                    with m.If(lastr & dfull):
                         m.next = "TagOut"
                 with m.State("TagOut"):
-                    m.d.comb += take.eq(1)
-                    with m.If(perm.o.valid):
-                        v = self.ok & match
-                        m.d.sync += [vote.eq(v), attestation.eq(Mux(v, att[1], att[0]))]
-                        m.next = "Respond"
+                    # the response in the cycle after the second permutation: vote = ok & match
+                    m.d.comb += [self.o.valid.eq(~running),
+                                 vote.eq(self.ok & (out_lanes == self.tag))]
+                    with m.If(self.o.valid & self.o.ready):
+                        m.next = "Idle"
             else:
                 with m.State("Verdict"):
                     m.d.comb += self.i_verdict.ready.eq(~self.skip)
                     with m.If(self.skip):
-                        m.d.sync += [vote.eq(0), attestation.eq(att[0])]
+                        m.d.sync += vote_r.eq(0)
                         m.next = "Respond"
                     with m.Elif(self.i_verdict.valid):
-                        v = self.ok & self.i_verdict.payload
-                        m.d.sync += [vote.eq(v), attestation.eq(Mux(v, att[1], att[0]))]
+                        m.d.sync += vote_r.eq(self.ok & self.i_verdict.payload)
                         m.next = "Respond"
             with m.State("Respond"):
                 m.d.comb += self.o.valid.eq(1)
