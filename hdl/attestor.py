@@ -633,6 +633,7 @@ class Attestor(wiring.Component):
                     # the response in the cycle after the second permutation: vote = ok & match
                     m.d.comb += [self.o.valid.eq(~running),
                                  vote.eq(self.ok & (out_lanes == self.tag))]
+                    m.d.sync += vote_r.eq(vote)      # the payload holds after the handshake
                     with m.If(self.o.valid & self.o.ready):
                         m.next = "Idle"
             else:
