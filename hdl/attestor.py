@@ -52,7 +52,7 @@ from golden.keccak import (DOMAIN, RATE, ROUND_CONSTANTS, keccak_f1600, kmac256_
                            kmac256_prefix_block, left_encode, right_encode, state_from_bytes)
 from golden.proof import (BEAT_BYTES, DESCRIPTOR_BYTES, KATT_BYTES, PROOF_CUSTOMIZATION,
                           TAG_BYTES, VENDORS, VOTE_CUSTOMIZATION)
-from hdl.keccak import column_parity, keccak_round
+from hdl.keccak import column_parity, keccak_round, theta_d
 from hdl.sponge import SpongeClientSignature, SpongeMode
 from hdl.stream_util import Word
 
@@ -130,10 +130,22 @@ def _loaded_state(customization):
     return [a ^ b for a, b in zip(prefix_state(customization), head)]
 
 
-def _key_lanes(key):
-    """The key's part of its key block, as ``_KEY_WORDS`` 64-bit lanes (a ``Value``)."""
-    bits = Cat(Const(0, 8 * len(_KEY_HEAD)), key)
+def _key_lanes(key, *, head=False):
+    """The key's part of its key block (with the constant head bytes if ``head``), as
+    ``_KEY_WORDS`` 64-bit lanes (``Value``s)."""
+    nbits = 8 * len(_KEY_HEAD) + len(key)
+    bits = Cat(Const(int.from_bytes(_KEY_HEAD, "little") if head else 0,
+                     8 * len(_KEY_HEAD)), key, Const(0, 64 * _KEY_WORDS - nbits))
     return [bits[64 * k:64 * (k + 1)] for k in range(_KEY_WORDS)]
+
+
+def _theta_d_of(state):
+    """Theta's ``D[x] = C[x-1] ^ rot(C[x+1], 1)`` of a state given as 25 integers."""
+    def rotl(v, n):
+        return ((v << n) | (v >> (64 - n))) & ((1 << 64) - 1)
+    C = [state[x] ^ state[x + 5] ^ state[x + 10] ^ state[x + 15] ^ state[x + 20]
+         for x in range(5)]
+    return [C[(x - 1) % 5] ^ rotl(C[(x + 1) % 5], 1) for x in range(5)]
 
 
 def _final_words(message, nbytes):
@@ -156,9 +168,7 @@ AttestorOut = data.StructLayout({
 })
 
 # blocks the attestor generates itself, a word per cycle (the ``gen`` writer)
-_GEN_KATT, _GEN_MSG, _GEN_DESC, _GEN_PAD = range(4)
-# constants the state register can be loaded with
-_LOAD_ZERO, _LOAD_VOTE, _LOAD_PROOF = range(3)
+_GEN_PREFIX, _GEN_KATT, _GEN_MSG, _GEN_DESC = range(4)
 
 
 class Attestor(wiring.Component):
@@ -300,12 +310,14 @@ class Attestor(wiring.Component):
         steps = 24 // rpc
         RW = RATE_WORDS
 
-        # ---- state register, round logic and theta's column parities ---------------------
+        # ---- state register, round logic and theta's D -----------------------------------
         st = [Signal(64, name=f"st{k}") for k in range(25)]
-        # C[x] of st in a register, updated with every change of st, so the first round step
-        # reads the column parities from flip-flops (as in the sponge)
-        cp = [Signal(64, name=f"cp{x}") for x in range(5)]
+        # theta's D[x] = C[x-1] ^ rot(C[x+1], 1) of st, kept in a register and updated with
+        # every change of st, so that each theta output bit is st ^ D: one XOR of two
+        # flip-flops in front of chi (the sponge keeps C; D saves the second XOR)
+        dreg = [Signal(64, name=f"dreg{x}") for x in range(5)]
         step = Signal(range(steps))
+        step_next = Signal(range(steps + 1))
         running = Signal()                   # a permutation is in progress
         lastr = Signal()                     # ... and this cycle computes its last round(s)
 
@@ -317,13 +329,13 @@ class Attestor(wiring.Component):
             rc_init.append(word)
         m.submodules.rc_rom = rc_rom = memory.Memory(
             shape=unsigned(64 * rpc), depth=steps, init=rc_init)
-        rc_rd = rc_rom.read_port(domain="comb")   # combinational read of the step register
-        m.d.comb += rc_rd.addr.eq(step)
+        rc_rd = rc_rom.read_port()           # synchronous: addressed by the next step
+        m.d.comb += rc_rd.addr.eq(step_next)
         lanes = st
         for j in range(rpc):
             lanes = keccak_round(m, lanes, rc_rd.data[64 * j:64 * (j + 1)], prefix=f"r{j}",
-                                 C=cp if j == 0 else None)
-        cp_round = column_parity(m, lanes, prefix="out")
+                                 D=dreg if j == 0 else None)
+        d_round = theta_d(m, column_parity(m, lanes, prefix="out"), prefix="out")
 
         # ---- per-request registers --------------------------------------------------------
         katt = Signal(8 * KATT_BYTES)
@@ -334,10 +346,11 @@ class Attestor(wiring.Component):
 
         # ---- the block being collected: one-hot word position, buffer, flags -------------
         dbuf = [Signal(64, name=f"dbuf{k}") for k in range(RW)]
+        bdx = [Signal(64, name=f"bdx{x}") for x in range(5)]      # theta's D of dbuf
         wp = Signal(RW, init=1)              # one-hot: lane of the next word
-        dfull = Signal()                     # a complete block waits in dbuf (for the state)
+        wcol = Signal(5, init=1)             # one-hot: the column of that lane
+        dfull = Signal()                     # a complete block waits in dbuf
         dfinal = Signal()                    # ... it is a message's final block (0x80 in lane 16)
-        keep = Signal()                      # dbuf holds K_att's key block for a later load
 
         # ---- word sources: proof beats or hash-service words (stream), generated blocks ---
         open_ = Signal()                     # the stream intake is open (start .. last)
@@ -380,27 +393,41 @@ class Attestor(wiring.Component):
                 self.i_digest.ready.eq(s_ready),
             ]
 
-        gen_on = Signal()                    # the gen writer is producing a block
-        gen_kind = Signal(range(4))
-        gi = Signal(range(16))               # word index in the generated block
-        gen_word = Signal(64)
-        gen_end = Signal()
+        # the gen writer: the blocks the attestor builds itself, a word per cycle through
+        # the register gen_q; gsel is one-hot over every word of every block
         message = Cat(Const(VENDORS[self._vendor], 8), self.nonce, self.descriptor,
                       att_vote, Const(0, 7), pd)
-        gen_blocks = {
-            _GEN_KATT: _key_lanes(katt),
-            _GEN_MSG: _final_words(message, ATTEST_MSG_BYTES),
-            _GEN_DESC: _final_words(self.descriptor, DESCRIPTOR_BYTES),
-            _GEN_PAD: [dom],
+        prefix = kmac256_prefix_block(VOTE_CUSTOMIZATION)
+        prefix_words = [int.from_bytes(prefix[8 * i:8 * i + 8], "little")
+                        for i in range(RW)]
+        while prefix_words[-1] == 0:         # the zero tail is the state's own (cleared)
+            prefix_words.pop()
+        blocks = {                           # kind: (words, final block of a message)
+            _GEN_PREFIX: (prefix_words, False),
+            _GEN_KATT: (_key_lanes(katt, head=True), False),
+            _GEN_MSG: (_final_words(message, ATTEST_MSG_BYTES), True),
+            _GEN_DESC: (_final_words(self.descriptor, DESCRIPTOR_BYTES), True),
         }
-        with m.Switch(gen_kind):
-            for kind, words in gen_blocks.items():
-                with m.Case(kind):
-                    m.d.comb += gen_end.eq(gi == len(words) - 1)
-                    with m.Switch(gi):
-                        for i, w in enumerate(words):
-                            with m.Case(i):
-                                m.d.comb += gen_word.eq(w)
+        entries, first = [], {}
+        for kind, (words, final) in blocks.items():
+            first[kind] = len(entries)
+            entries += [(w, i == len(words) - 1, final) for i, w in enumerate(words)]
+        gsel = Signal(len(entries))
+        gen_word = Signal(64)
+        gen_last = Signal()
+        gen_final = Signal()
+        word_or, last_or, final_or = 0, 0, 0
+        for i, (w, last, final) in enumerate(entries):
+            word_or = word_or | Mux(gsel[i], w, 0)
+            if last:
+                last_or = last_or | gsel[i]
+                if final:
+                    final_or = final_or | gsel[i]
+        m.d.comb += [gen_word.eq(word_or), gen_last.eq(last_or), gen_final.eq(final_or)]
+        gen_v = Signal()                     # gen_q holds a word for the block
+        gen_q = Signal(64)
+        gen_q_end = Signal()
+        gen_q_final = Signal()
 
         # the word offered to the block this cycle and what it means for the block
         w_valid = Signal()
@@ -408,91 +435,96 @@ class Attestor(wiring.Component):
         w_data = Signal(64)
         w_end = Signal()                     # it completes the block
         w_final = Signal()                   # ... which is a message's final block
-        w_domnext = Signal()                 # the domain byte goes into the next lane
-        w_dpad = Signal()                    # a block of padding alone follows
         whole = Signal()
-        m.d.comb += whole.eq(in_n == 8)
         m.d.comb += [
+            whole.eq(in_n == 8),
             # a new word may enter when the buffer is free or is emptied in this cycle
-            w_ready.eq(~dfull | (lastr & ~keep)),
-            s_ready.eq(open_ & ~gen_on & w_ready),
+            w_ready.eq(~dfull | lastr),
+            s_ready.eq(open_ & ~gen_v & w_ready),
+            w_valid.eq(gen_v | (open_ & in_valid)),
         ]
-        with m.If(gen_on):
-            m.d.comb += [w_valid.eq(1), w_data.eq(gen_word), w_end.eq(gen_end),
-                         w_final.eq(gen_kind != _GEN_KATT)]
+        with m.If(gen_v):
+            m.d.comb += [w_data.eq(gen_q), w_end.eq(gen_q_end), w_final.eq(gen_q_final)]
         with m.Else():
+            # a final word with room for the domain byte ends the message; after a whole
+            # final word the domain byte follows as a word of its own (from gen_q)
             m.d.comb += [
-                w_valid.eq(open_ & in_valid),
                 w_data.eq(in_data | Mux(in_last, dom_word, 0)),
-                w_end.eq(in_last | wp[-1]),
-                w_final.eq(in_last & ~(whole & wp[-1])),
-                w_domnext.eq(in_last & whole & ~wp[-1]),
-                w_dpad.eq(in_last & whole & wp[-1]),
+                w_end.eq((in_last & ~whole) | wp[-1]),
+                w_final.eq(in_last & ~whole),
             ]
         hs = Signal()                        # a word is taken
         direct = Signal()                    # it goes straight into its state lane
         m.d.comb += [
             hs.eq(w_valid & w_ready),
             # the state is idle, or in its last round with nothing waiting in the buffer
-            direct.eq(~keep & (~running | (lastr & ~dfull))),
+            # (so direct implies w_ready)
+            direct.eq(~running | (lastr & ~dfull)),
         ]
 
         # ---- what the state takes this cycle ---------------------------------------------
-        load = Signal()                      # the state becomes a constant (then ^ x)
-        load_kind = Signal(range(3))
-        labs = Signal()                      # ... and the buffer (K_att's key block) is absorbed
+        # A running permutation gives the round output; in its last round the buffer and a
+        # word arriving then are XORed in (x). An idle state holds, and takes a word
+        # arriving then into its lane (x), or the engine's K into lanes 0..4 (tag check);
+        # `load` clears it or loads the tag's constant.
+        load = Signal()                      # the state becomes 0 ...
+        load_proof = Signal()                # ... or P(prefix("pqvote/proof")) ^ keyblock(0)
         kabs = Signal()                      # the engine's K is absorbed (tag check)
-        bx = Signal()                        # the buffer is XORed into the state (and cleared)
         go = Signal()                        # a permutation starts after this cycle
+        pad = Signal()                       # 0x80 into lane 16: a final block is taken
         m.d.comb += [
-            bx.eq((lastr & ~keep) | labs),
-            go.eq((hs & direct & w_end) | (lastr & dfull & ~keep) | labs | kabs),
+            go.eq((w_valid & direct & w_end) | (lastr & dfull) | kabs),
+            pad.eq((lastr & dfinal) | (w_valid & direct & w_end & w_final)),
         ]
         k_lanes = _key_lanes(self.i_k.payload) if kem else []
+        lane_en = Signal(RW)                 # the word goes into this lane of the state
+        col_en = Signal(5)                   # ... which is in this column
+        m.d.comb += [lane_en.eq(Mux(w_valid & direct, wp, 0)),
+                     col_en.eq(Mux(w_valid & direct, wcol, 0))]
         x = [Signal(64, name=f"x{k}") for k in range(RW)]
         for k in range(RW):
-            terms = Mux(bx, dbuf[k], 0) | Mux(hs & direct & wp[k], w_data, 0)
-            if k > 0:
-                terms = terms | Mux(hs & direct & w_domnext & wp[k - 1], dom, 0)
+            terms = Mux(lastr, dbuf[k], 0) | Mux(lane_en[k], w_data, 0)
             if k < len(k_lanes):
                 terms = terms ^ Mux(kabs, k_lanes[k], 0)
             if k == RW - 1:
-                pad = (bx & dfinal) | (hs & direct & w_end & w_final)
                 terms = terms | Mux(pad, PAD_END << 56, 0)
             m.d.comb += x[k].eq(terms)
-        x_par = [Signal(64, name=f"x_par{c}") for c in range(5)]
+        # what x adds to theta's D: the buffer's D, the word's column, K, the pad bit
+        x_d = [Signal(64, name=f"x_d{c}") for c in range(5)]
+        pad_c = Signal(64)
+        m.d.comb += pad_c.eq(Mux(pad, PAD_END << 56, 0))
         for c in range(5):
-            acc = 0
-            for k in range(c, RW, 5):
-                acc = acc ^ x[k]
-            m.d.comb += x_par[c].eq(acc)
+            lo, hi = (c - 1) % 5, (c + 1) % 5       # D[c] = C[c-1] ^ rot(C[c+1], 1)
+            terms = (Mux(lastr, bdx[c], 0) ^ Mux(col_en[lo], w_data, 0) ^
+                     Mux(col_en[hi], w_data.rotate_left(1), 0))
+            if kem:
+                terms = terms ^ Mux(kabs, k_lanes[lo] ^ k_lanes[hi].rotate_left(1), 0)
+            if lo == (RW - 1) % 5:
+                terms = terms ^ pad_c
+            if hi == (RW - 1) % 5:
+                terms = terms ^ pad_c.rotate_left(1)
+            m.d.comb += x_d[c].eq(terms)
 
-        consts = {_LOAD_ZERO: [0] * 25, _LOAD_VOTE: _loaded_state(VOTE_CUSTOMIZATION),
-                  _LOAD_PROOF: _loaded_state(PROOF_CUSTOMIZATION)}
+        c_proof = _loaded_state(PROOF_CUSTOMIZATION)
+        c_proof_d = _theta_d_of(c_proof)
         for k in range(25):
-            base = Signal(64, name=f"base{k}")
-            const = Signal(64, name=f"const{k}")
-            with m.Switch(load_kind):
-                for kind, lanes_c in consts.items():
-                    with m.Case(kind):
-                        m.d.comb += const.eq(lanes_c[k])
-            m.d.comb += base.eq(Mux(running, lanes[k], Mux(load, const, st[k])))
-            m.d.sync += st[k].eq(base ^ x[k] if k < RW else base)
+            nxt = Mux(running, lanes[k], st[k])
+            with m.If(load):
+                m.d.sync += st[k].eq(Mux(load_proof, c_proof[k], 0))
+            with m.Else():
+                m.d.sync += st[k].eq(nxt ^ x[k] if k < RW else nxt)
         for c in range(5):
-            base = Signal(64, name=f"cp_base{c}")
-            const = Signal(64, name=f"cp_const{c}")
-            with m.Switch(load_kind):
-                for kind, lanes_c in consts.items():
-                    with m.Case(kind):
-                        m.d.comb += const.eq(lanes_c[c] ^ lanes_c[c + 5] ^ lanes_c[c + 10] ^
-                                             lanes_c[c + 15] ^ lanes_c[c + 20])
-            m.d.comb += base.eq(Mux(running, cp_round[c], Mux(load, const, cp[c])))
-            m.d.sync += cp[c].eq(base ^ x_par[c])
+            with m.If(load):
+                m.d.sync += dreg[c].eq(Mux(load_proof, c_proof_d[c], 0))
+            with m.Else():
+                m.d.sync += dreg[c].eq(Mux(running, d_round[c], dreg[c]) ^ x_d[c])
 
+        m.d.comb += step_next.eq(Mux(go, 0, Mux(running & ~lastr, step + 1, step)))
+        m.d.sync += step.eq(step_next)
         with m.If(go):
-            m.d.sync += [running.eq(1), step.eq(0), lastr.eq(steps == 1)]
+            m.d.sync += [running.eq(1), lastr.eq(steps == 1)]
         with m.Elif(running):
-            m.d.sync += [step.eq(step + 1), lastr.eq(step == steps - 2)]
+            m.d.sync += lastr.eq(step == steps - 2)
             with m.If(lastr):
                 m.d.sync += [running.eq(0), lastr.eq(0)]
 
@@ -500,45 +532,55 @@ class Attestor(wiring.Component):
         buf_we = Signal()
         m.d.comb += buf_we.eq(hs & ~direct)
         for k in range(RW):
-            with m.If(bx):
+            with m.If(lastr):
                 m.d.sync += dbuf[k].eq(0)
             with m.If(buf_we & wp[k]):
                 m.d.sync += dbuf[k].eq(w_data)
-            if k > 0:
-                with m.If(buf_we & w_domnext & wp[k - 1]):
-                    m.d.sync += dbuf[k].eq(dom)
-        with m.If(bx):
+        for c in range(5):
+            lo, hi = (c - 1) % 5, (c + 1) % 5
+            m.d.sync += bdx[c].eq(Mux(lastr, 0, bdx[c]) ^
+                                  Mux(buf_we & wcol[lo], w_data, 0) ^
+                                  Mux(buf_we & wcol[hi], w_data.rotate_left(1), 0))
+        with m.If(lastr):
             m.d.sync += [dfull.eq(0), dfinal.eq(0)]
         with m.If(buf_we & w_end):
             m.d.sync += [dfull.eq(1), dfinal.eq(w_final)]
         with m.If(hs):
-            m.d.sync += wp.eq(Mux(w_end, 1, wp.rotate_left(1)))
+            m.d.sync += [wp.eq(Mux(w_end, 1, wp.rotate_left(1))),
+                         wcol.eq(Mux(w_end, 1, wcol.rotate_left(1)))]
 
         # ---- the writers ----------------------------------------------------------------
-        with m.If(hs & ~gen_on & in_last):
+        gen_hs = Signal()
+        m.d.comb += gen_hs.eq(gen_v & w_ready)
+        with m.If(gsel.any() & (~gen_v | gen_hs)):
+            m.d.sync += [gen_q.eq(gen_word), gen_q_end.eq(gen_last), gen_v.eq(1),
+                         gen_q_final.eq(gen_final), gsel.eq(Mux(gen_last, 0, gsel << 1))]
+        with m.Elif(gen_hs):
+            m.d.sync += gen_v.eq(0)
+        with m.If(hs & ~gen_v & in_last):
             m.d.sync += open_.eq(0)
-        with m.If(hs & gen_on):
-            m.d.sync += gi.eq(gi + 1)
-            with m.If(gen_end):
-                m.d.sync += [gen_on.eq(0), gi.eq(0)]
-        with m.If(hs & ~gen_on & w_dpad):
-            # the message ended with a whole word in lane 16: a block of padding follows
-            m.d.sync += [gen_on.eq(1), gen_kind.eq(_GEN_PAD), gi.eq(0)]
+            with m.If(whole):
+                # the domain byte after a whole final word: a word of its own, the last
+                m.d.sync += [gen_q.eq(dom), gen_q_end.eq(1), gen_q_final.eq(1),
+                             gen_v.eq(1)]
 
         def gen(kind):
-            m.d.sync += [gen_on.eq(1), gen_kind.eq(kind), gi.eq(0)]
-            if kind == _GEN_KATT:
-                m.d.sync += keep.eq(1)
+            m.d.sync += gsel.eq(1 << first[kind])
+
+        def clear_state():
+            m.d.comb += load.eq(1)
+            m.d.sync += [wp.eq(1), wcol.eq(1)]
 
         def open_stream(hash_job, domain):
             # a new message on a cleared state: the proof beats or a hash job
-            m.d.comb += [load.eq(1), load_kind.eq(_LOAD_ZERO)]
-            m.d.sync += [open_.eq(1), hashing.eq(hash_job), wp.eq(1)]
+            clear_state()
+            m.d.sync += [open_.eq(1), hashing.eq(hash_job)]
             if self._hash_service:
                 m.d.sync += dom.eq(domain)
 
         final_in = Signal()                  # the message's final block is complete
-        m.d.comb += final_in.eq(hs & w_end & w_final)
+        block_in = Signal()                  # a block is complete
+        m.d.comb += [block_in.eq(hs & w_end), final_in.eq(hs & w_end & w_final)]
 
         # ---- sequencer --------------------------------------------------------------------
         m.d.comb += self.o.payload.digest.eq(pd)
@@ -548,6 +590,12 @@ class Attestor(wiring.Component):
         m.d.comb += self.o.payload.vote.eq(vote)
         m.d.comb += self.o.payload.attestation.eq(Mux(vote, att[1], att[0]))
         m.d.comb += vote.eq(vote_r)
+
+        def attest_start():
+            # KMAC256(K_att, id ‖ N ‖ D ‖ vote ‖ PD, 256, "pqvote/vote") from a cleared state:
+            # the constant prefix block, K_att's key block, the final block
+            clear_state()
+            gen(_GEN_PREFIX)
 
         with m.FSM(name="attest_fsm"):
             with m.State("Idle"):
@@ -561,33 +609,32 @@ class Attestor(wiring.Component):
                 with m.If(final_in):
                     m.next = "DigestOut"
             with m.State("DigestOut"):
-                # the final block is permuted; K_att's key block fills the buffer meanwhile
-                with m.If(~dfull & ~keep):
+                with m.If(~running & ~dfull):
+                    m.d.sync += [pd.eq(out_lanes), att_vote.eq(0)]
+                    attest_start()
+                    m.next = "AttestPrefix"
+            with m.State("AttestPrefix"):
+                with m.If(block_in):
                     gen(_GEN_KATT)
-                with m.If(~running & dfull & keep):
-                    # K_att state = P(P(prefix("pqvote/vote")) ^ keyblock(K_att)) starts
-                    m.d.sync += [pd.eq(out_lanes), att_vote.eq(0), keep.eq(0)]
-                    m.d.comb += [load.eq(1), load_kind.eq(_LOAD_VOTE), labs.eq(1)]
-                    gen(_GEN_MSG)
-                    m.next = "Attest"
-            with m.State("Attest"):
-                # finalblock(id ‖ N ‖ D ‖ vote ‖ PD) fills the buffer, taken in the last round
+                    m.next = "AttestKey"
+            with m.State("AttestKey"):
                 with m.If(lastr & dfull):
-                    with m.If(~att_vote):
-                        gen(_GEN_KATT)
+                    gen(_GEN_MSG)
+                    m.next = "AttestMsg"
+            with m.State("AttestMsg"):
+                with m.If(lastr & dfull):
                     m.next = "AttestOut"
             with m.State("AttestOut"):
-                with m.If(~running & (att_vote | dfull)):
+                with m.If(~running):
                     with m.If(~att_vote):
-                        m.d.sync += [att[0].eq(out_lanes), att_vote.eq(1), keep.eq(0)]
-                        m.d.comb += [load.eq(1), load_kind.eq(_LOAD_VOTE), labs.eq(1)]
-                        gen(_GEN_MSG)
-                        m.next = "Attest"
+                        m.d.sync += [att[0].eq(out_lanes), att_vote.eq(1)]
+                        attest_start()
+                        m.next = "AttestPrefix"
                     with m.Else():
                         m.d.sync += att[1].eq(out_lanes)
                         if kem:
                             # the tag's constant state waits for K
-                            m.d.comb += [load.eq(1), load_kind.eq(_LOAD_PROOF)]
+                            m.d.comb += [load.eq(1), load_proof.eq(1)]
                         m.next = "Verdict"
             if kem:
                 with m.State("Verdict"):
@@ -622,7 +669,7 @@ class Attestor(wiring.Component):
                         with m.If(self.hash.o.valid & self.hash.o.ready):
                             m.d.sync += hsq.eq(hsq + 1)
                         with m.If(self.hash.stop & ready):
-                            m.d.comb += [load.eq(1), load_kind.eq(_LOAD_PROOF)]
+                            m.d.comb += [load.eq(1), load_proof.eq(1)]
                             m.d.sync += hashing.eq(0)
                             m.next = "Verdict"
                 with m.State("Tag"):
@@ -633,7 +680,6 @@ class Attestor(wiring.Component):
                     # the response in the cycle after the second permutation: vote = ok & match
                     m.d.comb += [self.o.valid.eq(~running),
                                  vote.eq(self.ok & (out_lanes == self.tag))]
-                    m.d.sync += vote_r.eq(vote)      # the payload holds after the handshake
                     with m.If(self.o.valid & self.o.ready):
                         m.next = "Idle"
             else:

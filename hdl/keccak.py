@@ -18,7 +18,7 @@ from amaranth.lib.wiring import In, Out
 from golden.keccak import ROUND_CONSTANTS, RHO_OFFSETS
 
 
-__all__ = ["KeccakState", "KeccakP1600", "keccak_round", "column_parity"]
+__all__ = ["KeccakState", "KeccakP1600", "keccak_round", "column_parity", "theta_d"]
 
 
 #: The Keccak-f[1600] state: lane ``(x, y)`` at index ``x + 5*y``.
@@ -34,7 +34,16 @@ def column_parity(m, A, *, prefix):
     return C
 
 
-def keccak_round(m, A, rc, *, prefix, C=None):
+def theta_d(m, C, *, prefix):
+    """Add theta's ``D[x] = C[x-1] ^ rot(C[x+1], 1)`` to ``m``; returns 5 named 64-bit
+    signals."""
+    D = [Signal(64, name=f"{prefix}_d{x}") for x in range(5)]
+    for x in range(5):
+        m.d.comb += D[x].eq(C[(x - 1) % 5] ^ C[(x + 1) % 5].rotate_left(1))
+    return D
+
+
+def keccak_round(m, A, rc, *, prefix, C=None, D=None):
     """Add one Keccak round ``Rnd(A, ir) = iota(chi(pi(rho(theta(A)))), ir)`` to ``m``.
 
     Every step output is a named combinational ``Signal`` so that chained rounds stay
@@ -54,6 +63,9 @@ def keccak_round(m, A, rc, *, prefix, C=None):
         The column parities of ``A`` when the caller already has them (for example in a
         register, computed from the previous round's output); computed from ``A``
         otherwise.
+    D : list of 5 Values, optional
+        Theta's ``D[x] = C[x-1] ^ rot(C[x+1], 1)`` of ``A`` when the caller holds them
+        (then ``C`` is not used): each theta output bit is then one XOR of two inputs.
 
     Returns
     -------
@@ -61,11 +73,10 @@ def keccak_round(m, A, rc, *, prefix, C=None):
         Round output lanes.
     """
     # theta: C[x] = A[x,0] ^ ... ^ A[x,4];  D[x] = C[x-1] ^ rot(C[x+1], 1)
-    if C is None:
-        C = column_parity(m, A, prefix=f"{prefix}_theta")
-    D = [Signal(64, name=f"{prefix}_theta_d{x}") for x in range(5)]
-    for x in range(5):
-        m.d.comb += D[x].eq(C[(x - 1) % 5] ^ C[(x + 1) % 5].rotate_left(1))
+    if D is None:
+        if C is None:
+            C = column_parity(m, A, prefix=f"{prefix}_theta")
+        D = theta_d(m, C, prefix=f"{prefix}_theta")
     # rho and pi: B[y, 2x+3y] = rot(A[x,y] ^ D[x], r[x,y])
     B = [Signal(64, name=f"{prefix}_pi_b{i}") for i in range(25)]
     for y in range(5):

@@ -440,7 +440,7 @@ def test_attestor_alone():
         for n, k in enumerate((K, bytes(32))):
             await _attestor_request(ctx, dut, k_att if n == 0 else None, D, 77,
                                     proof_tag(K, D), proof)
-            for _ in range(60):                 # K well after both attestations
+            for _ in range(100):                # K well after both attestations
                 await ctx.tick()
             await stream_put(ctx, dut.i_k, int.from_bytes(k, "little"))
             ctx.set(dut.o.ready, 1)
@@ -460,6 +460,192 @@ def test_attestor_alone():
         assert (vote, digest) == (expect, pd)
         assert att == attestation(k_att, vendor, 77, D, expect, pd)
         assert cycles == 25, cycles
+
+
+async def _take_response(ctx, dut):
+    """Take the attestor's response, read in the cycle it is taken (after a tag check its
+    vote is the comparison of the state with the tag, valid until then)."""
+    ctx.set(dut.o.ready, 1)
+    await cycles_until(ctx, dut.o.valid)
+    r = ctx.get(dut.o.payload)
+    await ctx.tick()
+    ctx.set(dut.o.ready, 0)
+    return r
+
+
+def _expected_accepts(beats, rounds):
+    """Cycles (from the first beat offered) in which the attestor takes each of ``beats``
+    beats offered back to back: 17 per block; the first block goes straight into the state
+    and is permuted from the cycle after its last beat; the next one is collected meanwhile
+    and taken into the state in the permutation's last round, when a third block may begin."""
+    if rounds == 2:                      # 12 cycles per permutation: never a wait
+        return list(range(beats))
+    out = []
+    for i in range(beats):
+        j, r = divmod(i - 34, 17)
+        out.append(i if i < 34 else 40 + 24 * j + r)
+    return out
+
+
+@pytest.mark.parametrize("rounds", [1, 2])
+def test_attestor_schedule(rounds):
+    """The attestor's cycle contract, measured: beats offered one per cycle are taken as
+    ``_expected_accepts`` says (128 and, at 1 round per cycle, 1,024 beats: the proof
+    sizes); a hash-service job
+    whose final word comes while the state is idle (McEliece's 533 bytes, a word every
+    other cycle) gives its first output word 25 (13) cycles after that word; the response
+    follows K by 49 (25) cycles. Every value is checked against the golden model."""
+    import hashlib
+    from golden.proof import attestation, proof_digest, proof_tag
+    from hdl.attestor import Attestor
+    from hdl.sponge import SpongeMode
+    vendor = "arm"
+    rng = random.Random(64)
+    k_att, K, D = rng.randbytes(32), rng.randbytes(32), rng.randbytes(24)
+    msg = rng.randbytes(533)
+    perm = 24 // rounds
+    for nbeats in (128, 1024) if rounds == 1 else (128,):
+        proof = rng.randbytes(8 * nbeats)
+        dut = Attestor(vendor=vendor, kem=True, rounds_per_cycle=rounds, hash_service=True)
+        got = {}
+
+        async def bench(ctx):
+            ctx.set(dut.i_katt.payload, int.from_bytes(k_att, "little"))
+            ctx.set(dut.i_katt.valid, 1)
+            await ctx.tick().until(dut.i_katt.ready)
+            ctx.set(dut.i_katt.valid, 0)
+            ctx.set(dut.descriptor, int.from_bytes(D, "little"))
+            ctx.set(dut.nonce, 79)
+            ctx.set(dut.tag, int.from_bytes(proof_tag(K, D), "little"))
+            ctx.set(dut.ok, 1)
+            ctx.set(dut.start, 1)
+            await ctx.tick()
+            ctx.set(dut.start, 0)
+            accepts, cycle = [], 0
+            beats = _beats(proof)
+            for i, w in enumerate(beats):
+                ctx.set(dut.i_digest.payload, {"data": w, "last": i == len(beats) - 1})
+                ctx.set(dut.i_digest.valid, 1)
+                while True:
+                    await ctx.delay(1e-9)
+                    took = ctx.get(dut.i_digest.ready)
+                    await ctx.tick()
+                    cycle += 1
+                    if took:
+                        accepts.append(cycle - 1)
+                        break
+            ctx.set(dut.i_digest.valid, 0)
+            got["accepts"] = accepts
+            # a hash job at the McEliece engine's pace: one word every other cycle
+            words = [msg[i:i + 8] for i in range(0, len(msg), 8)]
+            for i, w in enumerate(words):
+                ctx.set(dut.hash.i.payload, {"data": int.from_bytes(w, "little"),
+                                             "nbytes": len(w), "last": i == len(words) - 1,
+                                             "mode": SpongeMode.SHAKE256})
+                ctx.set(dut.hash.i.valid, 1)
+                await ctx.tick().until(dut.hash.i.ready)
+                ctx.set(dut.hash.i.valid, 0)
+                if i != len(words) - 1:
+                    await ctx.tick()
+            ctx.set(dut.hash.o.ready, 1)
+            got["hash_cycles"] = 1 + await cycles_until(ctx, dut.hash.o.valid)
+            out = []
+            while len(out) < 4:
+                await ctx.delay(1e-9)
+                if ctx.get(dut.hash.o.valid):
+                    out.append(ctx.get(dut.hash.o.payload))
+                    ctx.set(dut.hash.stop, len(out) == 4)
+                await ctx.tick()
+            ctx.set(dut.hash.stop, 0)
+            ctx.set(dut.hash.o.ready, 0)
+            got["hash"] = b"".join(x.to_bytes(8, "little") for x in out)
+            await stream_put(ctx, dut.i_k, int.from_bytes(K, "little"))
+            ctx.set(dut.o.ready, 1)
+            got["tail"] = 1 + await cycles_until(ctx, dut.o.valid)
+            r = ctx.get(dut.o.payload)
+            got["out"] = (int(r.vote), int(r.attestation).to_bytes(32, "little"),
+                          int(r.digest).to_bytes(32, "little"))
+
+        sim = Simulator(dut)
+        sim.add_clock(1e-6)
+        sim.add_testbench(bench)
+        sim.run()
+        pd = proof_digest(proof)
+        assert got["accepts"] == _expected_accepts(nbeats, rounds)
+        assert got["hash"] == hashlib.shake_256(msg).digest(32)
+        assert got["hash_cycles"] == perm + 1
+        assert got["tail"] == 2 * perm + 1
+        assert got["out"] == (1, attestation(k_att, vendor, 79, D, 1, pd), pd)
+
+
+@pytest.mark.parametrize("rounds,kem", [(1, True), (2, True), (1, False)])
+def test_attestor_random_timing(rounds, kem):
+    """The attestor under random idle cycles on every input, for proof lengths around the
+    block boundaries (16, 17, 18, 34, 35 beats: a final block of padding alone, a final
+    block of one word, words taken in a permutation's last round) and a skipped request:
+    digest, vote and attestation equal the golden model's, with the key changed between
+    requests."""
+    from golden.proof import attestation, proof_digest, proof_tag
+    from hdl.attestor import Attestor
+    vendor = "intel" if kem else "riscv"
+    rng = random.Random(65 + rounds + 2 * kem)
+    dut = Attestor(vendor=vendor, kem=kem, rounds_per_cycle=rounds)
+    cases = []
+    for n, nbeats in enumerate((16, 17, 18, 34, 35, 1, 51)):
+        K, D = rng.randbytes(32), rng.randbytes(24)
+        valid = rng.random() < 0.5
+        cases.append({"k_att": rng.randbytes(32) if n % 3 == 0 else None, "D": D,
+                      "N": rng.getrandbits(64), "proof": rng.randbytes(8 * nbeats),
+                      "K": K if valid else rng.randbytes(32), "tag": proof_tag(K, D),
+                      "verdict": int(valid), "ok": int(rng.random() < 0.8),
+                      "skip": n == 2})
+    out = []
+
+    async def idle(ctx):
+        while rng.random() < 0.4:
+            await ctx.tick()
+
+    async def bench(ctx):
+        for c in cases:
+            if c["k_att"] is not None:
+                await idle(ctx)
+                await stream_put(ctx, dut.i_katt, int.from_bytes(c["k_att"], "little"))
+            ctx.set(dut.descriptor, int.from_bytes(c["D"], "little"))
+            ctx.set(dut.nonce, c["N"])
+            ctx.set(dut.ok, c["ok"])
+            ctx.set(dut.skip, 0)
+            if kem:
+                ctx.set(dut.tag, int.from_bytes(c["tag"], "little"))
+            ctx.set(dut.start, 1)
+            await ctx.tick()
+            ctx.set(dut.start, 0)
+            beats = _beats(c["proof"])
+            for i, w in enumerate(beats):
+                await idle(ctx)
+                await stream_put(ctx, dut.i_digest, {"data": w, "last": i == len(beats) - 1})
+            for _ in range(rng.randrange(0, 150)):
+                await ctx.tick()
+            if c["skip"]:
+                ctx.set(dut.skip, 1)
+            elif kem:
+                await stream_put(ctx, dut.i_k, int.from_bytes(c["K"], "little"))
+            else:
+                await stream_put(ctx, dut.i_verdict, c["verdict"])
+            await idle(ctx)
+            r = await _take_response(ctx, dut)
+            out.append((int(r.vote), int(r.attestation).to_bytes(32, "little"),
+                        int(r.digest).to_bytes(32, "little")))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    k_att = None
+    for c, got in zip(cases, out, strict=True):
+        k_att = c["k_att"] if c["k_att"] is not None else k_att
+        pd = proof_digest(c["proof"])
+        vote = 0 if c["skip"] else c["ok"] & c["verdict"]
+        assert got == (vote, attestation(k_att, vendor, c["N"], c["D"], vote, pd), pd)
 
 
 @pytest.mark.parametrize("rounds", [1, 2])
@@ -511,7 +697,7 @@ def test_attestor_hash_service(rounds):
             got.append(b"".join(w.to_bytes(8, "little") for w in words_out))
             cycles.append(n)
         await stream_put(ctx, dut.i_k, int.from_bytes(K, "little"))
-        r = await stream_get(ctx, dut.o)
+        r = await _take_response(ctx, dut)
         out.append((int(r.vote), int(r.attestation).to_bytes(32, "little"),
                     int(r.digest).to_bytes(32, "little")))
 
