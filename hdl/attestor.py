@@ -316,24 +316,28 @@ class Attestor(wiring.Component):
         # every change of st, so that each theta output bit is st ^ D: one XOR of two
         # flip-flops in front of chi (the sponge keeps C; D saves the second XOR)
         dreg = [Signal(64, name=f"dreg{x}") for x in range(5)]
-        step = Signal(range(steps))
-        step_next = Signal(range(steps + 1))
+        step = Signal(range(steps))          # 0 unless a permutation runs
         running = Signal()                   # a permutation is in progress
         lastr = Signal()                     # ... and this cycle computes its last round(s)
 
-        rc_init = []
+        # the round constants of the *next* step (entry k: those of step k + 1), read with
+        # the step register; rc holds the current step's (round 0's when no round ran
+        # before), so the round logic reads them from flip-flops
+        rc_words = []
         for k in range(steps):
             word = 0
             for j in range(rpc):
                 word |= ROUND_CONSTANTS[k * rpc + j] << (64 * j)
-            rc_init.append(word)
+            rc_words.append(word)
         m.submodules.rc_rom = rc_rom = memory.Memory(
-            shape=unsigned(64 * rpc), depth=steps, init=rc_init)
-        rc_rd = rc_rom.read_port()           # synchronous: addressed by the next step
-        m.d.comb += rc_rd.addr.eq(step_next)
+            shape=unsigned(64 * rpc), depth=steps, init=rc_words[1:] + rc_words[:1])
+        rc_rd = rc_rom.read_port(domain="comb")  # combinational read of the step register
+        rc = Signal(64 * rpc, init=rc_words[0])
+        m.d.comb += rc_rd.addr.eq(step)
+        m.d.sync += rc.eq(Mux(running & ~lastr, rc_rd.data, rc_words[0]))
         lanes = st
         for j in range(rpc):
-            lanes = keccak_round(m, lanes, rc_rd.data[64 * j:64 * (j + 1)], prefix=f"r{j}",
+            lanes = keccak_round(m, lanes, rc[64 * j:64 * (j + 1)], prefix=f"r{j}",
                                  D=dreg if j == 0 else None)
         d_round = theta_d(m, column_parity(m, lanes, prefix="out"), prefix="out")
 
@@ -519,14 +523,12 @@ class Attestor(wiring.Component):
             with m.Else():
                 m.d.sync += dreg[c].eq(Mux(running, d_round[c], dreg[c]) ^ x_d[c])
 
-        m.d.comb += step_next.eq(Mux(go, 0, Mux(running & ~lastr, step + 1, step)))
-        m.d.sync += step.eq(step_next)
-        with m.If(go):
-            m.d.sync += [running.eq(1), lastr.eq(steps == 1)]
-        with m.Elif(running):
-            m.d.sync += lastr.eq(step == steps - 2)
-            with m.If(lastr):
-                m.d.sync += [running.eq(0), lastr.eq(0)]
+        # go comes only while the state is idle or in its last round, when step is 0 next
+        m.d.sync += [
+            step.eq(Mux(running & ~lastr, step + 1, 0)),
+            lastr.eq(running & ~lastr & (step == steps - 2)),
+            running.eq(go | (running & ~lastr)),
+        ]
 
         # ---- the buffer: words that arrive while the state permutes ----------------------
         buf_we = Signal()
