@@ -334,11 +334,26 @@ class Attestor(wiring.Component):
         rc_rd = rc_rom.read_port(domain="comb")  # combinational read of the step register
         rc = Signal(64 * rpc, init=rc_words[0])
         m.d.comb += rc_rd.addr.eq(step)
-        m.d.sync += rc.eq(Mux(running & ~lastr, rc_rd.data, rc_words[0]))
-        lanes = st
+        # the block buffer (below), XORed into the first round's input when a permutation
+        # starts on it: each rate lane takes its own buffer word, D takes the buffer's D
+        dbuf = [Signal(64, name=f"dbuf{k}") for k in range(RW)]
+        bdx = [Signal(64, name=f"bdx{x}") for x in range(5)]      # theta's D of dbuf
+        dfull = Signal()                     # a complete block waits in dbuf
+        kgo = Signal()                       # K went into the state: permute from this cycle
+        start = Signal()                     # round 0 on st ^ dbuf in this cycle
+        rounds = Signal()                    # the round logic gives the next state
+        m.d.comb += [start.eq(dfull & ~running), rounds.eq(running | dfull | kgo)]
+        a_in = [Signal(64, name=f"a_in{k}") for k in range(25)]
+        d_in = [Signal(64, name=f"d_in{x}") for x in range(5)]
+        for k in range(25):
+            m.d.comb += a_in[k].eq(st[k] ^ Mux(start, dbuf[k], 0) if k < RW else st[k])
+        for x in range(5):
+            m.d.comb += d_in[x].eq(dreg[x] ^ Mux(start, bdx[x], 0))
+        m.d.sync += rc.eq(Mux(rounds & ~lastr, rc_rd.data, rc_words[0]))
+        lanes = a_in
         for j in range(rpc):
             lanes = keccak_round(m, lanes, rc[64 * j:64 * (j + 1)], prefix=f"r{j}",
-                                 D=dreg if j == 0 else None)
+                                 D=d_in if j == 0 else None)
         d_round = theta_d(m, column_parity(m, lanes, prefix="out"), prefix="out")
 
         # ---- per-request registers --------------------------------------------------------
@@ -348,13 +363,9 @@ class Attestor(wiring.Component):
         att_vote = Signal()                  # the vote bit of the attestation being computed
         vote_r = Signal()                    # the vote after a verdict (or skip)
 
-        # ---- the block being collected: one-hot word position, buffer, flags -------------
-        dbuf = [Signal(64, name=f"dbuf{k}") for k in range(RW)]
-        bdx = [Signal(64, name=f"bdx{x}") for x in range(5)]      # theta's D of dbuf
+        # ---- the block being collected: one-hot word position ----------------------------
         wp = Signal(RW, init=1)              # one-hot: lane of the next word
         wcol = Signal(5, init=1)             # one-hot: the column of that lane
-        dfull = Signal()                     # a complete block waits in dbuf
-        dfinal = Signal()                    # ... it is a message's final block (0x80 in lane 16)
 
         # ---- word sources: proof beats or hash-service words (stream), generated blocks ---
         open_ = Signal()                     # the stream intake is open (start .. last)
@@ -443,7 +454,7 @@ class Attestor(wiring.Component):
         m.d.comb += [
             whole.eq(in_n == 8),
             # a new word may enter when the buffer is free or is emptied in this cycle
-            w_ready.eq(~dfull | lastr),
+            w_ready.eq(~dfull | start),
             s_ready.eq(open_ & ~gen_v & w_ready),
             w_valid.eq(gen_v | (open_ & in_valid)),
         ]
@@ -457,96 +468,70 @@ class Attestor(wiring.Component):
                 w_end.eq((in_last & ~whole) | wp[-1]),
                 w_final.eq(in_last & ~whole),
             ]
-        hs = Signal()                        # a word is taken
-        direct = Signal()                    # it goes straight into its state lane
-        m.d.comb += [
-            hs.eq(w_valid & w_ready),
-            # the state is idle, or in its last round with nothing waiting in the buffer
-            # (so direct implies w_ready)
-            direct.eq(~running | (lastr & ~dfull)),
-        ]
+        hs = Signal()                        # a word is taken into the buffer
+        m.d.comb += hs.eq(w_valid & w_ready)
 
         # ---- what the state takes this cycle ---------------------------------------------
-        # A running permutation gives the round output; in its last round the buffer and a
-        # word arriving then are XORed in (x). An idle state holds, and takes a word
-        # arriving then into its lane (x), or the engine's K into lanes 0..4 (tag check);
-        # `load` clears it or loads the tag's constant.
+        # the round output while a permutation runs or starts (on st ^ dbuf); otherwise it
+        # holds, is cleared or takes the tag's constant (`load`), or takes the engine's K
+        # into lanes 0..4 (`kabs`, then permuted from the next cycle)
         load = Signal()                      # the state becomes 0 ...
         load_proof = Signal()                # ... or P(prefix("pqvote/proof")) ^ keyblock(0)
         kabs = Signal()                      # the engine's K is absorbed (tag check)
-        go = Signal()                        # a permutation starts after this cycle
-        pad = Signal()                       # 0x80 into lane 16: a final block is taken
-        m.d.comb += [
-            go.eq((w_valid & direct & w_end) | (lastr & dfull) | kabs),
-            pad.eq((lastr & dfinal) | (w_valid & direct & w_end & w_final)),
-        ]
         k_lanes = _key_lanes(self.i_k.payload) if kem else []
-        lane_en = Signal(RW)                 # the word goes into this lane of the state
-        col_en = Signal(5)                   # ... which is in this column
-        m.d.comb += [lane_en.eq(Mux(w_valid & direct, wp, 0)),
-                     col_en.eq(Mux(w_valid & direct, wcol, 0))]
-        x = [Signal(64, name=f"x{k}") for k in range(RW)]
-        for k in range(RW):
-            terms = Mux(lastr, dbuf[k], 0) | Mux(lane_en[k], w_data, 0)
-            if k < len(k_lanes):
-                terms = terms ^ Mux(kabs, k_lanes[k], 0)
-            if k == RW - 1:
-                terms = terms | Mux(pad, PAD_END << 56, 0)
-            m.d.comb += x[k].eq(terms)
-        # what x adds to theta's D: the buffer's D, the word's column, K, the pad bit
-        x_d = [Signal(64, name=f"x_d{c}") for c in range(5)]
-        pad_c = Signal(64)
-        m.d.comb += pad_c.eq(Mux(pad, PAD_END << 56, 0))
-        for c in range(5):
-            lo, hi = (c - 1) % 5, (c + 1) % 5       # D[c] = C[c-1] ^ rot(C[c+1], 1)
-            terms = (Mux(lastr, bdx[c], 0) ^ Mux(col_en[lo], w_data, 0) ^
-                     Mux(col_en[hi], w_data.rotate_left(1), 0))
-            if kem:
-                terms = terms ^ Mux(kabs, k_lanes[lo] ^ k_lanes[hi].rotate_left(1), 0)
-            if lo == (RW - 1) % 5:
-                terms = terms ^ pad_c
-            if hi == (RW - 1) % 5:
-                terms = terms ^ pad_c.rotate_left(1)
-            m.d.comb += x_d[c].eq(terms)
-
         c_proof = _loaded_state(PROOF_CUSTOMIZATION)
         c_proof_d = _theta_d_of(c_proof)
         for k in range(25):
-            nxt = Mux(running, lanes[k], st[k])
             with m.If(load):
                 m.d.sync += st[k].eq(Mux(load_proof, c_proof[k], 0))
-            with m.Else():
-                m.d.sync += st[k].eq(nxt ^ x[k] if k < RW else nxt)
+            with m.Elif(rounds):
+                m.d.sync += st[k].eq(lanes[k])
+            if k < len(k_lanes):
+                with m.Elif(kabs):
+                    m.d.sync += st[k].eq(st[k] ^ k_lanes[k])
         for c in range(5):
+            lo, hi = (c - 1) % 5, (c + 1) % 5       # D[c] = C[c-1] ^ rot(C[c+1], 1)
             with m.If(load):
                 m.d.sync += dreg[c].eq(Mux(load_proof, c_proof_d[c], 0))
-            with m.Else():
-                m.d.sync += dreg[c].eq(Mux(running, d_round[c], dreg[c]) ^ x_d[c])
+            with m.Elif(rounds):
+                m.d.sync += dreg[c].eq(d_round[c])
+            if kem:
+                with m.Elif(kabs):
+                    m.d.sync += dreg[c].eq(dreg[c] ^ k_lanes[lo] ^
+                                           k_lanes[hi].rotate_left(1))
+        m.d.sync += kgo.eq(kabs)
 
-        # go comes only while the state is idle or in its last round, when step is 0 next
+        # step is 0 unless a permutation runs (a start computes round 0)
         m.d.sync += [
-            step.eq(Mux(running & ~lastr, step + 1, 0)),
-            lastr.eq(running & ~lastr & (step == steps - 2)),
-            running.eq(go | (running & ~lastr)),
+            step.eq(Mux(rounds & ~lastr, step + 1, 0)),
+            lastr.eq(rounds & ~lastr & (step == steps - 2)),
+            running.eq(rounds & ~lastr),
         ]
 
-        # ---- the buffer: words that arrive while the state permutes ----------------------
-        buf_we = Signal()
-        m.d.comb += buf_we.eq(hs & ~direct)
+        # ---- the buffer: the block being collected, a word per cycle at lane wp --------
+        pad = Signal()                       # a final block is complete: 0x80 into lane 16
+        m.d.comb += pad.eq(hs & w_end & w_final)
         for k in range(RW):
-            with m.If(lastr):
+            with m.If(start):
                 m.d.sync += dbuf[k].eq(0)
-            with m.If(buf_we & wp[k]):
+            with m.If(hs & wp[k]):
                 m.d.sync += dbuf[k].eq(w_data)
+        with m.If(pad):
+            m.d.sync += dbuf[-1].eq(Mux(wp[-1], w_data, 0) | (PAD_END << 56))
+        pad_col = (RW - 1) % 5
         for c in range(5):
             lo, hi = (c - 1) % 5, (c + 1) % 5
-            m.d.sync += bdx[c].eq(Mux(lastr, 0, bdx[c]) ^
-                                  Mux(buf_we & wcol[lo], w_data, 0) ^
-                                  Mux(buf_we & wcol[hi], w_data.rotate_left(1), 0))
-        with m.If(lastr):
-            m.d.sync += [dfull.eq(0), dfinal.eq(0)]
-        with m.If(buf_we & w_end):
-            m.d.sync += [dfull.eq(1), dfinal.eq(w_final)]
+            terms = (Mux(start, 0, bdx[c]) ^ Mux(hs & wcol[lo], w_data, 0) ^
+                     Mux(hs & wcol[hi], w_data.rotate_left(1), 0))
+            if lo == pad_col:
+                terms = terms ^ Mux(pad, PAD_END << 56, 0)
+            if hi == pad_col:
+                terms = terms ^ Mux(pad, (PAD_END << 56) >> 63, 0)     # rot(0x80 << 56, 1)
+            m.d.sync += bdx[c].eq(terms)
+        with m.If(start):
+            m.d.sync += dfull.eq(0)
+        with m.If(hs & w_end):
+            m.d.sync += dfull.eq(1)
         with m.If(hs):
             m.d.sync += [wp.eq(Mux(w_end, 1, wp.rotate_left(1))),
                          wcol.eq(Mux(w_end, 1, wcol.rotate_left(1)))]
@@ -611,7 +596,8 @@ class Attestor(wiring.Component):
                 with m.If(final_in):
                     m.next = "DigestOut"
             with m.State("DigestOut"):
-                with m.If(~running & ~dfull):
+                # the final block's permutation is done
+                with m.If(~rounds):
                     m.d.sync += [pd.eq(out_lanes), att_vote.eq(0)]
                     attest_start()
                     m.next = "AttestPrefix"
@@ -620,14 +606,14 @@ class Attestor(wiring.Component):
                     gen(_GEN_KATT)
                     m.next = "AttestKey"
             with m.State("AttestKey"):
-                with m.If(lastr & dfull):
+                with m.If(block_in):
                     gen(_GEN_MSG)
                     m.next = "AttestMsg"
             with m.State("AttestMsg"):
-                with m.If(lastr & dfull):
+                with m.If(block_in):
                     m.next = "AttestOut"
             with m.State("AttestOut"):
-                with m.If(~running):
+                with m.If(~rounds):
                     with m.If(~att_vote):
                         m.d.sync += [att[0].eq(out_lanes), att_vote.eq(1)]
                         attest_start()
@@ -662,7 +648,7 @@ class Attestor(wiring.Component):
                     with m.State("HashOut"):
                         # the first output words, then back to waiting for K on stop
                         ready = Signal()
-                        m.d.comb += ready.eq(~running & ~dfull)
+                        m.d.comb += ready.eq(~rounds)
                         m.d.comb += self.hash.o.valid.eq(ready & (hsq < SERVICE_OUT_WORDS))
                         with m.Switch(hsq):
                             for w in range(SERVICE_OUT_WORDS):
@@ -675,12 +661,12 @@ class Attestor(wiring.Component):
                             m.d.sync += hashing.eq(0)
                             m.next = "Verdict"
                 with m.State("Tag"):
-                    # finalblock(D) fills the buffer, taken in the first permutation's last round
-                    with m.If(lastr & dfull):
+                    # finalblock(D) fills the buffer while K's block is permuted
+                    with m.If(block_in):
                         m.next = "TagOut"
                 with m.State("TagOut"):
                     # the response in the cycle after the second permutation: vote = ok & match
-                    m.d.comb += [self.o.valid.eq(~running),
+                    m.d.comb += [self.o.valid.eq(~rounds),
                                  vote.eq(self.ok & (out_lanes == self.tag))]
                     with m.If(self.o.valid & self.o.ready):
                         m.next = "Idle"

@@ -21,7 +21,8 @@ The shell is three parts, each a component with its own tests::
                                                                   └─► o_resp (+ status)
 
 The :class:`~hdl.attestor.Attestor` runs the digest, the tag check and the attestation on one
-Keccak permutation, keeping the constant KMAC prefix states and the ``K_att`` key state.
+Keccak state register and round logic of its own (the tag's KMAC prefix state is a constant;
+the attestations are recomputed for every request).
 """
 
 from amaranth.hdl import Module, Signal, Mux, unsigned
@@ -173,7 +174,8 @@ class KeyLoader(wiring.Component):
     o_katt : ``Out(stream.Signature(unsigned(256)))``
         ``K_att``, to the attestor.
     katt_busy : ``In(1)``
-        The attestor is still absorbing ``K_att``.
+        The attestor has not yet taken ``K_att`` (the :class:`~hdl.attestor.Attestor` takes
+        it in one cycle and keeps this low).
     status : ``Out(KeyStatus)``
         State of the loaded key.
     """
