@@ -12,36 +12,34 @@ block by block instead of a general sponge:
 
       P(P(P(prefix(S)) ^ keyblock(X)) ^ finalblock(M))      first 32 bytes
 
-  ``P(prefix(S))`` is a constant of the customisation string (:func:`prefix_state`, computed
-  at elaboration from :mod:`golden.keccak`), loaded into the state register as a constant
-  (with the key block's constant head bytes folded in), so a KMAC costs two permutations:
-
-  - tag check (KEM engines): ``KMAC256(K, D, 256, "pqvote/proof")``: the constant is loaded
-    while ``K`` is awaited and ``K`` is XORed into lanes 0..4 in the cycle it is taken; two
-    permutations, the response in the cycle after the second;
+  - tag check (KEM engines): ``KMAC256(K, D, 256, "pqvote/proof")``. ``P(prefix(S))`` is a
+    constant of the customisation string (:func:`prefix_state`, computed at elaboration from
+    :mod:`golden.keccak`); it is loaded into the state, with the key block's constant head
+    bytes, while ``K`` is awaited, and ``K`` is XORed into lanes 0..4 in the cycle it is
+    taken: two permutations, the response in the cycle after the second;
   - attestation: ``A0`` (vote 0) and ``A1`` (vote 1) are computed after the digest, while
-    the engine runs, two permutations each (the ``K_att`` state is recomputed for each;
-    nothing 1,600 bits wide is kept), and the vote selects one.
+    the engine runs, each in three permutations from a cleared state (nothing 1,600 bits
+    wide is kept between requests), and the vote selects one.
 
 Datapath (one round per clock)::
 
-   proof beats, hash-service words ─┐
-   K_att, id‖N‖D‖v‖PD, D blocks ────┴─► word w ─┬─► block buffer dbuf[0..16] (written at the
-       (generated a word per cycle)             │   one-hot position wp while the state permutes)
-                                                │          │ bx: at a permutation's last round
-                                                ▼          ▼
-   st (25 lanes) ─► theta (C from cp) ─ rho·pi ─ chi ─ iota ─┬─► ⊕ x ─► st      x_k = dbuf[k] | w at
-        ▲ constants: 0, P(prefix(S)) ^ head                   │            lane wp | K (lanes 0..4)
-        └──────────────── (loaded) ──────────────────────────┘
-                                       column parity of the new state ─► cp
-   st[0..3] ─► PD, A0, A1, hash output words; == tag ─► vote
+   proof beats, hash-service words ──┐
+   generated blocks (prefix("pqvote/vote"),       a word per cycle into lane wp
+   K_att's key block, id‖N‖D‖v‖PD, D), via gen_q ─┴─► block buffer dbuf[0..16], its theta D
+                                                        │ the next permutation starts on it
+                                                        ▼
+   st (25 lanes) ─► ⊕ dbuf ─► theta (D = dreg ⊕ D(dbuf)) ─ rho·pi ─ chi ─ iota ─► st
+     ▲ 0 or P(prefix("pqvote/proof")) ^ head (loaded); K into lanes 0..4    └─► D ─► dreg
+   st[0..3] ─► PD, A0, A1, hash-service output words; == tag ─► vote
 
-Each rate lane XORs only its own buffer word, the incoming word (when it is the lane's
-word) and, for lanes 0..4, the engine's ``K``: no 1,600-bit select in front of the rounds.
-A word that arrives while the state is idle goes straight into its lane, so a block whose
-last word arrives then is permuted from the next cycle; words that arrive while the state
-permutes wait in the buffer, which is XORed into the round output in the permutation's
-last round, so consecutive blocks run back to back.
+A permutation starts on the state XOR a complete buffer block: each rate lane XORs only its
+own buffer word and theta's ``D`` (kept in a register, ``dreg``, so each theta output bit is
+one XOR of flip-flops) XORs the buffer's ``D`` (``bdx``, updated as words are written), so
+nothing 1,600 bits wide is selected in front of the rounds and no word is broadcast into the
+state lanes. A block whose last word is taken while the state is idle is permuted from the
+next cycle; the next block is collected in the buffer while it permutes and starts the next
+permutation in the cycle after its last round: exactly the schedule of a bare permutation
+fed with complete blocks.
 """
 
 from amaranth.hdl import Module, Signal, Const, Mux, Cat, unsigned
@@ -192,10 +190,11 @@ class Attestor(wiring.Component):
     Timing (``rounds_per_cycle = 1``; 12 instead of 24 with 2): a block whose last word is
     taken while the state is idle is permuted from the next cycle; the words of the next
     block are taken while it is permuted (17 beats per 24 cycles at one beat offered per
-    cycle) and XORed into the state in the permutation's last round, so the next
-    permutation follows without a gap. PD is known 24 cycles after the final block is
-    complete (or after the previous permutation, if later); ``A0`` and ``A1`` 96 cycles
-    later (four permutations). From then on ``o.valid`` follows ``i_verdict.valid`` by 1
+    cycle, and the first of the block after in the cycle after the permutation's last
+    round, when that block starts). PD is known 24 cycles after the final block is complete
+    (or after the previous permutation, if later); ``A0`` and ``A1`` follow in six
+    permutations (``K`` is taken 194 cycles after the final beat of a 128-beat proof, 98
+    with 2 rounds per cycle). From then on ``o.valid`` follows ``i_verdict.valid`` by 1
     cycle and ``i_k.valid`` by 49 cycles (25 with 2 rounds per cycle); a verdict or ``K``
     offered earlier waits. The schedule depends only on the number of beats and the
     cycles in which they are offered.
@@ -207,7 +206,8 @@ class Attestor(wiring.Component):
     with mode ``SHA3_256`` gives SHA3-256), any message length (``nbytes`` on the final word),
     and the first ``SERVICE_OUT_WORDS`` output words; ``stop`` ends the job. A message offered
     earlier waits until the attestations are done (the schedule above). Blocks are taken as
-    in the digest: output 25 cycles after the final word is taken if the state is idle then.
+    in the digest: the first output word 25 cycles after the final word is taken if the
+    state is idle then (a message ending with a whole word takes a word of padding more).
     ``K`` offered during a job waits for it.
 
     Parameters
@@ -339,10 +339,11 @@ class Attestor(wiring.Component):
         dbuf = [Signal(64, name=f"dbuf{k}") for k in range(RW)]
         bdx = [Signal(64, name=f"bdx{x}") for x in range(5)]      # theta's D of dbuf
         dfull = Signal()                     # a complete block waits in dbuf
-        kgo = Signal()                       # K went into the state: permute from this cycle
+        # registered copies of dfull & ~running and running | dfull (computed from the
+        # next values), so the selects of the round input and the next state, which fan
+        # out to every state bit, come straight from flip-flops
         start = Signal()                     # round 0 on st ^ dbuf in this cycle
         rounds = Signal()                    # the round logic gives the next state
-        m.d.comb += [start.eq(dfull & ~running), rounds.eq(running | dfull | kgo)]
         a_in = [Signal(64, name=f"a_in{k}") for k in range(25)]
         d_in = [Signal(64, name=f"d_in{x}") for x in range(5)]
         for k in range(25):
@@ -473,12 +474,10 @@ class Attestor(wiring.Component):
 
         # ---- what the state takes this cycle ---------------------------------------------
         # the round output while a permutation runs or starts (on st ^ dbuf); otherwise it
-        # holds, is cleared or takes the tag's constant (`load`), or takes the engine's K
-        # into lanes 0..4 (`kabs`, then permuted from the next cycle)
+        # holds, or is cleared or takes the tag's constant (`load`)
         load = Signal()                      # the state becomes 0 ...
         load_proof = Signal()                # ... or P(prefix("pqvote/proof")) ^ keyblock(0)
-        kabs = Signal()                      # the engine's K is absorbed (tag check)
-        k_lanes = _key_lanes(self.i_k.payload) if kem else []
+        kabs = Signal()                      # the engine's K fills the buffer (tag check)
         c_proof = _loaded_state(PROOF_CUSTOMIZATION)
         c_proof_d = _theta_d_of(c_proof)
         for k in range(25):
@@ -486,52 +485,54 @@ class Attestor(wiring.Component):
                 m.d.sync += st[k].eq(Mux(load_proof, c_proof[k], 0))
             with m.Elif(rounds):
                 m.d.sync += st[k].eq(lanes[k])
-            if k < len(k_lanes):
-                with m.Elif(kabs):
-                    m.d.sync += st[k].eq(st[k] ^ k_lanes[k])
         for c in range(5):
-            lo, hi = (c - 1) % 5, (c + 1) % 5       # D[c] = C[c-1] ^ rot(C[c+1], 1)
             with m.If(load):
                 m.d.sync += dreg[c].eq(Mux(load_proof, c_proof_d[c], 0))
             with m.Elif(rounds):
                 m.d.sync += dreg[c].eq(d_round[c])
-            if kem:
-                with m.Elif(kabs):
-                    m.d.sync += dreg[c].eq(dreg[c] ^ k_lanes[lo] ^
-                                           k_lanes[hi].rotate_left(1))
-        m.d.sync += kgo.eq(kabs)
 
         # step is 0 unless a permutation runs (a start computes round 0)
+        dfull_next = Signal()
+        running_next = Signal()
+        m.d.comb += running_next.eq(rounds & ~lastr)
         m.d.sync += [
-            step.eq(Mux(rounds & ~lastr, step + 1, 0)),
-            lastr.eq(rounds & ~lastr & (step == steps - 2)),
-            running.eq(rounds & ~lastr),
+            step.eq(Mux(running_next, step + 1, 0)),
+            lastr.eq(running_next & (step == steps - 2)),
+            running.eq(running_next),
+            dfull.eq(dfull_next),
+            start.eq(dfull_next & ~running_next),
+            rounds.eq(dfull_next | running_next),
         ]
 
         # ---- the buffer: the block being collected, a word per cycle at lane wp --------
         pad = Signal()                       # a final block is complete: 0x80 into lane 16
         m.d.comb += pad.eq(hs & w_end & w_final)
+        # K (tag check) comes as a block of its own: its key lanes, taken in one cycle into
+        # the empty buffer while the state holds the tag's constant
+        k_lanes = _key_lanes(self.i_k.payload) if kem else []
         for k in range(RW):
             with m.If(start):
                 m.d.sync += dbuf[k].eq(0)
             with m.If(hs & wp[k]):
                 m.d.sync += dbuf[k].eq(w_data)
+            if k < len(k_lanes):
+                with m.If(kabs):
+                    m.d.sync += dbuf[k].eq(k_lanes[k])
         with m.If(pad):
             m.d.sync += dbuf[-1].eq(Mux(wp[-1], w_data, 0) | (PAD_END << 56))
         pad_col = (RW - 1) % 5
         for c in range(5):
-            lo, hi = (c - 1) % 5, (c + 1) % 5
+            lo, hi = (c - 1) % 5, (c + 1) % 5       # D[c] = C[c-1] ^ rot(C[c+1], 1)
             terms = (Mux(start, 0, bdx[c]) ^ Mux(hs & wcol[lo], w_data, 0) ^
                      Mux(hs & wcol[hi], w_data.rotate_left(1), 0))
             if lo == pad_col:
                 terms = terms ^ Mux(pad, PAD_END << 56, 0)
             if hi == pad_col:
                 terms = terms ^ Mux(pad, (PAD_END << 56) >> 63, 0)     # rot(0x80 << 56, 1)
+            if kem:
+                terms = Mux(kabs, k_lanes[lo] ^ k_lanes[hi].rotate_left(1), terms)
             m.d.sync += bdx[c].eq(terms)
-        with m.If(start):
-            m.d.sync += dfull.eq(0)
-        with m.If(hs & w_end):
-            m.d.sync += dfull.eq(1)
+        m.d.comb += dfull_next.eq((dfull & ~start) | (hs & w_end) | kabs)
         with m.If(hs):
             m.d.sync += [wp.eq(Mux(w_end, 1, wp.rotate_left(1))),
                          wcol.eq(Mux(w_end, 1, wcol.rotate_left(1)))]

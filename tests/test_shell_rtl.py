@@ -584,8 +584,9 @@ def test_attestor_schedule(rounds):
 @pytest.mark.parametrize("rounds,kem", [(1, True), (2, True), (1, False)])
 def test_attestor_random_timing(rounds, kem):
     """The attestor under random idle cycles on every input, for proof lengths around the
-    block boundaries (16, 17, 18, 34, 35 beats: a final block of padding alone, a final
-    block of one word, words taken in a permutation's last round) and a skipped request:
+    block boundaries (16, 17, 18, 34, 35, 51 beats and 1: a final block of padding alone, a
+    final block of one word, blocks completed while the state permutes or is idle) and a
+    skipped request:
     digest, vote and attestation equal the golden model's, with the key changed between
     requests."""
     from golden.proof import attestation, proof_digest, proof_tag
