@@ -192,9 +192,6 @@ class MlKemEngine(wiring.Component):
             self.key_done.eq(keys.key_done),
             self.key_ok.eq(keys.key_ok),
             rho.eq(keys.rho), h.eq(keys.h), z.eq(keys.z),
-            kr_w.en.eq(keys.wr.en | rej.wr.en),
-            kr_w.addr.eq(Mux(keys.wr.en, keys.wr.addr, rej.wr.addr)),
-            kr_w.data.eq(Mux(keys.wr.en, keys.wr.data, rej.wr.data)),
             xjob_go.eq(keys.xof_go),
             xidx.eq(keys.xof_index),
             keys.xof_done.eq(rej.done),
@@ -237,12 +234,6 @@ class MlKemEngine(wiring.Component):
             intake.i.valid.eq(self.ct.valid),
             intake.i.payload.eq(self.ct.payload),
             self.ct.ready.eq(intake.i.ready),
-            ctm_w.en.eq(intake.ctm.en),
-            ctm_w.addr.eq(intake.ctm.addr),
-            ctm_w.data.eq(intake.ctm.data),
-            cu_w.en.eq(intake.cu.en),
-            cu_w.addr.eq(intake.cu.addr),
-            cu_w.data.eq(intake.cu.data),
         ]
 
         # =============================================================================
@@ -258,6 +249,19 @@ class MlKemEngine(wiring.Component):
             diff.eq(fp.diff),
         ]
 
+        # the writes into the key, ct, c1-chunk and noise memories are registered (they land a
+        # cycle later; each is read long after): the block RAMs' inputs come from flip-flops
+        m.d.sync += [
+            kr_w.en.eq(keys.wr.en | rej.wr.en),
+            kr_w.addr.eq(Mux(keys.wr.en, keys.wr.addr, rej.wr.addr)),
+            kr_w.data.eq(Mux(keys.wr.en, keys.wr.data, rej.wr.data)),
+            ctm_w.en.eq(intake.ctm.en),
+            ctm_w.addr.eq(intake.ctm.addr),
+            ctm_w.data.eq(intake.ctm.data),
+            cu_w.en.eq(intake.cu.en),
+            cu_w.addr.eq(intake.cu.addr),
+            cu_w.data.eq(intake.cu.data),
+        ]
         # every block RAM's read data goes straight into a register (read latency 2): its
         # output arrives about 6 ns after the clock, too late for any logic in that cycle
         m.d.sync += [fp.rd_n.data.eq(nr_r.data), fp.rd_cu.data.eq(cu_r.data),
@@ -268,6 +272,8 @@ class MlKemEngine(wiring.Component):
         # =============================================================================
         cbd_to_wr = Signal()
         cbd_to_nr = Signal()
+        m.d.sync += [nr_w.en.eq(cbd.wr.en & cbd_to_nr), nr_w.addr.eq(cbd.wr.addr),
+                     nr_w.data.eq(cbd.wr.data)]              # registered, as above
         m.d.comb += [
             wr_r0.addr.eq(Mux(ntt.reading, ntt.rd0.addr, Mux(bm.busy, bm.rd_b.addr, fp.rd_w.addr))),
             wr_r1.addr.eq(ntt.rd1.addr),
@@ -278,9 +284,6 @@ class MlKemEngine(wiring.Component):
             wr_w1.en.eq(ntt.wr1.en),
             wr_w1.addr.eq(ntt.wr1.addr),
             wr_w1.data.eq(ntt.wr1.data),
-            nr_w.en.eq(cbd.wr.en & cbd_to_nr),
-            nr_w.addr.eq(cbd.wr.addr),
-            nr_w.data.eq(cbd.wr.data),
         ]
         with m.If(ntt.wr0.en):
             m.d.comb += [wr_w0.en.eq(1), wr_w0.addr.eq(ntt.wr0.addr), wr_w0.data.eq(ntt.wr0.data)]

@@ -166,6 +166,7 @@ class HashJobs(wiring.Component):
         read = Signal()                      # the runner reads the output (J, G)
         feed = Signal()                      # a sampler reads the output (XOF, PRF)
         gout = Signal(512)
+        out_done = Signal()                  # the last output word of J or G is read
         last_out = Signal()
         m.d.comb += last_out.eq(ocnt == Mux(jk == JOB_J, SEED_WORDS - 1, G_WORDS - 1))
         with m.FSM(name="job_fsm"):
@@ -188,7 +189,7 @@ class HashJobs(wiring.Component):
                         m.d.sync += [gout.eq(Cat(gout[64:], sponge.o.payload)),
                                      ocnt.eq(ocnt + 1)]
                         with m.If(last_out):
-                            m.d.comb += self.done.eq(1)
+                            m.d.comb += [self.done.eq(1), out_done.eq(1)]
                             m.next = "Idle"
                 with m.Else():
                     m.d.comb += feed.eq(1)
@@ -196,9 +197,10 @@ class HashJobs(wiring.Component):
                         m.d.comb += self.done.eq(1)
                         m.next = "Idle"
         # capture J and G outputs: K̄ = J(z ‖ c); (K', r) = G(m' ‖ h)
-        with m.If(self.done & (jk == JOB_J)):
+        # (out_done, not done: done also carries the samplers' completion, a long path)
+        with m.If(out_done & (jk == JOB_J)):
             m.d.sync += k_bar.eq(Cat(gout[64 * 5:], sponge.o.payload))
-        with m.If(self.done & (jk == JOB_G)):
+        with m.If(out_done & (jk == JOB_G)):
             m.d.sync += [k_prime.eq(gout[64:320]), r.eq(Cat(gout[320:], sponge.o.payload))]
 
         # ---- arbiter: the key loader or the job runner --------------------------------
