@@ -475,7 +475,7 @@ class Attestor(wiring.Component):
         # ---- what the state takes this cycle ---------------------------------------------
         # the round output while a permutation runs or starts (on st ^ dbuf); otherwise it
         # holds, or is cleared or takes the tag's constant (`load`)
-        load = Signal()                      # the state becomes 0 ...
+        load = Signal()                      # the state becomes 0 (decided the cycle before) ...
         load_proof = Signal()                # ... or P(prefix("pqvote/proof")) ^ keyblock(0)
         kabs = Signal()                      # the engine's K fills the buffer (tag check)
         c_proof = _loaded_state(PROOF_CUSTOMIZATION)
@@ -555,8 +555,12 @@ class Attestor(wiring.Component):
         def gen(kind):
             m.d.sync += gsel.eq(1 << first[kind])
 
+        # the loads are decided a cycle ahead and registered (load, load_proof fan out to
+        # every state bit); nothing uses the state in the cycle in between
+        m.d.sync += [load.eq(0), load_proof.eq(0)]
+
         def clear_state():
-            m.d.comb += load.eq(1)
+            m.d.sync += load.eq(1)
             m.d.sync += [wp.eq(1), wcol.eq(1)]
 
         def open_stream(hash_job, domain):
@@ -623,7 +627,7 @@ class Attestor(wiring.Component):
                         m.d.sync += att[1].eq(out_lanes)
                         if kem:
                             # the tag's constant state waits for K
-                            m.d.comb += [load.eq(1), load_proof.eq(1)]
+                            m.d.sync += [load.eq(1), load_proof.eq(1)]
                         m.next = "Verdict"
             if kem:
                 with m.State("Verdict"):
@@ -658,7 +662,7 @@ class Attestor(wiring.Component):
                         with m.If(self.hash.o.valid & self.hash.o.ready):
                             m.d.sync += hsq.eq(hsq + 1)
                         with m.If(self.hash.stop & ready):
-                            m.d.comb += [load.eq(1), load_proof.eq(1)]
+                            m.d.sync += [load.eq(1), load_proof.eq(1)]
                             m.d.sync += hashing.eq(0)
                             m.next = "Verdict"
                 with m.State("Tag"):
