@@ -25,7 +25,7 @@ OUT = ROOT / "build" / "verilog"
 
 def designs():
     """(name, factory) of everything that is generated."""
-    from hdl.cores import CORES
+    from hdl.cores import CORES, engine_class
     from hdl.keccak import KeccakP1600
     from hdl.mlkem.engine import MlKemEngine
     from hdl.sha512 import Sha512
@@ -47,6 +47,8 @@ def designs():
     yield "mlkem_engine", lambda: EngineHarness(MlKemEngine())
     from tools.mlkem_parts import DESIGNS as MLKEM_PARTS   # the engine's units, for timing
     yield from MLKEM_PARTS.items()
+    yield "mceliece_engine", lambda: EngineHarness(engine_class("hdl.mceliece.engine:McElieceEngine")(shared_hash=True))
+    yield "slhdsa_engine", lambda: EngineHarness(engine_class("hdl.slhdsa.engine:SlhDsaEngine")(instances=3))
     from hdl.wrapper import make_asic_wrapper
     for vendor, factory in CORES.items():
         yield f"{vendor}_validator", factory

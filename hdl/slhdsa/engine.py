@@ -39,32 +39,6 @@ __all__ = ["SlhDsaEngine"]
 BODY_WORDS = model.SIG_LEN // 8        # 982
 
 
-def _argmax(m, items, prefix):
-    """Reduce ``[(valid, key, index)]`` to the valid entry with the largest key (lowest index
-    on a tie), with named intermediate signals."""
-    level = 0
-    while len(items) > 1:
-        nxt = []
-        for k in range(0, len(items) - 1, 2):
-            (va, ka, ia), (vb, kb, ib) = items[k], items[k + 1]
-            v = Signal(name=f"{prefix}_v{level}_{k // 2}")
-            key = Signal(len(ka), name=f"{prefix}_k{level}_{k // 2}")
-            idx = Signal(len(ia), name=f"{prefix}_i{level}_{k // 2}")
-            take_b = Signal(name=f"{prefix}_b{level}_{k // 2}")
-            m.d.comb += [
-                take_b.eq(vb & (~va | (kb > ka))),
-                v.eq(va | vb),
-                key.eq(Mux(take_b, kb, ka)),
-                idx.eq(Mux(take_b, ib, ia)),
-            ]
-            nxt.append((v, key, idx))
-        if len(items) % 2:
-            nxt.append(items[-1])
-        items = nxt
-        level += 1
-    return items[0]
-
-
 class SlhDsaEngine(wiring.Component):
     """SLH-DSA-SHAKE-128s verification with ``instances`` Keccak-p[1600] hash units.
 
@@ -179,12 +153,18 @@ class SlhDsaEngine(wiring.Component):
         for i in range(16):
             m.d.comb += [digit[2 * i].eq(msg[8 * i + 4:8 * i + 8]),
                          digit[2 * i + 1].eq(msg[8 * i:8 * i + 4])]
+        # the checksum in two register stages (partial sums of 8 digits, then the total):
+        # a 32-term adder tree in one cycle would bound the clock; `msg` is stable while a
+        # layer's chains are scheduled, which waits for `settle` (2 cycles per layer)
+        part = [Signal(7, name=f"csum_part{q}") for q in range(4)]
+        for q in range(4):
+            m.d.sync += part[q].eq(sum(15 - digit[c] for c in range(8 * q, 8 * q + 8)))
         csum = Signal(9)
-        m.d.comb += csum.eq(sum(15 - digit[c] for c in range(model.LEN1)))
+        m.d.comb += csum.eq(sum(part))
         m.d.comb += [digit[32].eq(csum[8:9]), digit[33].eq(csum[4:8]), digit[34].eq(csum[0:4])]
         steps = [Signal(4, name=f"steps{c}") for c in range(model.LEN)]
         for c in range(model.LEN):
-            m.d.comb += steps[c].eq(15 - digit[c])
+            m.d.sync += steps[c].eq(15 - digit[c])
 
         # --- result registers and the T_l / H_msg blocks --------------------------------------
         rf = Array(Signal(128, name=f"r{c}") for c in range(model.LEN))
@@ -263,19 +243,34 @@ class SlhDsaEngine(wiring.Component):
         ]
         done_cnt = Signal(range(model.LEN + 1))
         next_job = Signal(range(model.LEN + 1))         # FORS trees issued
-        pending = Signal(model.LEN)                     # WOTS+ chains not yet issued
+        pending = Signal(model.LEN)                     # WOTS+ chains not yet in the job register
         busy = Signal()                                 # the single unit-0 job is running
         blk_sel = Signal(3)
         m.d.comb += blk_sel.eq(u0.blk_idx)
         is_tk = Signal()
         hmsg_phase = Signal()
 
-        p_v, p_len, p_idx = _argmax(
-            m, [(pending[c], steps[c], Const(c, 6)) for c in range(model.LEN)], "lpt")
+        # longest chain first, as a scan over the step counts: `scan_v` runs from 15 down;
+        # each cycle the lowest unclaimed chain with `scan_v` steps goes into the job
+        # register (`jr_*`), from which it is issued; an empty value moves the scan on.
+        # Registers in, a register out: no arg-max tree in one cycle.
+        settle = Signal(2)                              # cycles until `steps` follows `msg`
+        scan_v = Signal(4)
+        jr_valid = Signal()
+        jr_chain = Signal(6)
+        jr_len = Signal(4)
+        match = Signal(model.LEN)
+        m.d.comb += match.eq(pending & Cat(*[steps[c] == scan_v for c in range(model.LEN)]))
+        lowest = Signal(model.LEN)                      # one-hot: the lowest bit of match
+        m.d.comb += lowest.eq(match & (~match + 1))
+        low_idx = Signal(6)
+        m.d.comb += low_idx.eq(Cat(*[
+            Cat(*[lowest[c] for c in range(model.LEN) if (c >> b) & 1]).any()
+            for b in range(6)]))
         chain = Signal(6)
-        m.d.comb += chain.eq(p_idx)
+        m.d.comb += chain.eq(jr_chain)
         chain_digit = Signal(4)
-        m.d.comb += chain_digit.eq(Array(digit)[chain])
+        m.d.comb += chain_digit.eq(15 - jr_len)
         layer_base = Signal(9)
         m.d.comb += layer_base.eq(model.SIG_HT + layer * model.XMSS_SIG_BLOCKS)
         verdict = Signal()
@@ -361,24 +356,33 @@ class SlhDsaEngine(wiring.Component):
 
                 def take_fors_pk(v):
                     m.d.sync += [msg.eq(v[0:128]), pending.eq((1 << model.LEN) - 1),
-                                 done_cnt.eq(0)]
+                                 done_cnt.eq(0), settle.eq(2), scan_v.eq(15), jr_valid.eq(0)]
                     m.next = "Wots"
                 single(raw_job(3), on_result=take_fors_pk)
                 with m.If(self.abort):
                     m.next = "Idle"
             with m.State("Wots"):
                 def chain_issued():
-                    m.d.sync += pending.bit_select(chain, 1).eq(0)
-                fan_out(p_v, {
+                    m.d.sync += jr_valid.eq(0)
+                fan_out(jr_valid, {
                     "kind": JobKind.CHAIN,
                     "addr": layer_base + chain,
                     "w6": chain,
                     "w7": chain_digit,
-                    "count": p_len,
+                    "count": jr_len,
                     "type": model.WOTS_HASH,
                     "keypair": leaf_idx,
                     "tag": chain,
                 }, on_issue=chain_issued, jobs=model.LEN, then_type=model.WOTS_PK, then="Tlen")
+                # after fan_out: a job loaded in the cycle the previous one is issued stays
+                with m.If(settle != 0):
+                    m.d.sync += settle.eq(settle - 1)
+                with m.Elif(~jr_valid | issued):
+                    with m.If(match.any()):
+                        m.d.sync += [jr_valid.eq(1), jr_chain.eq(low_idx), jr_len.eq(scan_v),
+                                     pending.eq(pending & ~lowest)]
+                    with m.Elif(scan_v != 0):
+                        m.d.sync += scan_v.eq(scan_v - 1)
             with m.State("Tlen"):
                 def take_wots_pk(v):
                     m.d.sync += msg.eq(v[0:128])
@@ -391,7 +395,7 @@ class SlhDsaEngine(wiring.Component):
                     m.d.sync += [
                         msg.eq(v[0:128]), layer.eq(layer + 1), tree.eq(tree >> model.HP),
                         leaf_idx.eq(tree[0:model.HP]), pending.eq((1 << model.LEN) - 1),
-                        done_cnt.eq(0),
+                        done_cnt.eq(0), settle.eq(2), scan_v.eq(15), jr_valid.eq(0),
                     ]
                     with m.If(layer == model.D - 1):
                         m.next = "Final"

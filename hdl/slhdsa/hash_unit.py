@@ -3,9 +3,16 @@ Merkle authentication path, or a multi-block SHAKE256 message, one permutation a
 other with no idle cycle in between.
 
 The SHAKE256 input of ``F`` (64 bytes) and ``H`` (80 bytes) fits one rate block, so the unit
-builds the whole padded block in one cycle and feeds it to the permutation; the output of
-one step is fed back combinationally into the next (``KeccakP1600`` accepts a new state in
-the cycle its result is taken). A chain of ``s`` steps therefore takes ``24 s`` cycles.
+builds the whole padded block in one cycle. The unit owns its 1,600-bit state register and
+applies one Keccak round per clock to it (``hdl.keccak.keccak_round``); the last round of a
+step writes the next step's input (its output lanes 0-1 as the new message, the rest from
+registers) instead of its own output, so a chain of ``s`` steps takes ``24 s`` cycles, and
+the round logic reads nothing but the register: no input multiplexer in front of theta.
+Datapath::
+
+    st ─► theta ─ rho/pi ─ chi ─ iota ─┬───────────────────────────► st   (rounds 0..22)
+                                       └─► next step's input (cont) ─► st   (round 23)
+    job / memory / st ─► step input (load, one cycle before round 0) ─► st
 
 Input state of a step (64-bit lanes, bytes little-endian in a lane)::
 
@@ -18,12 +25,12 @@ byte-swapped into the little-endian lanes.
 """
 
 from amaranth.hdl import Module, Signal, Const, Mux, Cat, unsigned
-from amaranth.lib import data, enum, stream, wiring
+from amaranth.lib import data, enum, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden import slhdsa as model
-from golden.keccak import DOMAIN, RATE
-from hdl.keccak import KeccakP1600, KeccakState
+from golden.keccak import DOMAIN, RATE, ROUND_CONSTANTS
+from hdl.keccak import KeccakState, keccak_round
 
 __all__ = ["JobKind", "Job", "JobResult", "HashUnit", "bswap32", "adrs_lanes",
            "SIG_ENTRIES", "BLOCK_BITS", "PAD_LANE"]
@@ -97,10 +104,13 @@ class HashUnit(wiring.Component):
     A job is accepted when the unit is idle. Memory operands are read through ``rd_addr`` /
     ``rd_data`` (a synchronous read port: ``rd_data`` is the entry ``rd_addr`` had in the
     previous cycle); an entry is used only when ``rd_addr < avail`` held in the previous
-    cycle, so the signature may still be streaming in. Each step is fed to the permutation
-    in the cycle its operands are there; consecutive steps of a job follow each other with
-    no idle cycle (24 cycles per step). The result is offered on ``result`` in the cycle
-    the last permutation ends, and the unit is idle the cycle after it is taken.
+    cycle, so the signature may still be streaming in. The first step of a job is loaded
+    into the state one cycle after the job is accepted (when its operands are there) and
+    its first round runs the cycle after that; consecutive steps of a job follow each other
+    with no idle cycle (24 cycles per step) when the next step's operand was there two
+    cycles before the step ends (else it is loaded from the state a cycle later). The
+    result is offered on ``result`` in the cycle after the last round, and the unit is
+    idle the cycle after it is taken.
 
     Parameters
     ----------
@@ -119,10 +129,10 @@ class HashUnit(wiring.Component):
     blk_idx : ``Out(3)``, blk : ``In(BLOCK_BITS)``
         RAW jobs: index of the block wanted and the block itself (combinational).
     drop : ``In(1)``
-        Drop the job in progress; the unit is idle again one cycle later (two or up to 25
-        cycles with a permutation without ``cancel``).
+        Drop the job in progress; the unit is idle again one cycle later.
     dbg_state : ``Out(KeccakState)``, dbg_accept : ``Out(1)``
-        The state fed to the permutation and the cycle it is accepted.
+        The state register, and high in the cycle a step's first round runs on it (then
+        ``dbg_state`` is the step's padded input).
     """
 
     def __init__(self, *, raw=False):
@@ -149,10 +159,21 @@ class HashUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.perm = perm = KeccakP1600(rounds_per_cycle=1)
+
+        # --- the Keccak round on the unit's own state register ------------------------------
+        st = [Signal(64, name=f"st{k}") for k in range(25)]
+        rnd = Signal(range(24))       # round applied in this cycle while `running`
+        running = Signal()
+        cont = Signal()               # this is the last round and the next step follows it
+        m.submodules.rc_rom = rc_rom = memory.Memory(shape=unsigned(64), depth=24,
+                                                     init=ROUND_CONSTANTS)
+        rc_rd = rc_rom.read_port(domain="comb")
+        m.d.comb += rc_rd.addr.eq(rnd)
+        out = keccak_round(m, st, rc_rd.data, prefix="r")
 
         kind = Signal(JobKind)
         leaf = Signal()               # the next step is the F of a leaf
+        is_h = Signal()               # the next step is an H: kind == TREE and not leaf
         value = Signal(128)           # starting node (TREE without leaf)
         ptr = Signal(9)               # next memory entry wanted
         ptr_next = Signal(9)
@@ -173,49 +194,50 @@ class HashUnit(wiring.Component):
         ]
         m.d.sync += ok.eq(ptr_next < self.avail)
 
-        # --- step operands --------------------------------------------------------------
-        node = Signal(128)            # chain value / tree node entering this step
-        prev = Signal(KeccakState)    # state the RAW block is XORed into
-        is_h = Signal()
-        m.d.comb += [
-            prev.eq(Mux(first, 0, perm.o.payload.as_value())),
-            is_h.eq((kind == JobKind.TREE) & ~leaf),
-        ]
-        with m.If(first):
-            m.d.comb += node.eq(Mux((kind == JobKind.TREE) & ~leaf, value, self.rd_data))
-        with m.Else():
-            m.d.comb += node.eq(Cat(perm.o.payload[0], perm.o.payload[1]))
-
+        # --- step operands ----------------------------------------------------------------
         # ADRS word 7: CHAIN hash address; TREE leaf: the index; TREE H: the parent index
         a_w7 = Signal(16)
         m.d.comb += a_w7.eq(Mux(is_h, w7 >> 1, w7))
         adrs = [Signal(64, name=f"adrs{k}") for k in range(4)]
         for k, lane in enumerate(adrs_lanes(self.layer, self.tree, type_, keypair, w6, a_w7)):
             m.d.comb += adrs[k].eq(lane)
-
-        # H: node is the left child when its index is even
-        left = Signal(128)
-        right = Signal(128)
-        m.d.comb += [
-            left.eq(Mux(w7[0], self.rd_data, node)),
-            right.eq(Mux(w7[0], node, self.rd_data)),
-        ]
         seed = [self.seed[0:64], self.seed[64:128]]
-        st_f = Signal(KeccakState)
-        st_h = Signal(KeccakState)
         pad_end = Const(1 << 63, 64)
-        m.d.comb += st_f.eq(Cat(*seed, *adrs, node, PAD_LANE, Const(0, 64 * 7), pad_end,
-                                Const(0, 64 * 8)))
-        m.d.comb += st_h.eq(Cat(*seed, *adrs, left, right, PAD_LANE, Const(0, 64 * 5),
-                                pad_end, Const(0, 64 * 8)))
-        st_in = Signal(KeccakState)
-        if self._raw:
-            st_raw = Signal(KeccakState)
-            m.d.comb += st_raw.eq(prev.as_value() ^ Cat(self.blk, Const(0, 1600 - BLOCK_BITS)))
-            m.d.comb += st_in.eq(Mux(kind == JobKind.RAW, st_raw.as_value(),
-                                     Mux(is_h, st_h.as_value(), st_f.as_value())))
-        else:
-            m.d.comb += st_in.eq(Mux(is_h, st_h.as_value(), st_f.as_value()))
+        raw_blk = Cat(self.blk, Const(0, 1600 - BLOCK_BITS))
+
+        def step_input(node, prev, *, name):
+            """The padded input of the next step: F(node) or H(left, right) of ``node`` and
+            the memory entry, or (RAW) ``prev`` XOR the next rate block."""
+            # H: node is the left child when its index is even
+            left = Signal(128, name=f"{name}_left")
+            right = Signal(128, name=f"{name}_right")
+            m.d.comb += [
+                left.eq(Mux(w7[0], self.rd_data, node)),
+                right.eq(Mux(w7[0], node, self.rd_data)),
+            ]
+            st_f = Signal(KeccakState, name=f"{name}_f")
+            st_h = Signal(KeccakState, name=f"{name}_h")
+            m.d.comb += st_f.eq(Cat(*seed, *adrs, node, PAD_LANE, Const(0, 64 * 7), pad_end,
+                                    Const(0, 64 * 8)))
+            m.d.comb += st_h.eq(Cat(*seed, *adrs, left, right, PAD_LANE, Const(0, 64 * 5),
+                                    pad_end, Const(0, 64 * 8)))
+            st_in = Signal(KeccakState, name=name)
+            if self._raw:
+                m.d.comb += st_in.eq(Mux(kind == JobKind.RAW, prev ^ raw_blk,
+                                         Mux(is_h, st_h.as_value(), st_f.as_value())))
+            else:
+                m.d.comb += st_in.eq(Mux(is_h, st_h.as_value(), st_f.as_value()))
+            return st_in
+
+        # from the round output (the last round of a step, `cont`): no idle cycle
+        in_run = step_input(Cat(out[0], out[1]), Cat(*out), name="in_run")
+        # from registers (job start, or a step that waited for its memory operand)
+        node_ld = Signal(128)
+        with m.If(first):
+            m.d.comb += node_ld.eq(Mux(is_h, value, self.rd_data))
+        with m.Else():
+            m.d.comb += node_ld.eq(Cat(st[0], st[1]))
+        in_ld = step_input(node_ld, Mux(first, 0, Cat(*st)), name="in_ld")
 
         # operands present: F of a CHAIN/leaf at job start needs rd_data; every H needs it
         need_mem = Signal()
@@ -223,16 +245,34 @@ class HashUnit(wiring.Component):
                                 | ((kind == JobKind.TREE) & (first | ~leaf)))
         can_issue = Signal()
         m.d.comb += can_issue.eq(~need_mem | ok)
+        load = Signal()               # the state takes `in_ld` (no round in this cycle)
+
+        # --- state register: round output, next step input, or loaded input ----------------
+        with m.If(running):
+            m.d.sync += rnd.eq(rnd + 1)
+            with m.If(cont):
+                m.d.sync += [st[k].eq(in_run[k]) for k in range(25)]
+                m.d.sync += rnd.eq(0)
+            with m.Else():
+                m.d.sync += [st[k].eq(out[k]) for k in range(25)]
+                with m.If(rnd == 23):
+                    m.d.sync += running.eq(0)
+        with m.Elif(load):
+            m.d.sync += [st[k].eq(in_ld[k]) for k in range(25)]
+            m.d.sync += [running.eq(1), rnd.eq(0)]
+        # decided one cycle ahead (from registers only): the 1,600 state bits select the
+        # next step's input with a flip-flop; the memory operand only becomes ready over
+        # time (`ok`), so a step that could not follow at once takes the `load` path
+        m.d.sync += cont.eq(running & (rnd == 22) & (count != 0) & can_issue)
 
         m.d.comb += [
-            perm.i.payload.eq(st_in),
-            self.dbg_state.eq(st_in),
-            self.dbg_accept.eq(perm.i.valid & perm.i.ready),
+            self.dbg_state.eq(Cat(*st)),
+            self.dbg_accept.eq(running & (rnd == 0)),
             self.result.payload.tag.eq(tag),
         ]
 
         def issue():
-            """Bookkeeping of a step fed to the permutation."""
+            """Bookkeeping of a step fed to the round (its operands are used now)."""
             m.d.sync += [count.eq(count - 1), first.eq(0)]
             with m.Switch(kind):
                 with m.Case(JobKind.CHAIN):
@@ -242,7 +282,7 @@ class HashUnit(wiring.Component):
                         m.d.sync += ptr.eq(ptr + 1)
                 with m.Case(JobKind.TREE):
                     with m.If(leaf):
-                        m.d.sync += [leaf.eq(0), w6.eq(1), count.eq(count)]
+                        m.d.sync += [leaf.eq(0), is_h.eq(1), w6.eq(1), count.eq(count)]
                     with m.Else():
                         m.d.sync += [w6.eq(w6 + 1), w7.eq(w7 >> 1)]
                     m.d.comb += ptr_next.eq(ptr + 1)
@@ -253,7 +293,8 @@ class HashUnit(wiring.Component):
         def on_drop():
             # last in the state, so it overrides the state's own transition
             with m.If(self.drop):
-                m.next = "Drain"
+                m.d.sync += [running.eq(0), cont.eq(0)]
+                m.next = "Idle"
 
         with m.FSM():
             with m.State("Idle"):
@@ -263,6 +304,7 @@ class HashUnit(wiring.Component):
                     m.d.comb += ptr_next.eq(p.addr)
                     m.d.sync += [
                         kind.eq(p.kind), leaf.eq(p.leaf), value.eq(p.value), ptr.eq(p.addr),
+                        is_h.eq((p.kind == JobKind.TREE) & ~p.leaf),
                         w6.eq(p.w6), w7.eq(p.w7), count.eq(p.count), type_.eq(p.type),
                         keypair.eq(p.keypair), tag.eq(p.tag), blk_idx.eq(0), first.eq(1),
                     ]
@@ -275,10 +317,9 @@ class HashUnit(wiring.Component):
                         m.d.sync += value.eq(self.rd_data)
                         m.next = "Copy"
                 with m.Elif(can_issue):
-                    m.d.comb += perm.i.valid.eq(1)
-                    with m.If(perm.i.ready):
-                        issue()
-                        m.next = "Run"
+                    m.d.comb += load.eq(1)
+                    issue()
+                    m.next = "Run"
                 on_drop()
             with m.State("Copy"):
                 m.d.comb += [self.result.valid.eq(1), self.result.payload.value.eq(value)]
@@ -286,25 +327,17 @@ class HashUnit(wiring.Component):
                     m.next = "Idle"
                 on_drop()
             with m.State("Run"):
-                m.d.comb += self.result.payload.value.eq(Cat(*[perm.o.payload[k]
-                                                               for k in range(4)]))
-                with m.If(perm.o.valid):
+                m.d.comb += self.result.payload.value.eq(Cat(*st[0:4]))
+                with m.If(cont):
+                    issue()
+                with m.If(~running):
                     with m.If(count == 0):
-                        m.d.comb += [self.result.valid.eq(1), perm.o.ready.eq(self.result.ready)]
+                        m.d.comb += self.result.valid.eq(1)
                         with m.If(self.result.ready):
                             m.next = "Idle"
                     with m.Elif(can_issue):
-                        # next step straight from the permutation output (no idle cycle)
-                        m.d.comb += [perm.i.valid.eq(1), perm.o.ready.eq(1)]
+                        # the operand arrived late: load the next step from the state
+                        m.d.comb += load.eq(1)
                         issue()
                 on_drop()
-            with m.State("Drain"):
-                if "cancel" in perm.signature.members:
-                    # discard the state held; the permutation is empty from the next cycle
-                    m.d.comb += perm.cancel.eq(1)
-                    m.next = "Idle"
-                else:
-                    m.d.comb += perm.o.ready.eq(1)
-                    with m.If(~perm.busy):
-                        m.next = "Idle"
         return m
