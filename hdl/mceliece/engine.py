@@ -151,22 +151,11 @@ class McElieceEngine(wiring.Component):
 
         m.d.comb += [self.dbg_syn.eq(Cat(*S)), self.dbg_c.eq(Cat(Const(1, 12), *Cr))]
 
-        # ---- units: prod_u = opa_u · opb_u ---------------------------------------------
-        MODE_UNIT, MODE_DOT, MODE_UPD = 0, 1, 2
-        mmode = Signal(2)
+        # ---- units: prod_u = X_u · A_u ---------------------------------------------------
+        # The multiplier reads its two registers only (no operand multiplexer): the
+        # Berlekamp–Massey products load their operands into X and A first (C·W, B·f).
         f = Signal(12)
-        prod = []
-        for u in range(P):
-            opa = Signal(12, name=f"opa{u}")
-            opb = Signal(12, name=f"opb{u}")
-            with m.Switch(mmode):
-                with m.Case(MODE_DOT):      # d = Σ C_i W_i
-                    m.d.comb += [opa.eq(Cr[u]), opb.eq(W[u + 1])]
-                with m.Case(MODE_UPD):      # C_i += f B_i
-                    m.d.comb += [opa.eq(f), opb.eq(Br[u])]
-                with m.Default():           # X = X alpha
-                    m.d.comb += [opa.eq(X[u]), opb.eq(A[u])]
-            prod.append(gf_mul(m, opa, opb, name=f"prod{u}"))
+        prod = [gf_mul(m, X[u], A[u], name=f"prod{u}") for u in range(P)]
 
         # XOR tree over the unit registers
         level = list(X)
@@ -188,42 +177,40 @@ class McElieceEngine(wiring.Component):
         m.d.comb += xzero.eq(Cat(*[X[u] == 0 for u in range(P)]))
 
         # ---- loader: 64 positions -> (alpha, w) shadow, one per cycle from ld_go ---------
-        ld_go = Signal()            # start (comb): reads begin in this cycle
+        # ld_go only loads the loader's registers; the reads begin the cycle after it, from
+        # registers (a position counter or the root list's head), so no sequencer decision
+        # reaches the block-RAM addresses in the same cycle
+        ld_go = Signal()            # start (comb): reads begin in the next cycle
         ld_list_in = Signal()       # positions from the root list (else ld_base_in + count)
         ld_base_in = Signal(12)
         ld_list = Signal()
-        ld_base = Signal(12)
         ld_busy = Signal()
         ld_cnt = Signal(7)
+        ld_ctr = Signal(12)         # next position (counter mode)
         ld_v1 = Signal()            # read issued last cycle
         ld_par1 = Signal()
         ld_pos1 = Signal(12)
         ld_mask1 = Signal()
         ld_pos = Signal(12)
         ld_mask = Signal()
-        list_now = Signal()
-        cnt_now = Signal(7)
-        base_now = Signal(12)
-        m.d.comb += [list_now.eq(Mux(ld_go, ld_list_in, ld_list)),
-                     cnt_now.eq(Mux(ld_go, 0, ld_cnt)),
-                     base_now.eq(Mux(ld_go, ld_base_in, ld_base))]
         bnk_addr = Signal(11)       # pi read address when the loader owns the banks
-        with m.If(list_now):
+        with m.If(ld_list):
             m.d.comb += [ld_pos.eq(Lpos[T - 1]), ld_mask.eq(Lv[T - 1])]
         with m.Else():
-            m.d.comb += [ld_pos.eq(base_now + cnt_now), ld_mask.eq(1)]
+            m.d.comb += [ld_pos.eq(ld_ctr), ld_mask.eq(1)]
         m.d.comb += [bnk_addr.eq(ld_pos >> 1), wt_r.addr.eq(ld_pos)]
         m.d.sync += ld_v1.eq(0)
-        with m.If(ld_go):
-            m.d.sync += [ld_list.eq(ld_list_in), ld_base.eq(ld_base_in)]
-        with m.If(ld_go | ld_busy):
+        with m.If(ld_busy):
             m.d.sync += [ld_v1.eq(1), ld_par1.eq(ld_pos.xor()), ld_pos1.eq(ld_pos),
-                         ld_mask1.eq(ld_mask), ld_cnt.eq(cnt_now + 1),
-                         ld_busy.eq(cnt_now != P - 1)]
-            with m.If(list_now):
+                         ld_mask1.eq(ld_mask), ld_cnt.eq(ld_cnt + 1), ld_ctr.eq(ld_ctr + 1),
+                         ld_busy.eq(ld_cnt != P - 1)]
+            with m.If(ld_list):
                 m.d.sync += [Lpos[0].eq(0), Lv[0].eq(0)]
                 m.d.sync += [Lpos[k].eq(Lpos[k - 1]) for k in range(1, T)]
                 m.d.sync += [Lv[k].eq(Lv[k - 1]) for k in range(1, T)]
+        with m.If(ld_go):
+            m.d.sync += [ld_list.eq(ld_list_in), ld_ctr.eq(ld_base_in), ld_cnt.eq(0),
+                         ld_busy.eq(1)]
         ld_alpha = Signal(12)
         ld_w = Signal(12)
         ld_raw = Signal(12)
@@ -244,15 +231,18 @@ class McElieceEngine(wiring.Component):
         bn_bit = Signal()
         layer = Signal(5)
         jj = Signal(11)
+        # the layer's gap as registers (a layer starts after a CbLoad cycle, in which they
+        # follow `layer`), so a swap address is a few LUTs from registers
         gap_s = Signal(4)           # log2(gap) = min(layer, 2m-2-layer)
         m.d.comb += gap_s.eq(Mux(layer < M_BITS, layer, LAYERS - 1 - layer))
         low_mask = Signal(11)
-        m.d.comb += low_mask.eq((Const(1, 12) << gap_s) - 1)
+        gap_bit = Signal(12)
+        m.d.sync += [low_mask.eq((Const(1, 12) << gap_s) - 1), gap_bit.eq(Const(1, 12) << gap_s)]
         pos_a = Signal(12)          # pos = insert a 0 bit at gap_s into j
         pos_b = Signal(12)          # pos + gap
         m.d.comb += [pos_a.eq(((jj & ~low_mask) << 1) | (jj & low_mask)),
-                     pos_b.eq(pos_a | (Const(1, 12) << gap_s))]
-        par_a = _parity(m, pos_a, name="bn_par_a")
+                     pos_b.eq(pos_a | gap_bit)]
+        par_a = _parity(m, jj, name="bn_par_a")      # = parity(pos_a): the inserted bit is 0
         bn_a0 = Signal(11)          # index in bank 0 / bank 1
         bn_a1 = Signal(11)
         m.d.comb += [bn_a0.eq(Mux(par_a, pos_b, pos_a) >> 1),
@@ -401,17 +391,19 @@ class McElieceEngine(wiring.Component):
         def batch_loop(batches, steps, *, load, step, then):
             """A pass over the support in batches of P positions: in step 0 of a batch
             ``load()`` takes the batch (its alphas prefetched into SA/SW) and the next one is
-            prefetched; steps 1..``steps`` run ``step()``; after the last batch go to
-            ``then``."""
+            prefetched (reads from the next cycle on, the last shadow write ``P + 1`` cycles
+            later); steps 1..``steps`` run ``step()``, step ``steps + 1`` is idle (the
+            prefetch's last write); after the last batch go to ``then``."""
             with m.If(stp == 0):
                 load()
                 with m.If(bat != batches - 1):
                     m.d.comb += [ld_go.eq(1), ld_base_in.eq((bat + 1) * P)]
                 m.d.sync += stp.eq(1)
             with m.Else():
-                step()
+                with m.If(stp != steps + 1):
+                    step()
                 m.d.sync += stp.eq(stp + 1)
-                with m.If(stp == steps):
+                with m.If(stp == steps + 1):
                     m.d.sync += [stp.eq(0), bat.eq(bat + 1)]
                     with m.If(bat == batches - 1):
                         m.next = then
@@ -510,7 +502,7 @@ class McElieceEngine(wiring.Component):
                     m.next = "Syn"
 
             with request_state("Syn"):
-                m.d.comb += [self.dbg_stage.eq(6), mmode.eq(MODE_UNIT)]
+                m.d.comb += self.dbg_stage.eq(6)
 
                 def syn_load():
                     # X = v_i w_i, A = alpha_i for the 64 positions of word `bat` of C0
@@ -531,31 +523,41 @@ class McElieceEngine(wiring.Component):
                 m.d.sync += bat.eq(0)
                 m.d.sync += [Cr[u].eq(0) for u in range(P)]
                 m.d.sync += [Br[u].eq(1 if u == 0 else 0) for u in range(P)]
+                m.d.sync += [X[u].eq(0) for u in range(P)]       # C = 0: the first d is W_0
                 m.d.sync += [bm_l.eq(0), bm_b.eq(1), it.eq(0), stp.eq(0)]
                 m.d.sync += [W[0].eq(S[0])] + [W[i].eq(0) for i in range(1, T + 1)]
                 rotate_s(S[0])
                 m.next = "BmDot"
 
-            with request_state("BmDot"):              # X_u = C_{u+1} W_{u+1}
-                m.d.comb += [self.dbg_stage.eq(7), mmode.eq(MODE_DOT)]
+            with request_state("BmDot"):              # X_u = C_{u+1} W_{u+1} (X = C, A = W)
+                m.d.comb += self.dbg_stage.eq(7)
                 m.d.sync += [X[u].eq(prod[u]) for u in range(P)]
                 m.next = "BmSum"
 
-            with request_state("BmSum"):              # d = W_0 + Σ X_u
+            with request_state("BmSum"):              # d = W_0 + Σ X_u; X = B
                 m.d.comb += self.dbg_stage.eq(7)
                 m.d.sync += bm_d.eq(W[0] ^ tree)
+                m.d.sync += [X[u].eq(Br[u]) for u in range(P)]
                 m.next = "BmFrac"
 
             with request_state("BmFrac"):             # f = d / b
                 m.d.comb += self.dbg_stage.eq(7)
                 m.d.sync += f.eq(f_new)
+                m.next = "BmF"
+
+            with request_state("BmF"):                # A = f
+                m.d.comb += self.dbg_stage.eq(7)
+                m.d.sync += [A[u].eq(f) for u in range(P)]
                 m.next = "BmUpd"
 
-            with request_state("BmUpd"):
-                m.d.comb += [self.dbg_stage.eq(7), mmode.eq(MODE_UPD)]
+            with request_state("BmUpd"):              # C += f B (prod = B·f)
+                m.d.comb += self.dbg_stage.eq(7)
                 grow = Signal()
                 m.d.comb += grow.eq((bm_d != 0) & ((bm_l << 1) <= it))
                 m.d.sync += [Cr[u].eq(Cr[u] ^ prod[u]) for u in range(P)]
+                # operands of the next dot product: X = the new C, A = the next window
+                m.d.sync += [X[u].eq(Cr[u] ^ prod[u]) for u in range(P)]
+                m.d.sync += [A[u].eq(W[u]) for u in range(P)]
                 with m.If(grow):
                     # B = x C_old
                     m.d.sync += [Br[0].eq(1)] + [Br[u].eq(Cr[u - 1]) for u in range(1, P)]
@@ -585,7 +587,7 @@ class McElieceEngine(wiring.Component):
                 with m.If(ld_done):
                     m.next = "Ev"
             with request_state("Ev"):
-                m.d.comb += [self.dbg_stage.eq(Mux(key_pass, 4, 8)), mmode.eq(MODE_UNIT)]
+                m.d.comb += self.dbg_stage.eq(Mux(key_pass, 4, 8))
 
                 def ev_load():
                     with m.If(bat != 0):
@@ -621,7 +623,7 @@ class McElieceEngine(wiring.Component):
                     m.next = "ReSyn"
 
             with request_state("ReSyn"):
-                m.d.comb += [self.dbg_stage.eq(9), mmode.eq(MODE_UNIT)]
+                m.d.comb += self.dbg_stage.eq(9)
                 with m.If(stp == 0):
                     m.d.sync += [X[u].eq(SW[u]) for u in range(P)]
                     m.d.sync += [A[u].eq(SA[u]) for u in range(P)]
