@@ -315,7 +315,11 @@ class McElieceEngine(wiring.Component):
             m.d.comb += inverse.a.eq(R[0])
         with m.Else():
             m.d.comb += inverse.a.eq(bm_b)
-        f_new = gf_mul(m, bm_d, inverse.o, name="f_new")   # f = d / b
+        # b^-1 registered (the block RAM's clock-to-output is 5.8 ns): valid from the second
+        # cycle after b changes (BmUpd), i.e. from BmSum on, before BmFrac uses it
+        inv_b = Signal(12)
+        m.d.sync += inv_b.eq(inverse.o)
+        f_new = gf_mul(m, bm_d, inv_b, name="f_new")   # f = d / b
         m.d.comb += self.dbg_l.eq(bm_l)
 
         # ---- hash: b ‖ (e | s) ‖ C through a byte packer into the sponge -------------------
@@ -337,18 +341,20 @@ class McElieceEngine(wiring.Component):
                      sponge.i.payload.mode.eq(SpongeMode.SHAKE256)]
         take = Signal()
         m.d.comb += take.eq(out_valid & sponge.i.ready)
-        fill_a = Signal(5)
-        acc_a = Signal(128)
-        m.d.comb += [fill_a.eq(Mux(take, pk_fill - out_n, pk_fill)),
-                     acc_a.eq(Mux(take, pk_acc >> 64, pk_acc))]
-        ch_ready = Signal()
-        m.d.comb += ch_ready.eq(fill_a <= 8)
+        # a chunk is taken only while no output word is offered, so the chunk's position is
+        # the fill register and the sponge's `ready` only selects between two values
+        # computed from registers (the chunk comes from a register too: `ch_r`)
+        ch_r = Signal(64)
+        ch_n_r = Signal(4)
         ch_masked = Signal(64)
         m.d.comb += ch_masked.eq(ch_data & ((Const(1, 65) << (ch_n * 8)) - 1))
         accept = Signal()
-        m.d.comb += accept.eq(ch_valid & ch_ready)
-        m.d.sync += [pk_fill.eq(fill_a + Mux(accept, ch_n, 0)),
-                     pk_acc.eq(acc_a | Mux(accept, ch_masked << (fill_a * 8), 0))]
+        m.d.comb += accept.eq(ch_valid & ~out_valid)
+        with m.If(take):
+            m.d.sync += [pk_fill.eq(pk_fill - out_n), pk_acc.eq(pk_acc >> 64)]
+        with m.Elif(accept):
+            m.d.sync += [pk_fill.eq(pk_fill + ch_n),
+                         pk_acc.eq(pk_acc | (ch_masked << (pk_fill * 8)))]
         sq_cnt = Signal(3)
         kreg = Signal(256)
         k_valid = Signal()
@@ -642,24 +648,25 @@ class McElieceEngine(wiring.Component):
                 m.d.comb += self.dbg_stage.eq(10)
                 m.d.sync += [ok.eq((roots == T) & ~diff), ci.eq(0), pk_fill.eq(0),
                              pk_flush.eq(0), pk_acc.eq(0)]
-                m.next = "HashRd"
+                m.next = "HashLat"
 
             # -- K = SHAKE256(b ‖ (e | s) ‖ C) --------------------------------------------------
 
-            with request_state("HashRd"):             # address the e / s word of chunk ci
-                m.d.comb += [self.dbg_stage.eq(11), e_r.addr.eq(ci - 1), s_r.addr.eq(ci - 1)]
+            with request_state("HashLat"):            # chunk ci into the chunk register
+                m.d.comb += self.dbg_stage.eq(11)
+                # the e / s word of chunk ci (ci - 1) was addressed in the previous cycle
+                with m.If(ci == 0):
+                    m.d.sync += [ch_r.eq(ok), ch_n_r.eq(1)]
+                with m.Elif(ci <= S_WORDS):
+                    m.d.sync += [ch_r.eq(Mux(ok, e_r.data, s_r.data)),
+                                 ch_n_r.eq(Mux(ci == S_WORDS, 4, 8))]
+                with m.Else():
+                    m.d.sync += [ch_r.eq(C0[0]), ch_n_r.eq(8)]
                 m.next = "HashPut"
 
             with request_state("HashPut"):
-                m.d.comb += [self.dbg_stage.eq(11), ch_valid.eq(1),
-                             e_r.addr.eq(ci - 1), s_r.addr.eq(ci - 1)]
-                with m.If(ci == 0):
-                    m.d.comb += [ch_data.eq(ok), ch_n.eq(1)]
-                with m.Elif(ci <= S_WORDS):
-                    m.d.comb += [ch_data.eq(Mux(ok, e_r.data, s_r.data)),
-                                 ch_n.eq(Mux(ci == S_WORDS, 4, 8))]
-                with m.Else():
-                    m.d.comb += [ch_data.eq(C0[0]), ch_n.eq(8)]
+                m.d.comb += [self.dbg_stage.eq(11), ch_valid.eq(1), ch_data.eq(ch_r),
+                             ch_n.eq(ch_n_r), e_r.addr.eq(ci), s_r.addr.eq(ci)]
                 with m.If(accept):
                     m.d.sync += ci.eq(ci + 1)
                     with m.If(ci > S_WORDS):
@@ -668,7 +675,7 @@ class McElieceEngine(wiring.Component):
                         m.d.sync += [pk_flush.eq(1), sq_cnt.eq(0)]
                         m.next = "HashFlush"
                     with m.Else():
-                        m.next = "HashRd"
+                        m.next = "HashLat"
 
             with request_state("HashFlush"):
                 m.d.comb += self.dbg_stage.eq(11)

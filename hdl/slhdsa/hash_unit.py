@@ -10,12 +10,9 @@ registers) instead of its own output, so a chain of ``s`` steps takes ``24 s`` c
 the round logic reads nothing but the register: no input multiplexer in front of theta.
 Datapath::
 
-    st, cp ─► theta ─ rho/pi ─ chi ─ iota ─┬───────────────────────────► st   (rounds 0..22)
-                                           └─► next step's input (cont) ─► st   (round 23)
+    st ─► theta ─ rho/pi ─ chi ─ iota ─┬───────────────────────────► st   (rounds 0..22)
+                                       └─► next step's input (cont) ─► st   (round 23)
     job / memory / st ─► step input (load, one cycle before round 0) ─► st
-
-``cp`` holds theta's column parities of ``st`` (written together with ``st``, from the
-parities of the value it takes), as in :class:`hdl.sponge.KeccakSponge`.
 
 Input state of a step (64-bit lanes, bytes little-endian in a lane)::
 
@@ -33,7 +30,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden import slhdsa as model
 from golden.keccak import DOMAIN, RATE, ROUND_CONSTANTS
-from hdl.keccak import KeccakState, column_parity, keccak_round
+from hdl.keccak import KeccakState, keccak_round
 
 __all__ = ["JobKind", "Job", "JobResult", "HashUnit", "bswap32", "adrs_lanes",
            "SIG_ENTRIES", "BLOCK_BITS", "PAD_LANE"]
@@ -172,10 +169,7 @@ class HashUnit(wiring.Component):
                                                      init=ROUND_CONSTANTS)
         rc_rd = rc_rom.read_port(domain="comb")
         m.d.comb += rc_rd.addr.eq(rnd)
-        # theta's column parities of st, kept in a register (written with st from the
-        # parities of what st takes), so the round starts from flip-flops, not a 5-lane XOR
-        cp = [Signal(64, name=f"cp{x}") for x in range(5)]
-        out = keccak_round(m, st, rc_rd.data, prefix="r", C=cp)
+        out = keccak_round(m, st, rc_rd.data, prefix="r")
 
         kind = Signal(JobKind)
         leaf = Signal()               # the next step is the F of a leaf
@@ -254,23 +248,17 @@ class HashUnit(wiring.Component):
         load = Signal()               # the state takes `in_ld` (no round in this cycle)
 
         # --- state register: round output, next step input, or loaded input ----------------
-        cp_out = column_parity(m, out, prefix="cp_out")
-        cp_run = column_parity(m, [in_run[k] for k in range(25)], prefix="cp_run")
-        cp_ld = column_parity(m, [in_ld[k] for k in range(25)], prefix="cp_ld")
         with m.If(running):
             m.d.sync += rnd.eq(rnd + 1)
             with m.If(cont):
                 m.d.sync += [st[k].eq(in_run[k]) for k in range(25)]
-                m.d.sync += [cp[x].eq(cp_run[x]) for x in range(5)]
                 m.d.sync += rnd.eq(0)
             with m.Else():
                 m.d.sync += [st[k].eq(out[k]) for k in range(25)]
-                m.d.sync += [cp[x].eq(cp_out[x]) for x in range(5)]
                 with m.If(rnd == 23):
                     m.d.sync += running.eq(0)
         with m.Elif(load):
             m.d.sync += [st[k].eq(in_ld[k]) for k in range(25)]
-            m.d.sync += [cp[x].eq(cp_ld[x]) for x in range(5)]
             m.d.sync += [running.eq(1), rnd.eq(0)]
         # decided one cycle ahead (from registers only): the 1,600 state bits select the
         # next step's input with a flip-flop; the memory operand only becomes ready over
