@@ -346,15 +346,15 @@ class McElieceEngine(wiring.Component):
         # computed from registers (the chunk comes from a register too: `ch_r`)
         ch_r = Signal(64)
         ch_n_r = Signal(4)
-        ch_masked = Signal(64)
-        m.d.comb += ch_masked.eq(ch_data & ((Const(1, 65) << (ch_n * 8)) - 1))
         accept = Signal()
         m.d.comb += accept.eq(ch_valid & ~out_valid)
         with m.If(take):
             m.d.sync += [pk_fill.eq(pk_fill - out_n), pk_acc.eq(pk_acc >> 64)]
         with m.Elif(accept):
-            m.d.sync += [pk_fill.eq(pk_fill + ch_n),
-                         pk_acc.eq(pk_acc | (ch_masked << (pk_fill * 8)))]
+            # the chunk register itself (ch_data is ch_r in HashPut, the only state that
+            # offers a chunk), so no state decode sits before the shifter
+            m.d.sync += [pk_fill.eq(pk_fill + ch_n_r),
+                         pk_acc.eq(pk_acc | (ch_r << (pk_fill * 8)))]
         sq_cnt = Signal(3)
         kreg = Signal(256)
         k_valid = Signal()
@@ -655,11 +655,14 @@ class McElieceEngine(wiring.Component):
             with request_state("HashLat"):            # chunk ci into the chunk register
                 m.d.comb += self.dbg_stage.eq(11)
                 # the e / s word of chunk ci (ci - 1) was addressed in the previous cycle
+                # (masked to its byte count here, with constant masks: the packer shifts it
+                # as it is)
                 with m.If(ci == 0):
                     m.d.sync += [ch_r.eq(ok), ch_n_r.eq(1)]
-                with m.Elif(ci <= S_WORDS):
-                    m.d.sync += [ch_r.eq(Mux(ok, e_r.data, s_r.data)),
-                                 ch_n_r.eq(Mux(ci == S_WORDS, 4, 8))]
+                with m.Elif(ci < S_WORDS):
+                    m.d.sync += [ch_r.eq(Mux(ok, e_r.data, s_r.data)), ch_n_r.eq(8)]
+                with m.Elif(ci == S_WORDS):
+                    m.d.sync += [ch_r.eq(Mux(ok, e_r.data, s_r.data)[:32]), ch_n_r.eq(4)]
                 with m.Else():
                     m.d.sync += [ch_r.eq(C0[0]), ch_n_r.eq(8)]
                 m.next = "HashPut"
