@@ -478,6 +478,10 @@ class Attestor(wiring.Component):
         load = Signal()                      # the state becomes 0 (decided the cycle before) ...
         load_proof = Signal()                # ... or P(prefix("pqvote/proof")) ^ keyblock(0)
         kabs = Signal()                      # the engine's K fills the buffer (tag check)
+        wait_k = Signal()                    # the FSM is in Verdict (a flag of its own:
+                                             # kabs fans out to the buffer's key lanes)
+        if kem:
+            m.d.comb += kabs.eq(wait_k & self.i_k.valid & ~self.skip)
         c_proof = _loaded_state(PROOF_CUSTOMIZATION)
         c_proof_d = _theta_d_of(c_proof)
         for k in range(25):
@@ -627,25 +631,30 @@ class Attestor(wiring.Component):
                         m.d.sync += att[1].eq(out_lanes)
                         if kem:
                             # the tag's constant state waits for K
-                            m.d.sync += [load.eq(1), load_proof.eq(1)]
+                            m.d.sync += [load.eq(1), load_proof.eq(1), wait_k.eq(1)]
                         m.next = "Verdict"
             if kem:
                 with m.State("Verdict"):
                     # tag' = P(P(prefix("pqvote/proof") ^ keyblock(K)) ^ finalblock(D))
                     m.d.comb += self.i_k.ready.eq(~self.skip)
+                    m.d.sync += wait_k.eq(0)         # (unless kept below)
                     with m.If(self.skip):
                         m.d.sync += vote_r.eq(0)
                         m.next = "Respond"
                     with m.Elif(self.i_k.valid):
-                        m.d.comb += kabs.eq(1)
                         gen(_GEN_DESC)
                         m.next = "Tag"
+                    if not self._hash_service:
+                        with m.Else():
+                            m.d.sync += wait_k.eq(1)
                     if self._hash_service:
                         with m.Elif(self.hash.i.valid):
                             sha3 = self.hash.i.payload.mode == SpongeMode.SHA3_256
                             open_stream(1, Mux(sha3, SHA3_DOMAIN, SHAKE_DOMAIN))
                             m.d.sync += hsq.eq(0)
                             m.next = "Hash"
+                        with m.Else():
+                            m.d.sync += wait_k.eq(1)
                 if self._hash_service:
                     with m.State("Hash"):
                         with m.If(final_in):
@@ -662,7 +671,7 @@ class Attestor(wiring.Component):
                         with m.If(self.hash.o.valid & self.hash.o.ready):
                             m.d.sync += hsq.eq(hsq + 1)
                         with m.If(self.hash.stop & ready):
-                            m.d.sync += [load.eq(1), load_proof.eq(1)]
+                            m.d.sync += [load.eq(1), load_proof.eq(1), wait_k.eq(1)]
                             m.d.sync += hashing.eq(0)
                             m.next = "Verdict"
                 with m.State("Tag"):
