@@ -134,39 +134,59 @@ def test_barrett_pipe():
 # --- NTT unit: every stage against the golden model -------------------------------------------
 
 
+class _WorkMemory:
+    """The bench as the engine's work memory for the NTT unit: read latency 2 (the block
+    RAM and its output register), writes land a cycle after they are presented,
+    read-before-write. ``sample`` before each tick, ``clock`` after it."""
+
+    def __init__(self, mem):
+        self.mem = mem
+        self.pending = (0, 0)            # the words read in the previous cycle
+        self.write = None                # the write presented in the previous cycle
+        self.seen = None
+
+    def sample(self, ctx, dut):
+        self.seen = (ctx.get(dut.rd0.addr), ctx.get(dut.rd1.addr), ctx.get(dut.wr0.en),
+                     ctx.get(dut.wr0.addr), ctx.get(dut.wr1.addr),
+                     ctx.get(dut.wr0.data.as_value()), ctx.get(dut.wr1.data.as_value()))
+
+    def clock(self, ctx, dut):
+        ra0, ra1, we, wa0, wa1, wd0, wd1 = self.seen
+        ctx.set(dut.rd0.data.as_value(), self.pending[0])
+        ctx.set(dut.rd1.data.as_value(), self.pending[1])
+        self.pending = (self.mem[ra0], self.mem[ra1])
+        self.flush()
+        self.write = (wa0, wa1, wd0, wd1) if we else None
+
+    def flush(self):
+        """Let the write register's last write land."""
+        if self.write:
+            wa0, wa1, wd0, wd1 = self.write
+            self.mem[wa0], self.mem[wa1] = wd0, wd1
+            self.write = None
+
+
 async def _ntt_run(ctx, dut, mem, base, inverse):
-    """Run the NTT unit once on ``mem[base:base+32]``, the bench acting as its memory as the
-    engine's work memory behaves (read latency 2: the block RAM and its output register;
-    writes land a cycle after they are presented; read-before-write); → (cycles, the
-    polynomial after each stage)."""
+    """Run the NTT unit once on ``mem[base:base+32]``, the bench acting as the work memory
+    (:class:`_WorkMemory`); → (cycles, the polynomial after each stage)."""
     ctx.set(dut.start, 1)
     ctx.set(dut.inverse, inverse)
     ctx.set(dut.base, base)
     cycles, stages = 0, []
-    pending = (0, 0)                     # the words read in the previous cycle
-    write = None                         # the write presented in the previous cycle
+    wm = _WorkMemory(mem)
     snapshot = False
     while True:
-        ra0, ra1 = ctx.get(dut.rd0.addr), ctx.get(dut.rd1.addr)
-        we = ctx.get(dut.wr0.en)
-        wa0, wa1 = ctx.get(dut.wr0.addr), ctx.get(dut.wr1.addr)
-        wd0 = ctx.get(dut.wr0.data.as_value())
-        wd1 = ctx.get(dut.wr1.data.as_value())
+        wm.sample(ctx, dut)
         sd, done = ctx.get(dut.stage_done), ctx.get(dut.done)
         await ctx.tick()
         cycles += 1
         ctx.set(dut.start, 0)
-        ctx.set(dut.rd0.data.as_value(), pending[0])
-        ctx.set(dut.rd1.data.as_value(), pending[1])
-        pending = (mem[ra0], mem[ra1])
-        if write:                        # the work memory's write register
-            mem[write[0]], mem[write[1]] = write[2], write[3]
-        write = (wa0, wa1, wd0, wd1) if we else None
+        wm.clock(ctx, dut)
         if snapshot:
             stages.append(words_poly(mem, base))
         snapshot = sd
         if done:
-            mem[write[0]], mem[write[1]] = write[2], write[3]
+            wm.flush()
             stages.append(words_poly(mem, base))
             return cycles, stages
 
@@ -186,15 +206,11 @@ def test_ntt_back_to_back():
         ctx.set(dut.inverse, 0)
         ctx.set(dut.base, 0)
         ctx.set(dut.quiet, 1)
-        pending = (0, 0)
-        write = None
+        wm = _WorkMemory(mem)
         cycle = 0
         dones = []
         while True:
-            ra0, ra1 = ctx.get(dut.rd0.addr), ctx.get(dut.rd1.addr)
-            we = ctx.get(dut.wr0.en)
-            wa0, wa1 = ctx.get(dut.wr0.addr), ctx.get(dut.wr1.addr)
-            wd0, wd1 = ctx.get(dut.wr0.data.as_value()), ctx.get(dut.wr1.data.as_value())
+            wm.sample(ctx, dut)
             issued, done = ctx.get(dut.issued), ctx.get(dut.done)
             if done:
                 dones.append(cycle)
@@ -207,14 +223,9 @@ def test_ntt_back_to_back():
                 ctx.set(dut.base, 32)
                 ctx.set(dut.quiet, 0)
                 log["second"] = cycle
-            ctx.set(dut.rd0.data.as_value(), pending[0])
-            ctx.set(dut.rd1.data.as_value(), pending[1])
-            pending = (mem[ra0], mem[ra1])
-            if write:                                      # the write register
-                mem[write[0]], mem[write[1]] = write[2], write[3]
-            write = (wa0, wa1, wd0, wd1) if we else None
+            wm.clock(ctx, dut)
             if dones:
-                mem[write[0]], mem[write[1]] = write[2], write[3]
+                wm.flush()
                 break
         log["dones"] = dones
 

@@ -33,6 +33,14 @@ def _load_ports():
             "rb_addr": In(AW), "rb_data": Out(PolyWord)}
 
 
+def _write_or_load(m, port, unit_wr, part):
+    """``port`` writes what the unit writes, else the part's load port."""
+    with m.If(unit_wr.en):
+        m.d.comb += [port.en.eq(1), port.addr.eq(unit_wr.addr), port.data.eq(unit_wr.data)]
+    with m.Else():
+        m.d.comb += [port.en.eq(part.ld_en), port.addr.eq(part.ld_addr), port.data.eq(part.ld_data)]
+
+
 class NttPart(wiring.Component):
     """``NttUnit`` on the engine's two-bank work memory (192 words)."""
 
@@ -53,11 +61,7 @@ class NttPart(wiring.Component):
             self.rb_data.eq(wr.rd0.data),
             wr.wr1.en.eq(ntt.wr1.en), wr.wr1.addr.eq(ntt.wr1.addr), wr.wr1.data.eq(ntt.wr1.data),
         ]
-        with m.If(ntt.wr0.en):
-            m.d.comb += [wr.wr0.en.eq(1), wr.wr0.addr.eq(ntt.wr0.addr), wr.wr0.data.eq(ntt.wr0.data)]
-        with m.Else():
-            m.d.comb += [wr.wr0.en.eq(self.ld_en), wr.wr0.addr.eq(self.ld_addr),
-                         wr.wr0.data.eq(self.ld_data)]
+        _write_or_load(m, wr.wr0, ntt.wr0, self)
         return m
 
 
@@ -84,11 +88,7 @@ class BaseMulPart(wiring.Component):
             bm.rd_b.data.eq(wr.rd0.data), self.rb_data.eq(wr.rd0.data),
         ]
         m.d.sync += bm.rd_a.data.eq(kr_r.data)          # as in the engine: read latency 2
-        with m.If(bm.wr.en):
-            m.d.comb += [wr.wr0.en.eq(1), wr.wr0.addr.eq(bm.wr.addr), wr.wr0.data.eq(bm.wr.data)]
-        with m.Else():
-            m.d.comb += [wr.wr0.en.eq(self.ld_en), wr.wr0.addr.eq(self.ld_addr),
-                         wr.wr0.data.eq(self.ld_data)]
+        _write_or_load(m, wr.wr0, bm.wr, self)
         return m
 
 

@@ -19,6 +19,22 @@ def _popcount(m, bits, *, name):
     return r
 
 
+def _refill(m, i, shifted, left, unit, levels):
+    """The buffer after a cycle: ``shifted`` (what the consumer left, ``left`` units of
+    ``unit`` bits) with the word on ``i`` appended above it when one is taken; ``levels``
+    are the fill levels at which a word can arrive. Returns (next buffer, next count)."""
+    new_buf = Signal.like(shifted)
+    cnt_next = Signal.like(left)
+    m.d.comb += [new_buf.eq(shifted), cnt_next.eq(left)]
+    with m.If(i.valid & i.ready):
+        with m.Switch(left):
+            for v in levels:
+                with m.Case(v):
+                    m.d.comb += new_buf.eq(shifted | (i.payload << (unit * v)))
+        m.d.comb += cnt_next.eq(left + 64 // unit)
+    return new_buf, cnt_next
+
+
 class _Sampler(wiring.Component):
     """The ports both samplers share: a launch (``start``, ``base`` and the sampler's own
     parameters, sampled at ``start``), the sponge's output words, the write port."""
@@ -83,16 +99,7 @@ class RejectionSampler(_Sampler):
         m.d.comb += left.eq(Mux(take, cnt - 3, cnt))
         shifted = Signal(128)
         m.d.comb += shifted.eq(Mux(take, buf >> 24, buf))
-        new_buf = Signal(128)
-        m.d.comb += new_buf.eq(shifted)
-        cnt_next = Signal.like(cnt)
-        m.d.comb += cnt_next.eq(left)
-        with m.If(self.i.valid & self.i.ready):
-            with m.Switch(left):
-                for v in range(9):
-                    with m.Case(v):
-                        m.d.comb += new_buf.eq(shifted | (self.i.payload << (8 * v)))
-            m.d.comb += cnt_next.eq(left + 8)
+        new_buf, cnt_next = _refill(m, self.i, shifted, left, 8, range(9))
         m.d.sync += buf.eq(new_buf)
 
         # pack accepted candidates, 8 per word
@@ -179,16 +186,7 @@ class CbdSampler(_Sampler):
         m.d.comb += left.eq(Mux(emit, cnt - need, cnt))
         shifted = Signal(128)
         m.d.comb += shifted.eq(Mux(emit, Mux(eta3, buf >> 48, buf >> 32), buf))
-        new_buf = Signal(128)
-        m.d.comb += new_buf.eq(shifted)
-        cnt_next = Signal.like(cnt)
-        m.d.comb += cnt_next.eq(left)
-        with m.If(self.i.valid & self.i.ready):
-            with m.Switch(left):
-                for v in range(0, 65, 16):
-                    with m.Case(v):
-                        m.d.comb += new_buf.eq(shifted | (self.i.payload << v))
-            m.d.comb += cnt_next.eq(left + 64)
+        new_buf, cnt_next = _refill(m, self.i, shifted, left, 1, range(0, 65, 16))
         m.d.sync += buf.eq(new_buf)
 
         for k in range(LANES):
