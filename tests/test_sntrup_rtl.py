@@ -179,8 +179,9 @@ def _reducer_inputs(rnd):
     e_in = [-lim, lim, 0, 1, -1, sntrup.Q12, -sntrup.Q12, sntrup.Q, -sntrup.Q, 3 * sntrup.Q + 5]
     e_in += [rnd.randrange(-lim, lim + 1) for _ in range(300)]
     e_in += [k * sntrup.Q + d for k in range(-900, 900, 37) for d in (-2311, -2310, 2310, 2311)]
-    r3_in = list(range(-1306, 1307, 7)) + [-1306, 1306]
-    return [(x, "E") for x in e_in] + [(x, "ROUND") for x in e_in] + [(x, "R3") for x in r3_in]
+    # the E boundary (|Fq(x)| = 770 / 771) and both ends of quotients of the Barrett range
+    e_in += [k * sntrup.Q + d for k in range(-907, 908, 53) for d in (-771, -770, 770, 771, -1, 0)]
+    return [(x, "E") for x in e_in] + [(x, "ROUND") for x in e_in]
 
 
 def test_reducer_matches_drain_reduce():

@@ -41,6 +41,11 @@ def designs():
     yield "attestor", lambda: Attestor(vendor="arm", kem=True, rounds_per_cycle=1,
                                        hash_service=True)
     yield "sha512", Sha512
+    from golden.sntrup import P, ROUNDED_M
+    from hdl.sntrup.decode import RadixDecoder
+    from hdl.sntrup.reduce import Reducer
+    yield "sntrup_decoder", lambda: RadixDecoder(moduli=[ROUNDED_M] * P)
+    yield "sntrup_reducer", Reducer
     yield "slhdsa_hash_unit", lambda: HashUnit(raw=True)
     # the engine alone for its area; `abort` renamed `cancel` (a C++ word to Verilator's lint)
     from sim.harness import EngineHarness
