@@ -13,14 +13,20 @@ with ``R2 = 0`` and ``mb = 1``; an odd element is copied. The upper levels' valu
 value memory (one word per pair); the bottom level is emitted on ``o_coeff``, top coefficient
 first (``R[n-1], R[n-2], ..., R[0]``), at most one coefficient per cycle.
 
-Pipeline of a split (one issue per cycle; a level's first split waits until the level
-above is written, a bottom split follows the previous one after one cycle so that its two
-coefficients leave one per cycle)::
+Pipeline of a split (one issue per cycle; a split waits, by a gap the program computes,
+until the value it reads has been written — only short levels and the bottom level's first
+split wait; a bottom split follows the previous one after one cycle so that its two
+coefficients leave one per cycle). One adder, multiplier, shifter or memory per stage, so
+that each fits a 125 MHz clock on ECP5::
 
-    A: program ROM word → value-memory and byte-lane read addresses
-    B: r = bytes + (R2 << 8 nbytes)                     │ register
-    C: prod = r * magic                                 │ register (DSP)
-    D: quot = prod >> shift; lo = r - quot * ma; hi = quot (- mb)   │ register
+    A: program word (prefetched from the ROM) → value-memory and byte-lane read addresses
+    B: byte lanes and value memory read                 │ register
+    B2: r = bytes + (R2 << 8 nbytes)                    │ register
+    C: four partial products of r * magic               │ register (DSP)
+    C2: prod = their sum                                │ register
+    D: quot = prod >> shift                             │ register
+    F: quot * ma                                        │ register (DSP)
+    G: lo = r - quot * ma; hi = quot (- mb)             │ register
     E: write the pair, or emit hi then lo
 
 The byte string arrives on ``i`` as little-endian 64-bit words (byte ``8k + j`` in bits
@@ -38,6 +44,10 @@ from golden.sntrup import decode_schedule
 __all__ = ["RadixDecoder", "decoder_program"]
 
 _R_BITS = 30                # every split's r is below 2^30 (checked per program)
+_PP = 17                    # partial products of at most 17 x 17 bits (one DSP each)
+#: a value written by the split issued in cycle t can be read by a split issued in t + 9
+#: (stages B, B2, C, C2, D, F, G, E, then the write)
+ISSUE_TO_READ = 9
 
 
 def decoder_program(moduli):
@@ -80,9 +90,7 @@ def decoder_program(moduli):
     for o in ops:
         lvl = o["level"]
         gap = 0
-        if prev is None or prev["level"] != lvl:
-            gap = 4                              # the level above must be written first
-        elif lvl == 0:
+        if prev is not None and prev["level"] == lvl == 0:
             gap = 1                              # two coefficients per bottom split
         w = {"copy": int(o["copy"]), "nosrc": 0, "bottom": int(lvl == 0),
              "src": base[lvl + 1] + (o["src"] >> 1), "src_hi": o["src"] & 1,
@@ -97,6 +105,21 @@ def decoder_program(moduli):
                      magic=magic, shift=shift)
         words.append(w)
         prev = o
+    # a split reads its R2 value only once the split that wrote it is through the pipeline:
+    # wait exactly as long as that needs (long levels, read in the order they were written,
+    # need no wait; short ones and the bottom level's first split do)
+    for w in words:
+        # byte-lane rows: byte offset + b (b = 0, 1) is in lane (offset + b) mod 8, row
+        # (offset + b) // 8; lane 0 is the only one whose row can be the next one
+        w["row"], w["row1"] = w["offset"] >> 3, (w["offset"] + 1) >> 3
+    writer = {w["dst"]: k for k, w in enumerate(words) if not w["bottom"]}
+    issue_at = [0]
+    for k, w in enumerate(words[1:], start=1):
+        at = issue_at[-1] + 1 + w["gap"]
+        if not w["nosrc"]:
+            at = max(at, issue_at[writer[w["src"]]] + ISSUE_TO_READ)
+        w["gap"] = at - issue_at[-1] - 1
+        issue_at.append(at)
     return top, ops, words, depth
 
 
@@ -104,11 +127,13 @@ def _layout(words, depth, nbytes_total):
     return data.StructLayout({
         "copy": unsigned(1), "nosrc": unsigned(1), "bottom": unsigned(1),
         "offset": range(max(nbytes_total, 2)), "nbytes": unsigned(2),
+        "row": range((nbytes_total + 8) // 8), "row1": range((nbytes_total + 8) // 8),
         "ma": unsigned(max(w["ma"] for w in words).bit_length()),
         "mb": unsigned(max(w["mb"] for w in words).bit_length()),
         "magic": unsigned(max(w["magic"] for w in words).bit_length()),
         "shift": unsigned(max(w["shift"] for w in words).bit_length()),
-        "src": range(depth), "src_hi": unsigned(1), "dst": range(depth), "gap": unsigned(3),
+        "src": range(depth), "src_hi": unsigned(1), "dst": range(depth),
+        "gap": unsigned(max(max(w["gap"] for w in words).bit_length(), 1)),
     })
 
 
@@ -187,18 +212,24 @@ class RadixDecoder(wiring.Component):
             m.d.comb += [wp.addr.eq(wrow), wp.data.eq(self.i.payload[8 * j:8 * j + 8]),
                          wp.en.eq(self.i.valid & loading)]
 
-        # --- program ROM (sync read of the op at pc; addr runs one ahead on issue) --------
+        # --- program ROM, prefetched: `op` (a register) is op `pc`, the ROM's output op
+        # `pc + 1`, so no block-RAM output feeds the issue logic or an address -------------
         rom = memory.Memory(shape=layout, depth=len(words),
                             init=[{k: w[k] for k in layout.members} for w in words])
         m.submodules.program = rom
         rom_rd = rom.read_port()
-        op = rom_rd.data
-        pc = Signal(range(len(words) + 1))
+        op = Signal(layout)
+        pc = Signal(range(len(words) + 2))
         running = Signal()
-        gap = Signal(3)                       # idle cycles since the last issue (saturating)
+        gap_max = (1 << layout.members["gap"].width) - 1
+        gap = Signal(range(gap_max + 1))      # idle cycles since the last issue (saturating)
         issue = Signal()
         m.d.comb += issue.eq(running & (pc < len(words)) & (gap >= op.gap))
-        m.d.comb += rom_rd.addr.eq(Mux(issue, pc + 1, Mux(running, pc, 0)))
+        m.d.comb += rom_rd.addr.eq(Mux(running, Mux(issue, pc + 2, pc + 1), 1))
+        with m.If(~running | issue):          # op 0 while idle (the flip-flops' synchronous
+            # set/reset), the ROM output otherwise
+            m.d.sync += op.eq(Mux(running, rom_rd.data,
+                                  layout.const({k: words[0][k] for k in layout.members})))
 
         # --- value memory (one word per pair: lo in [0:14], hi in [14:28]) ----------------
         vmem = memory.Memory(shape=unsigned(28), depth=self._depth, init=[])
@@ -207,8 +238,9 @@ class RadixDecoder(wiring.Component):
         v_wr = vmem.write_port()
         m.d.comb += v_rd.addr.eq(op.src)
         for j, (_, rp) in enumerate(lanes):
-            # the lane holding byte offset + ((j - offset) mod 8), if that is offset or offset+1
-            m.d.comb += rp.addr.eq((op.offset + ((j - op.offset) & 7)) >> 3)
+            # the row of byte offset or offset + 1 if lane j holds one of them (the program
+            # stores both rows, so no adder sits in front of the lane memories)
+            m.d.comb += rp.addr.eq(op.row1 if j == 0 else op.row)
 
         # stage B inputs (registered op fields of the issued split)
         b_valid = Signal()
@@ -219,47 +251,97 @@ class RadixDecoder(wiring.Component):
         byte0 = Signal(8)
         byte1 = Signal(8)
         m.d.comb += [byte0.eq(lane_data[b_op.offset[:3]]), byte1.eq(lane_data[(b_op.offset + 1)[:3]])]
+        # stage B2: the value memory's output registered first (block-RAM clock-to-output),
+        # then R2 and the bytes assembled into r
+        b2_valid = Signal()
+        b2_op = Signal(layout)
+        b2_bytes = Signal(16)
+        b2_vals = Signal(28)
+        m.d.sync += [b2_valid.eq(b_valid), b2_op.eq(b_op), b2_bytes.eq(Cat(byte0, byte1)),
+                     b2_vals.eq(v_rd.data)]
         r2 = Signal(14)
-        m.d.comb += r2.eq(Mux(b_op.nosrc, 0, Mux(b_op.src_hi, v_rd.data[14:28], v_rd.data[:14])))
+        m.d.comb += r2.eq(Mux(b2_op.nosrc, 0, Mux(b2_op.src_hi, b2_vals[14:28], b2_vals[:14])))
         r_b = Signal(_R_BITS)
-        with m.Switch(b_op.nbytes):
+        with m.Switch(b2_op.nbytes):
             with m.Case(0):
                 m.d.comb += r_b.eq(r2)
             with m.Case(1):
-                m.d.comb += r_b.eq(Cat(byte0, r2))
+                m.d.comb += r_b.eq(Cat(b2_bytes[:8], r2))
             with m.Default():
-                m.d.comb += r_b.eq(Cat(byte0, byte1, r2))
-        # stage C
+                m.d.comb += r_b.eq(Cat(b2_bytes, r2))
+        # stage C: r * magic as four partial products of at most 17 x 17 bits (one DSP each),
+        # registered before they are summed
         c_valid = Signal()
         c_op = Signal(layout)
         c_r = Signal(_R_BITS)
-        m.d.sync += [c_valid.eq(b_valid), c_op.eq(b_op), c_r.eq(r_b)]
-        prod = Signal(_R_BITS + layout.members["magic"].width)
-        m.d.comb += prod.eq(c_r * c_op.magic)
-        # stage D
+        m.d.sync += [c_valid.eq(b2_valid), c_op.eq(b2_op), c_r.eq(r_b)]
+        magic = c_op.magic
+        assert len(magic) <= 2 * _PP and _R_BITS <= 2 * _PP
+        halves_r = {"l": c_r[:_PP], "h": c_r[_PP:]}
+        halves_m = {"l": magic[:_PP], "h": magic[_PP:]}
+        pp = {}
+        for a, av in halves_r.items():
+            for b, bv in halves_m.items():
+                pp[a + b] = Signal(len(av) + len(bv), name=f"pp_{a}{b}")
+                m.d.comb += pp[a + b].eq(av * bv)
+        c2_pp = {k: Signal.like(v, name=f"c2_{v.name}") for k, v in pp.items()}
+        # stage C2: prod = (hh << 2*17 | ll) + (lh << 17) + (hl << 17), one carry-save level
+        # and one adder
+        c2_valid = Signal()
+        c2_op = Signal(layout)
+        c2_r = Signal(14)                     # lo needs only the low bits: lo < ma < 2^14
+        m.d.sync += [c2_valid.eq(c_valid), c2_op.eq(c_op), c2_r.eq(c_r[:14])]
+        m.d.sync += [c2_pp[k].eq(pp[k]) for k in pp]
+        width = _R_BITS + layout.members["magic"].width
+        x = Signal(width)
+        y = Signal(width)
+        z = Signal(width)
+        m.d.comb += [x.eq(Cat(c2_pp["ll"], Const(0, 2 * _PP - len(c2_pp["ll"])), c2_pp["hh"])),
+                     y.eq(c2_pp["lh"] << _PP), z.eq(c2_pp["hl"] << _PP)]
+        csa_s = Signal(width)
+        csa_c = Signal(width)
+        m.d.comb += [csa_s.eq(x ^ y ^ z), csa_c.eq(((x & y) | (x & z) | (y & z)) << 1)]
+        prod = Signal(width)
+        m.d.comb += prod.eq(csa_s + csa_c)
+        # stage D: the quotient (a variable shift, alone in its stage)
         d_valid = Signal()
         d_op = Signal(layout)
-        d_r = Signal(_R_BITS)
+        d_r = Signal(14)
         d_prod = Signal.like(prod)
-        m.d.sync += [d_valid.eq(c_valid), d_op.eq(c_op), d_r.eq(c_r), d_prod.eq(prod)]
+        m.d.sync += [d_valid.eq(c2_valid), d_op.eq(c2_op), d_r.eq(c2_r), d_prod.eq(prod)]
         quot = Signal(17)
         m.d.comb += quot.eq(d_prod >> d_op.shift)
+        # stage F: quot * ma (DSP)
+        f_valid = Signal()
+        f_op = Signal(layout)
+        f_r = Signal(14)
+        f_quot = Signal(17)
+        m.d.sync += [f_valid.eq(d_valid), f_op.eq(d_op), f_r.eq(d_r), f_quot.eq(quot)]
+        qm = Signal(14)
+        m.d.comb += qm.eq(f_quot * f_op.ma)
+        # stage G: lo = r - quot * ma, the reduction of the quotient into hi
+        g_valid = Signal()
+        g_op = Signal(layout)
+        g_r = Signal(14)
+        g_quot = Signal(17)
+        g_qm = Signal(14)
+        m.d.sync += [g_valid.eq(f_valid), g_op.eq(f_op), g_r.eq(f_r), g_quot.eq(f_quot), g_qm.eq(qm)]
         lo = Signal(14)
         hi = Signal(14)
         reduced = Signal()
         m.d.comb += [
-            lo.eq(Mux(d_op.copy, d_r, d_r - quot * d_op.ma)),
-            reduced.eq(~d_op.copy & (quot >= d_op.mb)),
-            hi.eq(Mux(reduced, quot - d_op.mb, quot)),
+            lo.eq(Mux(g_op.copy, g_r, g_r - g_qm)),
+            reduced.eq(~g_op.copy & (g_quot >= g_op.mb)),
+            hi.eq(Mux(reduced, g_quot - g_op.mb, g_quot)),
         ]
         # stage E
         e_valid = Signal()
         e_op = Signal(layout)
         e_lo = Signal(14)
         e_hi = Signal(14)
-        m.d.sync += [e_valid.eq(d_valid), e_op.eq(d_op), e_lo.eq(lo), e_hi.eq(hi)]
+        m.d.sync += [e_valid.eq(g_valid), e_op.eq(g_op), e_lo.eq(lo), e_hi.eq(hi)]
         canonical = Signal(init=1)
-        with m.If(d_valid & reduced):
+        with m.If(g_valid & reduced):
             m.d.sync += canonical.eq(0)
         m.d.comb += [v_wr.addr.eq(e_op.dst), v_wr.data.eq(Cat(e_lo, e_hi)),
                      v_wr.en.eq(e_valid & ~e_op.bottom)]
@@ -276,7 +358,7 @@ class RadixDecoder(wiring.Component):
 
         # --- control ---------------------------------------------------------------------
         last_out = Signal()                   # the final coefficient leaves this cycle
-        m.d.comb += last_out.eq((pc == len(words)) & ~b_valid & ~c_valid & ~d_valid
+        m.d.comb += last_out.eq((pc == len(words)) & ~b_valid & ~b2_valid & ~c_valid & ~c2_valid & ~d_valid & ~f_valid & ~g_valid
                                 & self.o_valid & ~(emit & ~e_op.copy))
         done = Signal()
         m.d.comb += [self.done.eq(done), self.canonical.eq(canonical)]
@@ -285,10 +367,10 @@ class RadixDecoder(wiring.Component):
             with m.If(wrow == 0):
                 m.d.sync += canonical.eq(1)
             with m.If(wrow == nwords - 1):
-                m.d.sync += [loading.eq(0), running.eq(1), pc.eq(0), gap.eq(7), wrow.eq(0)]
+                m.d.sync += [loading.eq(0), running.eq(1), pc.eq(0), gap.eq(gap_max), wrow.eq(0)]
         with m.If(issue):
             m.d.sync += [pc.eq(pc + 1), gap.eq(0)]
-        with m.Elif(running & (gap != 7)):
+        with m.Elif(running & (gap != gap_max)):
             m.d.sync += gap.eq(gap + 1)
         with m.If(running & last_out):
             m.d.sync += [running.eq(0), loading.eq(1), done.eq(1)]
