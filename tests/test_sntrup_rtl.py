@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 
 import pytest
+from amaranth.hdl import Module
 from amaranth.sim import Simulator
 
 import golden.sntrup as sntrup
@@ -79,6 +80,40 @@ def test_horner_array_small_ring(p):
             assert all(ctx.get(dut.acc[i]) == 0 for i in range(p))
 
     _run(dut, testbench)
+
+
+def test_horner_array_registered():
+    """``registered=True`` is the same array one cycle later: with ``s_load`` also presented
+    one cycle later, its accumulators and output follow the plain array's by one cycle over
+    a random sequence of every operation."""
+    p, rnd = 11, random.Random(5)
+    plain = HornerArray(p=p)
+    reg = HornerArray(p=p, registered=True)
+    m = Module()
+    m.submodules.plain, m.submodules.reg = plain, reg
+    ops = [rnd.choice([HornerOp.STEP] * 4 + [HornerOp.DRAIN] * 2 + [HornerOp.IDLE, HornerOp.CLEAR])
+           for _ in range(300)]
+    seq = [(op, rnd.randrange(-2310, 2311), rnd.randrange(2), rnd.randrange(3)) for op in ops]
+
+    async def testbench(ctx):
+        prev = None
+        for n, (op, a, s_load, s_in) in enumerate(seq):
+            ctx.set(plain.op, op)
+            ctx.set(plain.a, a)
+            ctx.set(plain.s_load, s_load)
+            ctx.set(plain.s_in, s_in)
+            ctx.set(reg.op, op)
+            ctx.set(reg.a, a)
+            ctx.set(reg.s_load, prev[0] if prev else 0)
+            ctx.set(reg.s_in, prev[1] if prev else 0)
+            prev = (s_load, s_in)
+            before = [ctx.get(plain.acc[i]) for i in range(p)]
+            await ctx.tick()
+            if n:
+                assert [ctx.get(reg.acc[i]) for i in range(p)] == before, f"cycle {n}"
+                assert ctx.get(reg.o_coeff) == before[p - 1]
+
+    _run(m, testbench)
 
 
 def test_horner_array_clear():

@@ -46,6 +46,7 @@ def designs():
     from hdl.sntrup.reduce import Reducer
     yield "sntrup_decoder", lambda: RadixDecoder(moduli=[ROUNDED_M] * P)
     yield "sntrup_reducer", Reducer
+    yield "sntrup_array", _sntrup_array
     yield "slhdsa_hash_unit", lambda: HashUnit(raw=True)
     # the engine alone for its area; `abort` renamed `cancel` (a C++ word to Verilator's lint)
     from sim.harness import EngineHarness
@@ -58,6 +59,32 @@ def designs():
     for vendor, factory in CORES.items():
         yield f"{vendor}_validator", factory
         yield f"{vendor}_quantum_validator_asic", (lambda v=vendor, f=factory: make_asic_wrapper(v, f))
+
+
+def _sntrup_array():
+    """The 653-lane sntrup array as the engine builds it (``registered``), with only the ports
+    the engine uses (the debug ports would make 15,000 top-level outputs)."""
+    from amaranth.hdl import Module
+    from amaranth.lib import wiring
+    from hdl.sntrup.mult import HornerArray
+
+    array = HornerArray(p=653, registered=True)
+    keep = ("op", "a", "s_load", "s_in", "o_coeff")
+
+    class SntrupArray(wiring.Component):
+        def __init__(self):
+            super().__init__(wiring.Signature({n: array.signature.members[n] for n in keep}))
+
+        def elaborate(self, platform):
+            m = Module()
+            m.submodules.array = array
+            for n in keep:
+                ours, theirs = getattr(self, n), getattr(array, n)
+                is_in = array.signature.members[n].flow == wiring.In
+                m.d.comb += (theirs.eq(ours) if is_in else ours.eq(theirs))
+            return m
+
+    return SntrupArray()
 
 
 def main(argv=None):

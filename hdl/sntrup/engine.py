@@ -243,7 +243,7 @@ class SntrupEngine(wiring.Component):
         m = Module()
 
         # ---- blocks ---------------------------------------------------------------------
-        m.submodules.array = arr = HornerArray(p=P)
+        m.submodules.array = arr = HornerArray(p=P, registered=True)
         m.submodules.bank = bank = R3Bank(p=P)
         m.submodules.reducer = red = Reducer()
         dec_r = RadixDecoder(moduli=[sn.ROUNDED_M] * P)
@@ -305,7 +305,11 @@ class SntrupEngine(wiring.Component):
         pending_start = Signal()
 
         # defaults
-        m.d.comb += [arr.op.eq(HornerOp.IDLE), bank.op.eq(HornerOp.IDLE), red.i_valid.eq(0)]
+        drain_out = Signal()                  # a drain whose coefficient goes to the reducer
+        m.d.comb += [arr.op.eq(HornerOp.IDLE), bank.op.eq(HornerOp.IDLE), drain_out.eq(0)]
+        # the array applies an operation one cycle after it is presented (registered), so
+        # the coefficient a drain removes is on `o_coeff` in the cycle after the request
+        m.d.sync += red.i_valid.eq(drain_out)
 
         # ---- reducer outputs (shared by the drains) -------------------------------------
         red_mode = Signal(ReduceMode)
@@ -323,12 +327,22 @@ class SntrupEngine(wiring.Component):
         with m.If(bank_ld):
             m.d.comb += [bank.s_load.eq(1), bank.s_in.eq(v_r.data)]
 
-        # STEP one cycle after the operand's address is presented
+        # STEP two cycles after the operand's address is presented: the memory's output is
+        # registered before it is broadcast to the 653 lanes
         step_v = Signal()
-        m.d.sync += step_v.eq(0)
-        with m.If(step_v):
+        step_h = Signal()
+        h_q = Signal(signed(13))
+        m.d.sync += [step_v.eq(0), step_h.eq(step_v), h_q.eq(h_r.data)]
+        with m.If(step_h):
             m.d.comb += arr.op.eq(HornerOp.STEP)
-            m.d.comb += arr.a.eq(h_r.data)
+            m.d.comb += arr.a.eq(h_q)
+        # c·f: each decoded coefficient (as an Rq value) is registered, then broadcast
+        step_c = Signal()
+        c_q = Signal(signed(13))
+        m.d.sync += step_c.eq(0)
+        with m.If(step_c):
+            m.d.comb += arr.op.eq(HornerOp.STEP)
+            m.d.comb += arr.a.eq(c_q)
 
         m.d.comb += [f_r.addr.eq(j), v_r.addr.eq(j), h_r.addr.eq(j)]
 
@@ -370,9 +384,19 @@ class SntrupEngine(wiring.Component):
                 if lanes_clean:
                     m.next = "Idle"              # the lanes hold f (Idle zeroes the sums)
                 else:
-                    m.d.sync += [j.eq(P - 1), jseq.eq(0), step_v.eq(0),
+                    m.d.sync += [j.eq(P - 1), jseq.eq(0), step_v.eq(0), step_h.eq(0),
                                  pending_start.eq(0)]
                     m.next = "Abort"
+
+        def byte_compare(port, base, *, src):
+            """One step of a 32-byte compare (the cache at key load, HashConfirm per request):
+            read byte ``base + j`` through ``port`` for the compare stage below; true on the
+            step after the last byte."""
+            off = base + j
+            m.d.comb += port.addr.eq(off >> 3)
+            m.d.sync += [bc_v.eq(j < 32), bc_k.eq(j), bc_sel.eq(off[:3]), bc_src.eq(src),
+                         j.eq(j + 1)]
+            return j == 33
 
         phase_id = Signal(5)                  # the current phase (for benches)
         self._phase = phase_id
@@ -432,11 +456,7 @@ class SntrupEngine(wiring.Component):
             with m.State("Cache"):
                 m.d.comb += phase_id.eq(5)
                 # compare sk bytes SK_CACHE + j with digest byte j
-                off = sn.SK_CACHE + j
-                m.d.comb += sk_rx.addr.eq(off >> 3)
-                m.d.sync += [bc_v.eq(j < 32), bc_k.eq(j), bc_sel.eq(off[:3]), bc_src.eq(0),
-                             j.eq(j + 1)]
-                with m.If(j == 33):
+                with m.If(byte_compare(sk_rx, sn.SK_CACHE, src=0)):
                     m.d.comb += [jobs.go.eq(1), jobs.job.eq(JOB_IDS["h3rho"])]
                     m.next = "JobH3rho"
             with m.State("JobH3rho"):
@@ -457,12 +477,13 @@ class SntrupEngine(wiring.Component):
                 m.d.comb += phase_id.eq(8)
                 m.d.sync += [step_v.eq(1), j.eq(j - 1)]
                 with m.If(j == 0):
-                    m.d.sync += [j.eq(P), jr.eq(P - 1), red_mode.eq(ReduceMode.ROUND)]
+                    # two cycles before the first drain: the last step is still under way
+                    m.d.sync += [j.eq(P + 1), jr.eq(P - 1), red_mode.eq(ReduceMode.ROUND)]
                     m.next = "FbDrain"
             with m.State("FbDrain"):
                 m.d.comb += phase_id.eq(9)
                 with m.If(j < P):
-                    m.d.comb += [arr.op.eq(HornerOp.DRAIN), red.i_valid.eq(1)]
+                    m.d.comb += [arr.op.eq(HornerOp.DRAIN), drain_out.eq(1)]
                     m.d.sync += chain_ld.eq(1)
                 m.d.sync += j.eq(j - 1)
                 with m.If(red.o_valid):
@@ -492,9 +513,9 @@ class SntrupEngine(wiring.Component):
                 with m.If(dec_r.o_valid):
                     cval = Signal(signed(13))
                     m.d.comb += cval.eq(dec_r.o_coeff * 3 - sn.Q12)
-                    m.d.comb += [arr.op.eq(HornerOp.STEP), arr.a.eq(cval),
-                                 c_w.addr.eq(j), c_w.data.eq(cval), c_w.en.eq(1)]
-                    m.d.sync += j.eq(j - 1)
+                    m.d.comb += [c_w.addr.eq(j), c_w.data.eq(cval), c_w.en.eq(1)]
+                    # the step follows next cycle (the last one in the cycle `done` is seen)
+                    m.d.sync += [step_c.eq(~self.abort), c_q.eq(cval), j.eq(j - 1)]
                 with m.If(dec_r.done):
                     m.d.sync += [j.eq(P - 1), jr.eq(P - 1), red_mode.eq(ReduceMode.E)]
                     m.next = "E"
@@ -503,7 +524,7 @@ class SntrupEngine(wiring.Component):
                 m.d.comb += phase_id.eq(12)
                 # the c·f drain; each e_j (top first: the Horner order) is a step of e·v
                 with m.If(j < P):
-                    m.d.comb += [arr.op.eq(HornerOp.DRAIN), red.i_valid.eq(1)]
+                    m.d.comb += [arr.op.eq(HornerOp.DRAIN), drain_out.eq(1)]
                 m.d.sync += j.eq(j - 1)
                 with m.If(red.o_valid):
                     m.d.comb += [bank.op.eq(HornerOp.STEP), bank.e.eq(red_out)]
@@ -539,13 +560,14 @@ class SntrupEngine(wiring.Component):
                     m.d.comb += [jobs.go.eq(1), jobs.job.eq(JOB_IDS["h3r"])]
                     m.d.sync += jseq.eq(2)
                 with m.If(j == 0):
-                    m.d.sync += [j.eq(P), jr.eq(P - 1), red_mode.eq(ReduceMode.ROUND)]
+                    # two cycles before the first drain: the last step is still under way
+                    m.d.sync += [j.eq(P + 1), jr.eq(P - 1), red_mode.eq(ReduceMode.ROUND)]
                     m.next = "Cmp"
                 abortable(lanes_clean=False)
             with m.State("Cmp"):
                 m.d.comb += phase_id.eq(16)
                 with m.If(j < P):
-                    m.d.comb += [arr.op.eq(HornerOp.DRAIN), red.i_valid.eq(1)]
+                    m.d.comb += [arr.op.eq(HornerOp.DRAIN), drain_out.eq(1)]
                     m.d.sync += chain_ld.eq(1)
                 m.d.sync += j.eq(j - 1)
                 with m.If(red.o_valid):
@@ -561,11 +583,8 @@ class SntrupEngine(wiring.Component):
                 abortable(lanes_clean=False)
             with m.State("Conf"):
                 m.d.comb += phase_id.eq(18)
-                off = sn.ROUNDED_BYTES + j
-                m.d.comb += ct_rx.addr.eq(off >> 3)
-                m.d.sync += [bc_v.eq(j < 32), bc_k.eq(j), bc_sel.eq(off[:3]), bc_src.eq(1),
-                             j.eq(j + 1)]
-                with m.If(j == 33):
+                # compare ct bytes ROUNDED_BYTES + j with HashConfirm byte j
+                with m.If(byte_compare(ct_rx, sn.ROUNDED_BYTES, src=1)):
                     m.next = "Out"
                 abortable(lanes_clean=False)
             with m.State("Out"):

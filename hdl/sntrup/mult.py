@@ -51,11 +51,16 @@ class HornerArray(wiring.Component):
         Number of lanes, the ring degree (653 for sntrup653; small values for unit tests).
     acc_width : int
         Accumulator width in bits (two's complement); 23 covers every sntrup653 product.
+    registered : bool
+        Register ``op`` and ``a`` at the input: an operation then takes effect one clock
+        edge later than it is presented (``s_load`` does not move), and every lane's
+        broadcast operand, enable and reset come straight from flip-flops (the engine's
+        form, for the clock: the broadcast reaches 653 lanes).
 
     Members
     -------
     op : ``In(HornerOp)``
-        The operation applied at the next clock edge.
+        The operation applied at the next clock edge (the one after if ``registered``).
     a : ``In(signed(13))``
         The broadcast coefficient ``a_j`` of a ``STEP``.
     s_load : ``In(1)``
@@ -70,13 +75,14 @@ class HornerArray(wiring.Component):
         Debug: the small-operand chain.
     """
 
-    def __init__(self, *, p=653, acc_width=23):
+    def __init__(self, *, p=653, acc_width=23, registered=False):
         if not isinstance(p, int) or p < 3:
             raise ValueError(f"Lane count must be an integer of at least 3, not {p!r}")
         if not isinstance(acc_width, int) or not 15 <= acc_width <= 32:
             raise ValueError(f"Accumulator width must be an integer in 15..32, not {acc_width!r}")
         self._p = p
         self._acc_width = acc_width
+        self._registered = bool(registered)
         super().__init__({
             "op": In(HornerOp),
             "a": In(signed(13)),
@@ -95,6 +101,10 @@ class HornerArray(wiring.Component):
     def acc_width(self):
         return self._acc_width
 
+    @property
+    def registered(self):
+        return self._registered
+
     def elaborate(self, platform):
         m = Module()
         p, width = self._p, self._acc_width
@@ -109,13 +119,15 @@ class HornerArray(wiring.Component):
         step = Signal()
         drain = Signal()
         clear = Signal()
-        m.d.comb += [step.eq(self.op == HornerOp.STEP), drain.eq(self.op == HornerOp.DRAIN),
-                     clear.eq(self.op == HornerOp.CLEAR)]
-
         # The broadcast operand, 0 during a drain: a drain is then a step that adds nothing
         # (every lane but the two wrap lanes), so no lane needs a second input multiplexer.
         a = Signal(signed(13))
-        m.d.comb += a.eq(Mux(step, self.a, 0))
+        domain = m.d.sync if self._registered else m.d.comb
+        update = Signal()                     # the accumulators' enable: a step or a drain
+        domain += [step.eq(self.op == HornerOp.STEP), drain.eq(self.op == HornerOp.DRAIN),
+                   clear.eq(self.op == HornerOp.CLEAR),
+                   update.eq((self.op == HornerOp.STEP) | (self.op == HornerOp.DRAIN)),
+                   a.eq(Mux(self.op == HornerOp.STEP, self.a, 0))]
 
         # wrap of x^p = x + 1 into lanes 0 and 1 (only on a step)
         lane1_in = Signal(signed(width))
@@ -129,7 +141,7 @@ class HornerArray(wiring.Component):
             total = lane_add(m, f"lane{i}", prev, a, en[i], pos[i])
             with m.If(clear):
                 m.d.sync += acc[i].eq(0)
-            with m.Elif(step | drain):
+            with m.Elif(update):
                 m.d.sync += acc[i].eq(total)
 
         with m.If(self.s_load):
