@@ -16,8 +16,8 @@ Datapath (one clock per round; the e unit runs round s while the a unit runs rou
     e unit: e..h, p, dp ──► Σ1(e), Ch(e,f,g) ──► e' = dp + Σ1 + Ch,  T1 = p + Σ1 + Ch (register)
     a unit: a..d, T1     ──► Σ0(a), Maj(a,b,c) ──► a' = T1 + Σ0 + Maj           (one round later)
 
-Each loop is one carry-save (3:2) level and one carry chain: the precomputed ``p`` and
-``dp`` keep ``h + K + W`` and ``d`` out of the e unit's loop, and the registered ``T1``
+Each loop is one carry-save (3:2) level and one carry chain: the precomputed ``p``,
+``dp`` and ``dh = d + h`` keep ``h + K + W`` and ``d`` out of the e unit's loop, and the registered ``T1``
 keeps the e unit's logic out of the a unit's. Words 0 and 1 of a block are taken before
 its first round (while the previous block runs its rounds 78 and 79), words 2..15 during
 rounds 0..13, one per round; a round waits while its word is not offered. After the a
@@ -142,6 +142,7 @@ class Sha512(wiring.Component):
         w = [Signal(64, name=f"w{k}") for k in range(16)]   # w[15] = W_{t+1}, w[k] = W_{t-14+k}
         p = Signal(64)                      # h + K_t + W_t of the e unit's round
         dp = Signal(64)                     # d + p of the e unit's round
+        dh = Signal(64)                     # d + h of the e unit's next round
         t = Signal(range(ROUNDS + 1))       # rounds done by the e unit in the block
         nw = Signal(range(3))               # words 0/1 of the next block already taken
         first = Signal(init=1)              # the next block starts a message (IV)
@@ -214,12 +215,13 @@ class Sha512(wiring.Component):
         ]
         e_new = add_mod64(m, [dp, big_s1, ch], name="e_new")         # d + T1
         t1_new = add_mod64(m, [p, big_s1, ch], name="t1_new")        # T1 = p + Σ1 + Ch
-        # next round: h_{s+1} = g_s = E[2]; d_{s+1} = a_{s-2}, which is b while the a unit
-        # still runs round s - 1 (a_adv) and c once it has caught up
-        d_next = Signal(64)
-        m.d.comb += d_next.eq(Mux(a_adv, A[1], A[2]))
+        # next round: h_{s+1} = g_s = E[2]; dh = d_{s+1} + h_{s+1} is a register, updated a
+        # round ahead: d_{s+2} = a_{s-1}, which is a while the a unit still runs round s - 1
+        # (a_adv) and b once it has caught up (the e unit waited for a word)
         p_new = add_mod64(m, [E[2], k_next, w[15]], name="p_new")             # p_{s+1}
-        dp_new = add_mod64(m, [d_next, E[2], k_next, w[15]], name="dp_new")   # d_{s+1} + p_{s+1}
+        dp_new = add_mod64(m, [dh, k_next, w[15]], name="dp_new")             # d_{s+1} + p_{s+1}
+        dh_new = Signal(64)
+        m.d.comb += dh_new.eq((Mux(a_adv, A[0], A[1]) + E[1])[:64])          # d_{s+2} + h_{s+2}
 
         # --- a unit: round s, one cycle after the e unit ---------------------------------
         big_s0 = Signal(64)
@@ -245,6 +247,10 @@ class Sha512(wiring.Component):
                      hk37.eq(Mux(first, (IV[3] + IV[7] + K[0]) & _MASK, (H[3] + H[7] + K[0])[:64]))]
         p0 = add_mod64(m, [hk7, Mux(first, 0, E[3]), w[14]], name="p0")
         dp0 = add_mod64(m, [hk37, Mux(first, 0, A[3]), Mux(first, 0, E[3]), w[14]], name="dp0")
+        # dh_0 = d_1 + h_1 = c_0 + g_0 = H'_2 + H'_6
+        hk26 = Signal(64)
+        m.d.sync += hk26.eq(Mux(first, (IV[2] + IV[6]) & _MASK, (H[2] + H[6])[:64]))
+        dh0 = add_mod64(m, [hk26, Mux(first, 0, A[2]), Mux(first, 0, E[2])], name="dh0")
 
         with m.If(self.cancel):
             m.d.sync += [running.eq(0), a_adv.eq(0), final.eq(0), out_valid.eq(0), nw.eq(0),
@@ -257,11 +263,12 @@ class Sha512(wiring.Component):
                 m.d.sync += [A[k].eq(h_in[k]) for k in range(4)]
                 m.d.sync += [E[k].eq(h_in[4 + k]) for k in range(4)]
                 m.d.sync += [H[k].eq(h_in[k]) for k in range(8)]
-                m.d.sync += [p.eq(p0), dp.eq(dp0), t.eq(0), running.eq(1), nw.eq(0),
+                m.d.sync += [p.eq(p0), dp.eq(dp0), dh.eq(dh0), t.eq(0), running.eq(1), nw.eq(0),
                              first.eq(0), is_last.eq(0)]
             with m.If(advance):
                 m.d.sync += [E[0].eq(e_new)] + [E[k].eq(E[k - 1]) for k in range(1, 5)]
-                m.d.sync += [T1.eq(t1_new), p.eq(p_new), dp.eq(dp_new), t.eq(t + 1)]
+                m.d.sync += [T1.eq(t1_new), p.eq(p_new), dp.eq(dp_new), dh.eq(dh_new),
+                             t.eq(t + 1)]
                 with m.If((t == 13) & self.i.payload.last):
                     m.d.sync += is_last.eq(1)
                 with m.If(t == ROUNDS - 1):
