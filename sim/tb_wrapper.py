@@ -168,8 +168,10 @@ async def frames(dut, idle_prob, stall_prob):
         ok = {lat for (kind, got), lat in zip(res, tb.latencies) if got[1] == Status.OK}
         assert len(ok) == 1, f"latency depends on the data: {sorted(ok)}"
         lat = ok.pop()
-        # one beat per cycle across frames: the shell's own tail is < 100 cycles
-        assert lat < tb.scen.g["beats"] + 100, lat
+        # one beat per cycle across frames: the shell's own tail (the digest's last block,
+        # then both attestations at 3 permutations each) is < 110 cycles, as in the
+        # shell bench (tests/test_shell_rtl.py)
+        assert lat < tb.scen.g["beats"] + 110, lat
         record(f"wrapper_{tb.vendor}", latency_cycles=lat, frames=frames_ok)
         dut._log.info("wrapper latency %d cycles (%d frames)", lat, frames_ok)
 
