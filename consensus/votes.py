@@ -30,10 +30,9 @@ keep the others from reaching it), and every algorithm family's total power is b
 import dataclasses
 import hmac
 import json
-import re
 from typing import Callable, Iterable, Mapping
 
-from golden.proof import FAMILIES, VENDORS
+from golden.proof import FAMILIES, VENDORS, strict_hex
 
 __all__ = [
     "VENDOR_IDS", "RULES", "ConfigError", "Validator", "ValidatorSet", "Vote", "Evidence",
@@ -61,22 +60,6 @@ AttestFn = Callable[[bytes, str, int, bytes, bool, bytes], bytes]
 
 class ConfigError(ValueError):
     """An unsafe or malformed validator-set configuration."""
-
-
-_HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
-
-
-def strict_hex(text, what, size=None) -> bytes:
-    """``text`` as bytes: an even number of hex digits and nothing else (``bytes.fromhex``
-    also takes whitespace). Raises ``ValueError`` naming ``what``."""
-    if not isinstance(text, str):
-        raise ValueError(f"{what}: expected a hex string, not {type(text).__name__}")
-    if not _HEX.fullmatch(text):
-        raise ValueError(f"{what}: not valid hex (an even number of 0-9a-f digits)")
-    raw = bytes.fromhex(text)
-    if size is not None and len(raw) != size:
-        raise ValueError(f"{what}: expected {size} bytes, got {len(raw)}")
-    return raw
 
 
 def _no_unknown_fields(obj, allowed, what):

@@ -10,6 +10,7 @@ imported lazily so that one missing model does not stop the others.
 import enum
 import importlib
 import json
+import re
 from dataclasses import dataclass
 
 from golden.keccak import kmac256, sha3_256
@@ -193,21 +194,30 @@ class Request:
     proof: bytes
 
 
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
+
+
+def strict_hex(text, what, size=None, *, error=ValueError) -> bytes:
+    """``text`` as bytes: an even number of hex digits and nothing else (``bytes.fromhex``
+    would also take whitespace), ``size`` bytes if given. Every hex field of pqvote's
+    formats (requests, votes, certificates, the node's wire format) is read with it; it
+    raises ``error`` with a one-line message naming ``what``."""
+    if not isinstance(text, str):
+        raise error(f"{what}: expected a hex string, got {type(text).__name__}")
+    if not _HEX.fullmatch(text):
+        raise error(f"{what}: not valid hex (an even number of 0-9a-f digits)")
+    raw = bytes.fromhex(text)
+    if size is not None and len(raw) != size:
+        raise error(f"{what}: expected {size} bytes, got {len(raw)}")
+    return raw
+
+
 def _hex_field(obj, name, *, size=None, optional=False):
     if name not in obj or obj[name] is None:
         if optional:
             return None
         raise RequestError(f"missing field {name!r}")
-    text = obj[name]
-    if not isinstance(text, str):
-        raise RequestError(f"{name}: expected a hex string, got {type(text).__name__}")
-    try:
-        raw = bytes.fromhex(text)
-    except ValueError:
-        raise RequestError(f"{name}: not valid hex") from None
-    if size is not None and len(raw) != size:
-        raise RequestError(f"{name}: expected {size} bytes, got {len(raw)}")
-    return raw
+    return strict_hex(obj[name], name, size, error=RequestError)
 
 
 def parse_request(line):

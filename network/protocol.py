@@ -19,7 +19,7 @@ The node answers with its own key and attestation key (the collector never sends
 import binascii
 
 from consensus.jsonin import JsonInputError, loads
-from golden.proof import DESCRIPTOR_BYTES, VENDORS, proof_len
+from golden.proof import DESCRIPTOR_BYTES, VENDORS, proof_len, strict_hex
 
 __all__ = ["MISBEHAVIOURS", "DEFAULT_INFLIGHT", "DEFAULT_TIMEOUT", "MAX_BODY", "VALIDATE", "HEALTH", "RequestError", "parse_request", "request_body",
            "LINE_TYPE"]
@@ -42,21 +42,7 @@ class RequestError(ValueError):
 
 
 def _hex(obj, name, size=None) -> bytes:
-    text = obj[name]
-    if not isinstance(text, str):
-        raise RequestError(f"{name}: expected a hex string")
-    # bytes.fromhex refuses anything but hex digits and ASCII whitespace; it skips the
-    # whitespace, so two digits per byte means there was none (one C call, no Python loop
-    # over the 15,712 digits of a riscv proof).
-    try:
-        raw = bytes.fromhex(text)
-    except ValueError:
-        raw = None
-    if raw is None or 2 * len(raw) != len(text):
-        raise RequestError(f"{name}: not valid hex (an even number of 0-9a-f digits)")
-    if size is not None and len(raw) != size:
-        raise RequestError(f"{name}: expected {size} bytes, got {len(raw)}")
-    return raw
+    return strict_hex(obj[name], name, size, error=RequestError)
 
 
 def parse_request(body: bytes):

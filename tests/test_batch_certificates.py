@@ -365,7 +365,7 @@ def test_batch_forms_from_json_exact(batch):
                                 "not '1'"),
         (dict(good, path="00"), "batch certificate path must be a list of hashes"),
         (dict(good, path=["00" * 31]), "Merkle path hash: expected 32 bytes, got 31"),
-        (dict(good, path=[1]), "Merkle path hash: expected a hex string, not int"),
+        (dict(good, path=[1]), "Merkle path hash: expected a hex string, got int"),
         (dict(good, batch=[]), "batch root must be a JSON object"),
         (dict(good, batch=dict(good["batch"], root="00" * 31)),
          "batch root: expected 32 bytes, got 31"),

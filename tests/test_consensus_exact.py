@@ -241,7 +241,7 @@ def test_vote_canonical_and_json_round_trip():
     ({"nonce": "2"}, "nonce must be an unsigned 64-bit integer, not '2'"),
     ({"validator": 7}, "validator must be a string, not 7"),
     ({"descriptor": " " + D.hex()[1:]}, "vote descriptor: not valid hex"),
-    ({"proof_digest": 5}, "vote proof_digest: expected a hex string, not int"),
+    ({"proof_digest": 5}, "vote proof_digest: expected a hex string, got int"),
     ({"attestation": "0"}, "vote attestation: not valid hex"),
 ])
 def test_vote_from_json_errors(change, message):
@@ -338,7 +338,7 @@ def test_strict_hex():
     assert strict_hex("00Ff", "x") == b"\x00\xff" and strict_hex("", "x", 0) == b""
     for text, message in (("0", "x: not valid hex (an even number of 0-9a-f digits)"),
                           ("0 0", "x: not valid hex"), ("00\n", "x: not valid hex"),
-                          (None, "x: expected a hex string, not NoneType"),
+                          (None, "x: expected a hex string, got NoneType"),
                           ("0000", "x: expected 3 bytes, got 2")):
         with pytest.raises(ValueError) as e:
             strict_hex(text, "x", 3 if text == "0000" else None)

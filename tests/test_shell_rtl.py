@@ -393,10 +393,7 @@ def test_proof_intake_alone():
             seen.append((eng, dig, ctx.get(dut.tag).to_bytes(32, "little"),
                          ctx.get(dut.bad_len), ctx.get(dut.pad_err), aborted))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    _simulate(dut, bench)
     ct_words = _beats(body[:OBJECT_LEN[vendor]] + bytes(-OBJECT_LEN[vendor] % 8))
     eng, dig, tag, bad_len, pad_err, aborted = seen[0]
     assert eng == [(w, int(i == g["object_words"] - 1)) for i, w in enumerate(ct_words)]
@@ -449,20 +446,30 @@ def test_attestor_alone():
             ctx.set(dut.o.ready, 1)
             cycles = 1 + await cycles_until(ctx, dut.o.valid)
             r = ctx.get(dut.o.payload)
-            out.append((int(r.vote), int(r.attestation).to_bytes(32, "little"),
-                        int(r.digest).to_bytes(32, "little"), cycles))
+            out.append((*_values(r), cycles))
             await ctx.tick()
             ctx.set(dut.o.ready, 0)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    _simulate(dut, bench)
     pd = proof_digest(proof)
     for (vote, att, digest, cycles), expect in zip(out, (1, 0)):
         assert (vote, digest) == (expect, pd)
         assert att == attestation(k_att, vendor, 77, D, expect, pd)
         assert cycles == 25, cycles
+
+
+def _simulate(dut, bench):
+    """Run one testbench on ``dut`` in the Amaranth simulator (1 MHz clock)."""
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+def _values(r):
+    """An attestor response as (vote, attestation, digest), the last two as bytes."""
+    return (int(r.vote), int(r.attestation).to_bytes(32, "little"),
+            int(r.digest).to_bytes(32, "little"))
 
 
 async def _take_response(ctx, dut):
@@ -566,13 +573,9 @@ def test_attestor_schedule(rounds):
             ctx.set(dut.o.ready, 1)
             got["tail"] = 1 + await cycles_until(ctx, dut.o.valid)
             r = ctx.get(dut.o.payload)
-            got["out"] = (int(r.vote), int(r.attestation).to_bytes(32, "little"),
-                          int(r.digest).to_bytes(32, "little"))
+            got["out"] = _values(r)
 
-        sim = Simulator(dut)
-        sim.add_clock(1e-6)
-        sim.add_testbench(bench)
-        sim.run()
+        _simulate(dut, bench)
         pd = proof_digest(proof)
         assert got["accepts"] == _expected_accepts(nbeats, rounds)
         assert got["hash"] == hashlib.shake_256(msg).digest(32)
@@ -637,13 +640,9 @@ def test_attestor_random_timing(rounds, kem):
                 await stream_put(ctx, dut.i_verdict, c["verdict"])
             await idle(ctx)
             r = await _take_response(ctx, dut)
-            out.append((int(r.vote), int(r.attestation).to_bytes(32, "little"),
-                        int(r.digest).to_bytes(32, "little")))
+            out.append(_values(r))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    _simulate(dut, bench)
     k_att = None
     for c, got in zip(cases, out, strict=True):
         k_att = c["k_att"] if c["k_att"] is not None else k_att
@@ -702,13 +701,9 @@ def test_attestor_hash_service(rounds):
             cycles.append(n)
         await stream_put(ctx, dut.i_k, int.from_bytes(K, "little"))
         r = await _take_response(ctx, dut)
-        out.append((int(r.vote), int(r.attestation).to_bytes(32, "little"),
-                    int(r.digest).to_bytes(32, "little")))
+        out.append(_values(r))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    _simulate(dut, bench)
     for (msg, mode), digest in zip(messages, got):
         want = (hashlib.sha3_256(msg).digest() if mode == SpongeMode.SHA3_256
                 else hashlib.shake_256(msg).digest(32))
@@ -774,10 +769,7 @@ def test_key_loader_alone():
             await ctx.tick()
             seen[name] = (alg, katt, ctx.get(dut.status))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    _simulate(dut, bench)
     kw = g["key_words"]
     alg, katt, status = seen["good"]
     assert alg == [(w, int(i == kw - 1)) for i, w in enumerate(good[:kw])]

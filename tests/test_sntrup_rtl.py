@@ -30,6 +30,15 @@ def _run(dut, testbench):
     sim.run()
 
 
+async def _load_small(ctx, dut, coeffs):
+    """Shift a small operand into a bank, top coefficient first (code = value + 1)."""
+    for c in reversed(coeffs):
+        ctx.set(dut.s_load, 1)
+        ctx.set(dut.s_in, c + 1)
+        await ctx.tick()
+    ctx.set(dut.s_load, 0)
+
+
 def _small(rnd, p, weight, *, twos=0):
     s = [0] * p
     for i in rnd.sample(range(p), weight):
@@ -51,11 +60,7 @@ def test_horner_array_small_ring(p):
              ([-1] * p, [2310] * p)]
 
     async def testbench(ctx):
-        for k in range(p):                       # load the first operand, top first
-            ctx.set(dut.s_load, 1)
-            ctx.set(dut.s_in, cases[0][0][p - 1 - k] + 1)
-            await ctx.tick()
-        ctx.set(dut.s_load, 0)
+        await _load_small(ctx, dut, cases[0][0])   # the first operand
         for n, (s, a) in enumerate(cases):
             assert [ctx.get(dut.s_codes[i]) for i in range(p)] == [x + 1 for x in s]
             trace = []
@@ -126,11 +131,7 @@ def test_horner_array_clear():
     a = [rnd.randrange(-2310, 2311) for _ in range(p)]
 
     async def testbench(ctx):
-        for k in range(p):
-            ctx.set(dut.s_load, 1)
-            ctx.set(dut.s_in, s[p - 1 - k] + 1)
-            await ctx.tick()
-        ctx.set(dut.s_load, 0)
+        await _load_small(ctx, dut, s)
         for j in range(5):                       # a product cancelled after 5 steps
             ctx.set(dut.op, HornerOp.STEP)
             ctx.set(dut.a, rnd.randrange(-2310, 2311))
@@ -164,11 +165,7 @@ def test_r3_bank_small_ring(p):
     es = [[rnd.randrange(-1, 2) for _ in range(p)] for _ in range(2)] + [[1] * p]
 
     async def testbench(ctx):
-        for k in range(p):
-            ctx.set(dut.s_load, 1)
-            ctx.set(dut.s_in, v[p - 1 - k] + 1)
-            await ctx.tick()
-        ctx.set(dut.s_load, 0)
+        await _load_small(ctx, dut, v)
         for j in range(3):                         # a product cancelled after 3 steps
             ctx.set(dut.op, HornerOp.STEP)
             ctx.set(dut.e, 1)
