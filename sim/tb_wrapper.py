@@ -24,7 +24,7 @@ from sim.results import record
 from sim.tb_common import (CLOCK_NS, TB, Handshake, check_response, value, wait_key_checked,
                            words_le)
 from sim.tb_shell import Scenario, rand_bytes
-from sim.shell_engine import KeyModel, ShellModel
+from sim.shell_engine import SHELL_TAIL_MAX, KeyModel, ShellModel
 
 BEATS = FRAME_BYTES // 8
 
@@ -169,9 +169,9 @@ async def frames(dut, idle_prob, stall_prob):
         assert len(ok) == 1, f"latency depends on the data: {sorted(ok)}"
         lat = ok.pop()
         # one beat per cycle across frames: the shell's own tail (the digest's last block,
-        # then both attestations at 3 permutations each) is < 110 cycles, as in the
-        # shell bench (tests/test_shell_rtl.py)
-        assert lat < tb.scen.g["beats"] + 110, lat
+        # then both attestations at 3 permutations each) is < SHELL_TAIL_MAX cycles, as
+        # in the shell bench (tests/test_shell_rtl.py)
+        assert lat < tb.scen.g["beats"] + SHELL_TAIL_MAX, lat
         record(f"wrapper_{tb.vendor}", latency_cycles=lat, frames=frames_ok)
         dut._log.info("wrapper latency %d cycles (%d frames)", lat, frames_ok)
 

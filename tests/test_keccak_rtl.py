@@ -6,17 +6,14 @@ import random
 
 import pytest
 from amaranth.back import verilog
-from amaranth.sim import Simulator
+from sim.harness import simulate
 
 from golden.keccak import keccak_f1600, keccak_f1600_trace
 from hdl.keccak import KeccakP1600, KeccakState
 
 
 def _run(dut, testbench):
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(testbench)
-    sim.run()
+    simulate(dut, testbench)
 
 
 def _lanes(value):

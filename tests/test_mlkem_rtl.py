@@ -125,10 +125,7 @@ def test_barrett_pipe():
             await ctx.tick()
             if n + 1 >= BARRETT_STAGES:
                 assert ctx.get(r) == xs[n + 1 - BARRETT_STAGES] % g.Q
-    sim = Simulator(m)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+    simulate(m, tb)
 
 
 # --- NTT unit: every stage against the golden model -------------------------------------------

@@ -11,7 +11,7 @@ launch, and a corrupted expectation is caught (negative control).
 import random
 
 import pytest
-from amaranth.sim import Simulator
+from sim.harness import simulate as run_simulation
 
 from hdl.sequencer import Fire, Join, Run, Sequencer, launch_signature
 
@@ -142,10 +142,7 @@ def simulate(dut, latency, *, abort_at=None, ack_delay=2, requests=1, start_gap=
                 raise AssertionError("the program never finished")
             runs.append((log, done_at, t0))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    run_simulation(dut, bench)
     return runs
 
 

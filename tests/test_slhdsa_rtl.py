@@ -96,7 +96,7 @@ def test_adrs_lanes_amaranth():
 
 def test_hash_unit_amaranth():
     """One WOTS+ chain of 2 steps in the Amaranth simulator: inputs, period, result."""
-    from amaranth.sim import Simulator
+    from sim.harness import simulate
     from hdl.slhdsa import HashUnit, JobKind
     dut = HashUnit()
     rng = random.Random(10)
@@ -132,10 +132,7 @@ def test_hash_unit_amaranth():
             raise AssertionError("no result")
         assert cycle - seen[-1][0] == 24
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    simulate(dut, bench)
     assert [c for c, _ in seen][1] - seen[0][0] == 24
     for (_, got), (_, _, data, _) in zip(seen, h.trace):
         b = bytearray(data) + b"\x1f" + bytes(135 - len(data))

@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 from amaranth.hdl import Module
-from amaranth.sim import Simulator
 
 import golden.sntrup as sntrup
 from hdl.sntrup import HornerArray, HornerOp
 from hdl.sntrup.decode import RadixDecoder
 from hdl.sntrup.reduce import Reducer, ReduceMode
-from sim.harness import EngineHarness as _EngineHarness
+from sim.harness import EngineHarness as _EngineHarness, simulate
 from tests.kem_core import check_validate_rtl, run_core_bench
 
 
@@ -24,10 +23,7 @@ KAT_CT = KAT["cases"][0]["ct"]
 
 
 def _run(dut, testbench):
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(testbench)
-    sim.run()
+    simulate(dut, testbench)
 
 
 async def _load_small(ctx, dut, coeffs):

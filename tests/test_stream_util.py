@@ -10,7 +10,7 @@ from amaranth.sim import Simulator
 
 from hdl.stream_util import (SymbolsToWords, WordsToSymbols, connect_read_port,
                              connect_write_port, read_port_signature, write_port_signature)
-from sim.harness import cycles_until
+from sim.harness import cycles_until, simulate
 
 
 def _bits_to_symbols(words, width):
@@ -148,10 +148,7 @@ def test_start_drops_held_bits():
                 await ctx.tick()
                 ctx.set(dut.start, 0)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    simulate(dut, bench)
     assert out == _bits_to_symbols(words, 80)
 
 
@@ -209,10 +206,7 @@ def test_memory_ports():
         await ctx.delay(1e-9)
         assert ctx.get(dut.seen) == 103
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    simulate(dut, bench)
 
 
 def test_parameters():

@@ -197,6 +197,15 @@ def _fmt(v, spec=""):
     return "-" if v is None else format(v, spec)
 
 
+def design_parser(module, doc, record_path, designs_help):
+    """The command line every synthesis tool shares: design names and ``--record``."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=doc.split("\n\n")[0])
+    parser.add_argument("designs", nargs="*", help=designs_help)
+    parser.add_argument("--record", action="store_true",
+                        help=f"merge the figures into {record_path.relative_to(ROOT)}")
+    return parser
+
+
 def selection(parser, asked, default, module, argv):
     """(design table, the names to run, the exact command line) of a synthesis tool's run;
     an unknown name is a usage error naming it."""
@@ -225,8 +234,7 @@ def run_each(names, table, one, show):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m tools.synth", description=__doc__.split("\n\n")[0])
-    parser.add_argument("designs", nargs="*", help="design names (see `python -m tools.gen --list`)")
+    parser = design_parser("tools.synth", __doc__, RECORD, "design names (see `python -m tools.gen --list`)")
     parser.add_argument("--no-route", action="store_true", help="synthesis only (area figures)")
     parser.add_argument("--seed", type=int, default=1, help="nextpnr placer seed (default 1)")
     parser.add_argument("--freq", type=float, default=FMAX_BAR_MHZ, help="nextpnr clock target, MHz")
@@ -234,7 +242,6 @@ def main(argv=None):
     parser.add_argument("--router", choices=("router1", "router2"), default="router1")
     parser.add_argument("--nextpnr-arg", action="append", default=[], metavar="ARG",
                         help="extra nextpnr argument (repeat; e.g. --nextpnr-arg=--placer-heap-beta=0.5)")
-    parser.add_argument("--record", action="store_true", help=f"merge the figures into {RECORD.relative_to(ROOT)}")
     args = parser.parse_args(argv)
 
     table, names, command = selection(parser, args.designs, DEFAULT_DESIGNS, "tools.synth", argv)

@@ -24,12 +24,12 @@ merges the figures, tool versions and the exact command into
 ``results/synth_xilinx.json``.
 """
 
-import argparse
 import json
 import sys
 
 from tools import record as results_file
-from tools.synth import BUILD, ROOT, RESULTS_BUILD, run_each, run_yosys, selection, tool_versions
+from tools.synth import (BUILD, ROOT, RESULTS_BUILD, design_parser, run_each, run_yosys, selection,
+                         tool_versions)
 
 RECORD = ROOT / "results" / "synth_xilinx.json"
 FAMILY = "xc7"
@@ -97,9 +97,7 @@ def record(figures, *, command):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m tools.synth_xilinx", description=__doc__.split("\n\n")[0])
-    parser.add_argument("designs", nargs="*", help="design names (default: the four cores)")
-    parser.add_argument("--record", action="store_true", help=f"merge the figures into {RECORD.relative_to(ROOT)}")
+    parser = design_parser("tools.synth_xilinx", __doc__, RECORD, "design names (default: the four cores)")
     args = parser.parse_args(argv)
     table, names, command = selection(parser, args.designs, DEFAULT_DESIGNS, "tools.synth_xilinx", argv)
     print(f"{'design':30} {'LUT':>7} {'LUTRAM':>6} {'FF':>7} {'CARRY4':>6} {'RAMB18':>6} {'RAMB36':>6} "
