@@ -11,8 +11,8 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
-__all__ = ["forward", "EngineHarness", "simulate", "stream_put", "stream_get", "latency_monitor",
-           "cycles_until"]
+__all__ = ["forward", "EngineHarness", "simulate", "stream_put", "stream_get", "hash_words_in",
+           "hash_words_out", "latency_monitor", "cycles_until"]
 
 
 def simulate(dut, *testbenches, background=(), period=1e-6):
@@ -25,6 +25,40 @@ def simulate(dut, *testbenches, background=(), period=1e-6):
     for bench in background:
         sim.add_testbench(bench, background=True)
     sim.run()
+
+
+async def hash_words_in(ctx, port, msg, mode, *, gap=0):
+    """Offer ``msg`` to a hash-service input stream ``port`` as words of up to 8 bytes (an
+    empty message is one empty word) in sponge ``mode``, ``gap`` idle cycles between words;
+    returns the number of words."""
+    words = [msg[i:i + 8] for i in range(0, len(msg), 8)] or [b""]
+    for i, w in enumerate(words):
+        ctx.set(port.payload, {"data": int.from_bytes(w, "little"), "nbytes": len(w),
+                               "last": i == len(words) - 1, "mode": mode})
+        ctx.set(port.valid, 1)
+        await ctx.tick().until(port.ready)
+        ctx.set(port.valid, 0)
+        if i != len(words) - 1:
+            for _ in range(gap):
+                await ctx.tick()
+    return len(words)
+
+
+async def hash_words_out(ctx, port, stop, *, words=4):
+    """Take ``words`` 64-bit output words from the stream ``port`` (``stop`` raised with the
+    last); returns their bytes and the cycles it took."""
+    out, n = [], 0
+    ctx.set(port.ready, 1)
+    while len(out) < words:
+        await ctx.delay(1e-9)
+        if ctx.get(port.valid):
+            out.append(ctx.get(port.payload))
+            ctx.set(stop, len(out) == words)
+        await ctx.tick()
+        n += 1
+    ctx.set(stop, 0)
+    ctx.set(port.ready, 0)
+    return b"".join(x.to_bytes(8, "little") for x in out), n
 
 
 async def stream_put(ctx, port, payload):

@@ -19,7 +19,7 @@ from hdl.mlkem.ntt import NttUnit, NTT_CYCLES
 from hdl.mlkem.basemul import BaseMulUnit, BASEMUL_CYCLES
 from hdl.mlkem.samplers import RejectionSampler, CbdSampler
 from hdl.stream_util import Word
-from sim.harness import EngineHarness as _EngineHarness, forward, simulate
+from sim.harness import EngineHarness as _EngineHarness, forward, hash_words_in, hash_words_out, simulate
 from sim.kem_scenario import kem_scenario
 from tests.kem_core import run_core_bench
 
@@ -821,25 +821,9 @@ def test_hash_jobs():
             ctx.set(getattr(dut, name), int.from_bytes(v, "little"))
         # key client: ek → SHA3-256
         ctx.set(dut.key_sel, 1)
-        words = [int.from_bytes(ek[i:i + 8], "little") for i in range(0, len(ek), 8)]
-        for n, w in enumerate(words):
-            ctx.set(dut.key_i.payload, {"data": w, "nbytes": 8, "last": n == len(words) - 1,
-                                        "mode": SpongeMode.SHA3_256})
-            ctx.set(dut.key_i.valid, 1)
-            await ctx.tick().until(dut.key_i.ready)
-        ctx.set(dut.key_i.valid, 0)
-        ctx.set(dut.key_o.ready, 1)
-        out = []
-        while len(out) < 4:
-            await ctx.delay(1e-9)
-            if ctx.get(dut.key_o.valid):
-                out.append(ctx.get(dut.key_o.payload))
-                ctx.set(dut.key_stop, len(out) == 4)
-            await ctx.tick()
-        ctx.set(dut.key_stop, 0)
-        ctx.set(dut.key_o.ready, 0)
+        await hash_words_in(ctx, dut.key_i, ek, SpongeMode.SHA3_256)
+        got["H"], _ = await hash_words_out(ctx, dut.key_o, dut.key_stop)
         ctx.set(dut.key_sel, 0)
-        got["H"] = b"".join(w.to_bytes(8, "little") for w in out)
 
         async def job(kind, n=0):
             ctx.set(dut.go, 1)

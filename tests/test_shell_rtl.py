@@ -14,7 +14,7 @@ from amaranth.lib.wiring import In, Out
 from golden.proof import KEY_LEN, Status, VENDORS, pad_proof
 from hdl.validator import (EngineSignature, KemEngineSignature, KeyStatus, ValidatorShell,
                            engine_kind, shell_geometry)
-from sim.harness import (cycles_until, latency_monitor, simulate as run_simulation, stream_get,
+from sim.harness import (cycles_until, hash_words_in, hash_words_out, latency_monitor, simulate as run_simulation, stream_get,
                          stream_put)
 from sim.runner import run_cocotb
 from sim.shell_engine import (SHELL_TAIL_MAX, KeyModel, ShellKemEngine, ShellModel, ShellTestEngine,
@@ -464,38 +464,6 @@ def _values(r):
             int(r.digest).to_bytes(32, "little"))
 
 
-async def _hash_in(ctx, port, msg, mode, *, gap=0):
-    """Offer ``msg`` to the hash service as words of up to 8 bytes (an empty message is one
-    empty word), ``gap`` idle cycles between words; returns the number of words."""
-    words = [msg[i:i + 8] for i in range(0, len(msg), 8)] or [b""]
-    for i, w in enumerate(words):
-        ctx.set(port.i.payload, {"data": int.from_bytes(w, "little"), "nbytes": len(w),
-                                 "last": i == len(words) - 1, "mode": mode})
-        ctx.set(port.i.valid, 1)
-        await ctx.tick().until(port.i.ready)
-        ctx.set(port.i.valid, 0)
-        if i != len(words) - 1:
-            for _ in range(gap):
-                await ctx.tick()
-    return len(words)
-
-
-async def _hash_out(ctx, port):
-    """Take 4 output words (``stop`` with the fourth; ``o.ready`` already high); returns the
-    32 bytes and the cycles it took."""
-    out, n = [], 0
-    while len(out) < 4:
-        await ctx.delay(1e-9)
-        if ctx.get(port.o.valid):
-            out.append(ctx.get(port.o.payload))
-            ctx.set(port.stop, len(out) == 4)
-        await ctx.tick()
-        n += 1
-    ctx.set(port.stop, 0)
-    ctx.set(port.o.ready, 0)
-    return b"".join(x.to_bytes(8, "little") for x in out), n
-
-
 async def _take_response(ctx, dut):
     """Take the attestor's response, read in the cycle it is taken (after a tag check its
     vote is the comparison of the state with the tag, valid until then)."""
@@ -571,10 +539,10 @@ def test_attestor_schedule(rounds):
             ctx.set(dut.i_digest.valid, 0)
             got["accepts"] = accepts
             # a hash job at the McEliece engine's pace: one word every other cycle
-            await _hash_in(ctx, dut.hash, msg, SpongeMode.SHAKE256, gap=1)
+            await hash_words_in(ctx, dut.hash.i, msg, SpongeMode.SHAKE256, gap=1)
             ctx.set(dut.hash.o.ready, 1)
             got["hash_cycles"] = 1 + await cycles_until(ctx, dut.hash.o.valid)
-            got["hash"], _ = await _hash_out(ctx, dut.hash)
+            got["hash"], _ = await hash_words_out(ctx, dut.hash.o, dut.hash.stop)
             await stream_put(ctx, dut.i_k, int.from_bytes(K, "little"))
             ctx.set(dut.o.ready, 1)
             got["tail"] = 1 + await cycles_until(ctx, dut.o.valid)
@@ -682,9 +650,8 @@ def test_attestor_hash_service(rounds):
     async def bench(ctx):
         await _attestor_request(ctx, dut, k_att, D, 78, proof_tag(K, D), proof)
         for msg, mode in messages:
-            n = await _hash_in(ctx, dut.hash, msg, mode)
-            ctx.set(dut.hash.o.ready, 1)
-            digest, n_out = await _hash_out(ctx, dut.hash)
+            n = await hash_words_in(ctx, dut.hash.i, msg, mode)
+            digest, n_out = await hash_words_out(ctx, dut.hash.o, dut.hash.stop)
             got.append(digest)
             cycles.append(n + n_out)
         await stream_put(ctx, dut.i_k, int.from_bytes(K, "little"))
