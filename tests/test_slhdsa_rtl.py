@@ -18,6 +18,7 @@ import pytest
 from golden import proof as gp
 from golden import slhdsa
 from golden.slhdsa import N
+from hdl.slhdsa.engine import HASH_UNITS
 from sim import results
 from sim.runner import run_cocotb
 
@@ -27,14 +28,14 @@ FULL = os.environ.get("PQVOTE_FULL", "") not in ("", "0")
 CTX = gp.CONTEXT
 
 
-def core(instances=3):
+def core(instances=HASH_UNITS):
     from hdl.cores import CORES
     return CORES["riscv"](instances=instances)
 
 
 def build_name(instances):
     # the registered core shares its Verilator build with `pqvote validate --backend rtl`
-    return "core-riscv" if instances == 3 else f"slhdsa-core-i{instances}"
+    return "core-riscv" if instances == HASH_UNITS else f"slhdsa-core-i{instances}"
 
 
 def _flip(b, i, bit=0):
@@ -57,7 +58,7 @@ def _case(name, key, k_att, descriptor, nonce, proof, expect_vote=None):
             "expect_vote": expect_vote}
 
 
-def run_core(tmp_path, cases, *, instances=3, stall=0.0, idle=0.0, tag="core"):
+def run_core(tmp_path, cases, *, instances=HASH_UNITS, stall=0.0, idle=0.0, tag="core"):
     path = tmp_path / f"cases-{tag}.json"
     path.write_text(json.dumps(cases))
     out = tmp_path / f"out-{tag}.json"
@@ -274,23 +275,23 @@ def _latency(tmp_path, instances, count, seed, *, fixed=False):
 
 
 def test_core_latency(tmp_path):
-    """Mean and worst latency over random descriptors (the registered core's 3 instances;
-    1, 2 and 4 with PQVOTE_FULL)."""
+    """Mean and worst latency (the registered core's HASH_UNITS units on the fixed set; 1 to
+    4 units on random descriptors with PQVOTE_FULL)."""
     count = int(os.environ.get("PQVOTE_SLHDSA_MESSAGES", 50 if FULL else 8))
-    default = "1,2,3,4" if FULL else "3"
+    default = "1,2,3,4" if FULL else str(HASH_UNITS)
     for instances in map(int, os.environ.get("PQVOTE_SLHDSA_INSTANCES", default).split(",")):
         # the bounded run (the registered core, default count) on the fixed set
-        fixed = instances == 3 and "PQVOTE_SLHDSA_MESSAGES" not in os.environ and not FULL
+        fixed = instances == HASH_UNITS and "PQVOTE_SLHDSA_MESSAGES" not in os.environ and not FULL
         mean, worst, best, key_cycles = _latency(tmp_path, instances, count, 40 + instances,
                                                  fixed=fixed)
         metrics = {f"latency_mean_i{instances}": round(mean, 1),
                    f"latency_worst_i{instances}": worst,
                    f"latency_best_i{instances}": best, f"messages_i{instances}": count}
-        if instances == 3:
-            metrics.update(latency_mean=round(mean, 1), latency_worst=worst, instances=3,
+        if instances == HASH_UNITS:
+            metrics.update(latency_mean=round(mean, 1), latency_worst=worst, instances=HASH_UNITS,
                            messages=count, key_load_cycles=key_cycles)
         results.record("riscv", **metrics)
-        if instances == 3:
+        if instances == HASH_UNITS:
             assert mean <= 20_000, mean       # the target (latency_targets.toml)
 
 

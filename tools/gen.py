@@ -54,7 +54,7 @@ def designs():
     from tools.mlkem_parts import DESIGNS as MLKEM_PARTS   # the engine's units, for timing
     yield from MLKEM_PARTS.items()
     yield "mceliece_engine", lambda: EngineHarness(engine_class("hdl.mceliece.engine:McElieceEngine")(shared_hash=True))
-    yield "slhdsa_engine", lambda: EngineHarness(engine_class("hdl.slhdsa.engine:SlhDsaEngine")(instances=3))
+    yield "slhdsa_engine", lambda: EngineHarness(engine_class("hdl.slhdsa.engine:SlhDsaEngine")())
     from hdl.wrapper import make_asic_wrapper
     for vendor, factory in CORES.items():
         yield f"{vendor}_validator", factory

@@ -7,6 +7,6 @@
 """
 
 from hdl.slhdsa.hash_unit import HashUnit, Job, JobKind, JobResult
-from hdl.slhdsa.engine import SlhDsaEngine
+from hdl.slhdsa.engine import HASH_UNITS, SlhDsaEngine
 
-__all__ = ["HashUnit", "Job", "JobKind", "JobResult", "SlhDsaEngine"]
+__all__ = ["HASH_UNITS", "HashUnit", "Job", "JobKind", "JobResult", "SlhDsaEngine"]

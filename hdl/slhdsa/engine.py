@@ -34,8 +34,11 @@ from hdl.validator import EngineSignature
 from hdl.slhdsa.hash_unit import (HashUnit, Job, JobKind, adrs_lanes, SIG_ENTRIES, BLOCK_BITS,
                                   PAD_LANE)
 
-__all__ = ["SlhDsaEngine"]
+__all__ = ["SlhDsaEngine", "HASH_UNITS"]
 
+#: Hash units of the registered ``riscv`` core (docs/slhdsa.md, "Area": the unit count is
+#: the core's area-latency trade).
+HASH_UNITS = 3
 BODY_WORDS = model.SIG_LEN // 8        # 982
 
 
@@ -56,7 +59,7 @@ class SlhDsaEngine(wiring.Component):
     The members of :data:`hdl.validator.EngineSignature`.
     """
 
-    def __init__(self, *, instances=3):
+    def __init__(self, *, instances=HASH_UNITS):
         if not isinstance(instances, int) or not 1 <= instances <= 8:
             raise ValueError(f"Instance count must be an integer in 1..8, not {instances!r}")
         self._instances = instances
