@@ -40,6 +40,12 @@ def designs():
     from hdl.attestor import Attestor
     yield "attestor", lambda: Attestor(vendor="arm", kem=True, rounds_per_cycle=1,
                                        hash_service=True)
+    # the whole shell (key loader, proof intake, attestor) around the stand-in KEM engine of
+    # its benches (a keyed checksum, a few hundred LUTs), for the shell's clock as a core has it
+    from hdl.validator import ValidatorShell
+    from sim.shell_engine import ShellKemEngine
+    yield "validator_shell", lambda: ValidatorShell(vendor="intel", engine=ShellKemEngine(),
+                                                    digest_rounds_per_cycle=1)
     yield "sha512", Sha512
     from golden.sntrup import P, ROUNDED_M
     from hdl.sntrup.decode import RadixDecoder
