@@ -50,6 +50,14 @@ def kinds(effects, cls):
     return [e for e in effects if isinstance(e, cls)]
 
 
+def receive(col, *votes, at=1.0):
+    """Step ``votes`` into ``col`` one time unit apart from ``at``; the last step's effects."""
+    effects = []
+    for i, vote in enumerate(votes):
+        effects = col.step(Receive(vote, at=at + i))
+    return effects
+
+
 def test_vendor_ids_match_golden():
     assert VENDOR_IDS == gp.VENDORS
 
@@ -342,10 +350,8 @@ def test_twins_equivocation():
     vs = make_cluster(4)
     a, b, c, d = vs.validators
     col = opened(vs)
-    col.step(Receive(vote_of(a, True), at=1.0))
-    col.step(Receive(vote_of(b, True), at=2.0))
     # the twin of `a` (same key) votes the other way
-    eff = col.step(Receive(vote_of(a, False), at=3.0))
+    eff = receive(col, vote_of(a, True), vote_of(b, True), vote_of(a, False))
     [ev] = [e.evidence for e in kinds(eff, EvidenceFound)]
     assert ev.validator == a.name and ev.nonce == 2
     assert ev.first.canonical() < ev.second.canonical()
@@ -367,9 +373,7 @@ def test_twin_same_vote_other_proof_is_equivocation_and_unreachable_certificate(
     vs = make_cluster(4)
     a, b, c, d = vs.validators
     col = opened(vs)
-    col.step(Receive(vote_of(b, False), at=1.0))
-    col.step(Receive(vote_of(a, True), at=2.0))
-    eff = col.step(Receive(vote_of(a, True, digest=bytes(32)), at=3.0))
+    eff = receive(col, vote_of(b, False), vote_of(a, True), vote_of(a, True, digest=bytes(32)))
     assert kinds(eff, EvidenceFound)
     # a and b out of the yes side: yes 0 + outstanding 2 < 3 → rejected (unreachable)
     [dec] = kinds(eff, Decided)
