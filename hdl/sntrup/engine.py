@@ -25,6 +25,8 @@ Schedule (phases of the sequencer; ``j`` runs from 652 down to 0)::
               f into the lanes) → Wait (jobs done) → Confirm (32-byte compare) → Out
 """
 
+from contextlib import contextmanager
+
 from amaranth.hdl import Module, ResetInserter, Signal, Const, Cat, Mux, signed, unsigned
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
@@ -83,6 +85,19 @@ def _segments():
                          "last": int(n == len(segs) - 1)})
     return rows, starts
 
+
+
+@contextmanager
+def _word_in(m, port, mem_w, j, decoder, to_decoder):
+    """Take one word per cycle from the stream ``port`` (the sk or the ciphertext): write it to
+    ``mem_w`` at ``j``, hand it to ``decoder`` where ``to_decoder`` holds and advance ``j``;
+    the body runs in the cycle a word is taken."""
+    m.d.comb += port.ready.eq(1)
+    with m.If(port.valid):
+        m.d.comb += [mem_w.addr.eq(j), mem_w.data.eq(port.payload.data), mem_w.en.eq(1)]
+        m.d.comb += [decoder.i.payload.eq(port.payload.data), decoder.i.valid.eq(to_decoder)]
+        m.d.sync += j.eq(j + 1)
+        yield
 
 class HashJobs(wiring.Component):
     """Runs one hash of :data:`JOBS` at a time through a packer and the SHA-512 block.
@@ -417,12 +432,8 @@ class SntrupEngine(wiring.Component):
                     m.next = "Ct"
             with m.State("Sk"):
                 m.d.comb += phase_id.eq(1)
-                m.d.comb += self.key.ready.eq(1)
-                with m.If(self.key.valid):
-                    m.d.comb += [sk_w.addr.eq(j), sk_w.data.eq(self.key.payload.data), sk_w.en.eq(1)]
-                    m.d.comb += [dec_q.i.payload.eq(self.key.payload.data),
-                                 dec_q.i.valid.eq((j >= sn.SK_PK // 8) & (j < sn.SK_PK // 8 + dec_q.nwords))]
-                    m.d.sync += j.eq(j + 1)
+                with _word_in(m, self.key, sk_w, j, dec_q,
+                              (j >= sn.SK_PK // 8) & (j < sn.SK_PK // 8 + dec_q.nwords)):
                     with m.If(j == SK_WORDS - 1):
                         m.d.sync += [j.eq(P - 1)]
                         m.next = "H"
@@ -496,12 +507,7 @@ class SntrupEngine(wiring.Component):
             # ---------------------------------------------------------------- decapsulation
             with m.State("Ct"):
                 m.d.comb += phase_id.eq(10)
-                m.d.comb += self.ct.ready.eq(1)
-                with m.If(self.ct.valid):
-                    m.d.comb += [ct_w.addr.eq(j), ct_w.data.eq(self.ct.payload.data), ct_w.en.eq(1)]
-                    m.d.comb += [dec_r.i.payload.eq(self.ct.payload.data),
-                                 dec_r.i.valid.eq(j < dec_r.nwords)]
-                    m.d.sync += j.eq(j + 1)
+                with _word_in(m, self.ct, ct_w, j, dec_r, j < dec_r.nwords):
                     with m.If(j == CT_WORDS - 1):
                         m.d.sync += [j.eq(P - 1), diff.eq(0), conf_diff.eq(0), weight.eq(0),
                                      jseq.eq(1)]
