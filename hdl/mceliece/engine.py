@@ -15,8 +15,6 @@ those of :func:`golden.mceliece.decode` (see docs/mceliece.md for the budget)::
 Every stage runs a fixed number of cycles; nothing branches on the key or the ciphertext.
 """
 
-from contextlib import contextmanager
-
 from amaranth.hdl import Module, Signal, Mux, Cat, Const, ResetInserter
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import Out
@@ -43,6 +41,12 @@ HALF = Q // 2                         # 2048 swaps per layer
 SYN_BATCHES = MT // UNITS             # 12
 EV_BATCHES = -(-N // UNITS)           # 55
 LAST_VALID = N - (EV_BATCHES - 1) * UNITS   # 32 valid units in the last batch
+#: The sequencer's states (docs/mceliece.md, "Schedule").
+_STATES = ("Idle", "KeyHead", "KeyInit", "CbLoad", "Swap", "KeyS", "KeyLoad", "LoadWait",
+           "Intake", "IntakeEnd", "SynWait", "Syn", "BmInit", "BmDot", "BmSum", "BmFrac",
+           "BmF", "BmUpd", "EvWait", "Ev", "EvLast", "ScanWait", "ReGo", "ReWait", "ReSyn",
+           "Judge", "HashLat", "HashPut", "HashFlush", "Squeeze")
+_ST = {name: i for i, name in enumerate(_STATES)}
 
 
 def _parity(m, x, *, name):
@@ -151,13 +155,100 @@ class McElieceEngine(wiring.Component):
 
         m.d.comb += [self.dbg_syn.eq(Cat(*S)), self.dbg_c.eq(Cat(Const(1, 12), *Cr))]
 
+        # ---- key status ----------------------------------------------------------------
+        key_done = Signal()
+        c_bad = Signal()
+        g_bad = Signal()
+        kw = Signal(10)
+        cbw = Signal(64)
+        cb_left = Signal(7)
+
+        # ---- sequencer state and counters -----------------------------------------------
+        # The state and the counters are registers whose next values (`*_n`) are computed
+        # combinationally; every control of the datapath is a flag register loaded with a
+        # predicate of those next values, so in the cycle an operation runs its control is
+        # a flip-flop (one per operation, fanned out), never a decode of the state
+        state = Signal(range(len(_STATES)), name="seq_state")
+        state_n = Signal.like(state, name="seq_state_n")
+        bat, bat_n = Signal(6, name="bat"), Signal(6, name="bat_n")
+        stp, stp_n = Signal(8, name="stp"), Signal(8, name="stp_n")
+        it, it_n = Signal(8, name="it"), Signal(8, name="it_n")
+        ci, ci_n = Signal(7, name="ci"), Signal(7, name="ci_n")     # hash chunk index
+        for reg, nxt in ((state, state_n), (bat, bat_n), (stp, stp_n), (it, it_n), (ci, ci_n)):
+            m.d.comb += nxt.eq(reg)
+            m.d.sync += reg.eq(nxt)
+
+        def at(*names):
+            """The next state is one of ``names``."""
+            return Cat(*[state_n == _ST[n] for n in names]).any()
+
+        def flag(name, value):
+            """A register holding ``value`` (of the next state and counters): in each cycle
+            it is the same predicate of the current ones."""
+            f_ = Signal(name=name)
+            m.d.sync += f_.eq(value)
+            return f_
+
+        SYN_IDLE = 2 * T + 1        # the idle step of a syndrome batch (and of the re-syndrome)
+        EV_IDLE = T + 1             # the idle step of an evaluation batch
+        p_syn_load = at("Syn") & (stp_n == 0)
+        p_syn_step = at("Syn") & (stp_n != 0) & (stp_n != SYN_IDLE)
+        p_syn_acc = at("Syn") & (stp_n > 1)         # S accumulates the registered XOR tree
+        p_ev_load = at("Ev") & (stp_n == 0)
+        p_horner = at("Ev") & (stp_n != 0) & (stp_n != EV_IDLE)
+        p_re_load = at("ReSyn") & (stp_n == 0)
+        p_re_step = at("ReSyn") & (stp_n != 0) & (stp_n != SYN_IDLE)
+        p_re_cmp = at("ReSyn") & (stp_n > 1)
+        p_bmupd_rot = at("BmUpd") & (it_n != 2 * T - 1)
+        p_batch_go = ((at("Syn") & (stp_n == 0) & (bat_n != SYN_BATCHES - 1)) |
+                      (at("Ev") & (stp_n == 0) & (bat_n != EV_BATCHES - 1)))
+        p_chc0 = at("HashLat") & (ci_n > S_WORDS)
+
+        f_bminit = flag("f_bminit", at("BmInit"))
+        f_bmfrac = flag("f_bmfrac", at("BmFrac"))
+        f_bmf = flag("f_bmf", at("BmF"))
+        f_bmupd = flag("f_bmupd", at("BmUpd"))
+        f_horner = flag("f_horner", p_horner)
+        f_evlast = flag("f_evlast", at("EvLast"))
+        f_sc_go = flag("f_sc_go", (p_ev_load & (bat_n != 0)) | at("EvLast"))
+        f_re_cmp = flag("f_re_cmp", p_re_cmp)
+        f_intake_end = flag("f_intake_end", at("IntakeEnd"))
+        f_init_go = flag("f_init_go", at("KeyInit"))
+        f_bn_issue = flag("f_bn_issue", at("Swap"))
+        f_ld_go = flag("f_ld_go", at("KeyLoad", "IntakeEnd", "BmInit", "ReGo") | p_batch_go)
+        f_ld_list = flag("f_ld_list", at("ReGo"))
+        f_c0_rot = flag("f_c0_rot", p_syn_load | p_chc0)
+        f_ch0 = flag("f_ch0", at("HashLat") & (ci_n == 0))
+        f_ches = flag("f_ches", at("HashLat") & (ci_n != 0) & (ci_n < S_WORDS))
+        f_chhalf = flag("f_chhalf", at("HashLat") & (ci_n == S_WORDS))
+        f_chc0 = flag("f_chc0", p_chc0)
+        # the unit registers: which terms their next value sums (one flag per term)
+        x_en = flag("x_en", p_syn_load | p_syn_step | at("BmInit", "BmDot", "BmSum", "BmUpd") |
+                    p_ev_load | p_horner | p_re_load | p_re_step)
+        x_prod = flag("x_prod", p_syn_step | at("BmDot", "BmUpd") | p_horner | p_re_step)
+        x_c0 = flag("x_c0", p_horner)
+        x_cu = flag("x_cu", at("BmUpd"))
+        x_b = flag("x_b", at("BmSum"))
+        x_vw = flag("x_vw", p_syn_load)
+        x_sw = flag("x_sw", p_re_load)
+        x_one = flag("x_one", p_ev_load)
+        a_en = flag("a_en", p_syn_load | p_ev_load | p_re_load | at("BmF", "BmUpd"))
+        a_sa = flag("a_sa", p_syn_load | p_ev_load | p_re_load)
+        c_en = flag("c_en", at("BmInit", "BmUpd") | p_horner)
+        b_en = flag("b_en", at("BmInit", "BmUpd"))
+        s_en = flag("s_en", p_syn_acc | at("BmInit", "IntakeEnd") | p_bmupd_rot | p_re_cmp)
+        s_add = flag("s_add", p_syn_acc)
+
         # ---- units: prod_u = X_u · A_u ---------------------------------------------------
         # The multiplier reads its two registers only (no operand multiplexer): the
         # Berlekamp–Massey products load their operands into X and A first (C·W, B·f).
         f = Signal(12)
         prod = [gf_mul(m, X[u], A[u], name=f"prod{u}") for u in range(P)]
 
-        # XOR tree over the unit registers
+        # XOR tree over the unit registers, its output registered (`tree_r`): the syndrome
+        # accumulates it one step after the product it sums (the batch's idle step takes the
+        # last one), Berlekamp–Massey's d reads it in BmFrac, the re-syndrome compares one
+        # step later
         level = list(X)
         depth = 0
         while len(level) > 1:
@@ -170,19 +261,20 @@ class McElieceEngine(wiring.Component):
                 m.d.comb += s.eq(acc)
                 nxt.append(s)
             level, depth = nxt, depth + 1
-        tree = level[0]
+        tree_r = Signal(12)
+        m.d.sync += tree_r.eq(level[0])
 
         # zero flags of the unit registers (evaluation results)
         xzero = Signal(P)
         m.d.comb += xzero.eq(Cat(*[X[u] == 0 for u in range(P)]))
 
         # ---- loader: 64 positions -> (alpha, w) shadow, one per cycle from ld_go ---------
-        # ld_go only loads the loader's registers; the reads begin the cycle after it, from
-        # registers (a position counter or the root list's head), so no sequencer decision
-        # reaches the block-RAM addresses in the same cycle
-        ld_go = Signal()            # start (comb): reads begin in the next cycle
-        ld_list_in = Signal()       # positions from the root list (else ld_base_in + count)
-        ld_base_in = Signal(12)
+        # ld_go (a flag) only loads the loader's registers; the reads begin the cycle after
+        # it, from registers (a position counter or the root list's head)
+        ld_go = f_ld_go
+        ld_list_in = f_ld_list      # positions from the root list (else ld_base_in + count)
+        ld_base_in = Signal(12)     # first position of the next batch (registered)
+        m.d.sync += ld_base_in.eq(Mux(p_batch_go, Cat(Const(0, 6), (bat_n + 1)[:6]), 0))
         ld_list = Signal()
         ld_busy = Signal()
         ld_cnt = Signal(7)
@@ -204,10 +296,6 @@ class McElieceEngine(wiring.Component):
             m.d.sync += [ld_v1.eq(1), ld_par1.eq(ld_pos.xor()), ld_pos1.eq(ld_pos),
                          ld_mask1.eq(ld_mask), ld_cnt.eq(ld_cnt + 1), ld_ctr.eq(ld_ctr + 1),
                          ld_busy.eq(ld_cnt != P - 1)]
-            with m.If(ld_list):
-                m.d.sync += [Lpos[0].eq(0), Lv[0].eq(0)]
-                m.d.sync += [Lpos[k].eq(Lpos[k - 1]) for k in range(1, T)]
-                m.d.sync += [Lv[k].eq(Lv[k - 1]) for k in range(1, T)]
         with m.If(ld_go):
             m.d.sync += [ld_list.eq(ld_list_in), ld_ctr.eq(ld_base_in), ld_cnt.eq(0),
                          ld_busy.eq(1)]
@@ -225,10 +313,10 @@ class McElieceEngine(wiring.Component):
         m.d.comb += ld_done.eq(~ld_busy & ~ld_v1 & ~ld_go)
         m.d.comb += [self.dbg_ld.valid.eq(ld_v1), self.dbg_ld.pos.eq(ld_pos1),
                      self.dbg_ld.alpha.eq(ld_alpha), self.dbg_ld.w.eq(ld_w)]
-
         # ---- Beneš swap unit: one conditional swap per cycle ----------------------------
-        bn_issue = Signal()         # swap pair (layer, j) this cycle
+        bn_issue = f_bn_issue       # swap pair (layer, j) this cycle
         bn_bit = Signal()
+        m.d.comb += bn_bit.eq(cbw[0])
         layer = Signal(5)
         jj = Signal(11)
         # the layer's gap as registers (a layer starts after a CbLoad cycle, in which they
@@ -251,7 +339,7 @@ class McElieceEngine(wiring.Component):
         bn_w0 = Signal(11)
         bn_w1 = Signal(11)
         m.d.sync += [bn_v1.eq(bn_issue & bn_bit), bn_w0.eq(bn_a0), bn_w1.eq(bn_a1)]
-        init_go = Signal()          # identity into both banks, index init_k
+        init_go = f_init_go         # identity into both banks, index init_k
         init_k = Signal(11)
         init_par = _parity(m, init_k, name="init_par")
         with m.If(init_go):
@@ -270,7 +358,10 @@ class McElieceEngine(wiring.Component):
             m.d.comb += [pi0_r.addr.eq(bnk_addr), pi1_r.addr.eq(bnk_addr)]
 
         # ---- result bank: scan (roots) / drain (weights) ---------------------------------
-        sc_go = Signal()
+        # The scan of the result bank compares one position per cycle with 0; a root is
+        # appended to the list one cycle later (`sc_hit`, registered), so the list's shift
+        # enable is a flip-flop. At key load the drain writes w = g(alpha)^-2 one cycle
+        # after the inverse ROM is read (the squared inverse registered: `w_r`).
         sc_busy = Signal()
         sc_cnt = Signal(7)
         sc_pos = Signal(12)
@@ -279,6 +370,9 @@ class McElieceEngine(wiring.Component):
         root_bad = Signal()
         sc_z = Signal()
         m.d.comb += sc_z.eq((R[0] == 0) & (sc_pos < N))
+        sc_hit = Signal()
+        sc_hit_pos = Signal(12)
+        m.d.sync += [sc_hit.eq(sc_busy & ~key_pass & sc_z), sc_hit_pos.eq(sc_pos)]
         dr_v = Signal()
         dr_pos = Signal(12)
         dr_z = Signal()
@@ -292,25 +386,41 @@ class McElieceEngine(wiring.Component):
             with m.If(key_pass):
                 m.d.sync += [dr_v.eq(sc_pos < N), dr_pos.eq(sc_pos), dr_z.eq(sc_z),
                              dr_g.eq(R[0])]
-            with m.Elif(sc_z):
-                m.d.sync += [Lpos[0].eq(sc_pos), Lv[0].eq(1), roots.eq(roots + 1)]
-                m.d.sync += [Lpos[k].eq(Lpos[k - 1]) for k in range(1, T)]
-                m.d.sync += [Lv[k].eq(Lv[k - 1]) for k in range(1, T)]
-        with m.If(sc_go):
+        with m.If(f_sc_go):
             m.d.sync += [sc_busy.eq(1), sc_cnt.eq(0)]
             m.d.sync += [R[u].eq(X[u]) for u in range(P)]
+        # the root list shifts for a loader read in list mode or a root found by the scan
+        # (never both at once: the list is read only after the last scan)
+        with m.If((ld_busy & ld_list) | sc_hit):
+            m.d.sync += [Lpos[0].eq(Mux(sc_hit, sc_hit_pos, 0)), Lv[0].eq(sc_hit)]
+            m.d.sync += [Lpos[k].eq(Lpos[k - 1]) for k in range(1, T)]
+            m.d.sync += [Lv[k].eq(Lv[k - 1]) for k in range(1, T)]
+        with m.If(sc_hit):
+            m.d.sync += roots.eq(roots + 1)
+        with m.If(f_intake_end):
+            m.d.sync += [Lv[k].eq(0) for k in range(T)]
+            m.d.sync += roots.eq(0)
         w_new = gf_sq(m, inverse.o, name="w_new")       # w = (g(alpha)^-1)^2
-        m.d.comb += [wt_w.addr.eq(dr_pos), wt_w.data.eq(w_new), wt_w.en.eq(dr_v)]
+        dr2_v = Signal()
+        dr2_pos = Signal(12)
+        dr2_g = Signal(12)
+        w_r = Signal(12)
+        m.d.sync += [dr2_v.eq(dr_v), dr2_pos.eq(dr_pos), dr2_g.eq(dr_g), w_r.eq(w_new)]
+        m.d.comb += [wt_w.addr.eq(dr2_pos), wt_w.data.eq(w_r), wt_w.en.eq(dr2_v)]
         with m.If(dr_v & dr_z):
             m.d.sync += root_bad.eq(1)
-        m.d.comb += [self.dbg_wr.valid.eq(dr_v), self.dbg_wr.pos.eq(dr_pos),
-                     self.dbg_wr.g.eq(dr_g), self.dbg_wr.w.eq(w_new)]
+        m.d.comb += [self.dbg_wr.valid.eq(dr2_v), self.dbg_wr.pos.eq(dr2_pos),
+                     self.dbg_wr.g.eq(dr2_g), self.dbg_wr.w.eq(w_r)]
+        # the error-vector word of the batch just scanned (bat - 1: also in EvLast, after
+        # bat has passed the last batch)
+        m.d.comb += [e_w.addr.eq(bat - 1), e_w.en.eq(f_sc_go & ~key_pass),
+                     e_w.data.eq(Mux(f_evlast, xzero & ((1 << LAST_VALID) - 1), xzero))]
 
         # ---- Berlekamp–Massey registers ------------------------------------------------
         bm_b = Signal(12)
         bm_d = Signal(12)
         bm_l = Signal(8)
-        it = Signal(8)
+        grow = Signal()             # (d != 0) and 2L <= r, registered in BmF for BmUpd
         with m.If(key_pass):
             m.d.comb += inverse.a.eq(R[0])
         with m.Else():
@@ -319,8 +429,16 @@ class McElieceEngine(wiring.Component):
         # cycle after b changes (BmUpd), i.e. from BmSum on, before BmFrac uses it
         inv_b = Signal(12)
         m.d.sync += inv_b.eq(inverse.o)
-        f_new = gf_mul(m, bm_d, inv_b, name="f_new")   # f = d / b
+        d_new = Signal(12)
+        m.d.comb += d_new.eq(W[0] ^ tree_r)               # d = W_0 + Σ C_i W_i
+        f_new = gf_mul(m, d_new, inv_b, name="f_new")     # f = d / b
         m.d.comb += self.dbg_l.eq(bm_l)
+        with m.If(f_bmfrac):
+            m.d.sync += [bm_d.eq(d_new), f.eq(f_new)]
+        with m.If(f_bmf):
+            m.d.sync += grow.eq((bm_d != 0) & ((bm_l << 1) <= it))
+        with m.If(f_bmupd & grow):
+            m.d.sync += [bm_b.eq(bm_d), bm_l.eq(it + 1 - bm_l)]
 
         # ---- hash: b ‖ (e | s) ‖ C through a byte packer into the sponge -------------------
         ok = Signal()
@@ -328,8 +446,6 @@ class McElieceEngine(wiring.Component):
         pk_fill = Signal(5)
         pk_flush = Signal()
         ch_valid = Signal()
-        ch_data = Signal(64)
-        ch_n = Signal(4)
         out_n = Signal(4)
         m.d.comb += out_n.eq(Mux(pk_fill >= 8, 8, pk_fill))
         out_valid = Signal()
@@ -343,16 +459,27 @@ class McElieceEngine(wiring.Component):
         m.d.comb += take.eq(out_valid & sponge.i.ready)
         # a chunk is taken only while no output word is offered, so the chunk's position is
         # the fill register and the sponge's `ready` only selects between two values
-        # computed from registers (the chunk comes from a register too: `ch_r`)
+        # computed from registers. The chunk register `ch_r` is filled in HashLat (flags
+        # decided a cycle ahead) from `es_r`, the e or s word registered after the block
+        # RAM: its address is the chunk index in HashLat and HashPut, so `es_r` holds the
+        # word of chunk ci + 1 by the next HashLat.
         ch_r = Signal(64)
         ch_n_r = Signal(4)
+        es_r = Signal(64)
+        m.d.sync += es_r.eq(Mux(ok, e_r.data, s_r.data))
+        with m.If(f_ch0):
+            m.d.sync += [ch_r.eq(ok), ch_n_r.eq(1)]
+        with m.If(f_ches):
+            m.d.sync += [ch_r.eq(es_r), ch_n_r.eq(8)]
+        with m.If(f_chhalf):
+            m.d.sync += [ch_r.eq(es_r[:32]), ch_n_r.eq(4)]
+        with m.If(f_chc0):
+            m.d.sync += [ch_r.eq(C0[0]), ch_n_r.eq(8)]
         accept = Signal()
         m.d.comb += accept.eq(ch_valid & ~out_valid)
         with m.If(take):
             m.d.sync += [pk_fill.eq(pk_fill - out_n), pk_acc.eq(pk_acc >> 64)]
         with m.Elif(accept):
-            # the chunk register itself (ch_data is ch_r in HashPut, the only state that
-            # offers a chunk), so no state decode sits before the shifter
             m.d.sync += [pk_fill.eq(pk_fill + ch_n_r),
                          pk_acc.eq(pk_acc | (ch_r << (pk_fill * 8)))]
         sq_cnt = Signal(3)
@@ -362,331 +489,248 @@ class McElieceEngine(wiring.Component):
         with m.If(self.k.valid & self.k.ready):
             m.d.sync += k_valid.eq(0)
 
-        # ---- key status ----------------------------------------------------------------
-        key_done = Signal()
-        c_bad = Signal()
-        g_bad = Signal()
+        # ---- key status outputs; the g words --------------------------------------------
         m.d.comb += [self.key_done.eq(key_done),
                      self.key_ok.eq(~c_bad & ~g_bad & ~root_bad)]
-        kw = Signal(10)
-        cbw = Signal(64)
-        cb_left = Signal(7)
+        # g words are taken into a register (`kv1`, `kword1`) and shifted into C the cycle
+        # after (the last one in KeyInit's first cycle), so no input reaches C's enables
+        kv1 = Signal()
+        kword1 = Signal(64)
+        m.d.sync += kv1.eq(0)
+        with m.If(kv1):
+            m.d.sync += [Cr[3 - i].eq(kword1[16 * i:16 * i + 12]) for i in range(4)]
+            m.d.sync += [Cr[u].eq(Cr[u - 4]) for u in range(4, P)]
+            with m.If(Cat(*[kword1[16 * i + 12:16 * i + 16] for i in range(4)]) != 0):
+                m.d.sync += g_bad.eq(1)
+
+        # ---- ciphertext words: registered (`ct_v1`, `ct_w1`), shifted into C0 a cycle later
+        ct_v1 = Signal()
+        ct_w1 = Signal(64)
+        m.d.sync += [ct_v1.eq(self.ct.valid & self.ct.ready), ct_w1.eq(self.ct.payload.data)]
+        with m.If(ct_v1 | f_c0_rot):
+            m.d.sync += [C0[w].eq(C0[w + 1]) for w in range(CT_WORDS - 1)]
+            m.d.sync += C0[CT_WORDS - 1].eq(Mux(ct_v1, ct_w1, C0[0]))
+
+        # ---- the unit array and its register files, from the flags ---------------------
+        with m.If(x_en):
+            m.d.sync += [X[u].eq(Mux(x_prod, prod[u], 0) ^ Mux(x_c0, Cr[0], 0) ^
+                                 Mux(x_cu, Cr[u], 0) ^ Mux(x_b, Br[u], 0) ^
+                                 Mux(x_sw | (x_vw & C0[0][u]), SW[u], 0) ^ x_one)
+                         for u in range(P)]
+        with m.If(a_en):
+            m.d.sync += [A[u].eq(Mux(a_sa, SA[u], 0) | Mux(f_bmf, f, 0) | Mux(f_bmupd, W[u], 0))
+                         for u in range(P)]
+        with m.If(c_en):
+            # BmInit: C = 0; BmUpd: C += f B; Horner: C rotates so that C_k is at the head
+            m.d.sync += [Cr[u].eq(Mux(f_bmupd, Cr[u] ^ prod[u], 0) |
+                                  Mux(f_horner, Cr[(u + 1) % P], 0)) for u in range(P)]
+        with m.If(b_en):
+            # BmInit: B = 1; BmUpd: B = x C_old (grow) or x B
+            m.d.sync += Br[0].eq(f_bminit | grow)
+            m.d.sync += [Br[u].eq(Mux(f_bmupd, Mux(grow, Cr[u - 1], Br[u - 1]), 0))
+                         for u in range(1, P)]
+        with m.If(b_en):            # the window moves with B
+            # BmInit: W_0 = S_0, the rest 0; BmUpd: the next window W_0 = S_{r+1}
+            m.d.sync += [W[0].eq(S[0])] + [W[i].eq(Mux(f_bmupd, W[i - 1], 0))
+                                           for i in range(1, T + 1)]
+        with m.If(s_en):
+            # S rotates (adding the XOR tree in the syndrome), or is cleared (IntakeEnd)
+            m.d.sync += [S[j].eq(Mux(f_intake_end, 0, S[j + 1])) for j in range(2 * T - 1)]
+            m.d.sync += S[2 * T - 1].eq(Mux(f_intake_end, 0, S[0] ^ Mux(s_add, tree_r, 0)))
+        diff = Signal()
+        with m.If(f_re_cmp & (S[0] != tree_r)):          # S_e,j == S_j for every j
+            m.d.sync += diff.eq(1)
+        with m.If(f_intake_end):
+            m.d.sync += [diff.eq(0), key_pass.eq(0)]
 
         # ---- sequencer -----------------------------------------------------------------
-        bat = Signal(6)
-        stp = Signal(8)
-        ci = Signal(7)              # hash chunk index
-        diff = Signal()
         req_active = Signal()
         m.d.comb += [self.dbg_roots.eq(roots), self.dbg_ok.eq(ok)]
 
-        def rotate_s(new_tail):
-            m.d.sync += [S[j].eq(S[j + 1]) for j in range(2 * T - 1)]
-            m.d.sync += S[2 * T - 1].eq(new_tail)
+        def goto(name):
+            m.d.comb += state_n.eq(_ST[name])
 
-        def rotate_c0():
-            m.d.sync += [C0[w].eq(C0[w + 1]) for w in range(CT_WORDS - 1)]
-            m.d.sync += C0[CT_WORDS - 1].eq(C0[0])
-
-        def horner_step():
-            # X = X alpha + C_k; C rotates so that C_k is at the head
-            m.d.sync += [X[u].eq(prod[u] ^ Cr[0]) for u in range(P)]
-            m.d.sync += [Cr[u].eq(Cr[u + 1]) for u in range(P - 1)]
-            m.d.sync += Cr[P - 1].eq(Cr[0])
-
-        def batch_loop(batches, steps, *, load, step, then):
-            """A pass over the support in batches of P positions: in step 0 of a batch
-            ``load()`` takes the batch (its alphas prefetched into SA/SW) and the next one is
-            prefetched (reads from the next cycle on, the last shadow write ``P + 1`` cycles
-            later); steps 1..``steps`` run ``step()``, step ``steps + 1`` is idle (the
-            prefetch's last write); after the last batch go to ``then``."""
+        def batch_loop(batches, steps, then):
+            """A pass over the support in batches of P positions: step 0 of a batch loads it
+            (its alphas prefetched into SA/SW) and prefetches the next one (reads from the
+            next cycle on, the last shadow write ``P + 1`` cycles later); steps
+            1..``steps`` run the step, step ``steps + 1`` is idle (the prefetch's last
+            write); after the last batch go to ``then``. The flags above decode the same
+            steps from the next values."""
             with m.If(stp == 0):
-                load()
-                with m.If(bat != batches - 1):
-                    m.d.comb += [ld_go.eq(1), ld_base_in.eq((bat + 1) * P)]
-                m.d.sync += stp.eq(1)
+                m.d.comb += stp_n.eq(1)
+            with m.Elif(stp != steps + 1):
+                m.d.comb += stp_n.eq(stp + 1)
             with m.Else():
-                with m.If(stp != steps + 1):
-                    step()
-                m.d.sync += stp.eq(stp + 1)
-                with m.If(stp == steps + 1):
-                    m.d.sync += [stp.eq(0), bat.eq(bat + 1)]
-                    with m.If(bat == batches - 1):
-                        m.next = then
+                m.d.comb += [stp_n.eq(0), bat_n.eq(bat + 1)]
+                with m.If(bat == batches - 1):
+                    goto(then)
 
-        @contextmanager
-        def request_state(name):
-            """A state of a request: ``abort`` returns from it to idle."""
-            with m.State(name):
-                yield
-                with m.If(abort & req_active):
-                    m.next = "Idle"
-
-        with m.FSM(name="seq") as fsm:
-            with m.State("Idle"):
+        with m.Switch(state):
+            with m.Case(_ST["Idle"]):
                 m.d.comb += [self.dbg_stage.eq(0), self.key.ready.eq(1)]
                 with m.If(self.key.valid):
                     m.d.sync += [key_done.eq(0), kw.eq(1), c_bad.eq(0), g_bad.eq(0),
                                  root_bad.eq(0), layer.eq(0), jj.eq(0)]
-                    m.next = "KeyHead"
+                    goto("KeyHead")
                 with m.Elif(self.start):
                     m.d.sync += [k_valid.eq(0), kw.eq(0), req_active.eq(1)]
-                    # the first ct word may come with start
-                    m.d.comb += self.ct.ready.eq(1)
-                    with m.If(self.ct.valid):
-                        m.d.sync += [C0[w].eq(C0[w + 1]) for w in range(CT_WORDS - 1)]
-                        m.d.sync += C0[CT_WORDS - 1].eq(self.ct.payload.data)
-                    m.next = "Intake"
+                    m.d.comb += self.ct.ready.eq(1)    # the first ct word may come with start
+                    goto("Intake")
 
             # -- key load ---------------------------------------------------------------
-            with m.State("KeyHead"):             # words 1..20: c and g
+            with m.Case(_ST["KeyHead"]):         # words 1..20: c and g
                 m.d.comb += [self.dbg_stage.eq(1), self.key.ready.eq(1)]
                 word = self.key.payload.data
+                m.d.sync += kword1.eq(word)
                 with m.If(self.key.valid):
                     m.d.sync += kw.eq(kw + 1)
                     with m.If(kw == W_C):
                         m.d.sync += c_bad.eq(word != PIVOTS_NON_F)
                     with m.If(kw >= W_G):
-                        # Cr[0..3] = g_{4q+3} .. g_{4q}; the rest moves up by four
-                        m.d.sync += [Cr[3 - i].eq(word[16 * i:16 * i + 12]) for i in range(4)]
-                        m.d.sync += [Cr[u].eq(Cr[u - 4]) for u in range(4, P)]
-                        with m.If(Cat(*[word[16 * i + 12:16 * i + 16] for i in range(4)]) != 0):
-                            m.d.sync += g_bad.eq(1)
+                        m.d.sync += kv1.eq(1)
                     with m.If(kw == W_CB - 1):
                         m.d.sync += init_k.eq(0)
-                        m.next = "KeyInit"
-            with m.State("KeyInit"):             # identity permutation into the banks
-                m.d.comb += [self.dbg_stage.eq(1), init_go.eq(1)]
+                        goto("KeyInit")
+            with m.Case(_ST["KeyInit"]):         # identity permutation into the banks
+                m.d.comb += self.dbg_stage.eq(1)
                 m.d.sync += init_k.eq(init_k + 1)
                 with m.If(init_k == HALF - 1):
-                    m.next = "CbLoad"
-            with m.State("CbLoad"):              # next control-bit word
+                    goto("CbLoad")
+            with m.Case(_ST["CbLoad"]):          # next control-bit word
                 m.d.comb += [self.dbg_stage.eq(2), self.key.ready.eq(1)]
                 with m.If(self.key.valid):
                     m.d.sync += [cbw.eq(self.key.payload.data), cb_left.eq(63), kw.eq(kw + 1)]
-                    m.next = "Swap"
-            with m.State("Swap"):                # 64 swaps, one per cycle
-                m.d.comb += [self.dbg_stage.eq(2), bn_issue.eq(1), bn_bit.eq(cbw[0])]
+                    goto("Swap")
+            with m.Case(_ST["Swap"]):            # 64 swaps, one per cycle
+                m.d.comb += self.dbg_stage.eq(2)
                 m.d.sync += [cbw.eq(cbw >> 1), cb_left.eq(cb_left - 1), jj.eq(jj + 1)]
                 with m.If(jj == HALF - 1):
                     m.d.sync += layer.eq(layer + 1)
                 with m.If(cb_left == 0):
                     with m.If(kw == W_S):
-                        m.next = "KeyS"
+                        goto("KeyS")
                     with m.Else():
-                        m.next = "CbLoad"
-            with m.State("KeyS"):                # s words
+                        goto("CbLoad")
+            with m.Case(_ST["KeyS"]):            # s words
                 m.d.comb += [self.dbg_stage.eq(3), self.key.ready.eq(1),
                              s_w.addr.eq(kw - W_S), s_w.data.eq(self.key.payload.data),
                              s_w.en.eq(self.key.valid)]
                 with m.If(self.key.valid):
                     m.d.sync += kw.eq(kw + 1)
                     with m.If(kw == KEY_WORDS - 1):
-                        m.next = "KeyLoad"
-            with m.State("KeyLoad"):             # alpha of batch 0
-                m.d.comb += [self.dbg_stage.eq(4), ld_go.eq(1)]
-                m.d.sync += [key_pass.eq(1), bat.eq(0), stp.eq(0), sc_pos.eq(0)]
-                m.next = "LoadWait"
+                        goto("KeyLoad")
+            with m.Case(_ST["KeyLoad"]):         # alpha of batch 0 (f_ld_go)
+                m.d.comb += [self.dbg_stage.eq(4), bat_n.eq(0), stp_n.eq(0)]
+                m.d.sync += [key_pass.eq(1), sc_pos.eq(0)]
+                goto("LoadWait")
 
             # -- proof: intake and syndrome ---------------------------------------------
-            with request_state("Intake"):
+            with m.Case(_ST["Intake"]):
                 m.d.comb += [self.dbg_stage.eq(5), self.ct.ready.eq(1)]
-                with m.If(self.ct.valid):
-                    m.d.sync += [C0[w].eq(C0[w + 1]) for w in range(CT_WORDS - 1)]
-                    m.d.sync += C0[CT_WORDS - 1].eq(self.ct.payload.data)
-                    with m.If(self.ct.payload.last):
-                        m.d.comb += ld_go.eq(1)
-                        m.d.sync += [key_pass.eq(0), bat.eq(0), stp.eq(0), roots.eq(0),
-                                     diff.eq(0)]
-                        m.d.sync += [S[j].eq(0) for j in range(2 * T)]
-                        m.d.sync += [Lv[k].eq(0) for k in range(T)]
-                        m.next = "SynWait"
-
-            with request_state("SynWait"):
+                with m.If(self.ct.valid & self.ct.payload.last):
+                    goto("IntakeEnd")
+            with m.Case(_ST["IntakeEnd"]):       # the last word into C0; S, list cleared
+                m.d.comb += [self.dbg_stage.eq(5), bat_n.eq(0), stp_n.eq(0)]
+                goto("SynWait")
+            with m.Case(_ST["SynWait"]):
                 m.d.comb += self.dbg_stage.eq(5)
                 with m.If(ld_done):
-                    m.next = "Syn"
-
-            with request_state("Syn"):
+                    goto("Syn")
+            with m.Case(_ST["Syn"]):
                 m.d.comb += self.dbg_stage.eq(6)
-
-                def syn_load():
-                    # X = v_i w_i, A = alpha_i for the 64 positions of word `bat` of C0
-                    m.d.sync += [X[u].eq(Mux(C0[0][u], SW[u], 0)) for u in range(P)]
-                    m.d.sync += [A[u].eq(SA[u]) for u in range(P)]
-                    rotate_c0()
-
-                def syn_step():
-                    # S_j ^= Σ_u X_u;  X_u = X_u alpha_u
-                    rotate_s(S[0] ^ tree)
-                    m.d.sync += [X[u].eq(prod[u]) for u in range(P)]
-                batch_loop(SYN_BATCHES, 2 * T, load=syn_load, step=syn_step, then="BmInit")
+                batch_loop(SYN_BATCHES, 2 * T, "BmInit")
 
             # -- Berlekamp–Massey ------------------------------------------------------------
-
-            with request_state("BmInit"):
-                m.d.comb += [self.dbg_stage.eq(7), ld_go.eq(1)]   # alpha of evaluation batch 0
-                m.d.sync += bat.eq(0)
-                m.d.sync += [Cr[u].eq(0) for u in range(P)]
-                m.d.sync += [Br[u].eq(1 if u == 0 else 0) for u in range(P)]
-                m.d.sync += [X[u].eq(0) for u in range(P)]       # C = 0: the first d is W_0
-                m.d.sync += [bm_l.eq(0), bm_b.eq(1), it.eq(0), stp.eq(0)]
-                m.d.sync += [W[0].eq(S[0])] + [W[i].eq(0) for i in range(1, T + 1)]
-                rotate_s(S[0])
-                m.next = "BmDot"
-
-            with request_state("BmDot"):              # X_u = C_{u+1} W_{u+1} (X = C, A = W)
+            with m.Case(_ST["BmInit"]):          # C = 0, B = 1, X = 0: the first d is W_0
+                m.d.comb += [self.dbg_stage.eq(7), bat_n.eq(0), it_n.eq(0), stp_n.eq(0)]
+                m.d.sync += [bm_l.eq(0), bm_b.eq(1)]
+                goto("BmDot")
+            with m.Case(_ST["BmDot"]):           # X_u = C_{u+1} W_{u+1} (X = C, A = W)
                 m.d.comb += self.dbg_stage.eq(7)
-                m.d.sync += [X[u].eq(prod[u]) for u in range(P)]
-                m.next = "BmSum"
-
-            with request_state("BmSum"):              # d = W_0 + Σ X_u; X = B
+                goto("BmSum")
+            with m.Case(_ST["BmSum"]):           # tree_r = Σ X_u; X = B
                 m.d.comb += self.dbg_stage.eq(7)
-                m.d.sync += bm_d.eq(W[0] ^ tree)
-                m.d.sync += [X[u].eq(Br[u]) for u in range(P)]
-                m.next = "BmFrac"
-
-            with request_state("BmFrac"):             # f = d / b
+                goto("BmFrac")
+            with m.Case(_ST["BmFrac"]):          # d = W_0 + tree_r, f = d / b
                 m.d.comb += self.dbg_stage.eq(7)
-                m.d.sync += f.eq(f_new)
-                m.next = "BmF"
-
-            with request_state("BmF"):                # A = f
+                goto("BmF")
+            with m.Case(_ST["BmF"]):             # A = f; grow
                 m.d.comb += self.dbg_stage.eq(7)
-                m.d.sync += [A[u].eq(f) for u in range(P)]
-                m.next = "BmUpd"
-
-            with request_state("BmUpd"):              # C += f B (prod = B·f)
-                m.d.comb += self.dbg_stage.eq(7)
-                grow = Signal()
-                m.d.comb += grow.eq((bm_d != 0) & ((bm_l << 1) <= it))
-                m.d.sync += [Cr[u].eq(Cr[u] ^ prod[u]) for u in range(P)]
-                # operands of the next dot product: X = the new C, A = the next window
-                m.d.sync += [X[u].eq(Cr[u] ^ prod[u]) for u in range(P)]
-                m.d.sync += [A[u].eq(W[u]) for u in range(P)]
-                with m.If(grow):
-                    # B = x C_old
-                    m.d.sync += [Br[0].eq(1)] + [Br[u].eq(Cr[u - 1]) for u in range(1, P)]
-                    m.d.sync += [bm_b.eq(bm_d), bm_l.eq(it + 1 - bm_l)]
-                with m.Else():
-                    # B = x B
-                    m.d.sync += [Br[0].eq(0)] + [Br[u].eq(Br[u - 1]) for u in range(1, P)]
-                # next window: W_0 = S_{r+1}
-                m.d.sync += [W[0].eq(S[0])] + [W[i].eq(W[i - 1]) for i in range(1, T + 1)]
-                m.d.sync += it.eq(it + 1)
+                goto("BmUpd")
+            with m.Case(_ST["BmUpd"]):           # C += f B; B, b, L; next window
+                m.d.comb += [self.dbg_stage.eq(7), it_n.eq(it + 1)]
                 with m.If(it == 2 * T - 1):
-                    m.next = "EvWait"
+                    goto("EvWait")
                 with m.Else():
-                    rotate_s(S[0])
-                    m.next = "BmDot"
-
-            with request_state("EvWait"):
+                    goto("BmDot")
+            with m.Case(_ST["EvWait"]):
                 m.d.comb += self.dbg_stage.eq(8)
                 with m.If(ld_done):
-                    m.d.sync += [stp.eq(0), bat.eq(0), sc_pos.eq(0)]
-                    m.next = "Ev"
+                    m.d.comb += [stp_n.eq(0), bat_n.eq(0)]
+                    m.d.sync += sc_pos.eq(0)
+                    goto("Ev")
 
             # -- Horner pass: g(alpha) at key load, sigma(alpha) per proof ------------------
-
-            with m.State("LoadWait"):
+            with m.Case(_ST["LoadWait"]):
                 m.d.comb += self.dbg_stage.eq(4)
                 with m.If(ld_done):
-                    m.next = "Ev"
-            with request_state("Ev"):
+                    goto("Ev")
+            with m.Case(_ST["Ev"]):
                 m.d.comb += self.dbg_stage.eq(Mux(key_pass, 4, 8))
-
-                def ev_load():
-                    with m.If(bat != 0):
-                        m.d.comb += sc_go.eq(1)
-                        m.d.comb += [e_w.addr.eq(bat - 1), e_w.en.eq(~key_pass),
-                                     e_w.data.eq(xzero)]
-                    m.d.sync += [X[u].eq(1) for u in range(P)]          # C_0 = 1 (g_t = 1)
-                    m.d.sync += [A[u].eq(SA[u]) for u in range(P)]
-                batch_loop(EV_BATCHES, T, load=ev_load, step=horner_step, then="EvLast")
-
-            with request_state("EvLast"):
-                m.d.comb += [self.dbg_stage.eq(Mux(key_pass, 4, 8)), sc_go.eq(1),
-                             e_w.addr.eq(EV_BATCHES - 1), e_w.en.eq(~key_pass),
-                             e_w.data.eq(xzero & ((1 << LAST_VALID) - 1))]
-                m.next = "ScanWait"
-
-            with request_state("ScanWait"):
+                batch_loop(EV_BATCHES, T, "EvLast")
+            with m.Case(_ST["EvLast"]):
                 m.d.comb += self.dbg_stage.eq(Mux(key_pass, 4, 8))
-                with m.If(~sc_busy & ~sc_go & ~dr_v):
+                goto("ScanWait")
+            with m.Case(_ST["ScanWait"]):
+                m.d.comb += self.dbg_stage.eq(Mux(key_pass, 4, 8))
+                with m.If(~sc_busy & ~f_sc_go & ~sc_hit & ~dr_v & ~dr2_v):
                     with m.If(key_pass):
                         m.d.sync += key_done.eq(1)
-                        m.next = "Idle"
+                        goto("Idle")
                     with m.Else():
-                        m.d.comb += [ld_go.eq(1), ld_list_in.eq(1)]
-                        m.next = "ReWait"
+                        goto("ReGo")
 
             # -- re-computed syndrome of the roots ------------------------------------------
-
-            with request_state("ReWait"):
+            with m.Case(_ST["ReGo"]):            # the loader reads the root list (f_ld_go)
+                m.d.comb += self.dbg_stage.eq(9)
+                goto("ReWait")
+            with m.Case(_ST["ReWait"]):
                 m.d.comb += self.dbg_stage.eq(9)
                 with m.If(ld_done):
-                    m.d.sync += stp.eq(0)
-                    m.next = "ReSyn"
+                    m.d.comb += stp_n.eq(0)
+                    goto("ReSyn")
+            with m.Case(_ST["ReSyn"]):           # load, 128 steps, compares one step later
+                m.d.comb += [self.dbg_stage.eq(9), stp_n.eq(stp + 1)]
+                with m.If(stp == SYN_IDLE):
+                    goto("Judge")
 
-            with request_state("ReSyn"):
-                m.d.comb += self.dbg_stage.eq(9)
-                with m.If(stp == 0):
-                    m.d.sync += [X[u].eq(SW[u]) for u in range(P)]
-                    m.d.sync += [A[u].eq(SA[u]) for u in range(P)]
-                    m.d.sync += stp.eq(1)
-                with m.Else():
-                    # S_e,j == S_j for every j
-                    with m.If(S[0] != tree):
-                        m.d.sync += diff.eq(1)
-                    rotate_s(S[0])
-                    m.d.sync += [X[u].eq(prod[u]) for u in range(P)]
-                    m.d.sync += stp.eq(stp + 1)
-                    with m.If(stp == 2 * T):
-                        m.next = "Judge"
-
-            with request_state("Judge"):
-                m.d.comb += self.dbg_stage.eq(10)
-                m.d.sync += [ok.eq((roots == T) & ~diff), ci.eq(0), pk_fill.eq(0),
-                             pk_flush.eq(0), pk_acc.eq(0)]
-                m.next = "HashLat"
+            with m.Case(_ST["Judge"]):
+                m.d.comb += [self.dbg_stage.eq(10), ci_n.eq(0)]
+                m.d.sync += [ok.eq((roots == T) & ~diff), pk_fill.eq(0), pk_flush.eq(0),
+                             pk_acc.eq(0)]
+                goto("HashLat")
 
             # -- K = SHAKE256(b ‖ (e | s) ‖ C) --------------------------------------------------
-
-            with request_state("HashLat"):            # chunk ci into the chunk register
-                m.d.comb += self.dbg_stage.eq(11)
-                # the e / s word of chunk ci (ci - 1) was addressed in the previous cycle
-                # (masked to its byte count here, with constant masks: the packer shifts it
-                # as it is)
-                with m.If(ci == 0):
-                    m.d.sync += [ch_r.eq(ok), ch_n_r.eq(1)]
-                with m.Elif(ci < S_WORDS):
-                    m.d.sync += [ch_r.eq(Mux(ok, e_r.data, s_r.data)), ch_n_r.eq(8)]
-                with m.Elif(ci == S_WORDS):
-                    m.d.sync += [ch_r.eq(Mux(ok, e_r.data, s_r.data)[:32]), ch_n_r.eq(4)]
-                with m.Else():
-                    m.d.sync += [ch_r.eq(C0[0]), ch_n_r.eq(8)]
-                m.next = "HashPut"
-
-            with request_state("HashPut"):
-                m.d.comb += [self.dbg_stage.eq(11), ch_valid.eq(1), ch_data.eq(ch_r),
-                             ch_n.eq(ch_n_r), e_r.addr.eq(ci), s_r.addr.eq(ci)]
+            with m.Case(_ST["HashLat"]):         # chunk ci into the chunk register (flags)
+                m.d.comb += [self.dbg_stage.eq(11), e_r.addr.eq(ci), s_r.addr.eq(ci)]
+                goto("HashPut")
+            with m.Case(_ST["HashPut"]):
+                m.d.comb += [self.dbg_stage.eq(11), ch_valid.eq(1), e_r.addr.eq(ci),
+                             s_r.addr.eq(ci)]
                 with m.If(accept):
-                    m.d.sync += ci.eq(ci + 1)
-                    with m.If(ci > S_WORDS):
-                        rotate_c0()
+                    m.d.comb += ci_n.eq(ci + 1)
                     with m.If(ci == S_WORDS + CT_WORDS):
                         m.d.sync += [pk_flush.eq(1), sq_cnt.eq(0)]
-                        m.next = "HashFlush"
+                        goto("HashFlush")
                     with m.Else():
-                        m.next = "HashLat"
-
-            with request_state("HashFlush"):
+                        goto("HashLat")
+            with m.Case(_ST["HashFlush"]):
                 m.d.comb += self.dbg_stage.eq(11)
                 with m.If(take & sponge.i.payload.last):
                     m.d.sync += pk_flush.eq(0)
-                    m.next = "Squeeze"
-
-            with request_state("Squeeze"):
+                    goto("Squeeze")
+            with m.Case(_ST["Squeeze"]):
                 m.d.comb += [self.dbg_stage.eq(12), sponge.o.ready.eq(1)]
                 with m.If(sponge.o.valid):
                     m.d.sync += [kreg.eq(Cat(kreg[64:], sponge.o.payload)),
@@ -694,12 +738,14 @@ class McElieceEngine(wiring.Component):
                     with m.If(sq_cnt == 3):
                         m.d.comb += sponge.stop.eq(1)
                         m.d.sync += [k_valid.eq(1), req_active.eq(0)]
-                        m.next = "Idle"
+                        goto("Idle")
 
-        # abort: a request returns to idle at once, an untaken K is dropped
+        # abort: a request returns to idle at once (so every flag is clear from the next
+        # cycle), an untaken K is dropped
         with m.If(abort & req_active):
+            goto("Idle")
             m.d.sync += [k_valid.eq(0), pk_flush.eq(0), pk_fill.eq(0), pk_acc.eq(0), ld_busy.eq(0),
-                         ld_v1.eq(0), sc_busy.eq(0), req_active.eq(0)]
+                         ld_v1.eq(0), sc_busy.eq(0), sc_hit.eq(0), req_active.eq(0)]
 
         m.d.comb += self.dbg_e.valid.eq(e_w.en)
         m.d.comb += [self.dbg_e.addr.eq(e_w.addr), self.dbg_e.data.eq(e_w.data)]
