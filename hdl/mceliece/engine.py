@@ -43,9 +43,11 @@ EV_BATCHES = -(-N // UNITS)           # 55
 LAST_VALID = N - (EV_BATCHES - 1) * UNITS   # 32 valid units in the last batch
 #: The sequencer's states (docs/mceliece.md, "Schedule").
 _STATES = ("Idle", "KeyHead", "KeyInit", "CbLoad", "Swap", "KeyS", "KeyLoad", "LoadWait",
-           "Intake", "IntakeEnd", "SynWait", "Syn", "BmInit", "BmDot", "BmSum", "BmFrac",
-           "BmF", "BmUpd", "EvWait", "Ev", "EvLast", "ScanWait", "ReGo", "ReWait", "ReSyn",
-           "Judge", "HashLat", "HashPut", "HashFlush", "Squeeze")
+           "Intake", "IntakeEnd", "SynWait", "SynLoad", "SynStep", "SynIdle",
+           "BmInit", "BmDot", "BmSum", "BmFrac", "BmF", "BmUpd",
+           "EvWait", "EvLoad", "EvStep", "EvIdle", "EvLast", "ScanWait",
+           "ReGo", "ReWait", "ReLoad", "ReStep", "ReIdle", "Judge",
+           "HashLat", "HashPut", "HashFlush", "Squeeze")
 _ST = {name: i for i, name in enumerate(_STATES)}
 
 
@@ -164,79 +166,75 @@ class McElieceEngine(wiring.Component):
         cb_left = Signal(7)
 
         # ---- sequencer state and counters -----------------------------------------------
-        # The state and the counters are registers whose next values (`*_n`) are computed
-        # combinationally; every control of the datapath is a flag register loaded with a
-        # predicate of those next values, so in the cycle an operation runs its control is
-        # a flip-flop (one per operation, fanned out), never a decode of the state
-        state = Signal(range(len(_STATES)), name="seq_state")
-        state_n = Signal.like(state, name="seq_state_n")
-        bat, bat_n = Signal(6, name="bat"), Signal(6, name="bat_n")
-        stp, stp_n = Signal(8, name="stp"), Signal(8, name="stp_n")
-        it, it_n = Signal(8, name="it"), Signal(8, name="it_n")
-        ci, ci_n = Signal(7, name="ci"), Signal(7, name="ci_n")     # hash chunk index
-        for reg, nxt in ((state, state_n), (bat, bat_n), (stp, stp_n), (it, it_n), (ci, ci_n)):
-            m.d.comb += nxt.eq(reg)
-            m.d.sync += reg.eq(nxt)
+        # The sequencer is one-hot (`state`, a flip-flop per state); its next value `sn`
+        # is a few LUTs of the transition table at the end. Every control of the datapath
+        # is a flag register loaded from `sn` (and the current state and counters), so in
+        # the cycle an operation runs its control is a flip-flop fanned out to the
+        # registers it enables, never a decode.
+        NS = len(_STATES)
+        state = Signal(NS, init=1 << _ST["Idle"], name="seq_state")
+        sn = Signal(NS, name="seq_next")
+        m.d.sync += state.eq(sn)
 
-        def at(*names):
-            """The next state is one of ``names``."""
-            return Cat(*[state_n == _ST[n] for n in names]).any()
+        def now(*names):
+            return Cat(*[state[_ST[n]] for n in names]).any()
+
+        def nxt(*names):
+            return Cat(*[sn[_ST[n]] for n in names]).any()
 
         def flag(name, value):
-            """A register holding ``value`` (of the next state and counters): in each cycle
-            it is the same predicate of the current ones."""
+            """A register holding ``value`` (of the next state): in each cycle it is the
+            same predicate of the current one."""
             f_ = Signal(name=name)
             m.d.sync += f_.eq(value)
             return f_
 
-        SYN_IDLE = 2 * T + 1        # the idle step of a syndrome batch (and of the re-syndrome)
-        EV_IDLE = T + 1             # the idle step of an evaluation batch
-        p_syn_load = at("Syn") & (stp_n == 0)
-        p_syn_step = at("Syn") & (stp_n != 0) & (stp_n != SYN_IDLE)
-        p_syn_acc = at("Syn") & (stp_n > 1)         # S accumulates the registered XOR tree
-        p_ev_load = at("Ev") & (stp_n == 0)
-        p_horner = at("Ev") & (stp_n != 0) & (stp_n != EV_IDLE)
-        p_re_load = at("ReSyn") & (stp_n == 0)
-        p_re_step = at("ReSyn") & (stp_n != 0) & (stp_n != SYN_IDLE)
-        p_re_cmp = at("ReSyn") & (stp_n > 1)
-        p_bmupd_rot = at("BmUpd") & (it_n != 2 * T - 1)
-        p_batch_go = ((at("Syn") & (stp_n == 0) & (bat_n != SYN_BATCHES - 1)) |
-                      (at("Ev") & (stp_n == 0) & (bat_n != EV_BATCHES - 1)))
-        p_chc0 = at("HashLat") & (ci_n > S_WORDS)
+        bat = Signal(6)             # batch
+        stp = Signal(8)             # step in a batch
+        it = Signal(8)              # Berlekamp–Massey iteration
+        ci = Signal(7)              # hash chunk index
 
-        f_bminit = flag("f_bminit", at("BmInit"))
-        f_bmfrac = flag("f_bmfrac", at("BmFrac"))
-        f_bmf = flag("f_bmf", at("BmF"))
-        f_bmupd = flag("f_bmupd", at("BmUpd"))
-        f_horner = flag("f_horner", p_horner)
-        f_evlast = flag("f_evlast", at("EvLast"))
-        f_sc_go = flag("f_sc_go", (p_ev_load & (bat_n != 0)) | at("EvLast"))
+        p_syn_acc = (nxt("SynStep") & now("SynStep")) | nxt("SynIdle")   # S += tree_r
+        p_re_cmp = (nxt("ReStep") & now("ReStep")) | nxt("ReIdle")
+        p_chc0 = nxt("HashLat") & now("HashPut") & (ci >= S_WORDS)
+        # a batch load prefetches the next batch unless it is the last one
+        p_batch_go = ((nxt("SynLoad") & ~(now("SynIdle") & (bat == SYN_BATCHES - 2))) |
+                      (nxt("EvLoad") & ~(now("EvIdle") & (bat == EV_BATCHES - 2))))
+
+        f_bminit = flag("f_bminit", nxt("BmInit"))
+        f_bmfrac = flag("f_bmfrac", nxt("BmFrac"))
+        f_bmf = flag("f_bmf", nxt("BmF"))
+        f_bmupd = flag("f_bmupd", nxt("BmUpd"))
+        f_horner = flag("f_horner", nxt("EvStep"))
+        f_evlast = flag("f_evlast", nxt("EvLast"))
+        f_sc_go = flag("f_sc_go", (nxt("EvLoad") & now("EvIdle")) | nxt("EvLast"))
         f_re_cmp = flag("f_re_cmp", p_re_cmp)
-        f_intake_end = flag("f_intake_end", at("IntakeEnd"))
-        f_init_go = flag("f_init_go", at("KeyInit"))
-        f_bn_issue = flag("f_bn_issue", at("Swap"))
-        f_ld_go = flag("f_ld_go", at("KeyLoad", "IntakeEnd", "BmInit", "ReGo") | p_batch_go)
-        f_ld_list = flag("f_ld_list", at("ReGo"))
-        f_c0_rot = flag("f_c0_rot", p_syn_load | p_chc0)
-        f_ch0 = flag("f_ch0", at("HashLat") & (ci_n == 0))
-        f_ches = flag("f_ches", at("HashLat") & (ci_n != 0) & (ci_n < S_WORDS))
-        f_chhalf = flag("f_chhalf", at("HashLat") & (ci_n == S_WORDS))
+        f_intake_end = flag("f_intake_end", nxt("IntakeEnd"))
+        f_init_go = flag("f_init_go", nxt("KeyInit"))
+        f_bn_issue = flag("f_bn_issue", nxt("Swap"))
+        f_ld_go = flag("f_ld_go", nxt("KeyLoad", "IntakeEnd", "BmInit", "ReGo") | p_batch_go)
+        f_ld_list = flag("f_ld_list", nxt("ReGo"))
+        f_c0_rot = flag("f_c0_rot", nxt("SynLoad") | p_chc0)
+        f_ch0 = flag("f_ch0", nxt("HashLat") & now("Judge"))
+        f_ches = flag("f_ches", nxt("HashLat") & now("HashPut") & (ci < S_WORDS - 1))
+        f_chhalf = flag("f_chhalf", nxt("HashLat") & now("HashPut") & (ci == S_WORDS - 1))
         f_chc0 = flag("f_chc0", p_chc0)
         # the unit registers: which terms their next value sums (one flag per term)
-        x_en = flag("x_en", p_syn_load | p_syn_step | at("BmInit", "BmDot", "BmSum", "BmUpd") |
-                    p_ev_load | p_horner | p_re_load | p_re_step)
-        x_prod = flag("x_prod", p_syn_step | at("BmDot", "BmUpd") | p_horner | p_re_step)
-        x_c0 = flag("x_c0", p_horner)
-        x_cu = flag("x_cu", at("BmUpd"))
-        x_b = flag("x_b", at("BmSum"))
-        x_vw = flag("x_vw", p_syn_load)
-        x_sw = flag("x_sw", p_re_load)
-        x_one = flag("x_one", p_ev_load)
-        a_en = flag("a_en", p_syn_load | p_ev_load | p_re_load | at("BmF", "BmUpd"))
-        a_sa = flag("a_sa", p_syn_load | p_ev_load | p_re_load)
-        c_en = flag("c_en", at("BmInit", "BmUpd") | p_horner)
-        b_en = flag("b_en", at("BmInit", "BmUpd"))
-        s_en = flag("s_en", p_syn_acc | at("BmInit", "IntakeEnd") | p_bmupd_rot | p_re_cmp)
+        x_en = flag("x_en", nxt("SynLoad", "SynStep", "BmInit", "BmDot", "BmSum", "BmUpd",
+                                "EvLoad", "EvStep", "ReLoad", "ReStep"))
+        x_prod = flag("x_prod", nxt("SynStep", "BmDot", "BmUpd", "EvStep", "ReStep"))
+        x_c0 = flag("x_c0", nxt("EvStep"))
+        x_cu = flag("x_cu", nxt("BmUpd"))
+        x_b = flag("x_b", nxt("BmSum"))
+        x_vw = flag("x_vw", nxt("SynLoad"))
+        x_sw = flag("x_sw", nxt("ReLoad"))
+        x_one = flag("x_one", nxt("EvLoad"))
+        a_en = flag("a_en", nxt("SynLoad", "EvLoad", "ReLoad", "BmF", "BmUpd"))
+        a_sa = flag("a_sa", nxt("SynLoad", "EvLoad", "ReLoad"))
+        c_en = flag("c_en", nxt("BmInit", "BmUpd", "EvStep"))
+        b_en = flag("b_en", nxt("BmInit", "BmUpd"))
+        s_en = flag("s_en", p_syn_acc | p_re_cmp | nxt("BmInit", "IntakeEnd") |
+                    (nxt("BmUpd") & (it != 2 * T - 1)))
         s_add = flag("s_add", p_syn_acc)
 
         # ---- units: prod_u = X_u · A_u ---------------------------------------------------
@@ -274,7 +272,10 @@ class McElieceEngine(wiring.Component):
         ld_go = f_ld_go
         ld_list_in = f_ld_list      # positions from the root list (else ld_base_in + count)
         ld_base_in = Signal(12)     # first position of the next batch (registered)
-        m.d.sync += ld_base_in.eq(Mux(p_batch_go, Cat(Const(0, 6), (bat_n + 1)[:6]), 0))
+        # batch b prefetches b + 1: from the idle step of batch b - 1 that is bat + 2
+        m.d.sync += ld_base_in.eq(Mux(p_batch_go,
+                                      Cat(Const(0, 6), Mux(now("SynIdle", "EvIdle"), bat + 2, 1)[:6]),
+                                      0))
         ld_list = Signal()
         ld_busy = Signal()
         ld_cnt = Signal(7)
@@ -546,204 +547,170 @@ class McElieceEngine(wiring.Component):
         # ---- sequencer -----------------------------------------------------------------
         req_active = Signal()
         m.d.comb += [self.dbg_roots.eq(roots), self.dbg_ok.eq(ok)]
+        abt = Signal()
+        m.d.comb += abt.eq(abort & req_active)
+        scan_idle = Signal()        # the last scan (and the weight writes) finished
+        m.d.comb += scan_idle.eq(~sc_busy & ~sc_hit & ~dr_v & ~dr2_v)
+        acc_last = Signal()         # the final hash chunk is taken
+        m.d.comb += acc_last.eq(ci == S_WORDS + CT_WORDS)
 
-        def goto(name):
-            m.d.comb += state_n.eq(_ST[name])
+        # (from, to, condition): the schedule. A batch pass is Load (the batch's alphas
+        # from the shadow, the next batch prefetched), Step × n, Idle (the prefetch's last
+        # shadow write; the syndrome adds the last registered tree output).
+        transitions = [
+            ("Idle", "KeyHead", self.key.valid),
+            ("Idle", "Intake", ~self.key.valid & self.start),
+            ("KeyHead", "KeyInit", self.key.valid & (kw == W_CB - 1)),
+            ("KeyInit", "CbLoad", init_k == HALF - 1),
+            ("CbLoad", "Swap", self.key.valid),
+            ("Swap", "KeyS", (cb_left == 0) & (kw == W_S)),
+            ("Swap", "CbLoad", (cb_left == 0) & (kw != W_S)),
+            ("KeyS", "KeyLoad", self.key.valid & (kw == KEY_WORDS - 1)),
+            ("KeyLoad", "LoadWait", 1),
+            ("LoadWait", "EvLoad", ld_done),
+            ("Intake", "IntakeEnd", self.ct.valid & self.ct.payload.last),
+            ("IntakeEnd", "SynWait", 1),
+            ("SynWait", "SynLoad", ld_done),
+            ("SynLoad", "SynStep", 1),
+            ("SynStep", "SynIdle", stp == 2 * T),
+            ("SynIdle", "SynLoad", bat != SYN_BATCHES - 1),
+            ("SynIdle", "BmInit", bat == SYN_BATCHES - 1),
+            ("BmInit", "BmDot", 1),
+            ("BmDot", "BmSum", 1),
+            ("BmSum", "BmFrac", 1),
+            ("BmFrac", "BmF", 1),
+            ("BmF", "BmUpd", 1),
+            ("BmUpd", "BmDot", it != 2 * T - 1),
+            ("BmUpd", "EvWait", it == 2 * T - 1),
+            ("EvWait", "EvLoad", ld_done),
+            ("EvLoad", "EvStep", 1),
+            ("EvStep", "EvIdle", stp == T),
+            ("EvIdle", "EvLoad", bat != EV_BATCHES - 1),
+            ("EvIdle", "EvLast", bat == EV_BATCHES - 1),
+            ("EvLast", "ScanWait", 1),
+            ("ScanWait", "Idle", scan_idle & key_pass),
+            ("ScanWait", "ReGo", scan_idle & ~key_pass),
+            ("ReGo", "ReWait", 1),
+            ("ReWait", "ReLoad", ld_done),
+            ("ReLoad", "ReStep", 1),
+            ("ReStep", "ReIdle", stp == 2 * T),
+            ("ReIdle", "Judge", 1),
+            ("Judge", "HashLat", 1),
+            ("HashLat", "HashPut", 1),
+            ("HashPut", "HashFlush", accept & acc_last),
+            ("HashPut", "HashLat", accept & ~acc_last),
+            ("HashFlush", "Squeeze", take & sponge.i.payload.last),
+            ("Squeeze", "Idle", sponge.o.valid & (sq_cnt == 3)),
+        ]
+        enter = {k: [] for k in _STATES}
+        leave = {k: [] for k in _STATES}
+        for src, dst, cond in transitions:
+            cond = Const(1) if isinstance(cond, int) else cond
+            enter[dst].append(state[_ST[src]] & cond)
+            leave[src].append(cond)
+        for k in _STATES:
+            stay = state[_ST[k]] & ~Cat(*leave[k]).any() if leave[k] else state[_ST[k]]
+            value = Cat(stay, *enter[k]).any()
+            # abort: a request returns to idle at once (every flag is clear from the next
+            # cycle on); outside a request abort does nothing
+            value = (value | abt) if k == "Idle" else (value & ~abt)
+            m.d.comb += sn[_ST[k]].eq(value)
 
-        def batch_loop(batches, steps, then):
-            """A pass over the support in batches of P positions: step 0 of a batch loads it
-            (its alphas prefetched into SA/SW) and prefetches the next one (reads from the
-            next cycle on, the last shadow write ``P + 1`` cycles later); steps
-            1..``steps`` run the step, step ``steps + 1`` is idle (the prefetch's last
-            write); after the last batch go to ``then``. The flags above decode the same
-            steps from the next values."""
-            with m.If(stp == 0):
-                m.d.comb += stp_n.eq(1)
-            with m.Elif(stp != steps + 1):
-                m.d.comb += stp_n.eq(stp + 1)
-            with m.Else():
-                m.d.comb += [stp_n.eq(0), bat_n.eq(bat + 1)]
-                with m.If(bat == batches - 1):
-                    goto(then)
+        # the registers each state updates (one flip-flop of `state` per condition)
+        stage = {"Idle": 0, "KeyHead": 1, "KeyInit": 1, "CbLoad": 2, "Swap": 2, "KeyS": 3,
+                 "KeyLoad": 4, "LoadWait": 4, "Intake": 5, "IntakeEnd": 5, "SynWait": 5,
+                 "SynLoad": 6, "SynStep": 6, "SynIdle": 6, "BmInit": 7, "BmDot": 7,
+                 "BmSum": 7, "BmFrac": 7, "BmF": 7, "BmUpd": 7, "EvWait": 8, "ReGo": 9,
+                 "ReWait": 9, "ReLoad": 9, "ReStep": 9, "ReIdle": 9, "Judge": 10,
+                 "HashLat": 11, "HashPut": 11, "HashFlush": 11, "Squeeze": 12}
+        for k, v in stage.items():
+            with m.If(now(k)):
+                m.d.comb += self.dbg_stage.eq(v)
+        with m.If(now("EvLoad", "EvStep", "EvIdle", "EvLast", "ScanWait")):
+            m.d.comb += self.dbg_stage.eq(Mux(key_pass, 4, 8))   # the Horner pass
 
-        with m.Switch(state):
-            with m.Case(_ST["Idle"]):
-                m.d.comb += [self.dbg_stage.eq(0), self.key.ready.eq(1)]
-                with m.If(self.key.valid):
-                    m.d.sync += [key_done.eq(0), kw.eq(1), c_bad.eq(0), g_bad.eq(0),
-                                 root_bad.eq(0), layer.eq(0), jj.eq(0)]
-                    goto("KeyHead")
-                with m.Elif(self.start):
-                    m.d.sync += [k_valid.eq(0), kw.eq(0), req_active.eq(1)]
-                    m.d.comb += self.ct.ready.eq(1)    # the first ct word may come with start
-                    goto("Intake")
+        with m.If(now("Idle")):
+            m.d.comb += self.key.ready.eq(1)
+            with m.If(self.key.valid):
+                m.d.sync += [key_done.eq(0), kw.eq(1), c_bad.eq(0), g_bad.eq(0),
+                             root_bad.eq(0), layer.eq(0), jj.eq(0)]
+            with m.Elif(self.start):
+                m.d.sync += [k_valid.eq(0), kw.eq(0), req_active.eq(1)]
+                m.d.comb += self.ct.ready.eq(1)        # the first ct word may come with start
 
-            # -- key load ---------------------------------------------------------------
-            with m.Case(_ST["KeyHead"]):         # words 1..20: c and g
-                m.d.comb += [self.dbg_stage.eq(1), self.key.ready.eq(1)]
-                word = self.key.payload.data
-                m.d.sync += kword1.eq(word)
-                with m.If(self.key.valid):
-                    m.d.sync += kw.eq(kw + 1)
-                    with m.If(kw == W_C):
-                        m.d.sync += c_bad.eq(word != PIVOTS_NON_F)
-                    with m.If(kw >= W_G):
-                        m.d.sync += kv1.eq(1)
-                    with m.If(kw == W_CB - 1):
-                        m.d.sync += init_k.eq(0)
-                        goto("KeyInit")
-            with m.Case(_ST["KeyInit"]):         # identity permutation into the banks
-                m.d.comb += self.dbg_stage.eq(1)
-                m.d.sync += init_k.eq(init_k + 1)
-                with m.If(init_k == HALF - 1):
-                    goto("CbLoad")
-            with m.Case(_ST["CbLoad"]):          # next control-bit word
-                m.d.comb += [self.dbg_stage.eq(2), self.key.ready.eq(1)]
-                with m.If(self.key.valid):
-                    m.d.sync += [cbw.eq(self.key.payload.data), cb_left.eq(63), kw.eq(kw + 1)]
-                    goto("Swap")
-            with m.Case(_ST["Swap"]):            # 64 swaps, one per cycle
-                m.d.comb += self.dbg_stage.eq(2)
-                m.d.sync += [cbw.eq(cbw >> 1), cb_left.eq(cb_left - 1), jj.eq(jj + 1)]
-                with m.If(jj == HALF - 1):
-                    m.d.sync += layer.eq(layer + 1)
-                with m.If(cb_left == 0):
-                    with m.If(kw == W_S):
-                        goto("KeyS")
-                    with m.Else():
-                        goto("CbLoad")
-            with m.Case(_ST["KeyS"]):            # s words
-                m.d.comb += [self.dbg_stage.eq(3), self.key.ready.eq(1),
-                             s_w.addr.eq(kw - W_S), s_w.data.eq(self.key.payload.data),
-                             s_w.en.eq(self.key.valid)]
-                with m.If(self.key.valid):
-                    m.d.sync += kw.eq(kw + 1)
-                    with m.If(kw == KEY_WORDS - 1):
-                        goto("KeyLoad")
-            with m.Case(_ST["KeyLoad"]):         # alpha of batch 0 (f_ld_go)
-                m.d.comb += [self.dbg_stage.eq(4), bat_n.eq(0), stp_n.eq(0)]
-                m.d.sync += [key_pass.eq(1), sc_pos.eq(0)]
-                goto("LoadWait")
+        # -- key load -------------------------------------------------------------------
+        with m.If(now("KeyHead")):               # words 1..20: c and g
+            m.d.comb += self.key.ready.eq(1)
+            word = self.key.payload.data
+            m.d.sync += kword1.eq(word)
+            with m.If(self.key.valid):
+                m.d.sync += kw.eq(kw + 1)
+                with m.If(kw == W_C):
+                    m.d.sync += c_bad.eq(word != PIVOTS_NON_F)
+                with m.If(kw >= W_G):
+                    m.d.sync += kv1.eq(1)
+                with m.If(kw == W_CB - 1):
+                    m.d.sync += init_k.eq(0)
+        with m.If(now("KeyInit")):               # identity permutation into the banks
+            m.d.sync += init_k.eq(init_k + 1)
+        with m.If(now("CbLoad")):                # next control-bit word
+            m.d.comb += self.key.ready.eq(1)
+            with m.If(self.key.valid):
+                m.d.sync += [cbw.eq(self.key.payload.data), cb_left.eq(63), kw.eq(kw + 1)]
+        with m.If(now("Swap")):                  # 64 swaps, one per cycle
+            m.d.sync += [cbw.eq(cbw >> 1), cb_left.eq(cb_left - 1), jj.eq(jj + 1)]
+            with m.If(jj == HALF - 1):
+                m.d.sync += layer.eq(layer + 1)
+        with m.If(now("KeyS")):                  # s words
+            m.d.comb += [self.key.ready.eq(1), s_w.addr.eq(kw - W_S),
+                         s_w.data.eq(self.key.payload.data), s_w.en.eq(self.key.valid)]
+            with m.If(self.key.valid):
+                m.d.sync += kw.eq(kw + 1)
+        with m.If(now("KeyLoad")):               # alpha of batch 0 (f_ld_go)
+            m.d.sync += [key_pass.eq(1), sc_pos.eq(0), bat.eq(0)]
 
-            # -- proof: intake and syndrome ---------------------------------------------
-            with m.Case(_ST["Intake"]):
-                m.d.comb += [self.dbg_stage.eq(5), self.ct.ready.eq(1)]
-                with m.If(self.ct.valid & self.ct.payload.last):
-                    goto("IntakeEnd")
-            with m.Case(_ST["IntakeEnd"]):       # the last word into C0; S, list cleared
-                m.d.comb += [self.dbg_stage.eq(5), bat_n.eq(0), stp_n.eq(0)]
-                goto("SynWait")
-            with m.Case(_ST["SynWait"]):
-                m.d.comb += self.dbg_stage.eq(5)
-                with m.If(ld_done):
-                    goto("Syn")
-            with m.Case(_ST["Syn"]):
-                m.d.comb += self.dbg_stage.eq(6)
-                batch_loop(SYN_BATCHES, 2 * T, "BmInit")
+        # -- proof ------------------------------------------------------------------------
+        with m.If(now("Intake")):
+            m.d.comb += self.ct.ready.eq(1)
+        with m.If(now("IntakeEnd")):             # the last word into C0; S, list cleared
+            m.d.sync += bat.eq(0)
+        with m.If(now("SynLoad", "EvLoad", "ReLoad")):
+            m.d.sync += stp.eq(1)
+        with m.If(now("SynStep", "EvStep", "ReStep")):
+            m.d.sync += stp.eq(stp + 1)
+        with m.If(now("SynIdle", "EvIdle")):
+            m.d.sync += bat.eq(bat + 1)
+        with m.If(now("BmInit")):                # C = 0, B = 1, X = 0: the first d is W_0
+            m.d.sync += [bm_l.eq(0), bm_b.eq(1), it.eq(0)]
+        with m.If(now("BmUpd")):
+            m.d.sync += it.eq(it + 1)
+        with m.If(now("EvWait")):
+            m.d.sync += [bat.eq(0), sc_pos.eq(0)]
+        with m.If(now("Judge")):
+            m.d.sync += [ok.eq((roots == T) & ~diff), ci.eq(0), pk_fill.eq(0),
+                         pk_flush.eq(0), pk_acc.eq(0)]
+        with m.If(now("HashLat")):               # chunk ci into the chunk register (flags)
+            m.d.comb += [e_r.addr.eq(ci), s_r.addr.eq(ci)]
+        with m.If(now("HashPut")):
+            m.d.comb += [ch_valid.eq(1), e_r.addr.eq(ci), s_r.addr.eq(ci)]
+            with m.If(accept):
+                m.d.sync += ci.eq(ci + 1)
+                with m.If(acc_last):
+                    m.d.sync += [pk_flush.eq(1), sq_cnt.eq(0)]
+        with m.If(now("HashFlush") & take & sponge.i.payload.last):
+            m.d.sync += pk_flush.eq(0)
+        with m.If(now("Squeeze")):
+            m.d.comb += sponge.o.ready.eq(1)
+            with m.If(sponge.o.valid):
+                m.d.sync += [kreg.eq(Cat(kreg[64:], sponge.o.payload)), sq_cnt.eq(sq_cnt + 1)]
+                with m.If(sq_cnt == 3):
+                    m.d.comb += sponge.stop.eq(1)
+                    m.d.sync += [k_valid.eq(1), req_active.eq(0)]
+        with m.If(now("ScanWait") & scan_idle & key_pass):
+            m.d.sync += key_done.eq(1)
 
-            # -- Berlekamp–Massey ------------------------------------------------------------
-            with m.Case(_ST["BmInit"]):          # C = 0, B = 1, X = 0: the first d is W_0
-                m.d.comb += [self.dbg_stage.eq(7), bat_n.eq(0), it_n.eq(0), stp_n.eq(0)]
-                m.d.sync += [bm_l.eq(0), bm_b.eq(1)]
-                goto("BmDot")
-            with m.Case(_ST["BmDot"]):           # X_u = C_{u+1} W_{u+1} (X = C, A = W)
-                m.d.comb += self.dbg_stage.eq(7)
-                goto("BmSum")
-            with m.Case(_ST["BmSum"]):           # tree_r = Σ X_u; X = B
-                m.d.comb += self.dbg_stage.eq(7)
-                goto("BmFrac")
-            with m.Case(_ST["BmFrac"]):          # d = W_0 + tree_r, f = d / b
-                m.d.comb += self.dbg_stage.eq(7)
-                goto("BmF")
-            with m.Case(_ST["BmF"]):             # A = f; grow
-                m.d.comb += self.dbg_stage.eq(7)
-                goto("BmUpd")
-            with m.Case(_ST["BmUpd"]):           # C += f B; B, b, L; next window
-                m.d.comb += [self.dbg_stage.eq(7), it_n.eq(it + 1)]
-                with m.If(it == 2 * T - 1):
-                    goto("EvWait")
-                with m.Else():
-                    goto("BmDot")
-            with m.Case(_ST["EvWait"]):
-                m.d.comb += self.dbg_stage.eq(8)
-                with m.If(ld_done):
-                    m.d.comb += [stp_n.eq(0), bat_n.eq(0)]
-                    m.d.sync += sc_pos.eq(0)
-                    goto("Ev")
-
-            # -- Horner pass: g(alpha) at key load, sigma(alpha) per proof ------------------
-            with m.Case(_ST["LoadWait"]):
-                m.d.comb += self.dbg_stage.eq(4)
-                with m.If(ld_done):
-                    goto("Ev")
-            with m.Case(_ST["Ev"]):
-                m.d.comb += self.dbg_stage.eq(Mux(key_pass, 4, 8))
-                batch_loop(EV_BATCHES, T, "EvLast")
-            with m.Case(_ST["EvLast"]):
-                m.d.comb += self.dbg_stage.eq(Mux(key_pass, 4, 8))
-                goto("ScanWait")
-            with m.Case(_ST["ScanWait"]):
-                m.d.comb += self.dbg_stage.eq(Mux(key_pass, 4, 8))
-                with m.If(~sc_busy & ~f_sc_go & ~sc_hit & ~dr_v & ~dr2_v):
-                    with m.If(key_pass):
-                        m.d.sync += key_done.eq(1)
-                        goto("Idle")
-                    with m.Else():
-                        goto("ReGo")
-
-            # -- re-computed syndrome of the roots ------------------------------------------
-            with m.Case(_ST["ReGo"]):            # the loader reads the root list (f_ld_go)
-                m.d.comb += self.dbg_stage.eq(9)
-                goto("ReWait")
-            with m.Case(_ST["ReWait"]):
-                m.d.comb += self.dbg_stage.eq(9)
-                with m.If(ld_done):
-                    m.d.comb += stp_n.eq(0)
-                    goto("ReSyn")
-            with m.Case(_ST["ReSyn"]):           # load, 128 steps, compares one step later
-                m.d.comb += [self.dbg_stage.eq(9), stp_n.eq(stp + 1)]
-                with m.If(stp == SYN_IDLE):
-                    goto("Judge")
-
-            with m.Case(_ST["Judge"]):
-                m.d.comb += [self.dbg_stage.eq(10), ci_n.eq(0)]
-                m.d.sync += [ok.eq((roots == T) & ~diff), pk_fill.eq(0), pk_flush.eq(0),
-                             pk_acc.eq(0)]
-                goto("HashLat")
-
-            # -- K = SHAKE256(b ‖ (e | s) ‖ C) --------------------------------------------------
-            with m.Case(_ST["HashLat"]):         # chunk ci into the chunk register (flags)
-                m.d.comb += [self.dbg_stage.eq(11), e_r.addr.eq(ci), s_r.addr.eq(ci)]
-                goto("HashPut")
-            with m.Case(_ST["HashPut"]):
-                m.d.comb += [self.dbg_stage.eq(11), ch_valid.eq(1), e_r.addr.eq(ci),
-                             s_r.addr.eq(ci)]
-                with m.If(accept):
-                    m.d.comb += ci_n.eq(ci + 1)
-                    with m.If(ci == S_WORDS + CT_WORDS):
-                        m.d.sync += [pk_flush.eq(1), sq_cnt.eq(0)]
-                        goto("HashFlush")
-                    with m.Else():
-                        goto("HashLat")
-            with m.Case(_ST["HashFlush"]):
-                m.d.comb += self.dbg_stage.eq(11)
-                with m.If(take & sponge.i.payload.last):
-                    m.d.sync += pk_flush.eq(0)
-                    goto("Squeeze")
-            with m.Case(_ST["Squeeze"]):
-                m.d.comb += [self.dbg_stage.eq(12), sponge.o.ready.eq(1)]
-                with m.If(sponge.o.valid):
-                    m.d.sync += [kreg.eq(Cat(kreg[64:], sponge.o.payload)),
-                                 sq_cnt.eq(sq_cnt + 1)]
-                    with m.If(sq_cnt == 3):
-                        m.d.comb += sponge.stop.eq(1)
-                        m.d.sync += [k_valid.eq(1), req_active.eq(0)]
-                        goto("Idle")
-
-        # abort: a request returns to idle at once (so every flag is clear from the next
-        # cycle), an untaken K is dropped
-        with m.If(abort & req_active):
-            goto("Idle")
+        # abort: an untaken K is dropped, the loader, scan and packer stop
+        with m.If(abt):
             m.d.sync += [k_valid.eq(0), pk_flush.eq(0), pk_fill.eq(0), pk_acc.eq(0), ld_busy.eq(0),
                          ld_v1.eq(0), sc_busy.eq(0), sc_hit.eq(0), req_active.eq(0)]
 
