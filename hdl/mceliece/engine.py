@@ -451,13 +451,33 @@ class McElieceEngine(wiring.Component):
         m.d.comb += out_n.eq(Mux(pk_fill >= 8, 8, pk_fill))
         out_valid = Signal()
         m.d.comb += out_valid.eq((pk_fill >= 8) | (pk_flush & (pk_fill != 0)))
-        m.d.comb += [sponge.i.valid.eq(out_valid),
-                     sponge.i.payload.data.eq(pk_acc[:64]),
-                     sponge.i.payload.nbytes.eq(out_n),
-                     sponge.i.payload.last.eq(pk_flush & (pk_fill <= 8)),
+        out_last = Signal()
+        m.d.comb += out_last.eq(pk_flush & (pk_fill <= 8))
+        # the packer's words leave through a register slice (an output register and a skid
+        # register): the hash port's valid and payload are flip-flops and its ready only
+        # loads them, so no path runs from the packer into the hash service's logic (the
+        # shell's attestor in the core) or back
+        hq_v, hs_v = Signal(), Signal()
+        hq_data, hs_data = Signal(64), Signal(64)
+        hq_n, hs_n = Signal(4), Signal(4)
+        hq_last, hs_last = Signal(), Signal()
+        m.d.comb += [sponge.i.valid.eq(hq_v),
+                     sponge.i.payload.data.eq(hq_data),
+                     sponge.i.payload.nbytes.eq(hq_n),
+                     sponge.i.payload.last.eq(hq_last),
                      sponge.i.payload.mode.eq(SpongeMode.SHAKE256)]
-        take = Signal()
-        m.d.comb += take.eq(out_valid & sponge.i.ready)
+        take = Signal()             # the packer's word enters the slice
+        m.d.comb += take.eq(out_valid & ~hs_v)
+        with m.If(sponge.i.ready | ~hq_v):
+            with m.If(hs_v):
+                m.d.sync += [hq_v.eq(1), hq_data.eq(hs_data), hq_n.eq(hs_n),
+                             hq_last.eq(hs_last), hs_v.eq(0)]
+            with m.Else():
+                m.d.sync += [hq_v.eq(take), hq_data.eq(pk_acc[:64]), hq_n.eq(out_n),
+                             hq_last.eq(out_last)]
+        with m.Elif(take):
+            m.d.sync += [hs_v.eq(1), hs_data.eq(pk_acc[:64]), hs_n.eq(out_n),
+                         hs_last.eq(out_last)]
         # a chunk is taken only while no output word is offered, so the chunk's position is
         # the fill register and the sponge's `ready` only selects between two values
         # computed from registers. The chunk register `ch_r` is filled in HashLat (flags
@@ -599,7 +619,7 @@ class McElieceEngine(wiring.Component):
             ("HashLat", "HashPut", 1),
             ("HashPut", "HashFlush", accept & acc_last),
             ("HashPut", "HashLat", accept & ~acc_last),
-            ("HashFlush", "Squeeze", take & sponge.i.payload.last),
+            ("HashFlush", "Squeeze", take & out_last),
             ("Squeeze", "Idle", sponge.o.valid & (sq_cnt == 3)),
         ]
         enter = {k: [] for k in _STATES}
@@ -697,7 +717,7 @@ class McElieceEngine(wiring.Component):
                 m.d.sync += ci.eq(ci + 1)
                 with m.If(acc_last):
                     m.d.sync += [pk_flush.eq(1), sq_cnt.eq(0)]
-        with m.If(now("HashFlush") & take & sponge.i.payload.last):
+        with m.If(now("HashFlush") & take & out_last):
             m.d.sync += pk_flush.eq(0)
         with m.If(now("Squeeze")):
             m.d.comb += sponge.o.ready.eq(1)
@@ -712,7 +732,8 @@ class McElieceEngine(wiring.Component):
         # abort: an untaken K is dropped, the loader, scan and packer stop
         with m.If(abt):
             m.d.sync += [k_valid.eq(0), pk_flush.eq(0), pk_fill.eq(0), pk_acc.eq(0), ld_busy.eq(0),
-                         ld_v1.eq(0), sc_busy.eq(0), sc_hit.eq(0), req_active.eq(0)]
+                         ld_v1.eq(0), sc_busy.eq(0), sc_hit.eq(0), req_active.eq(0),
+                         hq_v.eq(0), hs_v.eq(0)]
 
         m.d.comb += self.dbg_e.valid.eq(e_w.en)
         m.d.comb += [self.dbg_e.addr.eq(e_w.addr), self.dbg_e.data.eq(e_w.data)]
