@@ -38,7 +38,7 @@ __all__ = ["SlhDsaEngine", "HASH_UNITS"]
 
 #: Hash units of the registered ``riscv`` core (docs/slhdsa.md, "Area": the unit count is
 #: the core's area-latency trade).
-HASH_UNITS = 3
+HASH_UNITS = 4
 BODY_WORDS = model.SIG_LEN // 8        # 982
 
 
@@ -52,7 +52,8 @@ class SlhDsaEngine(wiring.Component):
     Parameters
     ----------
     instances : int
-        Hash units (Keccak permutations), 1 to 8.
+        Hash units (Keccak permutations), 1 to 8; by default :data:`HASH_UNITS`, the
+        registered core's count.
 
     Members
     -------
