@@ -8,21 +8,21 @@ of the hash value ``H``. Round constants ``K_t`` come from :data:`golden.sha512.
 ROM with a synchronous read port (one cycle latency, so yosys maps it to block RAM),
 read two rounds ahead into a register.
 
-Datapath (one clock per round)::
+Datapath (one clock per round; the e unit runs round s while the a unit runs round s - 1)::
 
     i.payload ──► W window (16 × 64, shift) ──► W_{t+2} = σ1(W_t)+W_{t-5}+σ0(W_{t-13})+W_{t-14}
                          │ W_{t+1}
-    K ROM (sync) ─ K_{t+1} ─► p' = g + K_{t+1} + W_{t+1}    (h + K + W of the next round)
-                                        │ p
-    state a..h ──► Σ1(e), Ch(e,f,g), Σ0(a), Maj(a,b,c) ──► carry-save trees ──►
-                   a' = p + Σ1 + Ch + Σ0 + Maj,  e' = d + p + Σ1 + Ch,  b'..d' = a..c, f'..h' = e..g
+    K ROM (sync) ─ K_{t+1} ─► p' = g + K_{t+1} + W_{t+1},  dp' = d' + p'   (next round's)
+    e unit: e..h, p, dp ──► Σ1(e), Ch(e,f,g) ──► e' = dp + Σ1 + Ch,  T1 = p + Σ1 + Ch (register)
+    a unit: a..d, T1     ──► Σ0(a), Maj(a,b,c) ──► a' = T1 + Σ0 + Maj           (one round later)
 
-The precomputed ``p`` and carry-save (3:2) compression keep one carry chain per output on
-the critical path. Words 0 and 1 of a block are taken before its first round (while the
-previous block runs its rounds 78 and 79), words 2..15 during rounds 0..13, one per
-round; a round waits while its word is not offered. After round 79 one cycle adds the
-state into ``H`` (feed-forward) and loads the next block, so a long message costs 81
-cycles per block.
+Each loop is one carry-save (3:2) level and one carry chain: the precomputed ``p``,
+``dp`` and ``dh = d + h`` keep ``h + K + W`` and ``d`` out of the e unit's loop, and the registered ``T1``
+keeps the e unit's logic out of the a unit's. Words 0 and 1 of a block are taken before
+its first round (while the previous block runs its rounds 78 and 79), words 2..15 during
+rounds 0..13, one per round; a round waits while its word is not offered. After the a
+unit's round 79, one cycle adds the state into ``H`` (feed-forward) and loads the next
+block, so a long message costs 82 cycles per block.
 """
 
 from amaranth.hdl import Module, Signal, Const, Mux, Cat, signed, unsigned
@@ -93,9 +93,9 @@ class Sha512(wiring.Component):
     """SHA-512 compression engine, one round per clock (FIPS 180-4 §6.4).
 
     A message is its padded word sequence on ``i``; the hash value ``H`` of the final block
-    appears on ``o`` ``ROUNDS - 14 + 2 = 68`` cycles after its last word is accepted, and is
+    appears on ``o`` ``ROUNDS - 14 + 3 = 69`` cycles after its last word is accepted, and is
     held until taken. The next message is accepted once ``o`` has been taken. Words are
-    taken at up to one per cycle; a long message costs 81 cycles per 1024-bit block.
+    taken at up to one per cycle; a long message costs 82 cycles per 1024-bit block.
 
     Members
     -------
@@ -123,37 +123,55 @@ class Sha512(wiring.Component):
     running: Out(1)
 
     #: Cycles from the accepting cycle of a message's ``last`` word to ``o.valid``.
-    LAST_TO_DIGEST = ROUNDS - 14 + 2
+    LAST_TO_DIGEST = ROUNDS - 14 + 3
+    #: Cycles per 1024-bit block of a long message, words offered every cycle.
+    CYCLES_PER_BLOCK = ROUNDS + 2
 
     def elaborate(self, platform):
         m = Module()
 
-        st = Signal(Sha512State)            # working variables a..h
+        # The round is split in two units that run one round apart. The e unit (e, f, g, h and
+        # T1) computes round s: e_{s+1} = (d + p) + Σ1(e) + Ch(e, f, g) and the register
+        # T1_s = p + Σ1(e) + Ch(e, f, g). The a unit runs round s one cycle later from T1_s:
+        # a_{s+1} = T1_s + Σ0(a) + Maj(a, b, c). Each loop is then one carry-save level and
+        # one adder; d + p and h + K + W are precomputed a round ahead.
+        A = [Signal(64, name=f"a{k}") for k in range(4)]   # a, b, c, d of the a unit's round
+        E = [Signal(64, name=f"e{k}") for k in range(5)]   # e_s, e_{s-1}, .. of the e unit
+        T1 = Signal(64)                     # T1 of the round the a unit runs next
         H = Signal(Sha512State)             # hash value of the blocks done
         w = [Signal(64, name=f"w{k}") for k in range(16)]   # w[15] = W_{t+1}, w[k] = W_{t-14+k}
-        p = Signal(64)                      # h + K_t + W_t of the round being computed
-        t = Signal(range(ROUNDS + 1))
+        p = Signal(64)                      # h + K_t + W_t of the e unit's round
+        dp = Signal(64)                     # d + p of the e unit's round
+        dh = Signal(64)                     # d + h of the e unit's next round
+        t = Signal(range(ROUNDS + 1))       # rounds done by the e unit in the block
         nw = Signal(range(3))               # words 0/1 of the next block already taken
         first = Signal(init=1)              # the next block starts a message (IV)
         is_last = Signal()                  # the running block is the message's final one
-        running = Signal()
+        running = Signal()                  # the e unit is in its rounds
+        a_adv = Signal()                    # the a unit runs a round this cycle
         final = Signal()                    # feed-forward cycle of the final block
         out_valid = Signal()
 
+        # the working variables: after a block's rounds (both units done), and as the
+        # debug port sees them during the rounds (the e unit one round ahead when a_adv)
+        st_end = [A[0], A[1], A[2], A[3], E[0], E[1], E[2], E[3]]
+        st_dbg = Signal(Sha512State)
+        m.d.comb += [st_dbg[k].eq(A[k]) for k in range(4)]
+        m.d.comb += [st_dbg[4 + k].eq(Mux(a_adv, E[k + 1], E[k])) for k in range(4)]
         m.d.comb += [
-            self.state.eq(st), self.round.eq(t), self.running.eq(running),
+            self.state.eq(st_dbg), self.round.eq(t - a_adv), self.running.eq(running | a_adv),
             self.o.valid.eq(out_valid), self.o.payload.eq(H),
         ]
 
         # --- input side -----------------------------------------------------------------
-        idle = ~running & ~final & ~out_valid
+        idle = ~running & ~a_adv & ~final & ~out_valid
         pre_window = idle | (running & (t >= ROUNDS - 2) & ~is_last)   # words 0, 1 of a block
         take_pre = pre_window & (nw < 2)
         take_round = running & (t < 14)                                # words 2..15
         m.d.comb += self.i.ready.eq(take_pre | take_round)
         accept = Signal()
         m.d.comb += accept.eq(self.i.valid & self.i.ready)
-        advance = Signal()                  # a round is applied this cycle
+        advance = Signal()                  # the e unit runs a round this cycle
         m.d.comb += advance.eq(running & ((t >= 14) | self.i.valid))
         feed = Signal()                     # load a block: state, H <- IV or H + state
         m.d.comb += feed.eq(idle & (nw == 2))
@@ -188,52 +206,76 @@ class Sha512(wiring.Component):
             m.d.sync += [w[k].eq(w[k + 1]) for k in range(15)]
             m.d.sync += w[15].eq(shift_in)
 
-        # --- round -------------------------------------------------------------------------
-        a, b, c, d, e, f, g, h = (st[k] for k in range(8))
-        big_s0 = Signal(64)
+        # --- e unit: round s = t ---------------------------------------------------------
         big_s1 = Signal(64)
         ch = Signal(64)
+        m.d.comb += [
+            big_s1.eq(_rotr(E[0], 14) ^ _rotr(E[0], 18) ^ _rotr(E[0], 41)),   # Σ1(e)
+            ch.eq((E[0] & E[1]) ^ (~E[0] & E[2])),                              # Ch(e, f, g)
+        ]
+        e_new = add_mod64(m, [dp, big_s1, ch], name="e_new")         # d + T1
+        t1_new = add_mod64(m, [p, big_s1, ch], name="t1_new")        # T1 = p + Σ1 + Ch
+        # next round: h_{s+1} = g_s = E[2]; dh = d_{s+1} + h_{s+1} is a register, updated a
+        # round ahead: d_{s+2} = a_{s-1}, which is a while the a unit still runs round s - 1
+        # (a_adv) and b once it has caught up (the e unit waited for a word)
+        p_new = add_mod64(m, [E[2], k_next, w[15]], name="p_new")             # p_{s+1}
+        dp_new = add_mod64(m, [dh, k_next, w[15]], name="dp_new")             # d_{s+1} + p_{s+1}
+        dh_new = Signal(64)
+        m.d.comb += dh_new.eq((Mux(a_adv, A[0], A[1]) + E[1])[:64])          # d_{s+2} + h_{s+2}
+
+        # --- a unit: round s, one cycle after the e unit ---------------------------------
+        big_s0 = Signal(64)
         maj = Signal(64)
         m.d.comb += [
-            big_s0.eq(_rotr(a, 28) ^ _rotr(a, 34) ^ _rotr(a, 39)),   # Σ0(a)
-            big_s1.eq(_rotr(e, 14) ^ _rotr(e, 18) ^ _rotr(e, 41)),   # Σ1(e)
-            ch.eq((e & f) ^ (~e & g)),                               # Ch(e, f, g)
-            maj.eq((a & b) ^ (a & c) ^ (b & c)),                     # Maj(a, b, c)
+            big_s0.eq(_rotr(A[0], 28) ^ _rotr(A[0], 34) ^ _rotr(A[0], 39)),   # Σ0(a)
+            maj.eq((A[0] & A[1]) ^ (A[0] & A[2]) ^ (A[1] & A[2])),              # Maj(a, b, c)
         ]
-        # T1 = p + Σ1 + Ch;  a' = T1 + Σ0 + Maj;  e' = d + T1
-        a_new = add_mod64(m, [p, big_s1, ch, big_s0, maj], name="a_new")
-        e_new = add_mod64(m, [d, p, big_s1, ch], name="e_new")
-        p_new = add_mod64(m, [g, k_next, w[15]], name="p_new")      # h_{t+1} + K_{t+1} + W_{t+1}
+        a_new = add_mod64(m, [T1, big_s0, maj], name="a_new")        # T1 + T2
 
         # --- block load (feed-forward of the previous block, or IV) ---------------------
         h_in = [Signal(64, name=f"h_in{k}") for k in range(8)]
         for k in range(8):
-            m.d.comb += h_in[k].eq(Mux(first, IV[k], (H[k] + st[k])[:64]))
+            m.d.comb += h_in[k].eq(Mux(first, IV[k], (H[k] + st_end[k])[:64]))
         ff = [Signal(64, name=f"ff{k}") for k in range(8)]           # H + state (final block)
         for k in range(8):
-            m.d.comb += ff[k].eq((H[k] + st[k])[:64])
-        # p_0 = H'_7 + K_0 + W_0, with H'_7 = IV_7 or H_7 + h
-        p0 = add_mod64(m, [Mux(first, IV[7], H[7]), Mux(first, 0, h), K[0], w[14]], name="p0")
+            m.d.comb += ff[k].eq((H[k] + st_end[k])[:64])
+        # p_0 = H'_7 + K_0 + W_0 and dp_0 = H'_3 + p_0, with H'_k = IV_k or H_k + state_k;
+        # the parts from H (stable for cycles before a feed) are summed a cycle ahead
+        hk7 = Signal(64)
+        hk37 = Signal(64)
+        m.d.sync += [hk7.eq(Mux(first, (IV[7] + K[0]) & _MASK, (H[7] + K[0])[:64])),
+                     hk37.eq(Mux(first, (IV[3] + IV[7] + K[0]) & _MASK, (H[3] + H[7] + K[0])[:64]))]
+        p0 = add_mod64(m, [hk7, Mux(first, 0, E[3]), w[14]], name="p0")
+        dp0 = add_mod64(m, [hk37, Mux(first, 0, A[3]), Mux(first, 0, E[3]), w[14]], name="dp0")
+        # dh_0 = d_1 + h_1 = c_0 + g_0 = H'_2 + H'_6
+        hk26 = Signal(64)
+        m.d.sync += hk26.eq(Mux(first, (IV[2] + IV[6]) & _MASK, (H[2] + H[6])[:64]))
+        dh0 = add_mod64(m, [hk26, Mux(first, 0, A[2]), Mux(first, 0, E[2])], name="dh0")
 
         with m.If(self.cancel):
-            m.d.sync += [running.eq(0), final.eq(0), out_valid.eq(0), nw.eq(0),
+            m.d.sync += [running.eq(0), a_adv.eq(0), final.eq(0), out_valid.eq(0), nw.eq(0),
                          first.eq(1), is_last.eq(0)]
         with m.Else():
+            m.d.sync += a_adv.eq(advance)
             with m.If(take_pre & accept):
                 m.d.sync += nw.eq(nw + 1)
             with m.If(feed):
-                m.d.sync += [st[k].eq(h_in[k]) for k in range(8)]
+                m.d.sync += [A[k].eq(h_in[k]) for k in range(4)]
+                m.d.sync += [E[k].eq(h_in[4 + k]) for k in range(4)]
                 m.d.sync += [H[k].eq(h_in[k]) for k in range(8)]
-                m.d.sync += [p.eq(p0), t.eq(0), running.eq(1), nw.eq(0), first.eq(0),
-                             is_last.eq(0)]
+                m.d.sync += [p.eq(p0), dp.eq(dp0), dh.eq(dh0), t.eq(0), running.eq(1), nw.eq(0),
+                             first.eq(0), is_last.eq(0)]
             with m.If(advance):
-                m.d.sync += [st[0].eq(a_new), st[1].eq(a), st[2].eq(b), st[3].eq(c),
-                             st[4].eq(e_new), st[5].eq(e), st[6].eq(f), st[7].eq(g)]
-                m.d.sync += [p.eq(p_new), t.eq(t + 1)]
+                m.d.sync += [E[0].eq(e_new)] + [E[k].eq(E[k - 1]) for k in range(1, 5)]
+                m.d.sync += [T1.eq(t1_new), p.eq(p_new), dp.eq(dp_new), dh.eq(dh_new),
+                             t.eq(t + 1)]
                 with m.If((t == 13) & self.i.payload.last):
                     m.d.sync += is_last.eq(1)
                 with m.If(t == ROUNDS - 1):
                     m.d.sync += running.eq(0)
+            with m.If(a_adv):
+                m.d.sync += [A[0].eq(a_new)] + [A[k].eq(A[k - 1]) for k in range(1, 4)]
+                with m.If(~running):                     # the a unit's round 79
                     m.d.sync += final.eq(is_last)
             with m.If(final):
                 m.d.sync += [H[k].eq(ff[k]) for k in range(8)]

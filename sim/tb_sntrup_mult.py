@@ -11,7 +11,8 @@ Environment: ``PQVOTE_SEED``, ``SNTRUP_CORRUPT=1`` (negative control: one expect
 accumulator in the middle of ``e·v`` is wrong, the bench must fail), ``SNTRUP_P`` (the
 array's lane count, 653 by default; for a small ring the operands are random, ``f`` holds
 two invalid Small fields (3, adding nothing: ``horner_operand``) and only the exact
-products are compared).
+products are compared), ``SNTRUP_REGISTERED=1`` (the array registers ``op`` and ``a``: each
+operation takes effect one edge later, so every accumulator is checked one cycle later).
 """
 
 import os
@@ -27,6 +28,7 @@ from sim.tb_common import TB
 P = int(os.environ.get("SNTRUP_P", sntrup.P))
 FULL = P == sntrup.P
 CORRUPT = os.environ.get("SNTRUP_CORRUPT") == "1"
+LAG = 1 if os.environ.get("SNTRUP_REGISTERED") == "1" else 0
 WIDTH = 23
 
 
@@ -81,29 +83,30 @@ async def test_products(dut):
         product = sntrup.horner_product(a, sntrup.horner_operand(s), trace)
         if CORRUPT and n == 1:
             trace[P // 2][P // 6] += 1
-        # cycle j drives step j and sees the accumulators after step j - 1
-        for j in range(P + 1):
+        # cycle j drives step j and sees the accumulators after step j - 1 - LAG
+        for j in range(P + 1 + LAG):
             dut.op.value = HornerOp.STEP.value if j < P else HornerOp.IDLE.value
             dut.a.value = a[P - 1 - j] if j < P else 0
             await ReadOnly()
             if j == 0:
                 assert codes(int(dut.s_codes.value)) == [x + 1 for x in s], f"{name}: operand"
-            else:
+            if j > LAG:
+                k = j - 1 - LAG
                 got = lanes(int(dut.acc.value))
-                if got != trace[j - 1]:
-                    bad = next(i for i in range(P) if got[i] != trace[j - 1][i])
-                    assert False, (f"{name} step {j - 1} lane {bad}: "
-                                   f"{got[bad]} != {trace[j - 1][bad]}")
+                if got != trace[k]:
+                    bad = next(i for i in range(P) if got[i] != trace[k][i])
+                    assert False, (f"{name} step {k} lane {bad}: {got[bad]} != {trace[k][bad]}")
                 steps_checked += 1
             await RisingEdge(tb.clk)
         nxt = products[n + 1][2] if n + 1 < len(products) else [0] * P
         out = []
-        for j in range(P):
-            dut.op.value = HornerOp.DRAIN.value
-            dut.s_load.value = 1
-            dut.s_in.value = nxt[P - 1 - j] + 1
+        for j in range(P + LAG):
+            dut.op.value = HornerOp.DRAIN.value if j < P else HornerOp.IDLE.value
+            dut.s_load.value = int(j < P)
+            dut.s_in.value = nxt[P - 1 - j] + 1 if j < P else 0
             await ReadOnly()
-            out.append(signed(int(dut.o_coeff.value), WIDTH))
+            if j >= LAG:
+                out.append(signed(int(dut.o_coeff.value), WIDTH))
             await RisingEdge(tb.clk)
         dut.op.value = HornerOp.IDLE.value
         dut.s_load.value = 0

