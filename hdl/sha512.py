@@ -163,16 +163,28 @@ class Sha512(wiring.Component):
             self.o.valid.eq(out_valid), self.o.payload.eq(H),
         ]
 
+        # --- round counter compares, each a flip-flop: written with t (0 at a feed, t + 1 at
+        # a round) from the value t takes, so no compare sits in front of the round enable
+        # (which reaches every state bit)
+        tf = {}
+        conds = {"lt14": lambda x: x < 14, "is13": lambda x: x == 13,
+                 "ge_r3": lambda x: x >= ROUNDS - 3, "ge_r2": lambda x: x >= ROUNDS - 2,
+                 "lt_r1": lambda x: x < ROUNDS - 1, "is_r1": lambda x: x == ROUNDS - 1}
+        t_inc = Signal(range(ROUNDS + 2))
+        m.d.comb += t_inc.eq(t + 1)
+        for name, cond in conds.items():
+            tf[name] = Signal(name=f"t_{name}", init=int(cond(0)))
+
         # --- input side -----------------------------------------------------------------
         idle = ~running & ~a_adv & ~final & ~out_valid
-        pre_window = idle | (running & (t >= ROUNDS - 2) & ~is_last)   # words 0, 1 of a block
+        pre_window = idle | (running & tf["ge_r2"] & ~is_last)         # words 0, 1 of a block
         take_pre = pre_window & (nw < 2)
-        take_round = running & (t < 14)                                # words 2..15
+        take_round = running & tf["lt14"]                              # words 2..15
         m.d.comb += self.i.ready.eq(take_pre | take_round)
         accept = Signal()
         m.d.comb += accept.eq(self.i.valid & self.i.ready)
         advance = Signal()                  # the e unit runs a round this cycle
-        m.d.comb += advance.eq(running & ((t >= 14) | self.i.valid))
+        m.d.comb += advance.eq(running & (~tf["lt14"] | self.i.valid))
         feed = Signal()                     # load a block: state, H <- IV or H + state
         m.d.comb += feed.eq(idle & (nw == 2))
 
@@ -184,8 +196,8 @@ class Sha512(wiring.Component):
         k_next = Signal(64)
         with m.If(feed):
             m.d.comb += k_rd.addr.eq(2)
-        with m.Elif(running & (t < ROUNDS - 1)):
-            m.d.comb += k_rd.addr.eq(Mux(advance, Mux(t >= ROUNDS - 3, ROUNDS - 1, t + 3), t + 2))
+        with m.Elif(running & tf["lt_r1"]):
+            m.d.comb += k_rd.addr.eq(Mux(advance, Mux(tf["ge_r3"], ROUNDS - 1, t + 3), t + 2))
         with m.Else():
             m.d.comb += k_rd.addr.eq(1)                  # K_1 for the feed that follows
         with m.If(feed | advance):
@@ -200,8 +212,8 @@ class Sha512(wiring.Component):
         w_new = add_mod64(m, [sigma1, w[9], sigma0, w[0]], name="w_new")   # W_{t+2}
         shift_in = Signal(64)
         shift = Signal()
-        m.d.comb += shift_in.eq(Mux(running & (t >= 14) & (t < ROUNDS - 2), w_new, self.i.payload.data))
-        m.d.comb += shift.eq(Mux(running & (t < ROUNDS - 2), advance, accept))
+        m.d.comb += shift_in.eq(Mux(running & ~tf["lt14"] & ~tf["ge_r2"], w_new, self.i.payload.data))
+        m.d.comb += shift.eq(Mux(running & ~tf["ge_r2"], advance, accept))
         with m.If(shift):
             m.d.sync += [w[k].eq(w[k + 1]) for k in range(15)]
             m.d.sync += w[15].eq(shift_in)
@@ -252,6 +264,23 @@ class Sha512(wiring.Component):
         m.d.sync += hk26.eq(Mux(first, (IV[2] + IV[6]) & _MASK, (H[2] + H[6])[:64]))
         dh0 = add_mod64(m, [hk26, Mux(first, 0, A[2]), Mux(first, 0, E[2])], name="dh0")
 
+        # the datapath registers: a cancel need not stop them (the next message's feed
+        # loads every one of them), so their enables are the round and feed strobes alone
+        with m.If(feed):
+            m.d.sync += [A[k].eq(h_in[k]) for k in range(4)]
+            m.d.sync += [E[k].eq(h_in[4 + k]) for k in range(4)]
+            m.d.sync += [H[k].eq(h_in[k]) for k in range(8)]
+            m.d.sync += [p.eq(p0), dp.eq(dp0), dh.eq(dh0), t.eq(0)]
+            m.d.sync += [f.eq(int(conds[name](0))) for name, f in tf.items()]
+        with m.If(advance):
+            m.d.sync += [E[0].eq(e_new)] + [E[k].eq(E[k - 1]) for k in range(1, 5)]
+            m.d.sync += [T1.eq(t1_new), p.eq(p_new), dp.eq(dp_new), dh.eq(dh_new), t.eq(t_inc)]
+            m.d.sync += [f.eq(conds[name](t_inc)) for name, f in tf.items()]
+        with m.If(a_adv):
+            m.d.sync += [A[0].eq(a_new)] + [A[k].eq(A[k - 1]) for k in range(1, 4)]
+        with m.If(final):
+            m.d.sync += [H[k].eq(ff[k]) for k in range(8)]
+
         with m.If(self.cancel):
             m.d.sync += [running.eq(0), a_adv.eq(0), final.eq(0), out_valid.eq(0), nw.eq(0),
                          first.eq(1), is_last.eq(0)]
@@ -260,25 +289,15 @@ class Sha512(wiring.Component):
             with m.If(take_pre & accept):
                 m.d.sync += nw.eq(nw + 1)
             with m.If(feed):
-                m.d.sync += [A[k].eq(h_in[k]) for k in range(4)]
-                m.d.sync += [E[k].eq(h_in[4 + k]) for k in range(4)]
-                m.d.sync += [H[k].eq(h_in[k]) for k in range(8)]
-                m.d.sync += [p.eq(p0), dp.eq(dp0), dh.eq(dh0), t.eq(0), running.eq(1), nw.eq(0),
-                             first.eq(0), is_last.eq(0)]
+                m.d.sync += [running.eq(1), nw.eq(0), first.eq(0), is_last.eq(0)]
             with m.If(advance):
-                m.d.sync += [E[0].eq(e_new)] + [E[k].eq(E[k - 1]) for k in range(1, 5)]
-                m.d.sync += [T1.eq(t1_new), p.eq(p_new), dp.eq(dp_new), dh.eq(dh_new),
-                             t.eq(t + 1)]
-                with m.If((t == 13) & self.i.payload.last):
+                with m.If(tf["is13"] & self.i.payload.last):
                     m.d.sync += is_last.eq(1)
-                with m.If(t == ROUNDS - 1):
+                with m.If(tf["is_r1"]):
                     m.d.sync += running.eq(0)
-            with m.If(a_adv):
-                m.d.sync += [A[0].eq(a_new)] + [A[k].eq(A[k - 1]) for k in range(1, 4)]
-                with m.If(~running):                     # the a unit's round 79
-                    m.d.sync += final.eq(is_last)
+            with m.If(a_adv & ~running):                 # the a unit's round 79
+                m.d.sync += final.eq(is_last)
             with m.If(final):
-                m.d.sync += [H[k].eq(ff[k]) for k in range(8)]
                 m.d.sync += [final.eq(0), out_valid.eq(1)]
             with m.If(out_valid & self.o.ready):
                 m.d.sync += [out_valid.eq(0), first.eq(1)]
