@@ -8,11 +8,15 @@ applies one Keccak round per clock to it (``hdl.keccak.keccak_round``); the last
 step writes the next step's input (its output lanes 0-1 as the new message, the rest from
 registers) instead of its own output, so a chain of ``s`` steps takes ``24 s`` cycles, and
 the round logic reads nothing but the register: no input multiplexer in front of theta.
+Each state bit's next value selects from at most one round-output bit: it is
+``(own & out[k]) ^ v[k]`` with ``v`` built from registers only (the rest of the next step's
+input, or the loaded input), and the lanes that take the next step's message (6..9) are two
+registers XORed, one for the lane's own output bit and one for the output's lanes 0..1.
 Datapath::
 
-    st ─► theta ─ rho/pi ─ chi ─ iota ─┬───────────────────────────► st   (rounds 0..22)
-                                       └─► next step's input (cont) ─► st   (round 23)
-    job / memory / st ─► step input (load, one cycle before round 0) ─► st
+    st ─► theta ─ rho/pi ─ chi ─ iota ─┬─ (own) ⊕ v ───────────────► st   (every lane)
+                                       └─ lanes 0..1 at `cont` ─────► sb6..9 (st6..9 = sa ⊕ sb)
+    job / memory / st ─► v: the next step's input from registers, or the loaded input
 
 Input state of a step (64-bit lanes, bytes little-endian in a lane)::
 
@@ -41,6 +45,9 @@ SIG_ENTRIES = model.SIG_LEN // model.N       # 491
 BLOCK_BITS = RATE["shake256"] * 8
 #: SHAKE256's domain bits and first pad bit, as a 64-bit lane (the rest of the lane zero).
 PAD_LANE = Const(DOMAIN["shake256"], 64)
+#: The lanes that take a step's message (the node) from the previous step's output lanes
+#: 0..1: F and H's left child in lanes 6..7, H's right child in lanes 8..9.
+NODE_LANES = (6, 7, 8, 9)
 
 
 class JobKind(enum.Enum, shape=2):
@@ -161,7 +168,15 @@ class HashUnit(wiring.Component):
         m = Module()
 
         # --- the Keccak round on the unit's own state register ------------------------------
-        st = [Signal(64, name=f"st{k}") for k in range(25)]
+        # lanes 6..9 (where the next step's message goes) are two registers each, XORed:
+        # `sa` takes the lane's own round output (or the loaded / constant part), `sb` the
+        # round output's lanes 0..1 when the last round writes the next step's input, so
+        # each register's next value selects from one round-output bit only
+        sa = [Signal(64, name=f"st{k}") for k in range(25)]
+        sb = {k: Signal(64, name=f"sb{k}") for k in NODE_LANES}
+        st = [Signal(64, name=f"stx{k}") if k in sb else sa[k] for k in range(25)]
+        for k in sb:
+            m.d.comb += st[k].eq(sa[k] ^ sb[k])
         rnd = Signal(range(24))       # round applied in this cycle while `running`
         running = Signal()
         cont = Signal()               # this is the last round and the next step follows it
@@ -192,7 +207,14 @@ class HashUnit(wiring.Component):
             self.rd_addr.eq(ptr_next),
             self.blk_idx.eq(blk_idx),
         ]
-        m.d.sync += ok.eq(ptr_next < self.avail)
+        # ok = ptr_next < avail, registered: the three candidates of ptr_next (held, next
+        # entry, a new job's address) are compared in parallel and the compare of the one
+        # taken is selected with it, so the decision (which depends on `ok`) is not in front
+        # of a comparator
+        ptr_inc = Signal(9)
+        ok_next = Signal()
+        m.d.comb += [ptr_inc.eq(ptr + 1), ok_next.eq(ptr < self.avail)]
+        m.d.sync += ok.eq(ok_next)
 
         # --- step operands ----------------------------------------------------------------
         # ADRS word 7: CHAIN hash address; TREE leaf: the index; TREE H: the parent index
@@ -229,8 +251,11 @@ class HashUnit(wiring.Component):
                 m.d.comb += st_in.eq(Mux(is_h, st_h.as_value(), st_f.as_value()))
             return st_in
 
-        # from the round output (the last round of a step, `cont`): no idle cycle
-        in_run = step_input(Cat(out[0], out[1]), Cat(*out), name="in_run")
+        # from the round output (the last round of a step, `cont`): no idle cycle. The step
+        # input is linear in the node and in the previous state (H's left / right are one or
+        # the other), so it is built as the part from registers (node 0, previous state 0)
+        # XOR the round output's share, which the state register adds bit by bit below
+        in_run = step_input(Const(0, 128), Const(0, 1600), name="in_run")
         # from registers (job start, or a step that waited for its memory operand)
         node_ld = Signal(128)
         with m.If(first):
@@ -248,17 +273,33 @@ class HashUnit(wiring.Component):
         load = Signal()               # the state takes `in_ld` (no round in this cycle)
 
         # --- state register: round output, next step input, or loaded input ----------------
+        # next value of every state bit: (own & out[k]) ^ (the node share of lanes 6..9) ^ v,
+        # v from registers: the round output's own bit while a step runs or (RAW) under the
+        # next block, lanes 0..1 of the output as the next step's message (F / H), the rest
+        # of the next step's input (in_run from registers) or the loaded input (in_ld)
+        own = Signal()
+        raw_job = (kind == JobKind.RAW) if self._raw else Const(0)
+        m.d.comb += own.eq(running & (~cont | raw_job))
+        v = [Signal(64, name=f"v{k}") for k in range(25)]
+        for k in range(25):
+            m.d.comb += v[k].eq(Mux(cont, in_run[k], Mux(running, 0, in_ld[k])))
+        # the node share: F and H's left child go to lanes 6..7, H's right child to 8..9
+        take = Signal(4)                  # sb[6 + i] takes out[i % 2] at `cont`
+        node_left = Signal()
+        m.d.comb += node_left.eq(~is_h | ~w7[0])
+        m.d.comb += take.eq(Mux(cont & ~raw_job, Mux(node_left, 0b0011, 0b1100), 0))
+        with m.If(running | load):
+            for k in range(25):
+                m.d.sync += sa[k].eq(Mux(own, out[k], 0) ^ v[k])
+            for i, k in enumerate(NODE_LANES):
+                m.d.sync += sb[k].eq(Mux(take[i], out[i % 2], 0))
         with m.If(running):
             m.d.sync += rnd.eq(rnd + 1)
             with m.If(cont):
-                m.d.sync += [st[k].eq(in_run[k]) for k in range(25)]
                 m.d.sync += rnd.eq(0)
-            with m.Else():
-                m.d.sync += [st[k].eq(out[k]) for k in range(25)]
-                with m.If(rnd == 23):
-                    m.d.sync += running.eq(0)
+            with m.Elif(rnd == 23):
+                m.d.sync += running.eq(0)
         with m.Elif(load):
-            m.d.sync += [st[k].eq(in_ld[k]) for k in range(25)]
             m.d.sync += [running.eq(1), rnd.eq(0)]
         # decided one cycle ahead (from registers only): the 1,600 state bits select the
         # next step's input with a flip-flop; the memory operand only becomes ready over
@@ -278,14 +319,14 @@ class HashUnit(wiring.Component):
                 with m.Case(JobKind.CHAIN):
                     m.d.sync += w7.eq(w7 + 1)
                     with m.If(first):
-                        m.d.comb += ptr_next.eq(ptr + 1)
+                        m.d.comb += [ptr_next.eq(ptr_inc), ok_next.eq(ptr_inc < self.avail)]
                         m.d.sync += ptr.eq(ptr + 1)
                 with m.Case(JobKind.TREE):
                     with m.If(leaf):
                         m.d.sync += [leaf.eq(0), is_h.eq(1), w6.eq(1), count.eq(count)]
                     with m.Else():
                         m.d.sync += [w6.eq(w6 + 1), w7.eq(w7 >> 1)]
-                    m.d.comb += ptr_next.eq(ptr + 1)
+                    m.d.comb += [ptr_next.eq(ptr_inc), ok_next.eq(ptr_inc < self.avail)]
                     m.d.sync += ptr.eq(ptr + 1)
                 with m.Case(JobKind.RAW):
                     m.d.sync += blk_idx.eq(blk_idx + 1)
@@ -301,7 +342,7 @@ class HashUnit(wiring.Component):
                 m.d.comb += self.job.ready.eq(1)
                 with m.If(self.job.valid):
                     p = self.job.payload
-                    m.d.comb += ptr_next.eq(p.addr)
+                    m.d.comb += [ptr_next.eq(p.addr), ok_next.eq(p.addr < self.avail)]
                     m.d.sync += [
                         kind.eq(p.kind), leaf.eq(p.leaf), value.eq(p.value), ptr.eq(p.addr),
                         is_h.eq((p.kind == JobKind.TREE) & ~p.leaf),
