@@ -48,11 +48,11 @@ from amaranth.hdl import Module, Signal, Const, Mux, Cat, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.keccak import (DOMAIN, RATE, ROUND_CONSTANTS, keccak_f1600, kmac256_key_block,
+from golden.keccak import (DOMAIN, RATE, keccak_f1600, kmac256_key_block,
                            kmac256_prefix_block, left_encode, right_encode, state_from_bytes)
 from golden.proof import (BEAT_BYTES, DESCRIPTOR_BYTES, KATT_BYTES, PROOF_CUSTOMIZATION,
                           TAG_BYTES, VENDORS, VOTE_CUSTOMIZATION)
-from hdl.keccak import keccak_round
+from hdl.keccak import keccak_round, round_constant_words
 from hdl.sponge import SpongeClientSignature, SpongeMode
 from hdl.stream_util import Word
 
@@ -325,12 +325,7 @@ class Attestor(wiring.Component):
         # the round constants of the *next* step (entry k: those of step k + 1), read with
         # the step register; rc holds the current step's (round 0's when no round ran
         # before), so the round logic reads them from flip-flops
-        rc_words = []
-        for k in range(steps):
-            word = 0
-            for j in range(rpc):
-                word |= ROUND_CONSTANTS[k * rpc + j] << (64 * j)
-            rc_words.append(word)
+        rc_words = round_constant_words(rpc)
         m.submodules.rc_rom = rc_rom = memory.Memory(
             shape=unsigned(64 * rpc), depth=steps, init=rc_words[1:] + rc_words[:1])
         rc_rd = rc_rom.read_port(domain="comb")  # combinational read of the step register
@@ -651,17 +646,16 @@ class Attestor(wiring.Component):
                     m.d.sync += [pd.eq(out_lanes), att_vote.eq(0)]
                     attest_start()
                     m.next = "AttestPrefix"
-            with m.State("AttestPrefix"):
-                with m.If(block_in):
-                    gen(_GEN_KATT)
-                    m.next = "AttestKey"
-            with m.State("AttestKey"):
-                with m.If(block_in):
-                    gen(_GEN_MSG)
-                    m.next = "AttestMsg"
-            with m.State("AttestMsg"):
-                with m.If(block_in):
-                    m.next = "AttestOut"
+            # an attestation's three blocks: each state waits for its block to go in and
+            # has the next one generated
+            for state, then, block in (("AttestPrefix", "AttestKey", _GEN_KATT),
+                                       ("AttestKey", "AttestMsg", _GEN_MSG),
+                                       ("AttestMsg", "AttestOut", None)):
+                with m.State(state):
+                    with m.If(block_in):
+                        if block is not None:
+                            gen(block)
+                        m.next = then
             with m.State("AttestOut"):
                 with m.If(~rounds):
                     with m.If(~att_vote):

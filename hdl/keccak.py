@@ -18,11 +18,19 @@ from amaranth.lib.wiring import In, Out
 from golden.keccak import ROUND_CONSTANTS, RHO_OFFSETS
 
 
-__all__ = ["KeccakState", "KeccakP1600", "keccak_round", "column_parity", "theta_d"]
+__all__ = ["KeccakState", "KeccakP1600", "keccak_round", "column_parity", "theta_d",
+           "round_constant_words"]
 
 
 #: The Keccak-f[1600] state: lane ``(x, y)`` at index ``x + 5*y``.
 KeccakState = data.ArrayLayout(unsigned(64), 25)
+
+
+def round_constant_words(rpc):
+    """The round constants packed per clock: entry ``k`` holds the ``rpc`` constants used in
+    clock ``k`` of a 24-round permutation (round ``k * rpc + j`` in bits ``64 j`` up)."""
+    return [sum(ROUND_CONSTANTS[k * rpc + j] << (64 * j) for j in range(rpc))
+            for k in range(24 // rpc)]
 
 
 def column_parity(m, A, *, prefix):
@@ -178,12 +186,7 @@ class KeccakP1600(wiring.Component):
         ]
 
         # Round constants: entry k holds the rpc constants used in clock k.
-        rc_init = []
-        for k in range(steps):
-            word = 0
-            for j in range(rpc):
-                word |= ROUND_CONSTANTS[k * rpc + j] << (64 * j)
-            rc_init.append(word)
+        rc_init = round_constant_words(rpc)
         m.submodules.rc_rom = rc_rom = memory.Memory(
             shape=unsigned(64 * rpc), depth=steps, init=rc_init)
         rc_rd = rc_rom.read_port(domain="comb")   # combinational read (no latency)

@@ -16,7 +16,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden import keccak as keccak_model
 from golden.keccak import kmac256_key_block, kmac256_prefix_block, right_encode
-from hdl.keccak import column_parity, keccak_round
+from hdl.keccak import column_parity, keccak_round, round_constant_words
 
 
 __all__ = ["SpongeMode", "SpongeIn", "MsgWord", "RATE_BYTES", "DOMAIN", "SpongeClientSignature",
@@ -174,12 +174,7 @@ class KeccakSponge(wiring.Component):
         running = Signal()             # a permutation is in progress
         clear = Signal()               # the state is zeroed in this cycle (after a stop)
 
-        rc_init = []
-        for k in range(steps):
-            word = 0
-            for j in range(rpc):
-                word |= keccak_model.ROUND_CONSTANTS[k * rpc + j] << (64 * j)
-            rc_init.append(word)
+        rc_init = round_constant_words(rpc)
         m.submodules.rc_rom = rc_rom = memory.Memory(
             shape=unsigned(64 * rpc), depth=steps, init=rc_init)
         rc_rd = rc_rom.read_port(domain="comb")   # combinational read of the step register
