@@ -403,6 +403,18 @@ class SntrupEngine(wiring.Component):
                                  pending_start.eq(0)]
                     m.next = "Abort"
 
+        @contextmanager
+        def drain_through_reducer():
+            """One cycle of a drain: the array's coefficients, top first, into the reducer
+            (``j`` counts down, two cycles ahead of the first); the body runs in each cycle a
+            reduced coefficient comes out."""
+            with m.If(j < P):
+                m.d.comb += [arr.op.eq(HornerOp.DRAIN), drain_out.eq(1)]
+                m.d.sync += chain_ld.eq(1)
+            m.d.sync += j.eq(j - 1)
+            with m.If(red.o_valid):
+                yield
+
         def byte_compare(port, base, *, src):
             """One step of a 32-byte compare (the cache at key load, HashConfirm per request):
             read byte ``base + j`` through ``port`` for the compare stage below; true on the
@@ -493,11 +505,7 @@ class SntrupEngine(wiring.Component):
                     m.next = "FbDrain"
             with m.State("FbDrain"):
                 m.d.comb += phase_id.eq(9)
-                with m.If(j < P):
-                    m.d.comb += [arr.op.eq(HornerOp.DRAIN), drain_out.eq(1)]
-                    m.d.sync += chain_ld.eq(1)
-                m.d.sync += j.eq(j - 1)
-                with m.If(red.o_valid):
+                with drain_through_reducer():
                     m.d.comb += [fb_w.addr.eq(jr), fb_w.data.eq(red_out), fb_w.en.eq(1)]
                     m.d.sync += jr.eq(jr - 1)
                     with m.If(jr == 0):
@@ -572,11 +580,7 @@ class SntrupEngine(wiring.Component):
                 abortable(lanes_clean=False)
             with m.State("Cmp"):
                 m.d.comb += phase_id.eq(16)
-                with m.If(j < P):
-                    m.d.comb += [arr.op.eq(HornerOp.DRAIN), drain_out.eq(1)]
-                    m.d.sync += chain_ld.eq(1)
-                m.d.sync += j.eq(j - 1)
-                with m.If(red.o_valid):
+                with drain_through_reducer():
                     m.d.sync += [cmp_v.eq(1), cmp_val.eq(red_out), jr.eq(jr - 1)]
                     with m.If(jr == 0):
                         m.next = "Wait"
