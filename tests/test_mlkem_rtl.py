@@ -584,26 +584,35 @@ def _drive_words(dut, words, *, start_first=True, last=True, gaps=()):
             ctx.set(dut.start, 1)
             await ctx.tick()
             ctx.set(dut.start, 0)
-        for n, w in enumerate(words):
-            if n in gaps:
-                ctx.set(dut.i.valid, 0)
-                await ctx.tick()
-                cycle += 1
-            ctx.set(dut.i.payload, {"data": w, "last": last and n == len(words) - 1})
-            ctx.set(dut.i.valid, 1)
-            await ctx.delay(1e-9)
-            assert ctx.get(dut.i.ready), f"word {n} not taken"
+        def record():
             for name in writes:
                 port = getattr(dut, name)
                 if ctx.get(port.en):
                     data = port.data
                     data = ctx.get(data.as_value() if hasattr(data, "as_value") else data)
                     writes[name].append((ctx.get(port.addr), data))
+
+        for n, w in enumerate(words):
+            if n in gaps:
+                ctx.set(dut.i.valid, 0)
+                await ctx.delay(1e-9)
+                record()
+                await ctx.tick()
+                cycle += 1
+            ctx.set(dut.i.payload, {"data": w, "last": last and n == len(words) - 1})
+            ctx.set(dut.i.valid, 1)
+            await ctx.delay(1e-9)
+            assert ctx.get(dut.i.ready), f"word {n} not taken"
+            record()
             if "done" in dut.signature.members and ctx.get(dut.done):
                 done_at.append(n)
             await ctx.tick()
             cycle += 1
         ctx.set(dut.i.valid, 0)
+        for _ in range(3):                 # registered write ports land after the last word
+            await ctx.delay(1e-9)
+            record()
+            await ctx.tick()
         for name in ("rho", "h", "z"):
             if name in dut.signature.members:
                 writes[name] = ctx.get(getattr(dut, name)).to_bytes(32, "little")

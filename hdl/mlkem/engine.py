@@ -274,6 +274,13 @@ class MlKemEngine(wiring.Component):
         cbd_to_nr = Signal()
         m.d.sync += [nr_w.en.eq(cbd.wr.en & cbd_to_nr), nr_w.addr.eq(cbd.wr.addr),
                      nr_w.data.eq(cbd.wr.data)]              # registered, as above
+        # the CBD sampler's words for the work memory (y) through a register too: they are
+        # read long after (NTT(y) starts after the noise track is launched)
+        cbd_w_en = Signal()
+        cbd_w_addr = Signal.like(cbd.wr.addr)
+        cbd_w_data = Signal.like(cbd.wr.data)
+        m.d.sync += [cbd_w_en.eq(cbd.wr.en & cbd_to_wr), cbd_w_addr.eq(cbd.wr.addr),
+                     cbd_w_data.eq(cbd.wr.data)]
         m.d.comb += [
             wr_r0.addr.eq(Mux(ntt.reading, ntt.rd0.addr, Mux(bm.busy, bm.rd_b.addr, fp.rd_w.addr))),
             wr_r1.addr.eq(ntt.rd1.addr),
@@ -292,8 +299,8 @@ class MlKemEngine(wiring.Component):
         with m.Elif(intake.wr.en):
             m.d.comb += [wr_w0.en.eq(1), wr_w0.addr.eq(intake.wr.addr),
                          wr_w0.data.eq(intake.wr.data)]
-        with m.Elif(cbd.wr.en & cbd_to_wr):
-            m.d.comb += [wr_w0.en.eq(1), wr_w0.addr.eq(cbd.wr.addr), wr_w0.data.eq(cbd.wr.data)]
+        with m.Elif(cbd_w_en):
+            m.d.comb += [wr_w0.en.eq(1), wr_w0.addr.eq(cbd_w_addr), wr_w0.data.eq(cbd_w_data)]
 
         # =============================================================================
         # Request sequencer: the ct intake, then PROGRAM, with the noise track

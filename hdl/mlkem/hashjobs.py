@@ -161,6 +161,14 @@ class HashJobs(wiring.Component):
 
         send = Signal()
         word_ok = Signal()                   # the message word is there (J: the FIFO)
+        # the word offered is the message's last: a register, set as the word before it is
+        # taken (no message is shorter than 5 words), so the compare with the job's length
+        # is off the path into the sponge's input register
+        mlast = Signal()
+        with m.If(self.go):
+            m.d.sync += mlast.eq(0)
+        with m.Elif(send & sponge.i.ready & word_ok):
+            m.d.sync += mlast.eq(mi == msg_len - 2)
         m.d.comb += [word_ok.eq((mi < SEED_WORDS) | (jk != JOB_J) | ct_fifo.r_rdy),
                      ct_fifo.r_en.eq(send & sponge.i.ready & (mi >= SEED_WORDS) & (jk == JOB_J))]
         read = Signal()                      # the runner reads the output (J, G)
@@ -179,7 +187,7 @@ class HashJobs(wiring.Component):
                 m.d.comb += [self.busy.eq(1), send.eq(1), j_send.eq(jk == JOB_J)]
                 with m.If(sponge.i.ready & word_ok):
                     m.d.comb += mi_next.eq(mi + 1)
-                    with m.If(mi == msg_len - 1):
+                    with m.If(mlast):
                         m.next = "Out"
             with m.State("Out"):
                 m.d.comb += self.busy.eq(1)
@@ -204,30 +212,30 @@ class HashJobs(wiring.Component):
             m.d.sync += [k_prime.eq(gout[64:320]), r.eq(Cat(gout[320:], sponge.o.payload))]
 
         # ---- arbiter: the key loader or the job runner --------------------------------
+        # the input side follows ``key_sel``; on the output side each client reads only in
+        # its own states (the key loader while it reads H(ek), the runner in ``Out``, never
+        # both), so the output handshake and ``stop`` are ORs without ``key_sel``
         with m.If(self.key_sel):
             m.d.comb += [
                 sponge.i.valid.eq(self.key_i.valid),
                 sponge.i.payload.eq(self.key_i.payload),
                 self.key_i.ready.eq(sponge.i.ready),
-                self.key_o.valid.eq(sponge.o.valid),
-                sponge.o.ready.eq(self.key_o.ready),
-                sponge.stop.eq(self.key_stop),
             ]
-        with m.Else():
-            with m.If(send):
-                m.d.comb += [
-                    sponge.i.valid.eq(word_ok),
-                    sponge.i.payload.data.eq(msg_word),
-                    sponge.i.payload.nbytes.eq(msg_nbytes),
-                    sponge.i.payload.last.eq(mi == msg_len - 1),
-                    sponge.i.payload.mode.eq(msg_mode),
-                ]
+        with m.Elif(send):
             m.d.comb += [
-                self.sampler.valid.eq(sponge.o.valid & feed),
-                sponge.o.ready.eq(read | (feed & self.sampler.ready)),
-                sponge.stop.eq((read & sponge.o.valid & last_out) |
-                               (feed & self.sampler_stop)),
+                sponge.i.valid.eq(word_ok),
+                sponge.i.payload.data.eq(msg_word),
+                sponge.i.payload.nbytes.eq(msg_nbytes),
+                sponge.i.payload.last.eq(mlast),
+                sponge.i.payload.mode.eq(msg_mode),
             ]
-        m.d.comb += [self.key_o.payload.eq(sponge.o.payload),
-                     self.sampler.payload.eq(sponge.o.payload)]
+        m.d.comb += [
+            self.key_o.valid.eq(sponge.o.valid),
+            self.sampler.valid.eq(sponge.o.valid & feed),
+            sponge.o.ready.eq(self.key_o.ready | read | (feed & self.sampler.ready)),
+            sponge.stop.eq(self.key_stop | (read & sponge.o.valid & last_out) |
+                           (feed & self.sampler_stop)),
+            self.key_o.payload.eq(sponge.o.payload),
+            self.sampler.payload.eq(sponge.o.payload),
+        ]
         return m

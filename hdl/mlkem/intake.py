@@ -102,7 +102,8 @@ class CtIntake(wiring.Component):
     the chunk memory (for the c1 comparison) and, decompressed, into the work memory as û.
 
     After ``start`` the 96 ct words are taken one per cycle (``i.ready`` high until the word
-    with ``last``); each chunk is written in the cycle the word completing it is taken.
+    with ``last``); each word and chunk is written to the ct and chunk memories in the cycle
+    the word completing it is taken, its ``Decompress_10`` to ``wr`` two cycles later.
     ``done`` pulses with the ``last`` word.
 
     Members
@@ -146,14 +147,19 @@ class CtIntake(wiring.Component):
             self.cu.en.eq(conv.o.valid),
             self.cu.addr.eq(chunk),
             self.cu.data.eq(conv.o.payload),
-            self.wr.en.eq(conv.o.valid),
-            self.wr.addr.eq(chunk),
             self.done.eq(hs & self.i.payload.last),
         ]
+        # the work-memory port goes through two registers: the chunk, then its
+        # Decompress_10 (a chunk's write lands two cycles after its word is taken)
+        c_en = Signal()
+        c_addr = Signal.like(chunk)
+        c_data = Signal(DEC10_BITS)
+        m.d.sync += [c_en.eq(conv.o.valid), c_addr.eq(chunk), c_data.eq(conv.o.payload),
+                     self.wr.en.eq(c_en), self.wr.addr.eq(c_addr)]
         for k in range(LANES):
             # Decompress_10(y) = round(q·y / 2^10), by shifts and adds
-            y = conv.o.payload[DU * k:DU * (k + 1)]
-            m.d.comb += self.wr.data[k].eq(decompress(m, y, DU, name=f"dec10_{k}"))
+            y = c_data[DU * k:DU * (k + 1)]
+            m.d.sync += self.wr.data[k].eq(decompress(m, y, DU, name=f"dec10_{k}"))
         with m.If(conv.o.valid):
             m.d.sync += chunk.eq(chunk + 1)
         with m.If(hs):

@@ -73,15 +73,24 @@ class MlKemKeyLoader(wiring.Component):
         hashing = Signal()           # ek words go to SHA3-256
         reading = Signal()           # H(ek) is read
         dk_start = Signal()
+        # the decoder takes each word a cycle after its handshake, from a register (the
+        # handshake waits on the sponge; the decode and the key-memory write do not); ``kw``
+        # counts the words taken
+        dk_valid = Signal()
+        dk_word = Signal.like(self.key.payload)
+        m.d.sync += [dk_valid.eq(key_hs), dk_word.eq(self.key.payload)]
+        with m.If(key_hs):
+            m.d.sync += kw.eq(kw + 1)
+        with m.If(dk_start):
+            m.d.sync += kw.eq(0)
         m.d.comb += [
             self.key_done.eq(key_done),
             self.key_ok.eq(key_ok),
             key_hs.eq(self.key.valid & self.key.ready),
             to_hash.eq((kw >= EK_WORD) & (kw < H_WORD)),          # ek = t̂ ‖ ρ
-            dk.i.valid.eq(key_hs),
-            dk.i.payload.eq(self.key.payload),
+            dk.i.valid.eq(dk_valid),
+            dk.i.payload.eq(dk_word),
             dk.start.eq(dk_start),
-            kw.eq(dk.index),
             self.rho.eq(dk.rho), self.h.eq(dk.h), self.z.eq(dk.z),
             self.wr.en.eq(dk.wr.en), self.wr.addr.eq(dk.wr.addr), self.wr.data.eq(dk.wr.data),
             self.xof_index.eq(xidx),

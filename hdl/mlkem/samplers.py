@@ -57,8 +57,9 @@ class RejectionSampler(_Sampler):
 
     Bytes enter a 16-byte buffer from ``i``; every cycle with 3 bytes ``C0 C1 C2`` buffered
     gives the candidates ``d1 = C0 + 256·(C1 mod 16)`` and ``d2 = ⌊C1/16⌋ + 16·C2``; those
-    below q are packed 8 to a word and written at ``base .. base+31``. After the 32nd word
-    ``stop`` pulses (the sponge drops the rest of its output) and ``done`` pulses with it.
+    below q are packed 8 to a word and written at ``base .. base+31``; the write port is a
+    register (a word is written in the cycle after it is complete). With the 32nd word's
+    write ``stop`` pulses (the sponge drops the rest of its output) and ``done`` with it.
     The cycle count depends on the XOF output (public data: it comes from ρ).
 
     Members
@@ -76,14 +77,21 @@ class RejectionSampler(_Sampler):
         base = Signal(aw)
         widx = Signal(range(WORDS + 1))
         buf = Signal(128)
-        cnt = Signal(range(17))            # bytes in buf
         pk = [Signal(12, name=f"pk_{j}") for j in range(LANES)]
         pcnt = Signal(range(LANES))
         m.d.comb += self.busy.eq(busy)
 
-        # consume 3 bytes → two candidates
+        # The byte count is kept as ``left``, the bytes in buf after this cycle's take, and
+        # ``take_r``, whether 3 bytes are taken in this cycle: both registers, computed a
+        # cycle ahead from the next count, so the buffer's shift and refill position start
+        # at flip-flops (``busy`` masks them once the sampler has finished)
+        take_r = Signal()
+        left = Signal(range(17))
+        ready_r = Signal()
         take = Signal()
-        m.d.comb += take.eq(busy & (cnt >= 3))
+        m.d.comb += [take.eq(busy & take_r), self.i.ready.eq(busy & ready_r)]
+
+        # consume 3 bytes → two candidates
         d1 = Signal(12)
         d2 = Signal(12)
         m.d.comb += [d1.eq(buf[0:12]), d2.eq(buf[12:24])]      # C0 + 256(C1 & 15), (C1 >> 4) + 16 C2
@@ -95,8 +103,6 @@ class RejectionSampler(_Sampler):
         first = Signal(12)
         m.d.comb += first.eq(Mux(ok1, d1, d2))
 
-        left = Signal(range(17))
-        m.d.comb += left.eq(Mux(take, cnt - 3, cnt))
         shifted = Signal(128)
         m.d.comb += shifted.eq(Mux(take, buf >> 24, buf))
         new_buf, cnt_next = _refill(m, self.i, shifted, left, 8, range(9))
@@ -122,29 +128,34 @@ class RejectionSampler(_Sampler):
         with m.Elif(busy):
             m.d.sync += [pk[j].eq(ext[j]) for j in range(LANES)]
             m.d.sync += pcnt.eq(total)
-        m.d.comb += [
+        # the write port, done and stop are registers: the last word is written, and done
+        # and stop pulse, in the cycle after the word is complete
+        last = Signal()
+        last_r = Signal()
+        m.d.comb += last.eq(full & (widx == WORDS - 1))
+        m.d.sync += [
             self.wr.en.eq(full),
             self.wr.addr.eq(base + widx),
             self.wr.data.eq(Cat(*ext[:LANES])),
+            last_r.eq(last),
         ]
-        last = Signal()
-        m.d.comb += last.eq(full & (widx == WORDS - 1))
-        m.d.comb += [self.done.eq(last), self.stop.eq(last)]
+        m.d.comb += [self.done.eq(last_r), self.stop.eq(last_r)]
         busy_next = Signal()
         m.d.comb += busy_next.eq(busy & ~last)
         with m.If(self.start):
-            # buf must hold zeros above cnt: new words are OR-ed in at cnt
+            # buf must hold zeros above the count: new words are OR-ed in at ``left``
             m.d.sync += [base.eq(self.base), widx.eq(0), pcnt.eq(0), buf.eq(0)]
             m.d.comb += [busy_next.eq(1), cnt_next.eq(0)]
-        m.d.sync += [busy.eq(busy_next), cnt.eq(cnt_next)]
-        # ready = busy & (bytes left after this cycle's take <= 8), a function of busy and
-        # cnt only: registered, computed from their next values (the sponge's output
-        # handshake then starts at a flip-flop)
+        m.d.sync += busy.eq(busy_next)
+        # the next cycle's take, left and ready (= bytes left after its take <= 8)
+        run_next = Signal()
+        take_next = Signal()
         left_next = Signal.like(left)
-        m.d.comb += left_next.eq(Mux(cnt_next >= 3, cnt_next - 3, cnt_next))
-        ready = Signal()
-        m.d.sync += ready.eq(busy_next & (left_next <= 8))
-        m.d.comb += self.i.ready.eq(ready)
+        m.d.comb += [run_next.eq(busy | self.start),
+                     take_next.eq(run_next & (cnt_next >= 3)),
+                     left_next.eq(Mux(take_next, cnt_next - 3, cnt_next))]
+        m.d.sync += [take_r.eq(take_next), left.eq(left_next),
+                     ready_r.eq(run_next & (left_next <= 8))]
         return m
 
 
@@ -175,15 +186,16 @@ class CbdSampler(_Sampler):
         base = Signal(aw)
         widx = Signal(range(WORDS + 1))
         buf = Signal(128)
-        cnt = Signal(range(129))           # bits in buf (multiple of 16)
         m.d.comb += self.busy.eq(busy)
 
-        need = Signal(range(49))
-        m.d.comb += need.eq(Mux(eta3, 48, 32))
-        emit = Signal()
-        m.d.comb += emit.eq(busy & (cnt >= need))
+        # As in the rejection sampler: ``emit_r`` (an output word in this cycle) and
+        # ``left`` (bits in buf after it) are registers computed a cycle ahead
+        emit_r = Signal()
         left = Signal(range(129))
-        m.d.comb += left.eq(Mux(emit, cnt - need, cnt))
+        ready_r = Signal()
+        last_r = Signal()
+        emit = Signal()
+        m.d.comb += [emit.eq(busy & emit_r), self.i.ready.eq(busy & ready_r)]
         shifted = Signal(128)
         m.d.comb += shifted.eq(Mux(emit, Mux(eta3, buf >> 48, buf >> 32), buf))
         new_buf, cnt_next = _refill(m, self.i, shifted, left, 1, range(0, 65, 16))
@@ -202,23 +214,30 @@ class CbdSampler(_Sampler):
         m.d.comb += [self.wr.en.eq(emit), self.wr.addr.eq(base + widx)]
         last = Signal()
         m.d.comb += last.eq(emit & (widx == WORDS - 1))
-        m.d.comb += [self.done.eq(last), self.stop.eq(last)]
-        with m.If(emit):
-            m.d.sync += widx.eq(widx + 1)
+        # done and stop with the last write, from a register (``last_r`` equals ``last``)
+        m.d.comb += [self.done.eq(last_r), self.stop.eq(last_r)]
+        widx_next = Signal.like(widx)
+        m.d.comb += widx_next.eq(widx + emit)
+        m.d.sync += widx.eq(widx_next)
         busy_next = Signal()
         eta3_next = Signal()
         m.d.comb += [busy_next.eq(busy & ~last), eta3_next.eq(eta3)]
         with m.If(self.start):
-            m.d.sync += [base.eq(self.base), widx.eq(0), buf.eq(0)]
-            m.d.comb += [busy_next.eq(1), eta3_next.eq(self.eta3), cnt_next.eq(0)]
-        m.d.sync += [busy.eq(busy_next), eta3.eq(eta3_next), cnt.eq(cnt_next)]
-        # ready = busy & (bits left after this cycle's output word <= 64), registered from
-        # the next values of busy, η and cnt (the sponge's handshake starts at a flip-flop)
-        need_next = Signal.like(need)
+            m.d.sync += [base.eq(self.base), buf.eq(0)]
+            m.d.comb += [busy_next.eq(1), eta3_next.eq(self.eta3), cnt_next.eq(0),
+                         widx_next.eq(0)]
+        m.d.sync += [busy.eq(busy_next), eta3.eq(eta3_next)]
+        # the next cycle's emit, left, ready (= bits left after its output word <= 64) and
+        # last, from the next values of the count, η and the word index
+        run_next = Signal()
+        need_next = Signal(range(49))
+        emit_next = Signal()
         left_next = Signal.like(left)
-        m.d.comb += [need_next.eq(Mux(eta3_next, 48, 32)),
-                     left_next.eq(Mux(cnt_next >= need_next, cnt_next - need_next, cnt_next))]
-        ready = Signal()
-        m.d.sync += ready.eq(busy_next & (left_next <= 64))
-        m.d.comb += self.i.ready.eq(ready)
+        m.d.comb += [run_next.eq(busy | self.start),
+                     need_next.eq(Mux(eta3_next, 48, 32)),
+                     emit_next.eq(run_next & (cnt_next >= need_next)),
+                     left_next.eq(Mux(emit_next, cnt_next - need_next, cnt_next))]
+        m.d.sync += [emit_r.eq(emit_next), left.eq(left_next),
+                     ready_r.eq(run_next & (left_next <= 64)),
+                     last_r.eq(emit_next & (widx_next == WORDS - 1))]
         return m
