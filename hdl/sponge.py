@@ -207,6 +207,8 @@ class KeccakSponge(wiring.Component):
         squeeze = Signal()             # the permutation in progress or done gives output
         sq_i = Signal(range(RW))       # output words read in the current block
         sq_started = Signal()          # an output word of this message was read
+        o_valid = Signal()             # = squeeze & ~running, kept in a register of its own
+                                       # (``running`` fans out to the whole state)
 
         word = self.i.payload
         mode_eff = Signal(SpongeMode)
@@ -244,7 +246,7 @@ class KeccakSponge(wiring.Component):
             rot.eq(word_rot | fill_rot | o_hs),
             cur_mode.eq(Mux(squeeze | msg_done, a_mode, w_mode)),
             self.i.ready.eq(~w_valid | word_rot),
-            self.o.valid.eq(squeeze & ~running),
+            self.o.valid.eq(o_valid),
             self.o.payload.eq(st[0]),
             # stop counts from the first valid output word until the message is finished
             finish.eq(self.stop & squeeze & (~running | sq_started)),
@@ -323,11 +325,15 @@ class KeccakSponge(wiring.Component):
         # ---- squeeze ----------------------------------------------------------------------
         with m.If(o_hs):
             m.d.sync += [sq_i.eq(sq_i + 1), sq_started.eq(1)]
+        # output is valid from the end of a permutation that gives output until the block is
+        # read or the message is finished (squeeze is set with running, never alone)
+        with m.If(running & (step == steps - 1) & squeeze):
+            m.d.sync += o_valid.eq(1)
         with m.If(repermute):
-            m.d.sync += [sq_i.eq(0), running.eq(1), step.eq(0)]
+            m.d.sync += [sq_i.eq(0), running.eq(1), step.eq(0), o_valid.eq(0)]
         with m.If(finish):
             m.d.sync += [running.eq(0), squeeze.eq(0), step.eq(0), sq_i.eq(0),
-                         sq_started.eq(0)]
+                         sq_started.eq(0), o_valid.eq(0)]
         m.d.sync += clear.eq(finish)
 
         # ---- input register -----------------------------------------------------------------

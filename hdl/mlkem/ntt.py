@@ -148,30 +148,43 @@ class NttUnit(wiring.Component):
         last_issue = STAGES * ITERS - 1
         cnt = Signal(range(last_issue + 1))
 
+        cnt_next = Signal.like(cnt)
+        inv_next = Signal()
+        m.d.comb += [cnt_next.eq(cnt), inv_next.eq(inverse)]
         with m.If(self.start):
-            m.d.sync += [issuing.eq(1), inverse.eq(self.inverse), base.eq(self.base),
-                         quiet.eq(self.quiet), cnt.eq(0)]
+            m.d.sync += [issuing.eq(1), base.eq(self.base), quiet.eq(self.quiet)]
+            m.d.comb += [cnt_next.eq(0), inv_next.eq(self.inverse)]
         with m.Elif(issuing):
-            m.d.sync += cnt.eq(cnt + 1)
+            m.d.comb += cnt_next.eq(cnt + 1)
             with m.If(cnt == last_issue):
                 m.d.sync += issuing.eq(0)
+        m.d.sync += [cnt.eq(cnt_next), inverse.eq(inv_next)]
         # the next transform may start in the cycle of this one's last issue
         m.d.comb += self.issued.eq(issuing & (cnt == last_issue - 1))
 
         # --- address stage: pair n = cnt of the transform (stage n // 16), registered -------
+        # the stage's log len, log2(len / 8) and ζ-index base are registers, computed from
+        # the next pair counter (the address stage starts at flip-flops)
         issue = Signal()
         m.d.comb += issue.eq(issuing)
-        stage = cnt[4:7]
         j = cnt[:4]
         log_len = Signal(range(8))
-        m.d.comb += log_len.eq(Mux(inverse, stage + 1, 7 - stage))
+        lw = Signal(range(5))                  # log2(len / 8), 0 for len <= 8
+        zbase = Signal(8)                      # NTT: 128/len;  NTT⁻¹: 256/len − 1
+        ll_next = Signal(range(8))
+        stage_next = cnt_next[4:7]
+        m.d.comb += ll_next.eq(Mux(inv_next, stage_next + 1, 7 - stage_next))
+        m.d.sync += [log_len.eq(ll_next), lw.eq(Mux(ll_next >= 3, ll_next - 3, 0))]
+        with m.Switch(Cat(ll_next, inv_next)):
+            for ll in range(8):
+                for inv in (0, 1):
+                    with m.Case(ll | (inv << 3)):
+                        m.d.sync += zbase.eq(((256 >> ll) - 1) if inv else (128 >> ll))
         i = Signal(4)                          # pair index in the stage (ISSUE_ORDER)
         with m.Switch(log_len):
             for ll, order in ISSUE_ORDER.items():
                 with m.Case(ll):
                     m.d.comb += i.eq(Cat(*(j[src] for src in order)))
-        lw = Signal(range(5))                  # log2(len / 8), 0 for len <= 8
-        m.d.comb += lw.eq(Mux(log_len >= 3, log_len - 3, 0))
         wa = Signal(5)
         wb = Signal(5)
         with m.Switch(lw):
@@ -200,8 +213,7 @@ class NttUnit(wiring.Component):
         for g in range(4):
             # NTT: ζ index 128/len + blk;  NTT⁻¹: 256/len − 1 − blk
             zidx = Signal(7, name=f"zidx_{g}")
-            m.d.sync += zidx.eq(Mux(inverse, (256 >> log_len) - 1 - blk[g],
-                                    (128 >> log_len) + blk[g]))
+            m.d.sync += zidx.eq(Mux(inverse, zbase - blk[g], zbase + blk[g]))
             m.d.comb += zeta_rd[g].addr.eq(zidx)
 
         # control down the pipeline: valid, log len, the two word addresses, last pair of a

@@ -145,17 +145,16 @@ class RejectionSampler(_Sampler):
         with m.If(self.start):
             # buf must hold zeros above the count: new words are OR-ed in at ``left``
             m.d.sync += [base.eq(self.base), widx.eq(0), pcnt.eq(0), buf.eq(0)]
-            m.d.comb += [busy_next.eq(1), cnt_next.eq(0)]
+            m.d.comb += busy_next.eq(1)
         m.d.sync += busy.eq(busy_next)
-        # the next cycle's take, left and ready (= bytes left after its take <= 8)
-        run_next = Signal()
+        # the next cycle's take, left and ready (= bytes left after its take <= 8); a start
+        # empties the buffer (``start`` only in the last multiplexer level)
         take_next = Signal()
         left_next = Signal.like(left)
-        m.d.comb += [run_next.eq(busy | self.start),
-                     take_next.eq(run_next & (cnt_next >= 3)),
-                     left_next.eq(Mux(take_next, cnt_next - 3, cnt_next))]
+        m.d.comb += [take_next.eq(busy & ~self.start & (cnt_next >= 3)),
+                     left_next.eq(Mux(self.start, 0, Mux(take_next, cnt_next - 3, cnt_next)))]
         m.d.sync += [take_r.eq(take_next), left.eq(left_next),
-                     ready_r.eq(run_next & (left_next <= 8))]
+                     ready_r.eq((busy | self.start) & (left_next <= 8))]
         return m
 
 
@@ -220,24 +219,21 @@ class CbdSampler(_Sampler):
         m.d.comb += widx_next.eq(widx + emit)
         m.d.sync += widx.eq(widx_next)
         busy_next = Signal()
-        eta3_next = Signal()
-        m.d.comb += [busy_next.eq(busy & ~last), eta3_next.eq(eta3)]
+        m.d.comb += busy_next.eq(busy & ~last)
         with m.If(self.start):
-            m.d.sync += [base.eq(self.base), buf.eq(0)]
-            m.d.comb += [busy_next.eq(1), eta3_next.eq(self.eta3), cnt_next.eq(0),
-                         widx_next.eq(0)]
-        m.d.sync += [busy.eq(busy_next), eta3.eq(eta3_next)]
+            m.d.sync += [base.eq(self.base), buf.eq(0), widx.eq(0), eta3.eq(self.eta3)]
+            m.d.comb += busy_next.eq(1)
+        m.d.sync += busy.eq(busy_next)
         # the next cycle's emit, left, ready (= bits left after its output word <= 64) and
-        # last, from the next values of the count, η and the word index
-        run_next = Signal()
-        need_next = Signal(range(49))
+        # last, from the next count and word index; a start empties the buffer (``start``
+        # only in the last multiplexer level: the next cycle emits nothing whatever η)
+        need = Signal(range(49))
         emit_next = Signal()
         left_next = Signal.like(left)
-        m.d.comb += [run_next.eq(busy | self.start),
-                     need_next.eq(Mux(eta3_next, 48, 32)),
-                     emit_next.eq(run_next & (cnt_next >= need_next)),
-                     left_next.eq(Mux(emit_next, cnt_next - need_next, cnt_next))]
+        m.d.comb += [need.eq(Mux(eta3, 48, 32)),
+                     emit_next.eq(busy & ~self.start & (cnt_next >= need)),
+                     left_next.eq(Mux(self.start, 0, Mux(emit_next, cnt_next - need, cnt_next)))]
         m.d.sync += [emit_r.eq(emit_next), left.eq(left_next),
-                     ready_r.eq(run_next & (left_next <= 64)),
+                     ready_r.eq((busy | self.start) & (left_next <= 64)),
                      last_r.eq(emit_next & (widx_next == WORDS - 1))]
         return m
