@@ -93,7 +93,6 @@ class HashJobs(wiring.Component):
 
         jk = Signal(2)
         jn = Signal(3)
-        mi = Signal(range(J_WORDS + 1))      # next message word
         ocnt = Signal(range(9))
         k_bar = Signal(256)
         k_prime = Signal(256)
@@ -101,27 +100,23 @@ class HashJobs(wiring.Component):
         m.d.comb += [self.k_bar.eq(k_bar), self.k_prime.eq(k_prime), self.r.eq(r),
                      self.xof.eq(jk == JOB_XOF)]
 
-        msg_len = Signal(range(J_WORDS + 1))
-        head = Signal(256)                   # the first four message words
-        msg_mode = Signal(SpongeMode)
-        with m.Switch(jk):
-            with m.Case(JOB_XOF):
-                m.d.comb += [msg_len.eq(SEED_MSG_WORDS), head.eq(self.rho),
-                             msg_mode.eq(SpongeMode.SHAKE128)]
-            with m.Case(JOB_J):
-                m.d.comb += [msg_len.eq(J_WORDS), head.eq(self.z),
-                             msg_mode.eq(SpongeMode.SHAKE256)]
-            with m.Case(JOB_G):
-                m.d.comb += [msg_len.eq(G_WORDS), head.eq(self.m_prime),
-                             msg_mode.eq(SpongeMode.SHA3_512)]
-            with m.Case(JOB_PRF):
-                m.d.comb += [msg_len.eq(SEED_MSG_WORDS), head.eq(r),
-                             msg_mode.eq(SpongeMode.SHAKE256)]
-        msg_word = Signal(64)
-        msg_nbytes = Signal(4)
-        mi_next = Signal.like(mi)
-        m.d.comb += [mi_next.eq(mi), msg_nbytes.eq(8)]
-        m.d.sync += mi.eq(mi_next)
+        def job_params(kind):
+            """(message length, first four message words, sponge mode) of a job kind."""
+            msg_len = Signal(range(J_WORDS + 1))
+            head = Signal(256)
+            mode = Signal(SpongeMode)
+            with m.Switch(kind):
+                for k, (n, h, md) in {
+                        JOB_XOF: (SEED_MSG_WORDS, self.rho, SpongeMode.SHAKE128),
+                        JOB_J: (J_WORDS, self.z, SpongeMode.SHAKE256),
+                        JOB_G: (G_WORDS, self.m_prime, SpongeMode.SHA3_512),
+                        JOB_PRF: (SEED_MSG_WORDS, r, SpongeMode.SHAKE256)}.items():
+                    with m.Case(k):
+                        m.d.comb += [msg_len.eq(n), head.eq(h), mode.eq(md)]
+            return msg_len, head, mode
+
+        msg_len, head, _ = job_params(jk)
+        _, go_head, go_mode = job_params(self.kind)
 
         # J's ct words: fetched in order from the ct memory into a small FIFO, a read issued
         # whenever the FIFO has room for it (the block RAM's data goes straight into a
@@ -145,12 +140,26 @@ class HashJobs(wiring.Component):
         with m.If(self.go):
             m.d.sync += fa.eq(0)
 
-        with m.If(mi < SEED_WORDS):
-            m.d.comb += msg_word.eq(head.word_select(mi[:2], 64))
+        # The word offered to the sponge comes from registers (``w_*``), loaded with message
+        # word ``ni`` whenever they are empty or their word is taken: word 0 at ``go`` (the
+        # first word is offered in the cycle after ``go``), then one per cycle as the sponge
+        # takes them, so no select or compare lies between the runner's state and the
+        # sponge's input register
+        ni = Signal(range(J_WORDS + 1))        # next message word to load
+        w_valid = Signal()
+        w_data = Signal(64)
+        w_nbytes = Signal(4)
+        w_last = Signal()
+        w_mode = Signal(SpongeMode)
+        msg_word = Signal(64)
+        msg_nbytes = Signal(4)
+        m.d.comb += msg_nbytes.eq(8)
+        with m.If(ni < SEED_WORDS):
+            m.d.comb += msg_word.eq(head.word_select(ni[:2], 64))
         with m.Elif(jk == JOB_J):
             m.d.comb += msg_word.eq(ct_fifo.r_data)
         with m.Elif(jk == JOB_G):
-            m.d.comb += msg_word.eq(self.h.word_select(mi[:2], 64))
+            m.d.comb += msg_word.eq(self.h.word_select(ni[:2], 64))
         with m.Elif(jk == JOB_XOF):
             # ρ ‖ j ‖ i
             m.d.comb += [msg_word.eq(Cat(jn[0], Const(0, 7), jn[1], Const(0, 7))),
@@ -160,17 +169,21 @@ class HashJobs(wiring.Component):
             m.d.comb += [msg_word.eq(jn), msg_nbytes.eq(1)]
 
         send = Signal()
-        word_ok = Signal()                   # the message word is there (J: the FIFO)
-        # the word offered is the message's last: a register, set as the word before it is
-        # taken (no message is shorter than 5 words), so the compare with the job's length
-        # is off the path into the sponge's input register
-        mlast = Signal()
-        with m.If(self.go):
-            m.d.sync += mlast.eq(0)
-        with m.Elif(send & sponge.i.ready & word_ok):
-            m.d.sync += mlast.eq(mi == msg_len - 2)
-        m.d.comb += [word_ok.eq((mi < SEED_WORDS) | (jk != JOB_J) | ct_fifo.r_rdy),
-                     ct_fifo.r_en.eq(send & sponge.i.ready & (mi >= SEED_WORDS) & (jk == JOB_J))]
+        taken = Signal()                     # the sponge takes the offered word
+        src_ok = Signal()                    # word ni is there (J: in the FIFO)
+        load = Signal()
+        m.d.comb += [
+            taken.eq(send & w_valid & sponge.i.ready),
+            src_ok.eq((ni < SEED_WORDS) | (jk != JOB_J) | ct_fifo.r_rdy),
+            load.eq(send & (~w_valid | taken) & (ni < msg_len) & src_ok),
+            ct_fifo.r_en.eq(load & (ni >= SEED_WORDS) & (jk == JOB_J)),
+        ]
+        with m.If(load):
+            m.d.sync += [w_data.eq(msg_word), w_nbytes.eq(msg_nbytes),
+                         w_last.eq(ni == msg_len - 1), w_valid.eq(1), ni.eq(ni + 1)]
+        with m.Elif(taken):
+            m.d.sync += w_valid.eq(0)
+
         read = Signal()                      # the runner reads the output (J, G)
         feed = Signal()                      # a sampler reads the output (XOF, PRF)
         gout = Signal(512)
@@ -180,15 +193,15 @@ class HashJobs(wiring.Component):
         with m.FSM(name="job_fsm"):
             with m.State("Idle"):
                 with m.If(self.go):
-                    m.d.sync += [jk.eq(self.kind), jn.eq(self.n), ocnt.eq(0)]
-                    m.d.comb += mi_next.eq(0)
+                    # no message is shorter than 5 words: word 0 is not the last
+                    m.d.sync += [jk.eq(self.kind), jn.eq(self.n), ocnt.eq(0),
+                                 w_data.eq(go_head[:64]), w_nbytes.eq(8), w_last.eq(0),
+                                 w_mode.eq(go_mode), w_valid.eq(1), ni.eq(1)]
                     m.next = "Send"
             with m.State("Send"):
                 m.d.comb += [self.busy.eq(1), send.eq(1), j_send.eq(jk == JOB_J)]
-                with m.If(sponge.i.ready & word_ok):
-                    m.d.comb += mi_next.eq(mi + 1)
-                    with m.If(mlast):
-                        m.next = "Out"
+                with m.If(taken & w_last):
+                    m.next = "Out"
             with m.State("Out"):
                 m.d.comb += self.busy.eq(1)
                 with m.If((jk == JOB_J) | (jk == JOB_G)):
@@ -223,11 +236,11 @@ class HashJobs(wiring.Component):
             ]
         with m.Elif(send):
             m.d.comb += [
-                sponge.i.valid.eq(word_ok),
-                sponge.i.payload.data.eq(msg_word),
-                sponge.i.payload.nbytes.eq(msg_nbytes),
-                sponge.i.payload.last.eq(mlast),
-                sponge.i.payload.mode.eq(msg_mode),
+                sponge.i.valid.eq(w_valid),
+                sponge.i.payload.data.eq(w_data),
+                sponge.i.payload.nbytes.eq(w_nbytes),
+                sponge.i.payload.last.eq(w_last),
+                sponge.i.payload.mode.eq(w_mode),
             ]
         m.d.comb += [
             self.key_o.valid.eq(sponge.o.valid),
