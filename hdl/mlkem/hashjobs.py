@@ -172,18 +172,23 @@ class HashJobs(wiring.Component):
         taken = Signal()                     # the sponge takes the offered word
         src_ok = Signal()                    # word ni is there (J: in the FIFO)
         load = Signal()
+        more = Signal()                      # words are left to load (ni < message length)
+        ni_last = Signal()
         m.d.comb += [
             taken.eq(send & w_valid & sponge.i.ready),
             src_ok.eq((ni < SEED_WORDS) | (jk != JOB_J) | ct_fifo.r_rdy),
-            load.eq(send & (~w_valid | taken) & (ni < msg_len) & src_ok),
+            load.eq(send & (~w_valid | taken) & more & src_ok),
             ct_fifo.r_en.eq(load & (ni >= SEED_WORDS) & (jk == JOB_J)),
+            ni_last.eq(ni == msg_len - 1),
         ]
         with m.If(load):
             m.d.sync += [w_data.eq(msg_word), w_nbytes.eq(msg_nbytes),
-                         w_last.eq(ni == msg_len - 1), w_valid.eq(1), ni.eq(ni + 1)]
+                         w_last.eq(ni_last), more.eq(~ni_last), w_valid.eq(1), ni.eq(ni + 1)]
         with m.Elif(taken):
             m.d.sync += w_valid.eq(0)
 
+        # who reads the output: flags set as the last message word is taken (the output
+        # handshake then starts at flip-flops)
         read = Signal()                      # the runner reads the output (J, G)
         feed = Signal()                      # a sampler reads the output (XOF, PRF)
         gout = Signal(512)
@@ -196,25 +201,27 @@ class HashJobs(wiring.Component):
                     # no message is shorter than 5 words: word 0 is not the last
                     m.d.sync += [jk.eq(self.kind), jn.eq(self.n), ocnt.eq(0),
                                  w_data.eq(go_head[:64]), w_nbytes.eq(8), w_last.eq(0),
-                                 w_mode.eq(go_mode), w_valid.eq(1), ni.eq(1)]
+                                 w_mode.eq(go_mode), w_valid.eq(1), ni.eq(1), more.eq(1)]
                     m.next = "Send"
             with m.State("Send"):
                 m.d.comb += [self.busy.eq(1), send.eq(1), j_send.eq(jk == JOB_J)]
                 with m.If(taken & w_last):
+                    m.d.sync += [read.eq((jk == JOB_J) | (jk == JOB_G)),
+                                 feed.eq((jk == JOB_XOF) | (jk == JOB_PRF))]
                     m.next = "Out"
             with m.State("Out"):
                 m.d.comb += self.busy.eq(1)
-                with m.If((jk == JOB_J) | (jk == JOB_G)):
-                    m.d.comb += read.eq(1)
+                with m.If(read):
                     with m.If(sponge.o.valid):
                         m.d.sync += [gout.eq(Cat(gout[64:], sponge.o.payload)),
                                      ocnt.eq(ocnt + 1)]
                         with m.If(last_out):
+                            m.d.sync += read.eq(0)
                             m.d.comb += [self.done.eq(1), out_done.eq(1)]
                             m.next = "Idle"
                 with m.Else():
-                    m.d.comb += feed.eq(1)
                     with m.If(self.sampler_done):
+                        m.d.sync += feed.eq(0)
                         m.d.comb += self.done.eq(1)
                         m.next = "Idle"
         # capture J and G outputs: K̄ = J(z ‖ c); (K', r) = G(m' ‖ h)
