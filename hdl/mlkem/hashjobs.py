@@ -97,8 +97,9 @@ class HashJobs(wiring.Component):
         k_bar = Signal(256)
         k_prime = Signal(256)
         r = Signal(256)
+        xof = Signal()                        # = (jk == JOB_XOF), a register of its own
         m.d.comb += [self.k_bar.eq(k_bar), self.k_prime.eq(k_prime), self.r.eq(r),
-                     self.xof.eq(jk == JOB_XOF)]
+                     self.xof.eq(xof)]
 
         def job_params(kind):
             """(message length, first four message words, sponge mode) of a job kind."""
@@ -115,7 +116,7 @@ class HashJobs(wiring.Component):
                         m.d.comb += [msg_len.eq(n), head.eq(h), mode.eq(md)]
             return msg_len, head, mode
 
-        msg_len, head, _ = job_params(jk)
+        _, head, _ = job_params(jk)
         _, go_head, go_mode = job_params(self.kind)
 
         # J's ct words: fetched in order from the ct memory into a small FIFO, a read issued
@@ -154,7 +155,8 @@ class HashJobs(wiring.Component):
         msg_word = Signal(64)
         msg_nbytes = Signal(4)
         m.d.comb += msg_nbytes.eq(8)
-        with m.If(ni < SEED_WORDS):
+        in_head = Signal()                     # = (ni < SEED_WORDS), a register
+        with m.If(in_head):
             m.d.comb += msg_word.eq(head.word_select(ni[:2], 64))
         with m.Elif(jk == JOB_J):
             m.d.comb += msg_word.eq(ct_fifo.r_data)
@@ -176,14 +178,20 @@ class HashJobs(wiring.Component):
         ni_last = Signal()
         m.d.comb += [
             taken.eq(send & w_valid & sponge.i.ready),
-            src_ok.eq((ni < SEED_WORDS) | (jk != JOB_J) | ct_fifo.r_rdy),
+            src_ok.eq(in_head | (jk != JOB_J) | ct_fifo.r_rdy),
             load.eq(send & (~w_valid | taken) & more & src_ok),
-            ct_fifo.r_en.eq(load & (ni >= SEED_WORDS) & (jk == JOB_J)),
-            ni_last.eq(ni == msg_len - 1),
+            ct_fifo.r_en.eq(load & ~in_head & (jk == JOB_J)),
         ]
+        # ni == msg_len - 1, as compares with the constant lengths
+        with m.Switch(jk):
+            for k, n in ((JOB_XOF, SEED_MSG_WORDS), (JOB_J, J_WORDS), (JOB_G, G_WORDS),
+                         (JOB_PRF, SEED_MSG_WORDS)):
+                with m.Case(k):
+                    m.d.comb += ni_last.eq(ni == n - 1)
         with m.If(load):
             m.d.sync += [w_data.eq(msg_word), w_nbytes.eq(msg_nbytes),
-                         w_last.eq(ni_last), more.eq(~ni_last), w_valid.eq(1), ni.eq(ni + 1)]
+                         w_last.eq(ni_last), more.eq(~ni_last), w_valid.eq(1), ni.eq(ni + 1),
+                         in_head.eq(ni < SEED_WORDS - 1)]
         with m.Elif(taken):
             m.d.sync += w_valid.eq(0)
 
@@ -201,7 +209,8 @@ class HashJobs(wiring.Component):
                     # no message is shorter than 5 words: word 0 is not the last
                     m.d.sync += [jk.eq(self.kind), jn.eq(self.n), ocnt.eq(0),
                                  w_data.eq(go_head[:64]), w_nbytes.eq(8), w_last.eq(0),
-                                 w_mode.eq(go_mode), w_valid.eq(1), ni.eq(1), more.eq(1)]
+                                 w_mode.eq(go_mode), w_valid.eq(1), ni.eq(1), more.eq(1),
+                                 in_head.eq(1), xof.eq(self.kind == JOB_XOF)]
                     m.next = "Send"
             with m.State("Send"):
                 m.d.comb += [self.busy.eq(1), send.eq(1), j_send.eq(jk == JOB_J)]

@@ -19,20 +19,18 @@ def _popcount(m, bits, *, name):
     return r
 
 
-def _refill(m, i, shifted, left, unit, levels):
+def _refill(m, hs, word, shifted, left, unit, levels):
     """The buffer after a cycle: ``shifted`` (what the consumer left, ``left`` units of
-    ``unit`` bits) with the word on ``i`` appended above it when one is taken; ``levels``
-    are the fill levels at which a word can arrive. Returns (next buffer, next count)."""
+    ``unit`` bits) with ``word`` appended above it when one is taken (``hs``); ``levels``
+    are the fill levels at which a word can arrive."""
     new_buf = Signal.like(shifted)
-    cnt_next = Signal.like(left)
-    m.d.comb += [new_buf.eq(shifted), cnt_next.eq(left)]
-    with m.If(i.valid & i.ready):
+    m.d.comb += new_buf.eq(shifted)
+    with m.If(hs):
         with m.Switch(left):
             for v in levels:
                 with m.Case(v):
-                    m.d.comb += new_buf.eq(shifted | (i.payload << (unit * v)))
-        m.d.comb += cnt_next.eq(left + 64 // unit)
-    return new_buf, cnt_next
+                    m.d.comb += new_buf.eq(shifted | (word << (unit * v)))
+    return new_buf
 
 
 class _Sampler(wiring.Component):
@@ -105,8 +103,9 @@ class RejectionSampler(_Sampler):
 
         shifted = Signal(128)
         m.d.comb += shifted.eq(Mux(take, buf >> 24, buf))
-        new_buf, cnt_next = _refill(m, self.i, shifted, left, 8, range(9))
-        m.d.sync += buf.eq(new_buf)
+        hs = Signal()
+        m.d.comb += hs.eq(self.i.valid & self.i.ready)
+        m.d.sync += buf.eq(_refill(m, hs, self.i.payload, shifted, left, 8, range(9)))
 
         # pack accepted candidates, 8 per word
         # ext = pk[0 .. pcnt-1] ‖ accepted candidates (at most 9 entries are ever used)
@@ -147,14 +146,15 @@ class RejectionSampler(_Sampler):
             m.d.sync += [base.eq(self.base), widx.eq(0), pcnt.eq(0), buf.eq(0)]
             m.d.comb += busy_next.eq(1)
         m.d.sync += busy.eq(busy_next)
-        # the next cycle's take, left and ready (= bytes left after its take <= 8); a start
-        # empties the buffer (``start`` only in the last multiplexer level)
-        take_next = Signal()
-        left_next = Signal.like(left)
-        m.d.comb += [take_next.eq(busy & ~self.start & (cnt_next >= 3)),
-                     left_next.eq(Mux(self.start, 0, Mux(take_next, cnt_next - 3, cnt_next)))]
-        m.d.sync += [take_r.eq(take_next), left.eq(left_next),
-                     ready_r.eq((busy | self.start) & (left_next <= 8))]
+        # the next cycle's take, left and ready (= bytes left after its take <= 8), from
+        # ``left`` with the word's handshake and ``start`` in the last multiplexer levels: with
+        # a word (8 bytes) there are at least 3 bytes; a start empties the buffer
+        m.d.sync += [
+            take_r.eq(busy & ~self.start & (hs | (left >= 3))),
+            left.eq(Mux(self.start, 0,
+                        Mux(hs, left + 5, Mux(busy & (left >= 3), left - 3, left)))),
+            ready_r.eq(self.start | (busy & Mux(hs, left <= 3, left <= 11))),
+        ]
         return m
 
 
@@ -197,8 +197,9 @@ class CbdSampler(_Sampler):
         m.d.comb += [emit.eq(busy & emit_r), self.i.ready.eq(busy & ready_r)]
         shifted = Signal(128)
         m.d.comb += shifted.eq(Mux(emit, Mux(eta3, buf >> 48, buf >> 32), buf))
-        new_buf, cnt_next = _refill(m, self.i, shifted, left, 1, range(0, 65, 16))
-        m.d.sync += buf.eq(new_buf)
+        hs = Signal()
+        m.d.comb += hs.eq(self.i.valid & self.i.ready)
+        m.d.sync += buf.eq(_refill(m, hs, self.i.payload, shifted, left, 1, range(0, 65, 16)))
 
         for k in range(LANES):
             # η = 3: bits 6k .. 6k+5;  η = 2: bits 4k .. 4k+3
@@ -225,15 +226,19 @@ class CbdSampler(_Sampler):
             m.d.comb += busy_next.eq(1)
         m.d.sync += busy.eq(busy_next)
         # the next cycle's emit, left, ready (= bits left after its output word <= 64) and
-        # last, from the next count and word index; a start empties the buffer (``start``
-        # only in the last multiplexer level: the next cycle emits nothing whatever η)
+        # last, from ``left`` and the word index with the word's handshake and ``start`` in
+        # the last multiplexer levels: with a word (64 bits) there are at least 16η bits; a
+        # start empties the buffer (the next cycle emits nothing, whatever η)
         need = Signal(range(49))
         emit_next = Signal()
-        left_next = Signal.like(left)
         m.d.comb += [need.eq(Mux(eta3, 48, 32)),
-                     emit_next.eq(busy & ~self.start & (cnt_next >= need)),
-                     left_next.eq(Mux(self.start, 0, Mux(emit_next, cnt_next - need, cnt_next)))]
-        m.d.sync += [emit_r.eq(emit_next), left.eq(left_next),
-                     ready_r.eq((busy | self.start) & (left_next <= 64)),
-                     last_r.eq(emit_next & (widx_next == WORDS - 1))]
+                     emit_next.eq(busy & ~self.start & (hs | (left >= need)))]
+        m.d.sync += [
+            emit_r.eq(emit_next),
+            left.eq(Mux(self.start, 0,
+                        Mux(hs, Mux(eta3, left + 16, left + 32),
+                            Mux(busy & (left >= need), left - need, left)))),
+            ready_r.eq(self.start | (busy & Mux(hs, left <= need, left <= need + 64))),
+            last_r.eq(emit_next & (widx_next == WORDS - 1)),
+        ]
         return m
