@@ -228,7 +228,8 @@ class KeccakSponge(wiring.Component):
                         m.d.comb += dom_word.eq(in_dom << (8 * n))
 
         # ---- control (registers only, plus o.ready / stop for the squeeze) ------------------
-        absorbing = Signal()           # the state takes message words
+        absorbing = Signal(init=1)     # the state takes message words: = ~running & ~squeeze
+                                       # & ~clear, kept in a register of its own
         word_rot = Signal()            # rotate the input word in
         fill_rot = Signal()            # rotate a zero (or domain-byte) word in
         rot = Signal()                 # the rate lanes rotate in this cycle
@@ -239,7 +240,6 @@ class KeccakSponge(wiring.Component):
         finish = Signal()
         repermute = Signal()
         m.d.comb += [
-            absorbing.eq(~running & ~squeeze & ~clear),
             word_rot.eq(absorbing & ~msg_done & w_valid),
             fill_rot.eq(absorbing & msg_done),
             o_hs.eq(self.o.valid & self.o.ready),
@@ -302,7 +302,7 @@ class KeccakSponge(wiring.Component):
         with m.If(running):
             m.d.sync += step.eq(step + 1)
             with m.If(step == steps - 1):
-                m.d.sync += [step.eq(0), running.eq(0)]
+                m.d.sync += [step.eq(0), running.eq(0), absorbing.eq(~squeeze)]
 
         # ---- absorb bookkeeping -----------------------------------------------------------
         with m.If(word_rot):
@@ -317,7 +317,8 @@ class KeccakSponge(wiring.Component):
         with m.If(word_rot | fill_rot):
             m.d.sync += [ab_i.eq(ab_i + 1), ab_col.eq(ab_col.rotate_left(1))]
             with m.If(block_end):
-                m.d.sync += [ab_i.eq(0), ab_col.eq(1), running.eq(1), step.eq(0)]
+                m.d.sync += [ab_i.eq(0), ab_col.eq(1), running.eq(1), step.eq(0),
+                             absorbing.eq(0)]
                 with m.If(final_blk):
                     m.d.sync += [squeeze.eq(1), msg_done.eq(0), dom_pending.eq(0),
                                  sq_i.eq(0), sq_started.eq(0)]
@@ -335,6 +336,8 @@ class KeccakSponge(wiring.Component):
             m.d.sync += [running.eq(0), squeeze.eq(0), step.eq(0), sq_i.eq(0),
                          sq_started.eq(0), o_valid.eq(0)]
         m.d.sync += clear.eq(finish)
+        with m.If(clear):
+            m.d.sync += absorbing.eq(1)
 
         # ---- input register -----------------------------------------------------------------
         with m.If(self.i.valid & self.i.ready):

@@ -98,6 +98,7 @@ class HashJobs(wiring.Component):
         k_prime = Signal(256)
         r = Signal(256)
         xof = Signal()                        # = (jk == JOB_XOF), a register of its own
+        is_j = Signal()                       # = (jk == JOB_J), likewise
         m.d.comb += [self.k_bar.eq(k_bar), self.k_prime.eq(k_prime), self.r.eq(r),
                      self.xof.eq(xof)]
 
@@ -158,7 +159,7 @@ class HashJobs(wiring.Component):
         in_head = Signal()                     # = (ni < SEED_WORDS), a register
         with m.If(in_head):
             m.d.comb += msg_word.eq(head.word_select(ni[:2], 64))
-        with m.Elif(jk == JOB_J):
+        with m.Elif(is_j):
             m.d.comb += msg_word.eq(ct_fifo.r_data)
         with m.Elif(jk == JOB_G):
             m.d.comb += msg_word.eq(self.h.word_select(ni[:2], 64))
@@ -178,9 +179,9 @@ class HashJobs(wiring.Component):
         ni_last = Signal()
         m.d.comb += [
             taken.eq(send & w_valid & sponge.i.ready),
-            src_ok.eq(in_head | (jk != JOB_J) | ct_fifo.r_rdy),
+            src_ok.eq(in_head | ~is_j | ct_fifo.r_rdy),
             load.eq(send & (~w_valid | taken) & more & src_ok),
-            ct_fifo.r_en.eq(load & ~in_head & (jk == JOB_J)),
+            ct_fifo.r_en.eq(load & ~in_head & is_j),
         ]
         # ni == msg_len - 1, as compares with the constant lengths
         with m.Switch(jk):
@@ -210,10 +211,11 @@ class HashJobs(wiring.Component):
                     m.d.sync += [jk.eq(self.kind), jn.eq(self.n), ocnt.eq(0),
                                  w_data.eq(go_head[:64]), w_nbytes.eq(8), w_last.eq(0),
                                  w_mode.eq(go_mode), w_valid.eq(1), ni.eq(1), more.eq(1),
-                                 in_head.eq(1), xof.eq(self.kind == JOB_XOF)]
+                                 in_head.eq(1), xof.eq(self.kind == JOB_XOF),
+                                 is_j.eq(self.kind == JOB_J)]
                     m.next = "Send"
             with m.State("Send"):
-                m.d.comb += [self.busy.eq(1), send.eq(1), j_send.eq(jk == JOB_J)]
+                m.d.comb += [self.busy.eq(1), send.eq(1), j_send.eq(is_j)]
                 with m.If(taken & w_last):
                     m.d.sync += [read.eq((jk == JOB_J) | (jk == JOB_G)),
                                  feed.eq((jk == JOB_XOF) | (jk == JOB_PRF))]
