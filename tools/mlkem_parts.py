@@ -174,9 +174,11 @@ class HashPart(wiring.Component):
             kr_w.en.eq(rej.wr.en | self.ld_en), kr_w.addr.eq(Mux(rej.wr.en, rej.wr.addr, self.ld_addr)),
             kr_w.data.eq(Mux(rej.wr.en, rej.wr.data, self.ld_data)),
             kr_r.addr.eq(self.rb_addr),
-            wr.wr0.en.eq(cbd.wr.en), wr.wr0.addr.eq(cbd.wr.addr), wr.wr0.data.eq(cbd.wr.data),
             wr.rd0.addr.eq(self.rb_addr), self.rb_data.eq(wr.rd0.data.as_value() ^ kr_r.data.as_value()),
         ]
+        # as in the engine: the CBD sampler's words reach the work memory through a register
+        m.d.sync += [wr.wr0.en.eq(cbd.wr.en), wr.wr0.addr.eq(cbd.wr.addr),
+                     wr.wr0.data.eq(cbd.wr.data)]
         return m
 
 

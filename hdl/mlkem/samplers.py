@@ -210,7 +210,12 @@ class CbdSampler(_Sampler):
             x = Signal(range(4), name=f"x_{k}")
             y = Signal(range(4), name=f"y_{k}")
             m.d.comb += [x.eq(Mux(eta3, x3, x2)), y.eq(Mux(eta3, y3, y2))]
-            m.d.comb += self.wr.data[k].eq(Mux(x >= y, x - y, Q + x - y))
+            # x − y mod q as a table of the 4 bits of x and y (no carry chain)
+            with m.Switch(Cat(x, y)):
+                for xv in range(4):
+                    for yv in range(4):
+                        with m.Case(xv | (yv << 2)):
+                            m.d.comb += self.wr.data[k].eq((xv - yv) % Q)
         m.d.comb += [self.wr.en.eq(emit), self.wr.addr.eq(base + widx)]
         last = Signal()
         m.d.comb += last.eq(emit & (widx == WORDS - 1))
