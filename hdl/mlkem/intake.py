@@ -40,8 +40,8 @@ class DkDecoder(wiring.Component):
     §7.3) into key-memory words 0 … 127, and the ρ, H(ek) and z registers.
 
     Word ``n`` of dk is taken in the cycle it is offered on ``i`` (``i.ready`` is always
-    high); the coefficient word it completes is written in the same cycle. ``start`` (a
-    pulse, between keys) restarts at word 0.
+    high); the coefficient word it completes is written in the next cycle (``wr`` is a
+    register). ``start`` (a pulse, between keys) restarts at word 0.
 
     Members
     -------
@@ -79,10 +79,12 @@ class DkDecoder(wiring.Component):
             conv.o.ready.eq(1),
             conv.start.eq(self.start),
         ]
+        # the write port is a register: a coefficient word is written in the cycle after
+        # the word completing it is taken
         for k in range(LANES):
             raw = conv.o.payload[12 * k:12 * k + 12]
-            m.d.comb += self.wr.data[k].eq(Mux(raw >= Q, raw - Q, raw))
-        m.d.comb += [self.wr.en.eq(conv.o.valid), self.wr.addr.eq(widx)]
+            m.d.sync += self.wr.data[k].eq(Mux(raw >= Q, raw - Q, raw))
+        m.d.sync += [self.wr.en.eq(conv.o.valid), self.wr.addr.eq(widx)]
         with m.If(conv.o.valid):
             m.d.sync += widx.eq(widx + 1)
         with m.If(hs):

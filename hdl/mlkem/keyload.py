@@ -79,15 +79,19 @@ class MlKemKeyLoader(wiring.Component):
         dk_valid = Signal()
         dk_word = Signal.like(self.key.payload)
         m.d.sync += [dk_valid.eq(key_hs), dk_word.eq(self.key.payload)]
+        # to_hash = (kw >= EK_WORD) & (kw < H_WORD) (word kw belongs to ek = t̂ ‖ ρ), a
+        # register updated with kw
+        # and ek_last = (kw == H_WORD - 1) likewise
+        ek_last = Signal()
         with m.If(key_hs):
-            m.d.sync += kw.eq(kw + 1)
+            m.d.sync += [kw.eq(kw + 1), to_hash.eq((kw >= EK_WORD - 1) & (kw < H_WORD - 1)),
+                         ek_last.eq(kw == H_WORD - 2)]
         with m.If(dk_start):
-            m.d.sync += kw.eq(0)
+            m.d.sync += [kw.eq(0), to_hash.eq(0), ek_last.eq(0)]
         m.d.comb += [
             self.key_done.eq(key_done),
             self.key_ok.eq(key_ok),
             key_hs.eq(self.key.valid & self.key.ready),
-            to_hash.eq((kw >= EK_WORD) & (kw < H_WORD)),          # ek = t̂ ‖ ρ
             dk.i.valid.eq(dk_valid),
             dk.i.payload.eq(dk_word),
             dk.start.eq(dk_start),
@@ -99,7 +103,7 @@ class MlKemKeyLoader(wiring.Component):
             self.key_i.valid.eq(self.key.valid),
             self.key_i.payload.data.eq(self.key.payload.data),
             self.key_i.payload.nbytes.eq(8),
-            self.key_i.payload.last.eq(self.key.payload.last | (kw == H_WORD - 1)),
+            self.key_i.payload.last.eq(self.key.payload.last | ek_last),
             self.key_i.payload.mode.eq(SpongeMode.SHA3_256),
             self.key_o.ready.eq(reading),
             self.key_stop.eq(reading & self.key_o.valid & (hcnt == SEED_WORDS - 1)),
