@@ -117,8 +117,7 @@ class HashJobs(wiring.Component):
                         m.d.comb += [msg_len.eq(n), head.eq(h), mode.eq(md)]
             return msg_len, head, mode
 
-        _, head, _ = job_params(jk)
-        _, go_head, go_mode = job_params(self.kind)
+        _, head, msg_mode = job_params(jk)
 
         # J's ct words: fetched in order from the ct memory into a small FIFO, a read issued
         # whenever the FIFO has room for it (the block RAM's data goes straight into a
@@ -143,16 +142,16 @@ class HashJobs(wiring.Component):
             m.d.sync += fa.eq(0)
 
         # The word offered to the sponge comes from registers (``w_*``), loaded with message
-        # word ``ni`` whenever they are empty or their word is taken: word 0 at ``go`` (the
-        # first word is offered in the cycle after ``go``), then one per cycle as the sponge
-        # takes them, so no select or compare lies between the runner's state and the
-        # sponge's input register
+        # word ``ni`` whenever they are empty or their word is taken, one per cycle as the
+        # sponge takes them, so no select or compare lies between the runner's state and the
+        # sponge's input register. Word 0 is offered in the cycle after ``go`` straight from
+        # the job's first head word (``first``), selected by the job register.
         ni = Signal(range(J_WORDS + 1))        # next message word to load
         w_valid = Signal()
         w_data = Signal(64)
         w_nbytes = Signal(4)
         w_last = Signal()
-        w_mode = Signal(SpongeMode)
+        first = Signal()
         msg_word = Signal(64)
         msg_nbytes = Signal(4)
         m.d.comb += msg_nbytes.eq(8)
@@ -195,6 +194,8 @@ class HashJobs(wiring.Component):
                          in_head.eq(ni < SEED_WORDS - 1)]
         with m.Elif(taken):
             m.d.sync += w_valid.eq(0)
+        with m.If(taken):
+            m.d.sync += first.eq(0)
 
         # who reads the output: flags set as the last message word is taken (the output
         # handshake then starts at flip-flops)
@@ -209,8 +210,8 @@ class HashJobs(wiring.Component):
                 with m.If(self.go):
                     # no message is shorter than 5 words: word 0 is not the last
                     m.d.sync += [jk.eq(self.kind), jn.eq(self.n), ocnt.eq(0),
-                                 w_data.eq(go_head[:64]), w_nbytes.eq(8), w_last.eq(0),
-                                 w_mode.eq(go_mode), w_valid.eq(1), ni.eq(1), more.eq(1),
+                                 first.eq(1), w_nbytes.eq(8), w_last.eq(0),
+                                 w_valid.eq(1), ni.eq(1), more.eq(1),
                                  in_head.eq(1), xof.eq(self.kind == JOB_XOF),
                                  is_j.eq(self.kind == JOB_J)]
                     m.next = "Send"
@@ -255,10 +256,10 @@ class HashJobs(wiring.Component):
         with m.Elif(send):
             m.d.comb += [
                 sponge.i.valid.eq(w_valid),
-                sponge.i.payload.data.eq(w_data),
+                sponge.i.payload.data.eq(Mux(first, head[:64], w_data)),
                 sponge.i.payload.nbytes.eq(w_nbytes),
                 sponge.i.payload.last.eq(w_last),
-                sponge.i.payload.mode.eq(w_mode),
+                sponge.i.payload.mode.eq(msg_mode),
             ]
         m.d.comb += [
             self.key_o.valid.eq(sponge.o.valid),
