@@ -19,10 +19,12 @@ MULT18X18D_MODEL = Path(__file__).resolve().parent / "models" / "mult18x18d.v"
 #: Warning classes of the vendor cell models and of a LUT netlist under Verilator:
 #: `specify` blocks (timing only), unconnected optional pins of TRELLIS_FF/CCU2C, modules
 #: the models declare twice, UNOPTFLAT (a LUT netlist wires bits of one vector through each
-#: other: a speed hint only) and MULTIDRIVEN (the DP16KD model's array is written from
-#: each port's clock process).
+#: other: a speed hint only), MULTIDRIVEN (the DP16KD model's array is written from
+#: each port's clock process) and INITIALDLY (the TRELLIS_DPR16X4 model, a distributed-RAM
+#: FIFO's cell, fills its array with `<=` in an `initial` block: executed as `=`, the same
+#: contents at time 0).
 NETLIST_WAIVERS = ("-Wno-SPECIFYIGN", "-Wno-PINMISSING", "-Wno-MODDUP", "-Wno-UNOPTFLAT",
-                   "-Wno-MULTIDRIVEN")
+                   "-Wno-MULTIDRIVEN", "-Wno-INITIALDLY")
 
 
 def ecp5_cell_models(out_dir):
