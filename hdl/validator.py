@@ -280,7 +280,8 @@ class ProofIntake(wiring.Component):
 
     After ``start``, ``frames × 128`` beats are taken on ``i``, one per cycle as long as the
     engine and the digest take them. Every beat goes to ``o_digest`` as received (``last`` on
-    the final one). For a KEM engine the first ``ceil(OBJECT_LEN/8)`` beats go to ``o_engine``
+    the final one). The engine side runs through a one-word skid register, so nothing in
+    the intake waits on the engine's ``ready`` in the cycle it changes. For a KEM engine the first ``ceil(OBJECT_LEN/8)`` beats go to ``o_engine``
     (the ciphertext, bytes past it in the final word zeroed) and the ``TAG_BYTES`` after the
     ciphertext are captured on ``tag``; for a signature engine the first
     ``ceil(BODY_LEN/8)`` beats go to ``o_engine`` as received. ``last`` before the final beat
@@ -366,14 +367,24 @@ class ProofIntake(wiring.Component):
         eng_data = fk_data
         if eng_rem:
             eng_data = Mux(fk_eng_last, fk_data & ((1 << (8 * eng_rem)) - 1), fk_data)
+        # The engine side goes through a skid register: the fork hands its engine word over
+        # whenever the skid is empty (e_hs), whether or not the engine takes it in that
+        # cycle; a word the engine does not take waits in the skid and is offered from
+        # there. The engine sees the same words in the same order, never later, and no
+        # fork or tag register waits on the engine's ready in the same cycle.
+        sk_valid = Signal()
+        sk_data = Signal(64)
+        sk_last = Signal()
+        e_offer = Signal()
         m.d.comb += [
-            self.o_engine.valid.eq(fk_valid & fk_eng & ~fk_sent_e & ~dead),
-            self.o_engine.payload.data.eq(eng_data),
-            self.o_engine.payload.last.eq(fk_eng_last),
+            e_offer.eq(fk_valid & fk_eng & ~fk_sent_e & ~dead),
+            self.o_engine.valid.eq((sk_valid | e_offer) & ~dead),
+            self.o_engine.payload.data.eq(Mux(sk_valid, sk_data, eng_data)),
+            self.o_engine.payload.last.eq(Mux(sk_valid, sk_last, fk_eng_last)),
             self.o_digest.valid.eq(fk_valid & ~fk_sent_s),
             self.o_digest.payload.data.eq(fk_data),
             self.o_digest.payload.last.eq(fk_last),
-            e_hs.eq(self.o_engine.valid & self.o_engine.ready),
+            e_hs.eq(e_offer & ~sk_valid),
             s_hs.eq(self.o_digest.valid & self.o_digest.ready),
             s_done.eq(fk_sent_s | s_hs),
             e_done.eq(fk_sent_e | e_hs | ~fk_eng | dead),
@@ -444,9 +455,19 @@ class ProofIntake(wiring.Component):
             with m.Else():
                 m.d.sync += [fk_sent_s.eq(s_done), fk_sent_e.eq(e_done)]
 
+        # the skid's data follows every handed-over word (its enable is e_hs alone); only
+        # the flag looks at the engine's ready
+        with m.If(e_hs):
+            m.d.sync += [sk_data.eq(eng_data), sk_last.eq(fk_eng_last)]
+        with m.If(sk_valid):
+            with m.If(self.o_engine.ready | dead):
+                m.d.sync += sk_valid.eq(0)
+        with m.Elif(e_hs & ~self.o_engine.ready):
+            m.d.sync += sk_valid.eq(1)
+
         with m.If(self.start):
             m.d.sync += [intake.eq(1), beat_idx.eq(0), overlong.eq(0), bad_len.eq(0),
-                         pad_err.eq(0), dead.eq(0), fk_valid.eq(0)]
+                         pad_err.eq(0), dead.eq(0), fk_valid.eq(0), sk_valid.eq(0)]
         return m
 
 
