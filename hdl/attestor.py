@@ -535,7 +535,17 @@ class Attestor(wiring.Component):
 
         # ---- the buffer: the block being collected, a word per cycle at lane wp --------
         pad = Signal()                       # a final block is complete: 0x80 into lane 16
-        m.d.comb += pad.eq(hs & w_end & w_final)
+        # w_final spelt out per source (it implies w_end): a generated final word, or a
+        # hash-service word that is final and short (a digest beat is always whole: its
+        # domain byte follows as a generated word)
+        fin = Signal()
+        if self._hash_service:
+            m.d.comb += fin.eq(Mux(gen_v, gen_q_final,
+                                   hashing & self.hash.i.payload.last &
+                                   (self.hash.i.payload.nbytes < 8)))
+        else:
+            m.d.comb += fin.eq(gen_v & gen_q_final)
+        m.d.comb += pad.eq(hs & fin)
         # K (tag check) comes as a block of its own: its key lanes, taken in one cycle into
         # the empty buffer while the state holds the tag's constant
         k_lanes = _key_lanes(self.i_k.payload) if kem else []
@@ -550,8 +560,11 @@ class Attestor(wiring.Component):
             if k < len(k_lanes):
                 with m.If(kabs):
                     m.d.comb += dbuf_next[k].eq(k_lanes[k])
+        # the pad bit is the only one pad touches: a lane is zero until it is written in
+        # its block (a start clears the buffer, and every block is completed), so lane 16
+        # is w_data if the final word goes there and zero otherwise through its own write
         with m.If(pad):
-            m.d.comb += dbuf_next[-1].eq(Mux(wp[-1], w_data, 0) | (PAD_END << 56))
+            m.d.comb += dbuf_next[-1][63].eq(1)
         for k in range(RW):
             m.d.sync += [dbuf[k].eq(dbuf_next[k]),
                          bz[k].eq(Mux(running_next, 0, dbuf_next[k]))]
