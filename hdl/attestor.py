@@ -551,15 +551,18 @@ class Attestor(wiring.Component):
         k_lanes = _key_lanes(self.i_k.payload) if kem else []
         dbuf_next = [Signal(64, name=f"dbuf_next{k}") for k in range(RW)]
         bdx_next = [Signal(64, name=f"bdx_next{x}") for x in range(5)]
+        # the handshake enters the buffer's logic last: a copy of it per lane and per column
+        # (`w_valid` and a flag from registers), each selecting between the word (or its
+        # D contribution) and what the lane holds otherwise; K's lanes (kabs) and a word
+        # never come in the same cycle (K is taken in Verdict, with no stream open and no
+        # block being generated), so the word's select may come after K's
+        hs_lane = [Signal(name=f"hs_lane{k}", attrs={"keep": 1}) for k in range(RW)]
         for k in range(RW):
-            m.d.comb += dbuf_next[k].eq(dbuf[k])
-            with m.If(start):
-                m.d.comb += dbuf_next[k].eq(0)
-            with m.If(hs & wp[k]):
-                m.d.comb += dbuf_next[k].eq(w_data)
+            m.d.comb += hs_lane[k].eq(w_valid & (w_ready & wp[k]))
+            rest = Mux(start, 0, dbuf[k])
             if k < len(k_lanes):
-                with m.If(kabs):
-                    m.d.comb += dbuf_next[k].eq(k_lanes[k])
+                rest = Mux(kabs, k_lanes[k], rest)
+            m.d.comb += dbuf_next[k].eq(Mux(hs_lane[k], w_data, rest))
         # the pad bit is the only one pad touches: a lane is zero until it is written in
         # its block (a start clears the buffer, and every block is completed), so lane 16
         # is w_data if the final word goes there and zero otherwise through its own write
@@ -574,8 +577,14 @@ class Attestor(wiring.Component):
         pad_col = (RW - 1) % 5
         for c in range(5):
             lo, hi = (c - 1) % 5, (c + 1) % 5       # D[c] = C[c-1] ^ rot(C[c+1], 1)
-            terms = (Mux(start, 0, bdx[c]) ^ Mux(hs & wcol[lo], w_data, 0) ^
-                     Mux(hs & wcol[hi], w_data.rotate_left(1), 0))
+            # the word's contribution to D[c]: itself if its lane is in column c-1, rotated
+            # if in column c+1 (wcol is one-hot: at most one of the two)
+            cw = Signal(64, name=f"cw{c}", attrs={"keep": 1})
+            hs_col = Signal(name=f"hs_col{c}", attrs={"keep": 1})
+            rest = Signal(64, name=f"brest{c}", attrs={"keep": 1})
+            m.d.comb += [cw.eq(Mux(wcol[lo], w_data, 0) | Mux(wcol[hi], w_data.rotate_left(1), 0)),
+                         hs_col.eq(w_valid & (w_ready & (wcol[lo] | wcol[hi])))]
+            terms = Mux(start, 0, bdx[c])
             if lo == pad_col:
                 terms = terms ^ Mux(pad, PAD_END << 56, 0)
             if hi == pad_col:
@@ -584,7 +593,7 @@ class Attestor(wiring.Component):
                 # K's block starts on the tag's constant state, whose D is not in dreg
                 terms = Mux(kabs, k_lanes[lo] ^ k_lanes[hi].rotate_left(1) ^ c_proof_d[c],
                             terms)
-            m.d.comb += bdx_next[c].eq(terms)
+            m.d.comb += [rest.eq(terms), bdx_next[c].eq(rest ^ Mux(hs_col, cw, 0))]
         m.d.comb += dfull_next.eq((dfull & ~start) | (hs & w_end) | kabs)
         with m.If(hs):
             m.d.sync += [wp.eq(Mux(w_end, 1, wp.rotate_left(1))),
