@@ -59,7 +59,8 @@ class JobKind(enum.Enum, shape=2):
 
 #: A job for a :class:`HashUnit`.
 #:
-#: * ``value``: the starting node of a TREE job without ``leaf``.
+#: * ``value``: the starting node of a TREE job without ``leaf`` (a Merkle path; only a
+#:   ``raw`` unit runs these, the others ignore ``value``).
 #: * ``addr``: CHAIN: entry of the chain's start value; TREE: entry of the leaf secret (with
 #:   ``leaf``) or of the first auth node; auth nodes follow in consecutive entries.
 #: * ``w6``: CHAIN: chain address; TREE: height of the first step (0 with ``leaf``, else 1).
@@ -122,8 +123,9 @@ class HashUnit(wiring.Component):
     Parameters
     ----------
     raw : bool
-        Support RAW jobs (multi-block absorption from ``blk``); only the unit that runs
-        T_l and H_msg needs it.
+        Support RAW jobs (multi-block absorption from ``blk``) and TREE jobs from a given
+        node (``value``, the Merkle paths); only the unit that runs T_l, H_msg and the
+        Merkle paths (the engine's unit 0) needs them.
 
     Members
     -------
@@ -259,10 +261,14 @@ class HashUnit(wiring.Component):
         # from registers (job start, or a step that waited for its memory operand)
         node_ld = Signal(128)
         with m.If(first):
-            m.d.comb += node_ld.eq(Mux(is_h, value, self.rd_data))
+            # a TREE job from a given node (a Merkle path) only runs on the RAW unit (the
+            # engine's unit 0), the only one that keeps `value`
+            m.d.comb += node_ld.eq(Mux(is_h, value, self.rd_data) if self._raw else self.rd_data)
         with m.Else():
             m.d.comb += node_ld.eq(Cat(st[0], st[1]))
-        in_ld = step_input(node_ld, Mux(first, 0, Cat(*st)), name="in_ld")
+        # a RAW job needs no memory operand, so its later blocks always follow at `cont`: a
+        # load is always its first block (previous state 0)
+        in_ld = step_input(node_ld, Const(0, 1600), name="in_ld")
 
         # operands present: F of a CHAIN/leaf at job start needs rd_data; every H needs it
         need_mem = Signal()
@@ -355,7 +361,6 @@ class HashUnit(wiring.Component):
                 # first step: operands from memory / job; a zero-step chain just copies
                 with m.If((kind == JobKind.CHAIN) & (count == 0)):
                     with m.If(ok):
-                        m.d.sync += value.eq(self.rd_data)
                         m.next = "Copy"
                 with m.Elif(can_issue):
                     m.d.comb += load.eq(1)
@@ -363,7 +368,8 @@ class HashUnit(wiring.Component):
                     m.next = "Run"
                 on_drop()
             with m.State("Copy"):
-                m.d.comb += [self.result.valid.eq(1), self.result.payload.value.eq(value)]
+                # rd_data still holds entry ptr (ptr_next = ptr while the result waits)
+                m.d.comb += [self.result.valid.eq(1), self.result.payload.value.eq(self.rd_data)]
                 with m.If(self.result.ready):
                     m.next = "Idle"
                 on_drop()
