@@ -279,9 +279,21 @@ class SlhDsaEngine(wiring.Component):
         m.d.comb += layer_base.eq(model.SIG_HT + layer * model.XMSS_SIG_BLOCKS)
         verdict = Signal()
 
+        # the write itself a cycle later, from registers: the tag decode that enables the 35
+        # registers (128 bits each) then starts at a flip-flop instead of behind the units'
+        # result handshake and the grant. `done_cnt` still counts at the grant; the phase
+        # after a fan-out issues its first job no earlier than the cycle after the last
+        # write, and reads the registers only in the cycle after that
+        wr_valid = Signal()
+        wr_tag = Signal(6)
+        wr_value = Signal(128)
+        m.d.sync += [wr_valid.eq(0), wr_tag.eq(w_tag), wr_value.eq(w_value)]
+        with m.If(wr_valid):
+            m.d.sync += rf[wr_tag].eq(wr_value)
+
         def collect_into_rf():
             with m.If(any_done):
-                m.d.sync += [rf[w_tag].eq(w_value), done_cnt.eq(done_cnt + 1)]
+                m.d.sync += [wr_valid.eq(1), done_cnt.eq(done_cnt + 1)]
 
         def single(fields, *, on_result):
             """Issue one job to unit 0, then wait for its result."""

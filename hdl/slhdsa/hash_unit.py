@@ -59,7 +59,8 @@ class JobKind(enum.Enum, shape=2):
 
 #: A job for a :class:`HashUnit`.
 #:
-#: * ``value``: the starting node of a TREE job without ``leaf``.
+#: * ``value``: the starting node of a TREE job without ``leaf`` (a Merkle path; only a
+#:   ``raw`` unit runs these, the others ignore ``value``).
 #: * ``addr``: CHAIN: entry of the chain's start value; TREE: entry of the leaf secret (with
 #:   ``leaf``) or of the first auth node; auth nodes follow in consecutive entries.
 #: * ``w6``: CHAIN: chain address; TREE: height of the first step (0 with ``leaf``, else 1).
@@ -122,8 +123,9 @@ class HashUnit(wiring.Component):
     Parameters
     ----------
     raw : bool
-        Support RAW jobs (multi-block absorption from ``blk``); only the unit that runs
-        T_l and H_msg needs it.
+        Support RAW jobs (multi-block absorption from ``blk``) and TREE jobs from a given
+        node (``value``, the Merkle paths); only the unit that runs T_l, H_msg and the
+        Merkle paths (the engine's unit 0) needs them.
 
     Members
     -------
@@ -187,6 +189,11 @@ class HashUnit(wiring.Component):
         out = keccak_round(m, st, rc_rd.data, prefix="r")
 
         kind = Signal(JobKind)
+        # decoded job flags as flip-flops (set when the job is taken / a step is issued), so
+        # the selects that fan out to the 1,600 state bits start at a register, not at a
+        # decode of `kind`
+        raw_job = Signal()            # kind == RAW (a raw unit only)
+        need_mem = Signal()           # the next step needs a memory operand
         leaf = Signal()               # the next step is the F of a leaf
         is_h = Signal()               # the next step is an H: kind == TREE and not leaf
         value = Signal(128)           # starting node (TREE without leaf)
@@ -245,7 +252,7 @@ class HashUnit(wiring.Component):
                                     pad_end, Const(0, 64 * 8)))
             st_in = Signal(KeccakState, name=name)
             if self._raw:
-                m.d.comb += st_in.eq(Mux(kind == JobKind.RAW, prev ^ raw_blk,
+                m.d.comb += st_in.eq(Mux(raw_job, prev ^ raw_blk,
                                          Mux(is_h, st_h.as_value(), st_f.as_value())))
             else:
                 m.d.comb += st_in.eq(Mux(is_h, st_h.as_value(), st_f.as_value()))
@@ -259,15 +266,18 @@ class HashUnit(wiring.Component):
         # from registers (job start, or a step that waited for its memory operand)
         node_ld = Signal(128)
         with m.If(first):
-            m.d.comb += node_ld.eq(Mux(is_h, value, self.rd_data))
+            # a TREE job from a given node (a Merkle path) only runs on the RAW unit (the
+            # engine's unit 0), the only one that keeps `value`
+            m.d.comb += node_ld.eq(Mux(is_h, value, self.rd_data) if self._raw else self.rd_data)
         with m.Else():
             m.d.comb += node_ld.eq(Cat(st[0], st[1]))
-        in_ld = step_input(node_ld, Mux(first, 0, Cat(*st)), name="in_ld")
+        # a RAW job needs no memory operand, so its later blocks always follow at `cont`: a
+        # load is always its first block (previous state 0)
+        in_ld = step_input(node_ld, Const(0, 1600), name="in_ld")
 
         # operands present: F of a CHAIN/leaf at job start needs rd_data; every H needs it
-        need_mem = Signal()
-        m.d.comb += need_mem.eq(((kind == JobKind.CHAIN) & first)
-                                | ((kind == JobKind.TREE) & (first | ~leaf)))
+        # (a CHAIN needs it for its first step; a TREE for every step: its leaf F at job start
+        # and every H after)
         can_issue = Signal()
         m.d.comb += can_issue.eq(~need_mem | ok)
         load = Signal()               # the state takes `in_ld` (no round in this cycle)
@@ -277,9 +287,22 @@ class HashUnit(wiring.Component):
         # v from registers: the round output's own bit while a step runs or (RAW) under the
         # next block, lanes 0..1 of the output as the next step's message (F / H), the rest
         # of the next step's input (in_run from registers) or the loaded input (in_ld)
+        # own = running & (~cont | raw_job): in the RAW unit a flip-flop decided a cycle ahead
+        # from the next values of `running` and `cont` (the select that fans out to the 1,600
+        # state bits starts at a register); in the others it stays combinational, where yosys
+        # folds `running & ~cont` into each bit's select (as a flip-flop there it costs
+        # ≈ 200 LUTs per unit, measured)
         own = Signal()
-        raw_job = (kind == JobKind.RAW) if self._raw else Const(0)
-        m.d.comb += own.eq(running & (~cont | raw_job))
+        running_nx = Signal()
+        cont_nx = Signal()
+        m.d.comb += [
+            running_nx.eq(Mux(running, cont | (rnd != 23), load)),
+            cont_nx.eq(running & (rnd == 22) & (count != 0) & can_issue),
+        ]
+        if self._raw:
+            m.d.sync += own.eq(running_nx & (~cont_nx | raw_job))
+        else:
+            m.d.comb += own.eq(running & ~cont)
         v = [Signal(64, name=f"v{k}") for k in range(25)]
         for k in range(25):
             m.d.comb += v[k].eq(Mux(cont, in_run[k], Mux(running, 0, in_ld[k])))
@@ -304,7 +327,7 @@ class HashUnit(wiring.Component):
         # decided one cycle ahead (from registers only): the 1,600 state bits select the
         # next step's input with a flip-flop; the memory operand only becomes ready over
         # time (`ok`), so a step that could not follow at once takes the `load` path
-        m.d.sync += cont.eq(running & (rnd == 22) & (count != 0) & can_issue)
+        m.d.sync += cont.eq(cont_nx)
 
         m.d.comb += [
             self.dbg_state.eq(Cat(*st)),
@@ -314,7 +337,8 @@ class HashUnit(wiring.Component):
 
         def issue():
             """Bookkeeping of a step fed to the round (its operands are used now)."""
-            m.d.sync += [count.eq(count - 1), first.eq(0)]
+            m.d.sync += [count.eq(count - 1), first.eq(0),
+                         need_mem.eq(kind == JobKind.TREE)]   # every H after the first step
             with m.Switch(kind):
                 with m.Case(JobKind.CHAIN):
                     m.d.sync += w7.eq(w7 + 1)
@@ -335,6 +359,8 @@ class HashUnit(wiring.Component):
             # last in the state, so it overrides the state's own transition
             with m.If(self.drop):
                 m.d.sync += [running.eq(0), cont.eq(0)]
+                if self._raw:
+                    m.d.sync += own.eq(0)
                 m.next = "Idle"
 
         with m.FSM():
@@ -348,14 +374,16 @@ class HashUnit(wiring.Component):
                         is_h.eq((p.kind == JobKind.TREE) & ~p.leaf),
                         w6.eq(p.w6), w7.eq(p.w7), count.eq(p.count), type_.eq(p.type),
                         keypair.eq(p.keypair), tag.eq(p.tag), blk_idx.eq(0), first.eq(1),
+                        need_mem.eq((p.kind == JobKind.CHAIN) | (p.kind == JobKind.TREE)),
                     ]
+                    if self._raw:
+                        m.d.sync += raw_job.eq(p.kind == JobKind.RAW)
                     m.next = "Start"
                 on_drop()
             with m.State("Start"):
                 # first step: operands from memory / job; a zero-step chain just copies
                 with m.If((kind == JobKind.CHAIN) & (count == 0)):
                     with m.If(ok):
-                        m.d.sync += value.eq(self.rd_data)
                         m.next = "Copy"
                 with m.Elif(can_issue):
                     m.d.comb += load.eq(1)
@@ -363,7 +391,8 @@ class HashUnit(wiring.Component):
                     m.next = "Run"
                 on_drop()
             with m.State("Copy"):
-                m.d.comb += [self.result.valid.eq(1), self.result.payload.value.eq(value)]
+                # rd_data still holds entry ptr (ptr_next = ptr while the result waits)
+                m.d.comb += [self.result.valid.eq(1), self.result.payload.value.eq(self.rd_data)]
                 with m.If(self.result.ready):
                     m.next = "Idle"
                 on_drop()
