@@ -19,30 +19,31 @@ from amaranth.hdl import Module, unsigned
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from hdl.sntrup.engine import CT_WORDS, JOBS, SK_WORDS, HashJobs, _RENC_WORDS
+from hdl.sntrup.engine import CT_ROWS, JOBS, RENC_ROWS, SK_ROWS, HashJobs
 
 __all__ = ["HashPart", "DESIGNS"]
 
 
 class HashPart(wiring.Component):
-    """``HashJobs`` with the sk (190 words), ct (113) and r_enc (21) memories it reads, wired
-    as in the engine; ``ld_*`` write the memories, ``h3rho``/``h3r`` stand for the engine's
-    digest registers."""
+    """``HashJobs`` with the sk (190 words), ct (113) and r_enc (21) memories it reads (each
+    with its zero rows), wired as in the engine; ``ld_*`` write the memories (the bench's
+    loads stay below the zero rows), ``h3rho``/``h3r`` stand for the engine's digest
+    registers."""
 
     def __init__(self):
         digest4 = data.ArrayLayout(unsigned(64), 4)
         super().__init__({
             "go": In(1), "job": In(range(len(JOBS))), "cancel": In(1), "busy": Out(1),
             "digest": Out(digest4), "h3rho": In(digest4), "h3r": In(digest4), "renc_fb": In(1),
-            "ld_sel": In(2), "ld_en": In(1), "ld_addr": In(range(SK_WORDS)), "ld_data": In(64),
+            "ld_sel": In(2), "ld_en": In(1), "ld_addr": In(range(SK_ROWS)), "ld_data": In(64),
         })
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.jobs = jobs = HashJobs()
         ports = {}
-        for k, (name, depth) in enumerate((("sk_mem", SK_WORDS), ("ct_mem", CT_WORDS),
-                                           ("renc_mem", _RENC_WORDS))):
+        for k, (name, depth) in enumerate((("sk_mem", SK_ROWS), ("ct_mem", CT_ROWS),
+                                           ("renc_mem", RENC_ROWS))):
             mm = memory.Memory(shape=unsigned(64), depth=depth, init=[])
             m.submodules[name] = mm
             w, r = mm.write_port(), mm.read_port()
