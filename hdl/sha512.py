@@ -304,9 +304,12 @@ class Sha512(wiring.Component):
         return m
 
 
-#: Message bytes for :class:`Sha512Packer`: bytes ``0 .. nbytes-1`` of ``data``, byte 0 in
-#: bits 7..0 (little-endian, the rest of pqvote's order); ``last`` on the message's final word.
-MsgBytes = data.StructLayout({"data": unsigned(64), "nbytes": unsigned(4), "last": unsigned(1)})
+#: Message bytes for :class:`Sha512Packer`: bytes ``offset .. offset+nbytes-1`` of ``data``,
+#: byte 0 in bits 7..0 (little-endian, the rest of pqvote's order; ``offset + nbytes ≤ 8``);
+#: ``last`` on the message's final word. A source that reads whole words at a byte cursor hands
+#: the word over unshifted, with the cursor's low bits as ``offset``.
+MsgBytes = data.StructLayout({"data": unsigned(64), "nbytes": unsigned(4), "offset": unsigned(3),
+                              "last": unsigned(1)})
 
 
 class Sha512Packer(wiring.Component):
@@ -317,6 +320,15 @@ class Sha512Packer(wiring.Component):
     big-endian 64-bit words with the §5.1.2 padding (``0x80``, zeros, the 128-bit bit
     length) and ``last`` on word 15 of the final block. One word in and one word out per
     cycle; the padding adds at most three words beyond the message's last.
+
+    Timing: buffer byte ``k`` takes source byte ``r = k − n mod 8`` (the same whether a word
+    leaves in that cycle or not) if ``r < nbytes`` (an 8-way select of the byte-count mask
+    by the fill count's low bits) and ``k − n`` (or ``k + 8 − n``) lies in 0..7 (a
+    function of the fill count alone); the data is an 8-way byte select by
+    ``offset + r``. No sum of the fill count and the byte count, and no carry chain, is in
+    front of the buffer; the padding's zero count is a register. A source should present
+    its payload from registers (``HashJobs`` in ``hdl.sntrup.engine`` does, through a
+    register slice).
 
     Members
     -------
@@ -337,27 +349,36 @@ class Sha512Packer(wiring.Component):
         total = Signal(16)                  # message bytes so far
         phase = Signal(range(5))            # 0 message, 1 0x80, 2 zeros, 3 length hi, 4 length lo
         done_word = Signal()                # the final word is in buf (sets last)
+        zeros = Signal(7)                   # zero bytes still to emit (phase 2), a register
+        # ... and what the zero phase's source needs of it, registered beside it
+        z_n = Signal(4)                     # min(zeros, 8): this cycle's zero bytes
+        z_mask = Signal(8)                  # bytes 0 .. z_n - 1 present
+        z_last = Signal()                   # zeros <= 8: this take ends the zero phase
+        z_any = Signal()                    # zeros != 0
+
+        def set_zeros(v):
+            """zeros <- v, and its registered derivatives from v (a function of registers)"""
+            return [zeros.eq(v), z_n.eq(Mux(v > 8, 8, v)), z_mask.eq(Cat(*[v > j for j in range(8)])),
+                    z_last.eq(v <= 8), z_any.eq(v != 0)]
+        z_first = Signal(7)                 # after the 0x80 byte, up to 112 mod 128
+        z_rest = Signal(7)
+        m.d.comb += [z_first.eq((111 - total)[:7]), z_rest.eq(zeros - z_n)]
 
         # source of this cycle's bytes: the input in phase 0, else the padding generator
         src = Signal(64)
         src_n = Signal(4)
+        src_off = Signal(3)
         src_valid = Signal()
         bitlen = Signal(64)
         m.d.comb += bitlen.eq(total << 3)
-        zeros_left = Signal(7)              # zero bytes still needed to reach 112 mod 128
-        m.d.comb += zeros_left.eq((111 - total)[:7])           # after the 0x80 byte, mod 128
-        pad_count = Signal(8)               # bytes emitted so far in the zero phase
-        remaining = Signal(8)
-        m.d.comb += remaining.eq(zeros_left - pad_count)
         with m.Switch(phase):
             with m.Case(0):
                 m.d.comb += [src.eq(self.i.payload.data), src_n.eq(self.i.payload.nbytes),
-                             src_valid.eq(self.i.valid)]
+                             src_off.eq(self.i.payload.offset), src_valid.eq(self.i.valid)]
             with m.Case(1):
                 m.d.comb += [src.eq(0x80), src_n.eq(1), src_valid.eq(1)]
             with m.Case(2):
-                m.d.comb += [src.eq(0), src_n.eq(Mux(remaining > 8, 8, remaining)),
-                             src_valid.eq(remaining != 0)]
+                m.d.comb += [src.eq(0), src_n.eq(z_n), src_valid.eq(z_any)]
             with m.Case(3):
                 m.d.comb += [src.eq(0), src_n.eq(8), src_valid.eq(1)]   # bit length < 2^64
             with m.Case(4):
@@ -378,25 +399,41 @@ class Sha512Packer(wiring.Component):
         m.d.comb += take.eq(src_valid & room & ~done_word)
         m.d.comb += self.i.ready.eq((phase == 0) & room & ~done_word)
 
-        # byte insertion after the optional shift-out of 8 bytes
-        base = Signal(range(17))
-        m.d.comb += base.eq(Mux(emit, n - 8, n))
+        # byte insertion after the optional shift-out of 8 bytes: slot k takes source byte
+        # r = k − n (k + 8 − n if a word leaves), which is k − n mod 8 either way; it is
+        # inserted if byte r is present (`mask`: r < nbytes, an 8-way select by n's low bits)
+        # and r is in 0..7 (a function of n alone). No sum of n and the byte count.
+        mask = Signal(8)
+        with m.Switch(phase):
+            with m.Case(0):
+                m.d.comb += mask.eq(Cat(*[self.i.payload.nbytes > j for j in range(8)]))
+            with m.Case(1):
+                m.d.comb += mask.eq(1)
+            with m.Case(2):
+                m.d.comb += mask.eq(z_mask)
+            with m.Default():
+                m.d.comb += mask.eq(0xFF)
         src_bytes = [src[8 * j:8 * j + 8] for j in range(8)]
         for k in range(16):
             kept = buf[k + 8] if k + 8 < 16 else 0
             shifted = Signal(8, name=f"kept{k}")
             m.d.comb += shifted.eq(Mux(emit, kept, buf[k]))
+            r = Signal(3, name=f"r{k}")
+            m.d.comb += r.eq(k - n)
             new = Signal(8, name=f"new{k}")
-            pos = Signal(signed(6), name=f"pos{k}")
-            m.d.comb += pos.eq(k - base)
-            with m.Switch(pos):
+            sel = Signal(3, name=f"sel{k}")
+            m.d.comb += sel.eq(src_off + r)
+            with m.Switch(sel):
                 for j in range(8):
                     with m.Case(j):
                         m.d.comb += new.eq(src_bytes[j])
+            in_stay = Signal(name=f"in_stay{k}")     # no word leaves: n <= k < n + 8
+            in_emit = Signal(name=f"in_emit{k}")     # a word leaves: n <= k + 8 < n + 8
+            m.d.comb += [in_stay.eq((n <= k) & (n > k - 8)), in_emit.eq((n <= k + 8) & (n > k))]
             ins = Signal(name=f"ins{k}")
-            m.d.comb += ins.eq(take & (k >= base) & (k < base + src_n))
+            m.d.comb += ins.eq(take & mask.bit_select(r, 1) & Mux(emit, in_emit, in_stay))
             m.d.sync += buf[k].eq(Mux(ins, new, shifted))
-        m.d.sync += n.eq(base + Mux(take, src_n, 0))
+        m.d.sync += n.eq(Mux(emit, n - 8, n) + Mux(take, src_n, 0))
 
         with m.If(take):
             with m.Switch(phase):
@@ -405,16 +442,17 @@ class Sha512Packer(wiring.Component):
                     with m.If(self.i.payload.last):
                         m.d.sync += phase.eq(1)
                 with m.Case(1):
-                    m.d.sync += [phase.eq(2), pad_count.eq(0)]
+                    # zero bytes after the 0x80 byte up to 112 mod 128 (total is final now)
+                    m.d.sync += [phase.eq(2), *set_zeros(z_first)]
                 with m.Case(2):
-                    m.d.sync += pad_count.eq(pad_count + src_n)
-                    with m.If(remaining <= 8):
+                    m.d.sync += set_zeros(z_rest)
+                    with m.If(z_last):
                         m.d.sync += phase.eq(3)
                 with m.Case(3):
                     m.d.sync += phase.eq(4)
                 with m.Case(4):
                     m.d.sync += done_word.eq(1)
-        with m.If((phase == 2) & (remaining == 0)):
+        with m.If((phase == 2) & ~z_any):
             m.d.sync += phase.eq(3)
         with m.If(emit & self.o.payload.last):
             m.d.sync += [done_word.eq(0), phase.eq(0), total.eq(0), n.eq(0)]

@@ -94,11 +94,23 @@ def _chunks(rnd, msg):
     return out
 
 
-@pytest.mark.parametrize("stall", [0.0, 0.4])
-def test_packer_words(stall):
-    """Any chunking of a message gives golden.sha512.blocks' words, last on the final word."""
+def _at_offset(rnd, c, offsets):
+    """``c`` as a payload word: at a random byte offset among random bytes if ``offsets``."""
+    if not offsets:
+        return int.from_bytes(c, "little"), 0
+    off = rnd.randrange(0, 9 - len(c))
+    word = bytearray(rnd.randbytes(8))
+    word[off:off + len(c)] = c
+    return int.from_bytes(word, "little"), off
+
+
+@pytest.mark.parametrize("stall,offsets", [(0.0, False), (0.4, False), (0.0, True), (0.4, True)])
+def test_packer_words(stall, offsets):
+    """Any chunking of a message gives golden.sha512.blocks' words, last on the final word;
+    with ``offsets`` each chunk sits at a random byte offset of its word, the other bytes
+    random (they must not reach the message)."""
     dut = Sha512Packer()
-    rnd = random.Random(int(stall * 10))
+    rnd = random.Random(int(stall * 10) + 100 * offsets)
     msgs = [rnd.randbytes(n) for n in (1, 8, 33, 65, 110, 111, 112, 127, 128, 129, 165, 239,
                                        240, 930, 995)]
 
@@ -112,7 +124,8 @@ def test_packer_words(stall):
             while len(got) < len(expect):
                 if k < len(chunks):
                     c = chunks[k]
-                    ctx.set(dut.i.payload, {"data": int.from_bytes(c, "little"), "nbytes": len(c),
+                    word, off = _at_offset(rnd, c, offsets)
+                    ctx.set(dut.i.payload, {"data": word, "nbytes": len(c), "offset": off,
                                             "last": int(k == len(chunks) - 1)})
                 ctx.set(dut.i.valid, k < len(chunks))
                 take = rnd.random() >= stall

@@ -65,6 +65,12 @@ _SEG_KIND = {"prefix": 0, "sk": 1, "ct": 2, "reg": 3, "renc": 4}
 _RENC_FB = sn.small_encode([1] * sn.W + [0] * (P - sn.W))
 _RENC_WORDS = (sn.SMALL_BYTES + 7) // 8    # 21
 
+# The word memories HashJobs reads have a zero row beyond their words (never written): a job
+# reads it from the memories its segment does not use, so the chunk's word is an OR of the
+# three memory outputs and a registered word (one LUT after each block RAM).
+SK_ROWS, CT_ROWS, RENC_ROWS = 256, 128, 32
+assert SK_ROWS > SK_WORDS and CT_ROWS > CT_WORDS and RENC_ROWS > _RENC_WORDS
+
 
 def _segments():
     rows, starts = [], []
@@ -81,7 +87,7 @@ def _segments():
                 val, a, b = seg[1], 0, 32
             else:
                 a, b = 0, sn.SMALL_BYTES
-            rows.append({"kind": _SEG_KIND[kind], "a": a, "b": b, "val": val,
+            rows.append({"kind": _SEG_KIND[kind], "a": a, "len": b - a, "val": val,
                          "last": int(n == len(segs) - 1)})
     return rows, starts
 
@@ -113,9 +119,9 @@ class HashJobs(wiring.Component):
             "job": In(range(len(JOBS))),
             "busy": Out(1),
             "digest": Out(data.ArrayLayout(unsigned(64), 4)),
-            "sk_addr": Out(range(SK_WORDS)), "sk_data": In(64),
-            "ct_addr": Out(range(CT_WORDS)), "ct_data": In(64),
-            "renc_addr": Out(range(_RENC_WORDS)), "renc_data": In(64), "renc_fb": In(1),
+            "sk_addr": Out(range(SK_ROWS)), "sk_data": In(64),
+            "ct_addr": Out(range(CT_ROWS)), "ct_data": In(64),
+            "renc_addr": Out(range(RENC_ROWS)), "renc_data": In(64), "renc_fb": In(1),
             "h3rho": In(data.ArrayLayout(unsigned(64), 4)),
             "h3r": In(data.ArrayLayout(unsigned(64), 4)),
             "cancel": In(1),
@@ -124,7 +130,7 @@ class HashJobs(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         rows, starts = _segments()
-        seg_layout = data.StructLayout({"kind": unsigned(3), "a": unsigned(11), "b": unsigned(11),
+        seg_layout = data.StructLayout({"kind": unsigned(3), "a": unsigned(11), "len": unsigned(11),
                                         "val": unsigned(8), "last": unsigned(1)})
         m.submodules.segs = segs = memory.Memory(shape=seg_layout, depth=len(rows), init=rows)
         seg_rd = segs.read_port(domain="comb")
@@ -134,13 +140,18 @@ class HashJobs(wiring.Component):
         m.submodules.sha = sha = Sha512()
         wiring.connect(m, pack.o, sha.i)
 
+        # Timing: the segment row is registered when a segment starts (Read), a chunk's byte
+        # count, offset and end flags are registered in the cycle its word address is
+        # presented (Addr), and the chunk reaches the packer through a register slice (the
+        # memory word unshifted, its byte offset beside it): no carry chain or memory output
+        # of the sequencer is in front of the packer's byte-insert multiplexers.
         seg_ix = Signal(range(len(rows)))
-        cur = Signal(11)                     # byte cursor within the segment
         m.d.comb += seg_rd.addr.eq(seg_ix)
-        seg = seg_rd.data
+        seg = Signal(seg_layout)             # the current segment's row
+        cur = Signal(11)                     # byte cursor within the segment
+        left = Signal(11)                    # bytes of the segment from cur on
         word_ix = Signal(8)
         m.d.comb += word_ix.eq(cur >> 3)
-        m.d.comb += [self.sk_addr.eq(word_ix), self.ct_addr.eq(word_ix), self.renc_addr.eq(word_ix)]
 
         def bswap(x):
             return Cat(*[x[8 * (7 - j):8 * (8 - j)] for j in range(8)])
@@ -157,26 +168,42 @@ class HashJobs(wiring.Component):
             for k in range(4):
                 with m.Case(k):
                     m.d.comb += reg_word.eq(bswap(Mux(seg.val[0], self.h3r[k], self.h3rho[k])))
-        word = Signal(64)
+        # the chunk's word: the part from flip-flops and constants registered in Addr, ORed
+        # with the three memory outputs (a memory the segment does not read is at its zero row)
+        from_regs = Signal(64)
         with m.Switch(seg.kind):
             with m.Case(0):
-                m.d.comb += word.eq(seg.val)
-            with m.Case(1):
-                m.d.comb += word.eq(self.sk_data)
-            with m.Case(2):
-                m.d.comb += word.eq(self.ct_data)
+                m.d.comb += from_regs.eq(seg.val)
             with m.Case(3):
-                m.d.comb += word.eq(reg_word)
+                m.d.comb += from_regs.eq(reg_word)
             with m.Case(4):
-                m.d.comb += word.eq(Mux(self.renc_fb, fb_word, self.renc_data))
-        shift = Signal(3)
-        m.d.comb += shift.eq(Mux(seg.kind == 0, 0, cur[:3]))
-        left = Signal(11)
-        m.d.comb += left.eq(seg.b - cur)
-        nbytes = Signal(4)
-        m.d.comb += nbytes.eq(Mux(left < 8 - shift, left, 8 - shift))
-        last_chunk = Signal()
-        m.d.comb += last_chunk.eq(seg.last & (left == nbytes))
+                m.d.comb += from_regs.eq(Mux(self.renc_fb, fb_word, 0))
+        sel_sk, sel_ct, sel_renc = Signal(), Signal(), Signal()
+        from_q = Signal(64)
+        word = Signal(64)
+        m.d.comb += [
+            self.sk_addr.eq(Mux(sel_sk, word_ix, SK_ROWS - 1)),
+            self.ct_addr.eq(Mux(sel_ct, word_ix, CT_ROWS - 1)),
+            self.renc_addr.eq(Mux(sel_renc & ~self.renc_fb, word_ix, RENC_ROWS - 1)),
+            word.eq(from_q | self.sk_data | self.ct_data | self.renc_data),
+        ]
+
+        # the next chunk (registered in Addr): bytes cur .. cur + nbytes - 1 of the segment
+        avail = Signal(4)
+        m.d.comb += avail.eq(8 - cur[:3])
+        c_n = Signal(4)
+        c_end = Signal()                     # the chunk ends the segment
+        c_last = Signal()                    # ... and the message
+        c_off = Signal(3)
+
+        # register slice in front of the packer
+        s_valid = Signal()
+        s_data = Signal(MsgBytes)
+        m.d.comb += [pack.i.valid.eq(s_valid), pack.i.payload.eq(s_data)]
+        s_free = Signal()
+        m.d.comb += s_free.eq(~s_valid | pack.i.ready)
+        with m.If(pack.i.ready):
+            m.d.sync += s_valid.eq(0)
 
         with m.FSM(name="jobs"):
             with m.State("Idle"):
@@ -187,32 +214,37 @@ class HashJobs(wiring.Component):
                                 m.d.sync += seg_ix.eq(s0)
                     m.d.sync += cur.eq(0)
                     m.next = "Read"
-            with m.State("Read"):                # memory address presented this cycle
+            with m.State("Read"):                # the segment's row: registered
                 m.d.comb += self.busy.eq(1)
-                with m.If(seg.kind != 0):
-                    m.d.sync += cur.eq(seg.a)
+                m.d.sync += [seg.eq(seg_rd.data), cur.eq(seg_rd.data.a), left.eq(seg_rd.data.len),
+                             sel_sk.eq(seg_rd.data.kind == 1), sel_ct.eq(seg_rd.data.kind == 2),
+                             sel_renc.eq(seg_rd.data.kind == 4)]
                 m.next = "Addr"
                 with m.If(self.cancel):
                     m.next = "Idle"
-            with m.State("Addr"):
+            with m.State("Addr"):                # memory address presented this cycle
                 m.d.comb += self.busy.eq(1)
+                with m.If(left <= avail):
+                    m.d.sync += [c_n.eq(left), c_end.eq(1), c_last.eq(seg.last)]
+                with m.Else():
+                    m.d.sync += [c_n.eq(avail), c_end.eq(0), c_last.eq(0)]
+                m.d.sync += [c_off.eq(cur[:3]), from_q.eq(from_regs)]
                 m.next = "Offer"
                 with m.If(self.cancel):
                     m.next = "Idle"
             with m.State("Offer"):
-                m.d.comb += [self.busy.eq(1), pack.i.valid.eq(1),
-                             pack.i.payload.data.eq(word >> (shift * 8)),
-                             pack.i.payload.nbytes.eq(nbytes),
-                             pack.i.payload.last.eq(last_chunk)]
-                with m.If(pack.i.ready):
-                    with m.If(left == nbytes):
+                m.d.comb += self.busy.eq(1)
+                with m.If(s_free):
+                    m.d.sync += [s_valid.eq(1), s_data.data.eq(word), s_data.nbytes.eq(c_n),
+                                 s_data.offset.eq(c_off), s_data.last.eq(c_last)]
+                    with m.If(c_end):
                         with m.If(seg.last):
                             m.next = "Digest"
                         with m.Else():
                             m.d.sync += [seg_ix.eq(seg_ix + 1), cur.eq(0)]
                             m.next = "Read"
                     with m.Else():
-                        m.d.sync += cur.eq(cur + nbytes)
+                        m.d.sync += [cur.eq(cur + c_n), left.eq(left - c_n)]
                         m.next = "Addr"
                 with m.If(self.cancel):
                     m.next = "Idle"
@@ -223,6 +255,8 @@ class HashJobs(wiring.Component):
                     m.next = "Idle"
                 with m.If(self.cancel):
                     m.next = "Idle"
+        with m.If(self.cancel):
+            m.d.sync += s_valid.eq(0)
         m.d.comb += sha.cancel.eq(self.cancel)
         return m
 
@@ -272,14 +306,14 @@ class SntrupEngine(wiring.Component):
             m.submodules[name] = mm
             return mm
 
-        skm = mem("sk_mem", unsigned(64), SK_WORDS)
-        ctm = mem("ct_mem", unsigned(64), CT_WORDS)
+        skm = mem("sk_mem", unsigned(64), SK_ROWS)      # rows from SK_WORDS on stay zero
+        ctm = mem("ct_mem", unsigned(64), CT_ROWS)      # (HashJobs reads them), see above
         fm = mem("f_mem", unsigned(2), P)
         vm = mem("v_mem", unsigned(2), P)
         hm = mem("h_mem", signed(13), P)
         cm = mem("c_mem", signed(13), P)
         fbm = mem("hrfb_mem", signed(13), P)
-        rencm = mem("renc_mem", unsigned(64), _RENC_WORDS)
+        rencm = mem("renc_mem", unsigned(64), RENC_ROWS)
 
         sk_w, sk_rj, sk_rx = skm.write_port(), skm.read_port(), skm.read_port()
         ct_w, ct_rj, ct_rx = ctm.write_port(), ctm.read_port(), ctm.read_port()
@@ -618,40 +652,60 @@ class SntrupEngine(wiring.Component):
         m.d.comb += jobs.cancel.eq(self.abort & in_request)
 
         # ---- consumers of the one-cycle memory reads --------------------------------------
-        with m.If(up_v):                        # a Small code of f (region 0) or v
-            byte = Signal(8)
-            code = Signal(2, name="up_code")
-            m.d.comb += byte.eq(sk_rx.data.word_select(up_sel, 8))
-            m.d.comb += code.eq(byte.word_select(up_i[:2], 2))
-            with m.If(up_i < P):
-                m.d.comb += [f_w.addr.eq(up_i), f_w.data.eq(code), f_w.en.eq(~up_region),
-                             v_w.addr.eq(up_i), v_w.data.eq(code), v_w.en.eq(up_region)]
+        # Timing: each block RAM's output goes straight into flip-flops (`sk_q`, `ct_q`), and a
+        # Small code is selected into a register before it is checked and counted, so no
+        # memory output and no byte select is in front of a compare or the weight counter.
+        # The steps run two (codes) or one (compares) cycles behind the reads; every result
+        # is in place before it is used (the key's checks at key_done, conf_diff in Out).
+        sk_q = Signal(64)
+        ct_q = Signal(64)
+        m.d.sync += [sk_q.eq(sk_rx.data), ct_q.eq(ct_rx.data)]
+
+        up1_v, up1_region, up1_sel = Signal(), Signal(), Signal(3)
+        up1_i = Signal(range(656))
+        m.d.sync += [up1_v.eq(up_v), up1_i.eq(up_i), up1_region.eq(up_region), up1_sel.eq(up_sel)]
+        up2_v, up2_region = Signal(), Signal()
+        up2_i = Signal(range(656))
+        code = Signal(2, name="up_code")
+        m.d.sync += [up2_v.eq(up1_v), up2_i.eq(up1_i), up2_region.eq(up1_region),
+                     code.eq(sk_q.word_select(up1_sel, 8).word_select(up1_i[:2], 2))]
+        with m.If(up2_v):                       # a Small code of f (region 0) or v
+            with m.If(up2_i < P):
+                m.d.comb += [f_w.addr.eq(up2_i), f_w.data.eq(code), f_w.en.eq(~up2_region),
+                             v_w.addr.eq(up2_i), v_w.data.eq(code), v_w.en.eq(up2_region)]
                 with m.If(code == 3):
                     m.d.sync += bad_small.eq(1)
-                with m.If(~up_region & (code != 1)):
+                with m.If(~up2_region & (code != 1)):
                     m.d.sync += f_weight.eq(f_weight + 1)
             with m.Elif(code != 0):              # pad bits of the final byte
                 m.d.sync += bad_small.eq(1)
 
-        with m.If(bc_v):                        # byte compare: sk cache or ct confirm
+        bc1_v, bc1_src = Signal(), Signal()
+        bc1_k = Signal(range(32))
+        bc1_sel = Signal(3)
+        m.d.sync += [bc1_v.eq(bc_v), bc1_k.eq(bc_k), bc1_sel.eq(bc_sel), bc1_src.eq(bc_src)]
+        with m.If(bc1_v):                       # byte compare: sk cache or ct confirm
             got = Signal(8)
             want = Signal(8)
             hword = Signal(64)
-            m.d.comb += hword.eq(Mux(bc_src, conf.as_value(), jobs.digest.as_value())
-                                 .word_select(bc_k[3:], 64))
-            m.d.comb += got.eq(Mux(bc_src, ct_rx.data, sk_rx.data).word_select(bc_sel, 8))
-            m.d.comb += want.eq(_bswap(hword).word_select(bc_k[:3], 8))
+            m.d.comb += hword.eq(Mux(bc1_src, conf.as_value(), jobs.digest.as_value())
+                                 .word_select(bc1_k[3:], 64))
+            m.d.comb += got.eq(Mux(bc1_src, ct_q, sk_q).word_select(bc1_sel, 8))
+            m.d.comb += want.eq(_bswap(hword).word_select(bc1_k[:3], 8))
             with m.If(got != want):
-                with m.If(bc_src):
+                with m.If(bc1_src):
                     m.d.sync += conf_diff.eq(1)
                 with m.Else():
                     m.d.sync += cache_diff.eq(1)
 
-        with m.If(cmp_v):                       # Round(h r) (or the fallback) against c
-            mine = Signal(signed(13))
-            m.d.comb += mine.eq(Mux(fallback, fb_r.data, cmp_val))
-            with m.If(mine != c_r.data):
-                m.d.sync += diff.eq(1)
+        # Round(h r) (or the fallback) against c: both memory outputs registered first
+        cmp1_v = Signal()
+        mine = Signal(signed(13))
+        theirs = Signal(signed(13))
+        m.d.sync += [cmp1_v.eq(cmp_v), mine.eq(Mux(fallback, fb_r.data, cmp_val)),
+                     theirs.eq(c_r.data)]
+        with m.If(cmp1_v & (mine != theirs)):
+            m.d.sync += diff.eq(1)
 
         # ---- hash jobs of the decapsulation -------------------------------------------------
         with m.If(complete):
