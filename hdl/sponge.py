@@ -16,7 +16,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden import keccak as keccak_model
 from golden.keccak import kmac256_key_block, kmac256_prefix_block, right_encode
-from hdl.keccak import column_parity, keccak_round, round_constant_words, theta_d
+from hdl.keccak import column_parity, keccak_round, round_constant_words
 from hdl.target import family
 
 
@@ -186,13 +186,13 @@ class KeccakSponge(wiring.Component):
 
         # ---- state register and round logic (the rounds read the register only) --------
         st = [Signal(64, name=f"st{k}") for k in range(25)]
-        # theta's D[x] = C[x-1] ^ rot(C[x+1], 1) of the state, in two registers: ``dr`` from
-        # the round output only (the state's D after every round, cleared with the state),
-        # ``da`` from the words absorbed into the current block (zero outside a block's
-        # absorption; cleared as the permutation starts). The first round's theta is
-        # st ^ dr ^ da: no select in the dr loop, no column-parity tree in front of theta.
-        dr = [Signal(64, name=f"dr{x}") for x in range(5)]
-        da = [Signal(64, name=f"da{x}") for x in range(5)]
+        # theta's column parities of the state, in two registers: ``cp`` from the round
+        # output only (the parities after every round, cleared with the state), ``cpa`` from
+        # the words absorbed into the current block (zero outside a block's absorption;
+        # cleared as the permutation starts). The first round's C is cp ^ cpa: no select
+        # in the cp loop, no column-parity tree in front of theta.
+        cp = [Signal(64, name=f"cp{x}") for x in range(5)]
+        cpa = [Signal(64, name=f"cpa{x}") for x in range(5)]
         step = Signal(range(steps))
         running = Signal()             # a permutation is in progress
         running_next = Signal()
@@ -203,13 +203,13 @@ class KeccakSponge(wiring.Component):
             shape=unsigned(64 * rpc), depth=steps, init=rc_init)
         rc_rd = rc_rom.read_port(domain="comb")   # combinational read of the step register
         m.d.comb += rc_rd.addr.eq(step)
-        d_in = [Signal(64, name=f"d_in{x}") for x in range(5)]
-        m.d.comb += [d_in[x].eq(dr[x] ^ da[x]) for x in range(5)]
+        c_in = [Signal(64, name=f"c_in{x}") for x in range(5)]
+        m.d.comb += [c_in[x].eq(cp[x] ^ cpa[x]) for x in range(5)]
         lanes = st
         for j in range(rpc):
             lanes = keccak_round(m, lanes, rc_rd.data[64 * j:64 * (j + 1)], prefix=f"r{j}",
-                                 D=d_in if j == 0 else None)
-        d_next = theta_d(m, column_parity(m, lanes, prefix="out"), prefix="out")
+                                 C=c_in if j == 0 else None)
+        cp_next = column_parity(m, lanes, prefix="out")
 
         # ---- input register: one message word -------------------------------------------
         w_valid = Signal()
@@ -327,23 +327,21 @@ class KeccakSponge(wiring.Component):
                 with m.Elif(active):
                     m.d.sync += st[k].eq(src)
 
-        # theta's D: dr from the round output, da from the absorbed words (word i of a block
-        # ends in lane i, column c = i mod 5: C[c] ^= x, so D[c+1] ^= x, D[c-1] ^= rot(x, 1))
-        run_d = copies(running_next, 5, "run_d")
-        clr_d = copies(finish, 5, "clr_d")
+        # column parities: cp from the round output, cpa from the absorbed words (word i of
+        # a block ends in lane i, column i mod 5)
+        run_c = copies(running_next, 5, "run_c")
+        clr_c = copies(finish, 5, "clr_c")
         upd = Signal()
         m.d.comb += upd.eq(word_rot | fill_rot)
-        x_rot = x.rotate_left(1)
-        for d in range(5):
-            with m.If(clr_d[d]):
-                m.d.sync += dr[d].eq(0)
-            with m.Elif(run_d[d]):
-                m.d.sync += dr[d].eq(d_next[d])
-            with m.If(run_d[d] | clr_d[d]):
-                m.d.sync += da[d].eq(0)
-            with m.Elif(upd):
-                m.d.sync += da[d].eq(da[d] ^ Mux(ab_col[(d - 1) % 5], x, 0)
-                                     ^ Mux(ab_col[(d + 1) % 5], x_rot, 0))
+        for c in range(5):
+            with m.If(clr_c[c]):
+                m.d.sync += cp[c].eq(0)
+            with m.Elif(run_c[c]):
+                m.d.sync += cp[c].eq(cp_next[c])
+            with m.If(run_c[c] | clr_c[c]):
+                m.d.sync += cpa[c].eq(0)
+            with m.Elif(upd & ab_col[c]):
+                m.d.sync += cpa[c].eq(cpa[c] ^ x)
 
         m.d.comb += running_next.eq(running)
         m.d.sync += running.eq(running_next)
