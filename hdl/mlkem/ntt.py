@@ -180,11 +180,21 @@ class NttUnit(wiring.Component):
                 for inv in (0, 1):
                     with m.Case(ll | (inv << 3)):
                         m.d.sync += zbase.eq(((256 >> ll) - 1) if inv else (128 >> ll))
-        i = Signal(4)                          # pair index in the stage (ISSUE_ORDER)
+        # pair index in the stage (ISSUE_ORDER), a register computed a cycle ahead from the
+        # next pair counter: 0 at a transform's start and at a stage's first pair (the order
+        # keeps 0 in place), else the order of the stage (log_len) applied to j + 1
+        i = Signal(4)
+        j_inc = Signal(4)
+        i_inc = Signal(4)
+        m.d.comb += j_inc.eq(j + 1)
         with m.Switch(log_len):
             for ll, order in ISSUE_ORDER.items():
                 with m.Case(ll):
-                    m.d.comb += i.eq(Cat(*(j[src] for src in order)))
+                    m.d.comb += i_inc.eq(Cat(*(j_inc[src] for src in order)))
+        with m.If(self.start | (issuing & (j == ITERS - 1))):
+            m.d.sync += i.eq(0)
+        with m.Elif(issuing):
+            m.d.sync += i.eq(i_inc)
         wa = Signal(5)
         wb = Signal(5)
         with m.Switch(lw):
