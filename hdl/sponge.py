@@ -10,14 +10,13 @@ first block of the next message waits in that buffer while the current one is sq
 for a :class:`KeccakSponge`; :class:`Kmac256` is the adapter with its own sponge.
 """
 
-from amaranth.hdl import Module, Signal, Const, Mux, Cat, ClockSignal, Instance, unsigned
+from amaranth.hdl import Module, Signal, Const, Mux, Cat, unsigned
 from amaranth.lib import data, enum, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden import keccak as keccak_model
 from golden.keccak import kmac256_key_block, kmac256_prefix_block, right_encode
 from hdl.keccak import column_parity, keccak_round, round_constant_words
-from hdl.target import family
 
 
 __all__ = ["SpongeMode", "SpongeIn", "MsgWord", "RATE_BYTES", "DOMAIN", "SpongeClientSignature",
@@ -164,38 +163,15 @@ class KeccakSponge(wiring.Component):
         steps = 24 // rpc
         RW = _MAX_RATE_WORDS
         rates = sorted({r // 8 for r in RATE_BYTES.values()})     # 9, 17, 21 words
-        ecp5 = family(platform) == "ecp5"
-
-        def copies(src, n, name):
-            """``n`` flip-flop copies of the next value ``src`` (one per group of state bits,
-            so that no flip-flop drives the whole state); ``TRELLIS_FF`` cells on ECP5,
-            which yosys does not merge."""
-            out = []
-            for i in range(n):
-                q = Signal(name=f"{name}{i}")
-                if ecp5:
-                    m.submodules[f"{name}{i}_ff"] = Instance(
-                        "TRELLIS_FF", p_GSR="DISABLED", p_CEMUX="1", p_CLKMUX="CLK",
-                        p_LSRMUX="LSR", p_SRMODE="LSR_OVER_CE", p_REGSET="RESET",
-                        i_CLK=ClockSignal(), i_LSR=Const(0, 1), i_CE=Const(1, 1), i_DI=src,
-                        o_Q=q)
-                else:
-                    m.d.sync += q.eq(src)
-                out.append(q)
-            return out
 
         # ---- state register and round logic (the rounds read the register only) --------
         st = [Signal(64, name=f"st{k}") for k in range(25)]
-        # theta's column parities of the state, in two registers: ``cp`` from the round
-        # output only (the parities after every round, cleared with the state), ``cpa`` from
-        # the words absorbed into the current block (zero outside a block's absorption;
-        # cleared as the permutation starts). The first round's C is cp ^ cpa: no select
-        # in the cp loop, no column-parity tree in front of theta.
+        # theta's column parities of st, kept in a register: updated with every change of
+        # st (from the round output, or word by word while a block is absorbed), so the
+        # first round step reads C from flip-flops instead of a 5-lane XOR tree
         cp = [Signal(64, name=f"cp{x}") for x in range(5)]
-        cpa = [Signal(64, name=f"cpa{x}") for x in range(5)]
         step = Signal(range(steps))
         running = Signal()             # a permutation is in progress
-        running_next = Signal()
         clear = Signal()               # the state is zeroed in this cycle (after a stop)
 
         rc_init = round_constant_words(rpc)
@@ -203,32 +179,24 @@ class KeccakSponge(wiring.Component):
             shape=unsigned(64 * rpc), depth=steps, init=rc_init)
         rc_rd = rc_rom.read_port(domain="comb")   # combinational read of the step register
         m.d.comb += rc_rd.addr.eq(step)
-        c_in = [Signal(64, name=f"c_in{x}") for x in range(5)]
-        m.d.comb += [c_in[x].eq(cp[x] ^ cpa[x]) for x in range(5)]
         lanes = st
         for j in range(rpc):
             lanes = keccak_round(m, lanes, rc_rd.data[64 * j:64 * (j + 1)], prefix=f"r{j}",
-                                 C=c_in if j == 0 else None)
+                                 C=cp if j == 0 else None)
         cp_next = column_parity(m, lanes, prefix="out")
 
         # ---- input register: one message word -------------------------------------------
         w_valid = Signal()
         w_data = Signal(64)            # message bytes (masked), domain byte if it fits
         w_last = Signal()
-        w_short = Signal()             # last word with fewer than 8 bytes (domain byte in it)
         w_full = Signal()              # 8 message bytes (the domain byte goes to the next word)
         w_mode = Signal(SpongeMode)
-        w_dom = Signal(8)              # the message's domain byte
-        w_is = {n: Signal(name=f"w_rate_is_{n}") for n in rates}
         fill_first = Signal(init=1)    # the next word on i is the first of a message
         fill_mode = Signal(SpongeMode)
 
         # ---- absorb side ------------------------------------------------------------------
         a_mode = Signal(SpongeMode)    # mode of the message being absorbed
-        a_dom = Signal(8)
-        a_is = {n: Signal(name=f"a_rate_is_{n}") for n in rates}
         ab_i = Signal(range(RW))       # rotations done in the current block
-        ab_last = Signal()             # = ab_i is the block's last lane (a register)
         ab_col = Signal(5, init=1)     # one-hot: column of lane ab_i (where the word entering
                                        # now ends after the block's last rotation)
         msg_done = Signal()            # every word of the message is in; the rest of the
@@ -238,7 +206,6 @@ class KeccakSponge(wiring.Component):
         # ---- squeeze side -----------------------------------------------------------------
         squeeze = Signal()             # the permutation in progress or done gives output
         sq_i = Signal(range(RW))       # output words read in the current block
-        sq_last = Signal()             # = sq_i is the block's last lane (a register)
         sq_started = Signal()          # an output word of this message was read
         o_valid = Signal()             # = squeeze & ~running, kept in a register of its own
                                        # (``running`` fans out to the whole state)
@@ -246,7 +213,7 @@ class KeccakSponge(wiring.Component):
         word = self.i.payload
         mode_eff = Signal(SpongeMode)
         m.d.comb += mode_eff.eq(Mux(fill_first, word.mode, fill_mode))
-        in_rw, in_dom = _mode_params(m, mode_eff, prefix="in")
+        _, in_dom = _mode_params(m, mode_eff, prefix="in")
 
         # message word masked to nbytes, domain byte placed after the final byte
         nbytes = Signal(range(9))
@@ -266,7 +233,7 @@ class KeccakSponge(wiring.Component):
         word_rot = Signal()            # rotate the input word in
         fill_rot = Signal()            # rotate a zero (or domain-byte) word in
         rot = Signal()                 # the rate lanes rotate in this cycle
-        use_a = Signal()               # the ring has a_mode's rate (else w_mode's)
+        cur_mode = Signal(SpongeMode)  # the mode whose rate the ring has
         block_end = Signal()           # the rotation completes the block
         final_blk = Signal()           # ... and the block is the message's last
         o_hs = Signal()
@@ -277,36 +244,36 @@ class KeccakSponge(wiring.Component):
             fill_rot.eq(absorbing & msg_done),
             o_hs.eq(self.o.valid & self.o.ready),
             rot.eq(word_rot | fill_rot | o_hs),
-            use_a.eq(squeeze | msg_done),
+            cur_mode.eq(Mux(squeeze | msg_done, a_mode, w_mode)),
             self.i.ready.eq(~w_valid | word_rot),
             self.o.valid.eq(o_valid),
             self.o.payload.eq(st[0]),
             # stop counts from the first valid output word until the message is finished
             finish.eq(self.stop & squeeze & (~running | sq_started)),
-            block_end.eq(Mux(squeeze, sq_last, ab_last)),
-            repermute.eq(o_hs & ~self.stop & sq_last),
+            repermute.eq(o_hs & ~self.stop & block_end),
+        ]
+        cur_rw, cur_dom = _mode_params(m, cur_mode, prefix="cur")
+        counter = Signal.like(ab_i)
+        m.d.comb += [
+            counter.eq(Mux(squeeze, sq_i, ab_i)),
+            block_end.eq(counter == cur_rw - 1),
             # dom placed by now (earlier, in this word, or in this fill rotation), except a
             # full last word in the block's last lane, whose domain byte opens a new block
-            final_blk.eq(msg_done | (word_rot & w_short)),
+            final_blk.eq(msg_done | (word_rot & w_last & ~w_full)),
         ]
-        cur_mode = Signal(SpongeMode)  # the mode whose rate the ring has (bookkeeping only)
-        m.d.comb += cur_mode.eq(Mux(use_a, a_mode, w_mode))
-        cur_rw, _ = _mode_params(m, cur_mode, prefix="cur")
-        is_rate = {n: Signal(name=f"rate_is_{n}") for n in rates}
-        for n in rates:
-            m.d.comb += is_rate[n].eq(Mux(use_a, a_is[n], w_is[n]))
 
         # the word entering the block's last lane: message word, domain byte or zero; 0x80
         # (the last pad bit) in the final block's last rotation
         x = Signal(64)
-        m.d.comb += x.eq(Mux(word_rot, w_data, Mux(fill_rot & dom_pending, a_dom, 0))
-                         | Mux(~squeeze & ab_last & final_blk, PAD_END << 56, 0))
+        m.d.comb += x.eq(Mux(word_rot, w_data, Mux(fill_rot & dom_pending, cur_dom, 0))
+                         | Mux(~squeeze & block_end & final_blk, PAD_END << 56, 0))
         ring_in = Signal(64)
         m.d.comb += ring_in.eq(st[0] ^ x)
 
         # ---- state update: clear, round, or rotation of the rate lanes --------------------
-        run_st = copies(running_next, 25, "run_st")
-        clr_st = copies(finish, 25, "clr_st")
+        is_rate = {n: Signal(name=f"rate_is_{n}") for n in rates}
+        for n in rates:
+            m.d.comb += is_rate[n].eq(cur_rw == n)
         for k in range(25):
             if k < RW:
                 # lanes below the rate rotate; lane r - 1 takes lane 0 ^ x
@@ -314,79 +281,59 @@ class KeccakSponge(wiring.Component):
                 if k + 1 in rates and k + 1 < RW:
                     src = Mux(is_rate[k + 1], ring_in, st[k + 1])
                 active = Signal(name=f"ring_has{k}")
-                longer = [n for n in rates if n > k]
-                if len(longer) == len(rates):
-                    m.d.comb += active.eq(rot)
-                else:
-                    m.d.comb += active.eq(rot & Cat(*(is_rate[n] for n in longer)).any())
-            with m.If(clr_st[k]):
+                m.d.comb += active.eq(rot & (cur_rw > k))
+            with m.If(clear):
                 m.d.sync += st[k].eq(0)
-            with m.Elif(run_st[k]):
+            with m.Elif(running):
                 m.d.sync += st[k].eq(lanes[k])
             if k < RW:
                 with m.Elif(active):
                     m.d.sync += st[k].eq(src)
 
-        # column parities: cp from the round output, cpa from the absorbed words (word i of
-        # a block ends in lane i, column i mod 5)
-        run_c = copies(running_next, 5, "run_c")
-        clr_c = copies(finish, 5, "clr_c")
-        upd = Signal()
-        m.d.comb += upd.eq(word_rot | fill_rot)
+        # column parities: word i of a block ends in lane i, column i mod 5
         for c in range(5):
-            with m.If(clr_c[c]):
+            with m.If(clear):
                 m.d.sync += cp[c].eq(0)
-            with m.Elif(run_c[c]):
+            with m.Elif(running):
                 m.d.sync += cp[c].eq(cp_next[c])
-            with m.If(run_c[c] | clr_c[c]):
-                m.d.sync += cpa[c].eq(0)
-            with m.Elif(upd & ab_col[c]):
-                m.d.sync += cpa[c].eq(cpa[c] ^ x)
+            with m.Elif((word_rot | fill_rot) & ab_col[c]):
+                m.d.sync += cp[c].eq(cp[c] ^ x)
 
-        m.d.comb += running_next.eq(running)
-        m.d.sync += running.eq(running_next)
         with m.If(running):
             m.d.sync += step.eq(step + 1)
             with m.If(step == steps - 1):
-                m.d.comb += running_next.eq(0)
-                m.d.sync += [step.eq(0), absorbing.eq(~squeeze)]
+                m.d.sync += [step.eq(0), running.eq(0), absorbing.eq(~squeeze)]
 
         # ---- absorb bookkeeping -----------------------------------------------------------
         with m.If(word_rot):
             m.d.sync += [
                 w_valid.eq(0),
                 a_mode.eq(w_mode),
-                a_dom.eq(w_dom),
                 msg_done.eq(w_last),
                 dom_pending.eq(w_last & w_full),
             ]
-            m.d.sync += [a_is[n].eq(w_is[n]) for n in rates]
         with m.If(fill_rot & dom_pending):
             m.d.sync += dom_pending.eq(0)
-        with m.If(upd):
-            m.d.sync += [ab_i.eq(ab_i + 1), ab_col.eq(ab_col.rotate_left(1)),
-                         ab_last.eq(ab_i == cur_rw - 2)]
-            with m.If(ab_last):
-                m.d.comb += running_next.eq(1)
-                m.d.sync += [ab_i.eq(0), ab_col.eq(1), ab_last.eq(0), step.eq(0),
+        with m.If(word_rot | fill_rot):
+            m.d.sync += [ab_i.eq(ab_i + 1), ab_col.eq(ab_col.rotate_left(1))]
+            with m.If(block_end):
+                m.d.sync += [ab_i.eq(0), ab_col.eq(1), running.eq(1), step.eq(0),
                              absorbing.eq(0)]
                 with m.If(final_blk):
                     m.d.sync += [squeeze.eq(1), msg_done.eq(0), dom_pending.eq(0),
-                                 sq_i.eq(0), sq_last.eq(0), sq_started.eq(0)]
+                                 sq_i.eq(0), sq_started.eq(0)]
 
         # ---- squeeze ----------------------------------------------------------------------
         with m.If(o_hs):
-            m.d.sync += [sq_i.eq(sq_i + 1), sq_last.eq(sq_i == cur_rw - 2), sq_started.eq(1)]
+            m.d.sync += [sq_i.eq(sq_i + 1), sq_started.eq(1)]
         # output is valid from the end of a permutation that gives output until the block is
         # read or the message is finished (squeeze is set with running, never alone)
         with m.If(running & (step == steps - 1) & squeeze):
             m.d.sync += o_valid.eq(1)
         with m.If(repermute):
-            m.d.comb += running_next.eq(1)
-            m.d.sync += [sq_i.eq(0), sq_last.eq(0), step.eq(0), o_valid.eq(0)]
+            m.d.sync += [sq_i.eq(0), running.eq(1), step.eq(0), o_valid.eq(0)]
         with m.If(finish):
-            m.d.comb += running_next.eq(0)
-            m.d.sync += [squeeze.eq(0), step.eq(0), sq_i.eq(0), sq_last.eq(0),
+            m.d.sync += [running.eq(0), squeeze.eq(0), step.eq(0), sq_i.eq(0),
                          sq_started.eq(0), o_valid.eq(0)]
         m.d.sync += clear.eq(finish)
         with m.If(clear):
@@ -398,14 +345,11 @@ class KeccakSponge(wiring.Component):
                 w_valid.eq(1),
                 w_data.eq(data_m | Mux(word.last, dom_word, 0)),
                 w_last.eq(word.last),
-                w_short.eq(word.last & (nbytes != 8)),
                 w_full.eq(nbytes == 8),
                 w_mode.eq(mode_eff),
-                w_dom.eq(in_dom),
                 fill_mode.eq(mode_eff),
                 fill_first.eq(word.last),
             ]
-            m.d.sync += [w_is[n].eq(in_rw == n) for n in rates]
         return m
 
 
