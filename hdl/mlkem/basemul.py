@@ -95,9 +95,6 @@ class BaseMulUnit(wiring.Component):
         v0, tt0, ww0 = Signal(), Signal(), Signal(5)
         m.d.sync += [v0.eq(issue), tt0.eq(t0), ww0.eq(w0)]
         D = PIPE_DEPTH - 1                       # cycle of the write, counted from c = 0
-        v = delay(m, v0, D, name="v")
-        t = delay(m, tt0, D, name="t")
-        w = delay(m, ww0, D, name="w")
         t_acc = delay(m, tt0, D - 1, name="ta")
         v_acc = delay(m, v0, D - 1, name="va")
 
@@ -137,5 +134,12 @@ class BaseMulUnit(wiring.Component):
             acc = Signal(12, name=f"acc_{j}")
             m.d.sync += acc.eq(mod_add(m, hold[j], res[j], name=f"sum_{j}"))
             m.d.comb += self.wr.data[j].eq(acc)
-        m.d.comb += [self.wr.en.eq(v & t), self.wr.addr.eq(dst + w)]
+        # the write port from flip-flops: enable and address computed a cycle ahead (from the
+        # accumulation stage's valid, term and word), so the engine's write multiplexer and
+        # bank steering start at registers
+        w_acc = delay(m, ww0, D - 1, name="wa")
+        wen = Signal()
+        waddr = Signal(aw)
+        m.d.sync += [wen.eq(v_acc & t_acc), waddr.eq(dst + w_acc)]
+        m.d.comb += [self.wr.en.eq(wen), self.wr.addr.eq(waddr)]
         return m

@@ -163,49 +163,67 @@ class NttUnit(wiring.Component):
         m.d.comb += self.issued.eq(issuing & (cnt == last_issue - 1))
 
         # --- address stage: pair n = cnt of the transform (stage n // 16), registered -------
-        # the stage's log len, log2(len / 8) and ζ-index base are registers, computed from
+        # the stage's log len and ζ-index base are registers, computed from
         # the next pair counter (the address stage starts at flip-flops)
         issue = Signal()
         m.d.comb += issue.eq(issuing)
         j = cnt[:4]
         log_len = Signal(range(8))
-        lw = Signal(range(5))                  # log2(len / 8), 0 for len <= 8
         zbase = Signal(8)                      # NTT: 128/len;  NTT⁻¹: 256/len − 1
         ll_next = Signal(range(8))
         stage_next = cnt_next[4:7]
         m.d.comb += ll_next.eq(Mux(inv_next, stage_next + 1, 7 - stage_next))
-        m.d.sync += [log_len.eq(ll_next), lw.eq(Mux(ll_next >= 3, ll_next - 3, 0))]
+        m.d.sync += log_len.eq(ll_next)
         with m.Switch(Cat(ll_next, inv_next)):
             for ll in range(8):
                 for inv in (0, 1):
                     with m.Case(ll | (inv << 3)):
                         m.d.sync += zbase.eq(((256 >> ll) - 1) if inv else (128 >> ll))
-        i = Signal(4)                          # pair index in the stage (ISSUE_ORDER)
-        with m.Switch(log_len):
-            for ll, order in ISSUE_ORDER.items():
-                with m.Case(ll):
-                    m.d.comb += i.eq(Cat(*(j[src] for src in order)))
+        # the pair's word addresses (a = block·2·Lw + offset, b = a + Lw, Lw = 2^lw words) and
+        # block indices (coefficient j // 2len per lane pair g = 0..3) are registers computed
+        # a cycle ahead from the next pair counter, as tables of registers: at a transform's
+        # start or a stage's first pair the pair index is 0 (the order keeps 0 in place) and
+        # they depend on the next stage's log len only; else on the stage's order
+        # (ISSUE_ORDER, keyed by log_len) applied to j + 1. The address stage is then one
+        # adder from flip-flops.
         wa = Signal(5)
         wb = Signal(5)
-        with m.Switch(lw):
-            for v in range(5):
-                with m.Case(v):
-                    # a = block·2·Lw + offset, b = a + Lw  (Lw = 2^v words)
-                    m.d.comb += wa.eq(((i >> v) << (v + 1)) | (i & ((1 << v) - 1)))
-                    m.d.comb += wb.eq((((i >> v) << (v + 1)) | (i & ((1 << v) - 1))) + (1 << v))
-        # block index (coefficient j // 2len) per lane pair g = 0..3
         blk = [Signal(7, name=f"blk_{g}") for g in range(4)]
-        with m.Switch(log_len):
-            for ll in range(1, 8):
-                with m.Case(ll):
-                    if ll >= 3:
-                        b = wa >> (ll - 2)      # word a // (2·len/8)
-                        m.d.comb += [blk[g].eq(b) for g in range(4)]
-                    elif ll == 2:
-                        m.d.comb += [blk[0].eq(wa), blk[1].eq(wa), blk[2].eq(wb), blk[3].eq(wb)]
-                    else:
-                        m.d.comb += [blk[0].eq(2 * wa), blk[1].eq(2 * wa + 1),
-                                     blk[2].eq(2 * wb), blk[3].eq(2 * wb + 1)]
+
+        def fields(ll, i):
+            v = max(ll - 3, 0)
+            a = ((i >> v) << (v + 1)) | (i & ((1 << v) - 1))
+            b = a + (1 << v)
+            if ll >= 3:
+                bl = [a >> (ll - 2)] * 4
+            elif ll == 2:
+                bl = [a, a, b, b]
+            else:
+                bl = [2 * a, 2 * a + 1, 2 * b, 2 * b + 1]
+            return [wa.eq(a), wb.eq(b)] + [blk[g].eq(bl[g]) for g in range(4)]
+
+        def order(ll, x):
+            return sum(((x >> src) & 1) << k for k, src in enumerate(ISSUE_ORDER[ll]))
+
+        with m.If(self.start):
+            with m.If(self.inverse):
+                m.d.sync += fields(1, 0)
+            with m.Else():
+                m.d.sync += fields(7, 0)
+        with m.Elif(issuing & (j == ITERS - 1)):
+            with m.Switch(Cat(log_len, inverse)):
+                for ll in range(1, 8):
+                    for inv in (0, 1):
+                        nll = ll + 1 if inv else ll - 1
+                        if 1 <= nll <= 7:
+                            with m.Case(ll | (inv << 3)):
+                                m.d.sync += fields(nll, 0)
+        with m.Elif(issuing):
+            with m.Switch(Cat(j, log_len)):
+                for ll in range(1, 8):
+                    for jj in range(ITERS - 1):
+                        with m.Case(jj | (ll << 4)):
+                            m.d.sync += fields(ll, order(ll, jj + 1))
         ra = Signal(aw)
         rb = Signal(aw)
         m.d.sync += [ra.eq(base + wa), rb.eq(base + wb)]
