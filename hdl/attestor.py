@@ -487,11 +487,16 @@ class Attestor(wiring.Component):
             m.d.comb += [w_data.eq(gen_q), w_end.eq(gen_q_end), w_final.eq(gen_q_final)]
         with m.Else():
             # a final word with room for the domain byte ends the message; after a whole
-            # final word the domain byte follows as a word of its own (from gen_q)
+            # final word the domain byte follows as a word of its own (from gen_q). That is
+            # `in_last & ~whole`, spelt out per source so that the pad bit's decode is short:
+            # a short final hash-service word (a digest beat is always whole)
+            short_final = 0
+            if self._hash_service:
+                short_final = hashing & hw.last & (hw.nbytes < 8)
             m.d.comb += [
                 w_data.eq(in_data | Mux(in_last, dom_word, 0)),
-                w_end.eq((in_last & ~whole) | wp[-1]),
-                w_final.eq(in_last & ~whole),
+                w_end.eq(short_final | wp[-1]),
+                w_final.eq(short_final),
             ]
         hs = Signal()                        # a word is taken into the buffer
         m.d.comb += hs.eq(w_valid & w_ready)
@@ -535,17 +540,7 @@ class Attestor(wiring.Component):
 
         # ---- the buffer: the block being collected, a word per cycle at lane wp --------
         pad = Signal()                       # a final block is complete: 0x80 into lane 16
-        # w_final spelt out per source (it implies w_end): a generated final word, or a
-        # hash-service word that is final and short (a digest beat is always whole: its
-        # domain byte follows as a generated word)
-        fin = Signal()
-        if self._hash_service:
-            m.d.comb += fin.eq(Mux(gen_v, gen_q_final,
-                                   hashing & self.hash.i.payload.last &
-                                   (self.hash.i.payload.nbytes < 8)))
-        else:
-            m.d.comb += fin.eq(gen_v & gen_q_final)
-        m.d.comb += pad.eq(hs & fin)
+        m.d.comb += pad.eq(hs & w_final)     # (w_final implies w_end)
         # K (tag check) comes as a block of its own: its key lanes, taken in one cycle into
         # the empty buffer while the state holds the tag's constant
         k_lanes = _key_lanes(self.i_k.payload) if kem else []

@@ -281,9 +281,10 @@ class ProofIntake(wiring.Component):
     After ``start``, ``frames × 128`` beats are taken on ``i``, one per cycle as long as the
     engine and the digest take them. Every beat goes to ``o_digest`` as received (``last`` on
     the final one). The engine side runs through a one-word skid register, so nothing in
-    the intake waits on the engine's ``ready`` in the cycle it changes. For a KEM engine the first ``ceil(OBJECT_LEN/8)`` beats go to ``o_engine``
-    (the ciphertext, bytes past it in the final word zeroed) and the ``TAG_BYTES`` after the
-    ciphertext are captured on ``tag``; for a signature engine the first
+    the intake waits on the engine's ``ready`` in the cycle it changes. For a KEM engine the
+    first ``ceil(OBJECT_LEN/8)`` beats go to ``o_engine`` (the ciphertext, bytes past it in
+    the final word zeroed) and the ``TAG_BYTES`` after the ciphertext are captured on
+    ``tag``; for a signature engine the first
     ``ceil(BODY_LEN/8)`` beats go to ``o_engine`` as received. ``last`` before the final beat
     ends the proof early; a final beat without ``last`` makes the intake take further beats
     until ``last``; both set ``bad_len``, ``dead`` and pulse ``abort``, after which no more
