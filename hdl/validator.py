@@ -206,23 +206,30 @@ class KeyLoader(wiring.Component):
         kidx = Signal(range(key_total + 2))     # index of the next key word (saturates)
         key_err = Signal()                      # word count or padding wrong
         key_hs = Signal()
-        key_in_alg = Signal()                   # the offered word is an algorithm-key word
+        # the offered word is an algorithm-key word (kidx < key_words) / the last one
+        # (kidx == key_words - 1): flip-flops kept with kidx, so the engine's key valid,
+        # data and last are one gate from registers instead of behind kidx's compares
+        key_in_alg = Signal(init=1)
+        key_at_last = Signal(init=key_words == 1)
         m.d.comb += [
             self.status.eq(status),
             key_hs.eq(self.i.valid & self.i.ready),
-            key_in_alg.eq(kidx < key_words),
-            self.o_alg.payload.last.eq(kidx == key_words - 1),
+            self.o_alg.payload.last.eq(key_at_last),
             self.o_katt.payload.eq(k_att),
         ]
+
+        def set_kidx(value):
+            m.d.sync += [kidx.eq(value), key_in_alg.eq(value < key_words),
+                         key_at_last.eq(value == key_words - 1)]
         with m.FSM(name="key_fsm"):
             with m.State("Idle"):
                 with m.If(self.i.valid & self.enable):
                     m.d.sync += [
                         status.eq(KeyStatus.LOADING),
-                        kidx.eq(0),
                         key_err.eq(0),
                         k_att.eq(0),
                     ]
+                    set_kidx(0)
                     m.next = "Load"
             with m.State("Load"):
                 with m.If(key_in_alg):
@@ -235,7 +242,7 @@ class KeyLoader(wiring.Component):
                     m.d.comb += self.i.ready.eq(1)
                 with m.If(key_hs):
                     with m.If(kidx != key_total + 1):
-                        m.d.sync += kidx.eq(kidx + 1)
+                        set_kidx(kidx + 1)
                     for j in range(katt_words):
                         with m.If(kidx == key_words + j):
                             m.d.sync += k_att[64 * j:64 * (j + 1)].eq(self.i.payload.data)
@@ -257,7 +264,7 @@ class KeyLoader(wiring.Component):
                 # that the engine always receives exactly key_words words
                 m.d.comb += self.o_alg.valid.eq(1)
                 with m.If(self.o_alg.ready):
-                    m.d.sync += kidx.eq(kidx + 1)
+                    set_kidx(kidx + 1)
                     with m.If(kidx == key_words - 1):
                         m.next = "Katt"
             with m.State("Katt"):

@@ -517,7 +517,13 @@ class McElieceEngine(wiring.Component):
         # after (the last one in KeyInit's first cycle), so no input reaches C's enables
         kv1 = Signal()
         kword1 = Signal(64)
-        m.d.sync += kv1.eq(0)
+        # the pivot word is checked the same way, from the register a cycle after it came:
+        # its 64-bit compare does not sit behind the key stream's handshake (which starts
+        # at the shell's key loader), and c_bad is set long before key_done
+        kc1 = Signal()
+        m.d.sync += [kv1.eq(0), kc1.eq(0)]
+        with m.If(kc1):
+            m.d.sync += c_bad.eq(kword1 != PIVOTS_NON_F)
         with m.If(kv1):
             m.d.sync += [Cr[3 - i].eq(kword1[16 * i:16 * i + 12]) for i in range(4)]
             m.d.sync += [Cr[u].eq(Cr[u - 4]) for u in range(4, P)]
@@ -666,7 +672,7 @@ class McElieceEngine(wiring.Component):
             with m.If(self.key.valid):
                 m.d.sync += kw.eq(kw + 1)
                 with m.If(kw == W_C):
-                    m.d.sync += c_bad.eq(word != PIVOTS_NON_F)
+                    m.d.sync += kc1.eq(1)
                 with m.If(kw >= W_G):
                     m.d.sync += kv1.eq(1)
                 with m.If(kw == W_CB - 1):
