@@ -3,13 +3,17 @@
 Simulation, ``make verilog`` and the Verilator benches elaborate with ``platform=None``: every
 block describes its logic generically. ``tools.synth`` elaborates with :data:`ECP5`; a block
 may then instantiate a Lattice ECP5 cell where yosys's generic mapping is known to waste
-area. Today one block does: the lane adders of the sntrup multiplier array
+area. Two things use it: the lane adders of the sntrup multiplier array
 (:class:`hdl.sntrup.mult.HornerArray`), whose operand selection fits into the carry cells'
-own LUTs (docs/sntrup.md, "The multiplier array"). A block's ECP5 form is verified against
-its generic form with the vendor's cell models under Verilator.
+own LUTs (docs/sntrup.md, "The multiplier array"), and :func:`register_copy`, a register
+that is a copy of another (same input) and must stay one, which yosys would otherwise merge
+with its twins. A block's ECP5 form is verified against its generic form with the vendor's
+cell models under Verilator.
 """
 
-__all__ = ["Target", "ECP5", "family"]
+from amaranth.hdl import C, ClockSignal, Instance, Signal
+
+__all__ = ["Target", "ECP5", "family", "register_copy"]
 
 
 class Target:
@@ -35,3 +39,22 @@ ECP5 = Target(family="ecp5")
 def family(platform):
     """The cell family ``elaborate`` was given (``"ecp5"``), or ``None`` for generic logic."""
     return platform.family if isinstance(platform, Target) else None
+
+
+def register_copy(m, value, *, name, platform):
+    """A register of ``value`` (updated every clock of ``sync``, no reset) that stays a
+    register of its own: several copies of one value are how a wide fan-out is split, or how
+    logic is kept from sharing a term across the copies' readers, and yosys merges identical
+    flip-flops written from one net. In the ECP5 form each bit is a ``TRELLIS_FF`` cell
+    (clock enable and set/reset tied off), which it does not merge; generically a plain
+    ``m.d.sync`` register. Returns the copy (a ``Signal`` as wide as ``value``)."""
+    copy = Signal(len(value), name=name)
+    if family(platform) == "ecp5":
+        for b in range(len(value)):
+            m.submodules[f"{name}_ff{b}"] = Instance(
+                "TRELLIS_FF", p_GSR="DISABLED", p_CEMUX="1", p_CLKMUX="CLK",
+                p_LSRMUX="LSR", p_SRMODE="LSR_OVER_CE", p_REGSET="RESET",
+                i_CLK=ClockSignal(), i_LSR=C(0, 1), i_CE=C(1, 1), i_DI=value[b], o_Q=copy[b])
+    else:
+        m.d.sync += copy.eq(value)
+    return copy

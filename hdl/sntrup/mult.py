@@ -24,11 +24,11 @@ independently (``code_0 <- s_in``), so the next operand loads, top coefficient f
 while the current product drains.
 """
 
-from amaranth.hdl import C, Cat, ClockSignal, Instance, Module, Signal, Mux, signed, unsigned
+from amaranth.hdl import C, Cat, Instance, Module, Signal, Mux, signed, unsigned
 from amaranth.lib import data, enum, wiring
 from amaranth.lib.wiring import In, Out
 
-from hdl.target import family
+from hdl.target import family, register_copy
 
 
 __all__ = ["HornerOp", "HornerArray"]
@@ -140,20 +140,10 @@ class HornerArray(wiring.Component):
         if self._registered:
             m.d.sync += drain.eq(self.op == HornerOp.DRAIN)
             # one copy of (a, update, clear) per group of lanes: each drives its own group
-            ecp5 = family(platform) == "ecp5"
             groups = []
             for g in range(0, p, self._lanes_per_copy):
-                src = Cat(a_in, update_in, clear_in)
-                copy = Signal(len(src), name=f"ctl{g // self._lanes_per_copy}")
-                if ecp5:
-                    for b in range(len(src)):
-                        m.submodules[f"ctl{g // self._lanes_per_copy}_ff{b}"] = Instance(
-                            "TRELLIS_FF", p_GSR="DISABLED", p_CEMUX="1", p_CLKMUX="CLK",
-                            p_LSRMUX="LSR", p_SRMODE="LSR_OVER_CE", p_REGSET="RESET",
-                            i_CLK=ClockSignal(), i_LSR=C(0, 1), i_CE=C(1, 1), i_DI=src[b],
-                            o_Q=copy[b])
-                else:
-                    m.d.sync += copy.eq(src)
+                copy = register_copy(m, Cat(a_in, update_in, clear_in),
+                                     name=f"ctl{g // self._lanes_per_copy}", platform=platform)
                 groups.append((copy[:13].as_signed(), copy[13], copy[14]))
             lane_ctl = [groups[i // self._lanes_per_copy] for i in range(p)]
         else:
