@@ -55,7 +55,6 @@ from golden.proof import (BEAT_BYTES, DESCRIPTOR_BYTES, KATT_BYTES, PROOF_CUSTOM
 from hdl.keccak import keccak_round, round_constant_words
 from hdl.sponge import SpongeClientSignature, SpongeMode
 from hdl.stream_util import Word
-from hdl.target import family, register_copy
 
 __all__ = ["Attestor", "AttestorOut", "prefix_state", "key_block", "final_block",
            "ATTEST_MSG_BYTES", "kmac256_kept"]
@@ -347,18 +346,7 @@ class Attestor(wiring.Component):
         # (reset from `running_next`, a flip-flop of its own), so theta's inputs are four
         # flip-flops (st ^ bz ^ dreg ^ bdz) with no `start` gate in front
         bz = [Signal(64, name=f"bz{k}", reset_less=True) for k in range(RW)]
-        # bdz's next value per column; bdz itself is read per lane (below)
-        bdz_next = [Signal(64, name=f"bdz_next{x}") for x in range(5)]
-        if family(platform) == "ecp5":
-            # a copy of bdz per lane: each theta bit is then one 4-input XOR of flip-flops
-            # that no other lane reads (st, bz, bdz of its own; dreg), so the mapper has no
-            # column-wide term (dreg ^ bdz) to share behind a LUT of its own (+1,280 FF)
-            bdz_of = [register_copy(m, bdz_next[k % 5], name=f"bdz_l{k}", platform=platform)
-                      for k in range(25)]
-        else:
-            bdz = [Signal(64, name=f"bdz{x}", reset_less=True) for x in range(5)]
-            m.d.sync += [bdz[x].eq(bdz_next[x]) for x in range(5)]
-            bdz_of = [bdz[k % 5] for k in range(25)]
+        bdz = [Signal(64, name=f"bdz{x}", reset_less=True) for x in range(5)]
         running_next = Signal()
         m.d.sync += rc.eq(Mux(rounds & ~lastr, rc_rd.data, rc_words[0]))
         # the round's theta, its chi outputs and their row parities are kept signals
@@ -367,7 +355,7 @@ class Attestor(wiring.Component):
         theta = [Signal(64, name=f"theta{k}", attrs={"keep": 1}) for k in range(25)]
         for k in range(25):
             a_in = st[k] ^ bz[k] if k < RW else st[k]
-            m.d.comb += theta[k].eq(a_in ^ (dreg[k % 5] ^ bdz_of[k]))
+            m.d.comb += theta[k].eq(a_in ^ (dreg[k % 5] ^ bdz[k % 5]))
         zero = [Const(0, 64)] * 5
         lanes = theta
         for j in range(rpc):
@@ -578,8 +566,8 @@ class Attestor(wiring.Component):
             m.d.sync += [dbuf[k].eq(dbuf_next[k]),
                          bz[k].eq(Mux(running_next, 0, dbuf_next[k]))]
         for x in range(5):
-            m.d.sync += bdx[x].eq(bdx_next[x])
-            m.d.comb += bdz_next[x].eq(Mux(running_next, 0, bdx_next[x]))
+            m.d.sync += [bdx[x].eq(bdx_next[x]),
+                         bdz[x].eq(Mux(running_next, 0, bdx_next[x]))]
         pad_col = (RW - 1) % 5
         for c in range(5):
             lo, hi = (c - 1) % 5, (c + 1) % 5       # D[c] = C[c-1] ^ rot(C[c+1], 1)

@@ -478,31 +478,6 @@ async def _attestor_request(ctx, dut, k_att, D, nonce, tag, proof):
                                           for i, w in enumerate(beats)])
 
 
-def test_attestor_ecp5_lane_copies():
-    """The attestor's ECP5 form (what ``make synth`` maps) reads the buffer's D through a
-    copy of ``bdz`` per lane: 25 × 64 ``TRELLIS_FF`` cells, lane k's bit b written from
-    column k mod 5's ``bdz_next`` bit b (the cell's function, a plain register, is checked
-    with the vendor's models by the sntrup array's registered ECP5 bench, which makes its
-    copies with the same ``register_copy``); the generic form the benches simulate has one
-    ``bdz`` per column and no vendor cell."""
-    import re
-    from hdl.attestor import Attestor
-    from hdl.target import ECP5
-    from sim.runner import to_verilog
-
-    def attestor():
-        return Attestor(vendor="arm", kem=True, rounds_per_cycle=1, hash_service=True)
-    text = to_verilog(attestor(), "attestor", platform=ECP5)
-    cells = re.findall(r"\) (\S+) \(\s*\.CE\(1'h1\),\s*\.CLK\(clk\),\s*\.DI\(([^)]*)\),"
-                       r"\s*\.LSR\(1'h0\)", text)
-    assert text.count("TRELLIS_FF ") == len(cells) == 25 * 64
-    for name, di in cells:
-        k, b = map(int, re.fullmatch(r"bdz_l(\d+)_ff(\d+)", name).groups())
-        assert di == f"bdz_next{k % 5}[{b}]", (name, di)
-    generic = to_verilog(attestor(), "attestor")
-    assert "TRELLIS_FF" not in generic and "bdz_l" not in generic
-
-
 def test_attestor_alone():
     """Attestor (amd, KEM): K_att kept at key load; a valid and a wrong K each give the
     golden digest, vote and attestation, the response 25 cycles after K."""
