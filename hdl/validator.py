@@ -247,15 +247,14 @@ class KeyLoader(wiring.Component):
                         with m.If(kidx == key_words + j):
                             m.d.sync += k_att[64 * j:64 * (j + 1)].eq(self.i.payload.data)
                     if key_rem:
-                        with m.If((kidx == key_words - 1) &
-                                  (self.i.payload.data[8 * key_rem:] != 0)):
+                        with m.If(key_at_last & (self.i.payload.data[8 * key_rem:] != 0)):
                             m.d.sync += key_err.eq(1)
                     with m.If(kidx >= key_total):
                         m.d.sync += key_err.eq(1)      # more words than expected
                     with m.If(self.i.payload.last):
                         with m.If(kidx != key_total - 1):
                             m.d.sync += key_err.eq(1)  # fewer words than expected
-                        with m.If(kidx < key_words - 1):
+                        with m.If(key_in_alg & ~key_at_last):    # kidx < key_words - 1
                             m.next = "Pad"
                         with m.Else():
                             m.next = "Katt"
@@ -265,7 +264,7 @@ class KeyLoader(wiring.Component):
                 m.d.comb += self.o_alg.valid.eq(1)
                 with m.If(self.o_alg.ready):
                     set_kidx(kidx + 1)
-                    with m.If(kidx == key_words - 1):
+                    with m.If(key_at_last):
                         m.next = "Katt"
             with m.State("Katt"):
                 m.d.comb += self.o_katt.valid.eq(1)

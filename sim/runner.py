@@ -156,21 +156,22 @@ def build(name, top, *, toplevel="top", verilog=None, build_args=(), cxx_opt=Non
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
     own_dir = BUILD / "sim" / f"{safe}-{digest}"
     (BUILD / "sim").mkdir(parents=True, exist_ok=True)
-    runner = _runner(internals)
-    setup_verilator_env(cxx_opt)
-    try:
-        # one lock per Verilog digest, not per bench name: a bench whose model another
-        # pytest worker is building under another name waits for it and runs on it
-        with open(BUILD / "sim" / f".{digest}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            build_dir = own_dir
-            if not (own_dir / ".built").exists():
-                # the same Verilog already built under another bench's name: one model
-                built = sorted(d for d in (BUILD / "sim").glob(f"*-{digest}")
-                               if (d / ".built").exists())
-                build_dir = built[0] if built else own_dir
-            key = str(build_dir)
-            if key not in _built:
+    # one lock per Verilog digest, not per bench name: a bench whose model another
+    # pytest worker is building under another name waits for it and runs on it
+    with open(BUILD / "sim" / f".{digest}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        build_dir = own_dir
+        if not (own_dir / ".built").exists():
+            # the same Verilog already built under another bench's name: one model
+            built = sorted(d for d in (BUILD / "sim").glob(f"*-{digest}")
+                           if (d / ".built").exists())
+            build_dir = built[0] if built else own_dir
+        key = str(build_dir)
+        if key not in _built:
+            # a runner and the build flags only for a model this process has not built
+            runner = _runner(internals)
+            setup_verilator_env(cxx_opt)
+            try:
                 build_dir.mkdir(parents=True, exist_ok=True)
                 src = build_dir / f"{toplevel}.v"
                 if verilog is None and (not src.exists() or src.read_text() != text):
@@ -187,8 +188,8 @@ def build(name, top, *, toplevel="top", verilog=None, build_args=(), cxx_opt=Non
                 )
                 stamp.touch()
                 _built[key] = runner
-    finally:
-        setup_verilator_env()    # default flags again, even after a failed build
+            finally:
+                setup_verilator_env()    # default flags again, even after a failed build
     if srcmap is not None:
         srcmap.parent.mkdir(parents=True, exist_ok=True)
         srcmap.write_text(build_dir.name)
