@@ -182,11 +182,14 @@ class McElieceEngine(wiring.Component):
         def nxt(*names):
             return Cat(*[sn[_ST[n]] for n in names]).any()
 
+        flags = []
+
         def flag(name, value):
             """A register holding ``value`` (of the next state): in each cycle it is the
             same predicate of the current one."""
             f_ = Signal(name=name)
             m.d.sync += f_.eq(value)
+            flags.append(f_)
             return f_
 
         bat = Signal(6)             # batch
@@ -636,11 +639,15 @@ class McElieceEngine(wiring.Component):
             leave[src].append(cond)
         for k in _STATES:
             stay = state[_ST[k]] & ~Cat(*leave[k]).any() if leave[k] else state[_ST[k]]
-            value = Cat(stay, *enter[k]).any()
-            # abort: a request returns to idle at once (every flag is clear from the next
-            # cycle on); outside a request abort does nothing
-            value = (value | abt) if k == "Idle" else (value & ~abt)
-            m.d.comb += sn[_ST[k]].eq(value)
+            m.d.comb += sn[_ST[k]].eq(Cat(stay, *enter[k]).any())
+        # abort: a request returns to idle at once and every flag is clear from the next
+        # cycle on; outside a request abort does nothing. abt is the synchronous reset
+        # (set, for Idle) of the state and flag registers, not a term of `sn`: the intake's
+        # abort then reaches them in one gate instead of through the transition table and
+        # the flags' predicates. Registers loaded from `sn` without a flag (ld_base_in) take
+        # a value in that cycle that nothing reads: their users wait for a flag.
+        with m.If(abt):
+            m.d.sync += [state.eq(1 << _ST["Idle"])] + [f_.eq(0) for f_ in flags]
 
         # the registers each state updates (one flip-flop of `state` per condition)
         stage = {"Idle": 0, "KeyHead": 1, "KeyInit": 1, "CbLoad": 2, "Swap": 2, "KeyS": 3,
