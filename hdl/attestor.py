@@ -55,6 +55,7 @@ from golden.proof import (BEAT_BYTES, DESCRIPTOR_BYTES, KATT_BYTES, PROOF_CUSTOM
 from hdl.keccak import keccak_round, round_constant_words
 from hdl.sponge import SpongeClientSignature, SpongeMode
 from hdl.stream_util import Word
+from hdl.target import PARTITION_PREFIX
 
 __all__ = ["Attestor", "AttestorOut", "prefix_state", "key_block", "final_block",
            "ATTEST_MSG_BYTES", "kmac256_kept"]
@@ -242,7 +243,7 @@ class Attestor(wiring.Component):
     skip : ``In(1)``
         No verdict or ``K`` will come for this request.
     tag : ``In(256)``  (``kem``)
-        The proof's tag; stable once the final beat is taken.
+        The proof's tag; stable before the engine's K comes.
     i_k : ``In(stream.Signature(unsigned(256)))``  (``kem``)
         The engine's ``K``.
     i_verdict : ``In(stream.Signature(unsigned(1)))``  (not ``kem``)
@@ -352,14 +353,20 @@ class Attestor(wiring.Component):
         # the round's theta, its chi outputs and their row parities are kept signals
         # (boundaries of the LUT mapping: ABC maps the cones between them on their own);
         # measured, this maps the round in ≈ 500 fewer LUTs than one unbounded cone
+        # the round logic (theta of flip-flops -> chi -> theta's D of the output) is a
+        # module of its own, a mapping partition of `make synth` (hdl.target.PARTITION_PREFIX):
+        # the LUT mapper then minimises the depth of this loop on its own, instead of
+        # letting it grow to the depth of the longest path elsewhere in the core
+        mr = Module()
+        m.submodules[PARTITION_PREFIX + "round"] = mr
         theta = [Signal(64, name=f"theta{k}", attrs={"keep": 1}) for k in range(25)]
         for k in range(25):
             a_in = st[k] ^ bz[k] if k < RW else st[k]
-            m.d.comb += theta[k].eq(a_in ^ (dreg[k % 5] ^ bdz[k % 5]))
+            mr.d.comb += theta[k].eq(a_in ^ (dreg[k % 5] ^ bdz[k % 5]))
         zero = [Const(0, 64)] * 5
         lanes = theta
         for j in range(rpc):
-            lanes = keccak_round(m, lanes, rc[64 * j:64 * (j + 1)], prefix=f"r{j}",
+            lanes = keccak_round(mr, lanes, rc[64 * j:64 * (j + 1)], prefix=f"r{j}",
                                  D=zero if j == 0 else None)
         # theta's D of the round output, each bit a 10-input XOR: the parity of rows 0..3 of
         # each column (q), then D[x] = (q[x-1] ^ rot(q[x+1], 1)) ^ (out[x-1, 4] ^
@@ -370,13 +377,13 @@ class Attestor(wiring.Component):
         chi = [Signal(64, name=f"chi{k}", attrs={"keep": 1}) for k in range(25)]
         q = [Signal(64, name=f"q{x}", attrs={"keep": 1}) for x in range(5)]
         for k in range(25):
-            m.d.comb += chi[k].eq(lanes[k])
+            mr.d.comb += chi[k].eq(lanes[k])
         for x in range(5):
-            m.d.comb += q[x].eq(chi[x] ^ chi[x + 5] ^ chi[x + 10] ^ chi[x + 15])
+            mr.d.comb += q[x].eq(chi[x] ^ chi[x + 5] ^ chi[x + 10] ^ chi[x + 15])
         d_round = [Signal(64, name=f"out_d{x}") for x in range(5)]
         for x in range(5):
             lo, hi = (x - 1) % 5, (x + 1) % 5
-            m.d.comb += d_round[x].eq((q[lo] ^ q[hi].rotate_left(1)) ^
+            mr.d.comb += d_round[x].eq((q[lo] ^ q[hi].rotate_left(1)) ^
                                       (chi[lo + 20] ^ chi[hi + 20].rotate_left(1)))
         lanes = chi
 

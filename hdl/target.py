@@ -13,7 +13,17 @@ cell models under Verilator.
 
 from amaranth.hdl import C, ClockSignal, Instance, Signal
 
-__all__ = ["Target", "ECP5", "family", "register_copy"]
+__all__ = ["Target", "ECP5", "family", "register_copy", "PARTITION_PREFIX"]
+
+#: A submodule whose name starts with this (``m.submodules[PARTITION_PREFIX + "round"]``)
+#: is a mapping partition of ``tools.synth``: yosys keeps it as a module of its own until
+#: its LUTs are mapped, so the mapper minimises the logic depth between its ports on its
+#: own. The LUT mapper only minimises the deepest path of what it maps at once and trades
+#: depth for area everywhere else, so a short loop in a core whose longest path is longer
+#: (a round of a permutation) is mapped deeper than it need be; as a partition it is not.
+#: The Verilog of ``make verilog`` and the simulations keep the module; nothing else
+#: changes.
+PARTITION_PREFIX = "part_"
 
 
 class Target:

@@ -295,7 +295,8 @@ class ProofIntake(wiring.Component):
     ends the proof early; a final beat without ``last`` makes the intake take further beats
     until ``last``; both set ``bad_len``, ``dead`` and pulse ``abort``, after which no more
     words go to the engine. ``pad_err`` is set by a non-zero byte after the body.
-    ``bad_len``, ``pad_err`` and ``tag`` are final once the beat with ``last`` is taken.
+    ``bad_len`` and ``pad_err`` are final once the beat with ``last`` is taken, ``tag`` in
+    the cycle after (it is taken from the fork register).
 
     Parameters
     ----------
@@ -427,13 +428,18 @@ class ProofIntake(wiring.Component):
             obj = OBJECT_LEN[self._vendor]
             tag = Signal(8 * TAG_BYTES)
             m.d.comb += self.tag.eq(tag)
-            with m.If(p_hs & ~overlong):
+            # taken from the fork register in the cycle after the beat's handshake (then
+            # beat_idx is b + 1): the tag's enables come from flip-flops, not from the
+            # handshake's ready chain through the digest and the engine
+            tag_new = Signal()
+            m.d.sync += tag_new.eq(p_hs & ~overlong)
+            with m.If(tag_new):
                 for b in range(obj // BEAT_BYTES, _ceil_div(obj + TAG_BYTES, BEAT_BYTES)):
-                    with m.If(beat_idx == b):
+                    with m.If(beat_idx == b + 1):
                         for j in range(BEAT_BYTES):
                             t = BEAT_BYTES * b + j - obj
                             if 0 <= t < TAG_BYTES:
-                                m.d.sync += tag[8 * t:8 * t + 8].eq(word.data[8 * j:8 * j + 8])
+                                m.d.sync += tag[8 * t:8 * t + 8].eq(fk_data[8 * j:8 * j + 8])
 
         m.d.sync += abort.eq(0)
         with m.If(p_hs):

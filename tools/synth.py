@@ -31,7 +31,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from hdl.target import ECP5
+from hdl.target import ECP5, PARTITION_PREFIX
 from sim.runner import to_verilog
 from tools import record as results_file
 from tools.gen import designs
@@ -52,8 +52,14 @@ FMAX_BAR_MHZ = 100
 DEFAULT_DESIGNS = ("keccak_p1600", "keccak_sponge")
 
 # ABC9 in this Yosys asserts on large flattened designs; classic ABC maps to LUT4.
-YOSYS_SCRIPT = ("read_verilog {src}; synth_ecp5 -top {top} -run :map_luts; "
-                "abc -lut 4 -dress; clean; synth_ecp5 -top {top} -run map_cells: -json {js}; "
+# The mapping partitions (hdl.target.PARTITION_PREFIX) are kept as modules until the LUTs
+# are mapped (ABC runs once per module), then flattened into the top.
+PARTITIONS = f"*.{PARTITION_PREFIX}*"
+YOSYS_SCRIPT = ("read_verilog {src}; hierarchy -top {top}; "
+                f"setattr -mod -set keep_hierarchy 1 {PARTITIONS}; "
+                "synth_ecp5 -top {top} -run :map_luts; abc -lut 4 -dress; clean; "
+                f"setattr -mod -unset keep_hierarchy {PARTITIONS}; flatten; clean; "
+                "synth_ecp5 -top {top} -run map_cells: -json {js}; "
                 "tee -q -o {stat} stat -json; write_verilog -noattr {netlist}")
 
 
