@@ -409,6 +409,9 @@ class Attestor(wiring.Component):
         s_ready = Signal()
         if self._hash_service:
             dom = Signal(8)                  # the message's domain byte
+            # the engine's words come through a register of their own (hq, one word taken
+            # ahead), decoded on their way in: the block logic starts from flip-flops
+            # beside it, not from the engine's request register across the core
             hw = self.hash.i.payload
             hw_n = Signal(range(9))
             hw_data = Signal(64)
@@ -417,13 +420,26 @@ class Attestor(wiring.Component):
                 for n in range(9):
                     with m.Case(n):
                         m.d.comb += hw_data.eq(hw.data & ((1 << (8 * n)) - 1))
+            hq_valid = Signal()
+            hq_data = Signal(64)
+            hq_n = Signal(range(9))
+            hq_last = Signal()
+            hq_short = Signal()              # a final word of fewer than 8 bytes
+            hq_sha3 = Signal()               # the word's mode is SHA3-256
+            m.d.comb += self.hash.i.ready.eq(~hq_valid | (s_ready & hashing))
+            with m.If(self.hash.i.ready):
+                m.d.sync += [hq_valid.eq(self.hash.i.valid), hq_data.eq(hw_data),
+                             hq_n.eq(hw_n), hq_last.eq(hw.last),
+                             hq_short.eq(hw.last & (hw.nbytes < 8)),
+                             hq_sha3.eq(hw.mode == SpongeMode.SHA3_256)]
+            with m.If(self.start):
+                m.d.sync += hq_valid.eq(0)   # nothing of an earlier request is hashed
             m.d.comb += [
-                in_valid.eq(Mux(hashing, self.hash.i.valid, self.i_digest.valid)),
-                in_data.eq(Mux(hashing, hw_data, self.i_digest.payload.data)),
-                in_last.eq(Mux(hashing, hw.last, self.i_digest.payload.last)),
-                in_n.eq(Mux(hashing, hw_n, 8)),
+                in_valid.eq(Mux(hashing, hq_valid, self.i_digest.valid)),
+                in_data.eq(Mux(hashing, hq_data, self.i_digest.payload.data)),
+                in_last.eq(Mux(hashing, hq_last, self.i_digest.payload.last)),
+                in_n.eq(Mux(hashing, hq_n, 8)),
                 self.i_digest.ready.eq(s_ready & ~hashing),
-                self.hash.i.ready.eq(s_ready & hashing),
             ]
             with m.Switch(in_n):
                 for n in range(8):
@@ -498,7 +514,7 @@ class Attestor(wiring.Component):
             # a short final hash-service word (a digest beat is always whole)
             short_final = 0
             if self._hash_service:
-                short_final = hashing & hw.last & (hw.nbytes < 8)
+                short_final = hashing & hq_short
             m.d.comb += [
                 w_data.eq(in_data | Mux(in_last, dom_word, 0)),
                 w_end.eq(short_final | wp[-1]),
@@ -706,9 +722,8 @@ class Attestor(wiring.Component):
                         with m.Else():
                             m.d.sync += wait_k.eq(1)
                     if self._hash_service:
-                        with m.Elif(self.hash.i.valid):
-                            sha3 = self.hash.i.payload.mode == SpongeMode.SHA3_256
-                            open_stream(1, Mux(sha3, SHA3_DOMAIN, SHAKE_DOMAIN))
+                        with m.Elif(hq_valid):
+                            open_stream(1, Mux(hq_sha3, SHA3_DOMAIN, SHAKE_DOMAIN))
                             m.d.sync += hsq.eq(0)
                             m.next = "Hash"
                         with m.Else():
