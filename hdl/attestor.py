@@ -208,10 +208,13 @@ class Attestor(wiring.Component):
     restricted to what fits the digest's block buffer: rate-136 modes (``SHAKE256``; a word
     with mode ``SHA3_256`` gives SHA3-256), any message length (``nbytes`` on the final word),
     and the first ``SERVICE_OUT_WORDS`` output words; ``stop`` ends the job. A message offered
-    earlier waits until the attestations are done (the schedule above). Blocks are taken as
-    in the digest: the first output word 25 cycles after the final word is taken if the
-    state is idle then (a message ending with a whole word takes a word of padding more).
-    ``K`` offered during a job waits for it.
+    earlier waits until the attestations are done (the schedule above). The words come
+    through a register of their own (one word is taken ahead, decoded: bytes past
+    ``nbytes`` cleared, the domain byte of the message's first word's mode after a short
+    final word's bytes), so the block logic starts from flip-flops; blocks are then taken
+    as in the digest: the first output word 26 cycles (1 round per cycle) after the final
+    word is taken if the state is idle then (a message ending with a whole word takes a
+    word of padding more). ``K`` offered during a job waits for it.
 
     Parameters
     ----------
@@ -402,56 +405,63 @@ class Attestor(wiring.Component):
         open_ = Signal()                     # the stream intake is open (start .. last)
         hashing = Signal()                   # ... and takes the engine's hash words
         in_valid = Signal()
-        in_data = Signal(64)                 # message bytes, those past in_n zero
+        in_word = Signal(64)                 # the word for the buffer: message bytes, a
+                                             # final word's domain byte after them
         in_last = Signal()
-        in_n = Signal(range(9))              # bytes in the word (8 except on a final word)
-        dom_word = Signal(64)                # the domain byte at byte in_n (0 if in_n = 8)
+        in_short = Signal()                  # a final word of fewer than 8 bytes (the
+                                             # domain byte is in it)
         s_ready = Signal()
         if self._hash_service:
             dom = Signal(8)                  # the message's domain byte
             # the engine's words come through a register of their own (hq, one word taken
-            # ahead), decoded on their way in: the block logic starts from flip-flops
-            # beside it, not from the engine's request register across the core
+            # ahead), decoded on their way in (bytes past nbytes cleared, a short final
+            # word's domain byte after its bytes): the block logic starts from flip-flops
+            # beside it, not from the engine's request register across the core. As in
+            # the sponge, a message's mode is that of its first word.
             hw = self.hash.i.payload
             hw_n = Signal(range(9))
-            hw_data = Signal(64)
-            m.d.comb += hw_n.eq(Mux(hw.nbytes > 8, 8, Mux(hw.last, hw.nbytes, 8)))
+            hw_word = Signal(64)
+            hw_dom = Signal(8)
+            hw_first = Signal(init=1)        # the next word starts a message
+            msg_dom = Signal(8)              # the domain byte of the message coming in
+            m.d.comb += [
+                hw_n.eq(Mux(hw.nbytes > 8, 8, Mux(hw.last, hw.nbytes, 8))),
+                hw_dom.eq(Mux(hw_first, Mux(hw.mode == SpongeMode.SHA3_256,
+                                            SHA3_DOMAIN, SHAKE_DOMAIN), msg_dom)),
+            ]
             with m.Switch(hw_n):
                 for n in range(9):
                     with m.Case(n):
-                        m.d.comb += hw_data.eq(hw.data & ((1 << (8 * n)) - 1))
+                        dom_at = hw_dom << (8 * n) if n < 8 else 0
+                        m.d.comb += hw_word.eq((hw.data & ((1 << (8 * n)) - 1)) | dom_at)
             hq_valid = Signal()
-            hq_data = Signal(64)
-            hq_n = Signal(range(9))
+            hq_word = Signal(64)
             hq_last = Signal()
-            hq_short = Signal()              # a final word of fewer than 8 bytes
-            hq_sha3 = Signal()               # the word's mode is SHA3-256
+            hq_short = Signal()
+            hq_dom = Signal(8)
             m.d.comb += self.hash.i.ready.eq(~hq_valid | (s_ready & hashing))
             with m.If(self.hash.i.ready):
-                m.d.sync += [hq_valid.eq(self.hash.i.valid), hq_data.eq(hw_data),
-                             hq_n.eq(hw_n), hq_last.eq(hw.last),
-                             hq_short.eq(hw.last & (hw.nbytes < 8)),
-                             hq_sha3.eq(hw.mode == SpongeMode.SHA3_256)]
+                m.d.sync += [hq_valid.eq(self.hash.i.valid), hq_word.eq(hw_word),
+                             hq_last.eq(hw.last), hq_short.eq(hw.last & (hw.nbytes < 8)),
+                             hq_dom.eq(hw_dom)]
+                with m.If(self.hash.i.valid):
+                    m.d.sync += [hw_first.eq(hw.last), msg_dom.eq(hw_dom)]
             with m.If(self.start):
-                m.d.sync += hq_valid.eq(0)   # nothing of an earlier request is hashed
+                # nothing of an earlier request is hashed
+                m.d.sync += [hq_valid.eq(0), hw_first.eq(1)]
             m.d.comb += [
                 in_valid.eq(Mux(hashing, hq_valid, self.i_digest.valid)),
-                in_data.eq(Mux(hashing, hq_data, self.i_digest.payload.data)),
+                in_word.eq(Mux(hashing, hq_word, self.i_digest.payload.data)),
                 in_last.eq(Mux(hashing, hq_last, self.i_digest.payload.last)),
-                in_n.eq(Mux(hashing, hq_n, 8)),
+                in_short.eq(hashing & hq_short),
                 self.i_digest.ready.eq(s_ready & ~hashing),
             ]
-            with m.Switch(in_n):
-                for n in range(8):
-                    with m.Case(n):
-                        m.d.comb += dom_word.eq(dom << (8 * n))
         else:
             dom = Const(SHA3_DOMAIN, 8)
             m.d.comb += [
                 in_valid.eq(self.i_digest.valid),
-                in_data.eq(self.i_digest.payload.data),
+                in_word.eq(self.i_digest.payload.data),
                 in_last.eq(self.i_digest.payload.last),
-                in_n.eq(8),
                 self.i_digest.ready.eq(s_ready),
             ]
 
@@ -497,9 +507,7 @@ class Attestor(wiring.Component):
         w_data = Signal(64)
         w_end = Signal()                     # it completes the block
         w_final = Signal()                   # ... which is a message's final block
-        whole = Signal()
         m.d.comb += [
-            whole.eq(in_n == 8),
             # a new word may enter when the buffer is free or is emptied in this cycle
             w_ready.eq(~dfull | start),
             s_ready.eq(open_ & ~gen_v & w_ready),
@@ -512,13 +520,10 @@ class Attestor(wiring.Component):
             # final word the domain byte follows as a word of its own (from gen_q). That is
             # `in_last & ~whole`, spelt out per source so that the pad bit's decode is short:
             # a short final hash-service word (a digest beat is always whole)
-            short_final = 0
-            if self._hash_service:
-                short_final = hashing & hq_short
             m.d.comb += [
-                w_data.eq(in_data | Mux(in_last, dom_word, 0)),
-                w_end.eq(short_final | wp[-1]),
-                w_final.eq(short_final),
+                w_data.eq(in_word),
+                w_end.eq(in_short | wp[-1]),
+                w_final.eq(in_short),
             ]
         hs = Signal()                        # a word is taken into the buffer
         m.d.comb += hs.eq(w_valid & w_ready)
@@ -626,7 +631,7 @@ class Attestor(wiring.Component):
             m.d.sync += gen_v.eq(0)
         with m.If(hs & ~gen_v & in_last):
             m.d.sync += open_.eq(0)
-            with m.If(whole):
+            with m.If(~in_short):
                 # the domain byte after a whole final word: a word of its own, the last
                 m.d.sync += [gen_q.eq(dom), gen_q_end.eq(1), gen_q_final.eq(1),
                              gen_v.eq(1)]
@@ -723,7 +728,7 @@ class Attestor(wiring.Component):
                             m.d.sync += wait_k.eq(1)
                     if self._hash_service:
                         with m.Elif(hq_valid):
-                            open_stream(1, Mux(hq_sha3, SHA3_DOMAIN, SHAKE_DOMAIN))
+                            open_stream(1, hq_dom)
                             m.d.sync += hsq.eq(0)
                             m.next = "Hash"
                         with m.Else():

@@ -549,7 +549,8 @@ def test_attestor_schedule(rounds):
     ``_expected_accepts`` says (128 and, at 1 round per cycle, 1,024 beats: the proof
     sizes); a hash-service job
     whose final word comes while the state is idle (McEliece's 533 bytes, a word every
-    other cycle) gives its first output word 25 (13) cycles after that word; the response
+    other cycle) gives its first output word 26 (14) cycles after that word (one of them
+    the hash-service word register's); the response
     follows K by 49 (25) cycles. Every value is checked against the golden model."""
     import hashlib
     from golden.proof import attestation, proof_digest, proof_tag
@@ -607,7 +608,7 @@ def test_attestor_schedule(rounds):
         pd = proof_digest(proof)
         assert got["accepts"] == _expected_accepts(nbeats, rounds)
         assert got["hash"] == hashlib.shake_256(msg).digest(32)
-        assert got["hash_cycles"] == perm + 1
+        assert got["hash_cycles"] == perm + 2
         assert got["tail"] == 2 * perm + 1
         assert got["out"] == (1, attestation(k_att, vendor, 79, D, 1, pd), pd)
 
