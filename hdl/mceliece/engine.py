@@ -215,9 +215,13 @@ class McElieceEngine(wiring.Component):
         f_intake_end = flag("f_intake_end", nxt("IntakeEnd"))
         f_init_go = flag("f_init_go", nxt("KeyInit"))
         f_bn_issue = flag("f_bn_issue", nxt("Swap"))
-        f_ld_go = flag("f_ld_go", nxt("KeyLoad", "IntakeEnd", "BmInit", "ReGo") | p_batch_go)
+        # IntakeEnd (entered on the last ct word) has a flag of its own, ORed where the
+        # loader, the C0 rotation and S are enabled: the ct stream's valid and last come
+        # through the shell's intake, and a flag that also decodes other states on top of
+        # them was the deepest logic of the engine in the arm core (7 LUT levels)
+        f_ld_go = flag("f_ld_go", nxt("KeyLoad", "BmInit", "ReGo") | p_batch_go)
         f_ld_list = flag("f_ld_list", nxt("ReGo"))
-        f_c0_rot = flag("f_c0_rot", nxt("SynLoad") | p_chc0)
+        f_c0_rot = flag("f_c0_rot", nxt("SynLoad"))           # (or f_chc0)
         f_ch0 = flag("f_ch0", nxt("HashLat") & now("Judge"))
         f_ches = flag("f_ches", nxt("HashLat") & now("HashPut") & (ci < S_WORDS - 1))
         f_chhalf = flag("f_chhalf", nxt("HashLat") & now("HashPut") & (ci == S_WORDS - 1))
@@ -236,7 +240,7 @@ class McElieceEngine(wiring.Component):
         a_sa = flag("a_sa", nxt("SynLoad", "EvLoad", "ReLoad"))
         c_en = flag("c_en", nxt("BmInit", "BmUpd", "EvStep"))
         b_en = flag("b_en", nxt("BmInit", "BmUpd"))
-        s_en = flag("s_en", p_syn_acc | p_re_cmp | nxt("BmInit", "IntakeEnd") |
+        s_en = flag("s_en", p_syn_acc | p_re_cmp | nxt("BmInit") |     # (or f_intake_end)
                     (nxt("BmUpd") & (it != 2 * T - 1)))
         s_add = flag("s_add", p_syn_acc)
 
@@ -272,7 +276,8 @@ class McElieceEngine(wiring.Component):
         # ---- loader: 64 positions -> (alpha, w) shadow, one per cycle from ld_go ---------
         # ld_go (a flag) only loads the loader's registers; the reads begin the cycle after
         # it, from registers (a position counter or the root list's head)
-        ld_go = f_ld_go
+        ld_go = Signal()
+        m.d.comb += ld_go.eq(f_ld_go | f_intake_end)
         ld_list_in = f_ld_list      # positions from the root list (else ld_base_in + count)
         ld_base_in = Signal(12)     # first position of the next batch (registered)
         # batch b prefetches b + 1: from the idle step of batch b - 1 that is bat + 2
@@ -537,7 +542,7 @@ class McElieceEngine(wiring.Component):
         ct_v1 = Signal()
         ct_w1 = Signal(64)
         m.d.sync += [ct_v1.eq(self.ct.valid & self.ct.ready), ct_w1.eq(self.ct.payload.data)]
-        with m.If(ct_v1 | f_c0_rot):
+        with m.If(ct_v1 | f_c0_rot | f_chc0):
             m.d.sync += [C0[w].eq(C0[w + 1]) for w in range(CT_WORDS - 1)]
             m.d.sync += C0[CT_WORDS - 1].eq(Mux(ct_v1, ct_w1, C0[0]))
 
@@ -563,7 +568,7 @@ class McElieceEngine(wiring.Component):
             # BmInit: W_0 = S_0, the rest 0; BmUpd: the next window W_0 = S_{r+1}
             m.d.sync += [W[0].eq(S[0])] + [W[i].eq(Mux(f_bmupd, W[i - 1], 0))
                                            for i in range(1, T + 1)]
-        with m.If(s_en):
+        with m.If(s_en | f_intake_end):
             # S rotates (adding the XOR tree in the syndrome), or is cleared (IntakeEnd)
             m.d.sync += [S[j].eq(Mux(f_intake_end, 0, S[j + 1])) for j in range(2 * T - 1)]
             m.d.sync += S[2 * T - 1].eq(Mux(f_intake_end, 0, S[0] ^ Mux(s_add, tree_r, 0)))
