@@ -295,8 +295,8 @@ class ProofIntake(wiring.Component):
     ends the proof early; a final beat without ``last`` makes the intake take further beats
     until ``last``; both set ``bad_len``, ``dead`` and pulse ``abort``, after which no more
     words go to the engine. ``pad_err`` is set by a non-zero byte after the body.
-    ``bad_len`` and ``pad_err`` are final once the beat with ``last`` is taken, ``tag`` in
-    the cycle after (it is taken from the fork register).
+    ``bad_len`` is final once the beat with ``last`` is taken, ``pad_err`` and ``tag`` in
+    the cycle after (both are taken from the fork register).
 
     Parameters
     ----------
@@ -414,14 +414,18 @@ class ProofIntake(wiring.Component):
             long_now.eq(~p_last & ~overlong & (beat_idx == beats - 1)),
             bad_now.eq(short | long_now),
         ]
-        # padding: the bytes of the final body word after the body, and every later beat
-        pad_check = beat_idx >= body_words
+        # padding: the bytes of the final body word after the body, and every later beat.
+        # Checked on the fork register in the cycle after the beat's handshake (which part
+        # of the word counts is registered with it), so pad_err's enable comes from
+        # flip-flops, not from the handshake's ready chain through the digest and the engine
+        pad_all = Signal()             # fk_data is a beat after the body
+        pad_part = Signal()            # fk_data is the final body word (its tail counts)
+        m.d.sync += [pad_all.eq(p_hs & ~overlong & (beat_idx >= body_words)),
+                     pad_part.eq(p_hs & ~overlong & (beat_idx == body_words - 1))]
+        pad_check = pad_all & (fk_data != 0)
         if body_rem:
-            pad_check = (pad_check & (word.data != 0)) | (
-                (beat_idx == body_words - 1) & (word.data[8 * body_rem:] != 0))
-        else:
-            pad_check = pad_check & (word.data != 0)
-        m.d.comb += pad_now.eq(pad_check & ~overlong)
+            pad_check = pad_check | (pad_part & (fk_data[8 * body_rem:] != 0))
+        m.d.comb += pad_now.eq(pad_check)
 
         if self._kem:
             # tag: bytes OBJECT_LEN .. OBJECT_LEN + TAG_BYTES - 1 of the proof
@@ -454,8 +458,6 @@ class ProofIntake(wiring.Component):
             ]
             with m.If(beat_idx != beats):
                 m.d.sync += beat_idx.eq(beat_idx + 1)
-            with m.If(pad_now):
-                m.d.sync += pad_err.eq(1)
             with m.If(long_now):
                 m.d.sync += overlong.eq(1)
             with m.If(bad_now):
@@ -478,6 +480,8 @@ class ProofIntake(wiring.Component):
         with m.Elif(e_hs & ~self.o_engine.ready):
             m.d.sync += sk_valid.eq(1)
 
+        with m.If(pad_now):
+            m.d.sync += pad_err.eq(1)
         with m.If(self.start):
             m.d.sync += [intake.eq(1), beat_idx.eq(0), overlong.eq(0), bad_len.eq(0),
                          pad_err.eq(0), dead.eq(0), fk_valid.eq(0), sk_valid.eq(0)]
