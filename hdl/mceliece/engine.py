@@ -23,6 +23,7 @@ from golden.mceliece import (M_BITS, N, T, Q, MT, SK_BYTES, SK_C, SK_G, SK_ALPHA
                              PIVOTS_NON_F, bitrev_m)
 from hdl.mceliece.gf import GfInverse, gf_mul, gf_sq
 from hdl.sponge import KeccakSponge, SpongeClientSignature, SpongeMode
+from hdl.target import PARTITION_PREFIX
 from hdl.validator import KemEngineSignature
 
 __all__ = ["McElieceEngine", "UNITS", "KEY_WORDS", "CT_WORDS"]
@@ -248,7 +249,14 @@ class McElieceEngine(wiring.Component):
         # The multiplier reads its two registers only (no operand multiplexer): the
         # Berlekamp–Massey products load their operands into X and A first (C·W, B·f).
         f = Signal(12)
-        prod = [gf_mul(m, X[u], A[u], name=f"prod{u}") for u in range(P)]
+        # the products and the next values of X and C (a product plus a few terms) are a
+        # mapping partition (hdl.target.PARTITION_PREFIX): their LUT depth is minimised
+        # on its own, not left at the depth of the core's deepest path
+        mu = Module()
+        m.submodules[PARTITION_PREFIX + "units"] = mu
+        prod = [gf_mul(mu, X[u], A[u], name=f"prod{u}") for u in range(P)]
+        x_next = [Signal(12, name=f"x_next{u}") for u in range(P)]
+        c_next = [Signal(12, name=f"c_next{u}") for u in range(P)]
 
         # XOR tree over the unit registers, its output registered (`tree_r`): the syndrome
         # accumulates it one step after the product it sums (the batch's idle step takes the
@@ -533,8 +541,7 @@ class McElieceEngine(wiring.Component):
         with m.If(kc1):
             m.d.sync += c_bad.eq(kword1 != PIVOTS_NON_F)
         with m.If(kv1):
-            m.d.sync += [Cr[3 - i].eq(kword1[16 * i:16 * i + 12]) for i in range(4)]
-            m.d.sync += [Cr[u].eq(Cr[u - 4]) for u in range(4, P)]
+            # (g's coefficients shift into C: c_next, below)
             with m.If(Cat(*[kword1[16 * i + 12:16 * i + 16] for i in range(4)]) != 0):
                 m.d.sync += g_bad.eq(1)
 
@@ -547,18 +554,35 @@ class McElieceEngine(wiring.Component):
             m.d.sync += C0[CT_WORDS - 1].eq(Mux(ct_v1, ct_w1, C0[0]))
 
         # ---- the unit array and its register files, from the flags ---------------------
+        # the terms other than the product are summed beside it (x_rest, a kept signal),
+        # so the product's last XOR takes them in one input: a unit's next value is one
+        # LUT after the multiplier's partial sums
+        for u in range(P):
+            x_rest = Signal(12, name=f"x_rest{u}", attrs={"keep": 1})
+            mu.d.comb += [
+                x_rest.eq(Mux(x_c0, Cr[0], 0) ^ Mux(x_cu, Cr[u], 0) ^ Mux(x_b, Br[u], 0) ^
+                          Mux(x_sw | (x_vw & C0[0][u]), SW[u], 0) ^ x_one),
+                x_next[u].eq(Mux(x_prod, prod[u], 0) ^ x_rest),
+            ]
         with m.If(x_en):
-            m.d.sync += [X[u].eq(Mux(x_prod, prod[u], 0) ^ Mux(x_c0, Cr[0], 0) ^
-                                 Mux(x_cu, Cr[u], 0) ^ Mux(x_b, Br[u], 0) ^
-                                 Mux(x_sw | (x_vw & C0[0][u]), SW[u], 0) ^ x_one)
-                         for u in range(P)]
+            m.d.sync += [X[u].eq(x_next[u]) for u in range(P)]
         with m.If(a_en):
             m.d.sync += [A[u].eq(Mux(a_sa, SA[u], 0) | Mux(f_bmf, f, 0) | Mux(f_bmupd, W[u], 0))
                          for u in range(P)]
-        with m.If(c_en):
-            # BmInit: C = 0; BmUpd: C += f B; Horner: C rotates so that C_k is at the head
-            m.d.sync += [Cr[u].eq(Mux(f_bmupd, Cr[u] ^ prod[u], 0) |
-                                  Mux(f_horner, Cr[(u + 1) % P], 0)) for u in range(P)]
+        with m.If(c_en | kv1):
+            # key load (kv1): g's coefficients shift in, four per word; BmInit: C = 0;
+            # BmUpd: C += f B; Horner: C rotates so that C_k is at the head
+            m.d.sync += [Cr[u].eq(c_next[u]) for u in range(P)]
+        # (kv1, BmUpd and Horner are never set together: the key shift, C ^ prod or the
+        # rotation; the product's term apart as in X)
+        for u in range(P):
+            c_rest = Signal(12, name=f"c_rest{u}", attrs={"keep": 1})
+            shift_in = kword1[16 * (3 - u):16 * (3 - u) + 12] if u < 4 else Cr[u - 4]
+            mu.d.comb += [
+                c_rest.eq(Mux(f_bmupd, Cr[u], 0) | Mux(f_horner, Cr[(u + 1) % P], 0) |
+                          Mux(kv1, shift_in, 0)),
+                c_next[u].eq(Mux(f_bmupd, prod[u], 0) ^ c_rest),
+            ]
         with m.If(b_en):
             # BmInit: B = 1; BmUpd: B = x C_old (grow) or x B
             m.d.sync += Br[0].eq(f_bminit | grow)
