@@ -517,9 +517,9 @@ class Attestor(wiring.Component):
             m.d.comb += [w_data.eq(gen_q), w_end.eq(gen_q_end), w_final.eq(gen_q_final)]
         with m.Else():
             # a final word with room for the domain byte ends the message; after a whole
-            # final word the domain byte follows as a word of its own (from gen_q). That is
-            # `in_last & ~whole`, spelt out per source so that the pad bit's decode is short:
-            # a short final hash-service word (a digest beat is always whole)
+            # final word the domain byte follows as a word of its own (from gen_q). A short
+            # final word (`in_short`) is only ever a hash-service word, its domain byte
+            # already in it (hq_word); a digest beat is always whole
             m.d.comb += [
                 w_data.eq(in_word),
                 w_end.eq(in_short | wp[-1]),
