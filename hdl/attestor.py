@@ -207,7 +207,8 @@ class Attestor(wiring.Component):
     is the client side of a :class:`~hdl.sponge.KeccakSponge` (``SpongeClientSignature``)
     restricted to what fits the digest's block buffer: rate-136 modes (``SHAKE256``; a word
     with mode ``SHA3_256`` gives SHA3-256), any message length (``nbytes`` on the final word),
-    and the first ``SERVICE_OUT_WORDS`` output words; ``stop`` ends the job. A message offered
+    and the first ``SERVICE_OUT_WORDS`` output words; ``stop`` ends the job (it is taken
+    into a register first: the job ends, and ``K`` is awaited, a cycle later). A message offered
     earlier waits until the attestations are done (the schedule above). The words come
     through a register of their own (one word is taken ahead, decoded: bytes past
     ``nbytes`` cleared, the domain byte of the message's first word's mode after a short
@@ -661,6 +662,7 @@ class Attestor(wiring.Component):
         # ---- sequencer --------------------------------------------------------------------
         m.d.comb += self.o.payload.digest.eq(pd)
         hsq = Signal(range(SERVICE_OUT_WORDS + 1))    # hash service: next output word
+        stopped = Signal()                   # hash service: the job's stop, registered
         out_lanes = Cat(*st[:OUT_BITS // 64])
         vote = Signal()
         m.d.comb += self.o.payload.vote.eq(vote)
@@ -738,19 +740,24 @@ class Attestor(wiring.Component):
                         with m.If(final_in):
                             m.next = "HashOut"
                     with m.State("HashOut"):
-                        # the first output words, then back to waiting for K on stop
+                        # the first output words, then back to waiting for K a cycle after
+                        # stop: stop is registered (stopped) before it decides anything, so
+                        # the engine's handshake logic ends in a flip-flop here instead of
+                        # running on into the attestor's control registers
                         ready = Signal()
                         m.d.comb += ready.eq(~rounds)
-                        m.d.comb += self.hash.o.valid.eq(ready & (hsq < SERVICE_OUT_WORDS))
+                        m.d.comb += self.hash.o.valid.eq(
+                            ready & (hsq < SERVICE_OUT_WORDS) & ~stopped)
                         with m.Switch(hsq):
                             for w in range(SERVICE_OUT_WORDS):
                                 with m.Case(w):
                                     m.d.comb += self.hash.o.payload.eq(st[w])
                         with m.If(self.hash.o.valid & self.hash.o.ready):
                             m.d.sync += hsq.eq(hsq + 1)
-                        with m.If(self.hash.stop & ready):
+                        m.d.sync += stopped.eq(self.hash.stop & ready)
+                        with m.If(stopped):
                             m.d.sync += [load.eq(1), load_proof.eq(1), wait_k.eq(1)]
-                            m.d.sync += hashing.eq(0)
+                            m.d.sync += [hashing.eq(0), stopped.eq(0)]
                             m.next = "Verdict"
                 with m.State("Tag"):
                     # finalblock(D) fills the buffer while K's block is permuted
