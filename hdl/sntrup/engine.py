@@ -352,6 +352,8 @@ class SntrupEngine(wiring.Component):
         conf_diff = Signal()
         rword = Signal(64)                    # r_enc word being assembled
         pending_start = Signal()
+        k_valid = Signal()                    # K is offered: high exactly in Out, a register
+        m.d.comb += self.k.valid.eq(k_valid)
 
         # defaults
         drain_out = Signal()                  # a drain whose coefficient goes to the reducer
@@ -406,6 +408,9 @@ class SntrupEngine(wiring.Component):
         up_v = Signal()
         up_i = Signal(range(656))
         up_region = Signal()
+        u_i = Signal(range(656))              # Unpack: code index within the region
+        u_reg = Signal()                      # ... region (0: f, 1: v)
+        u_off = Signal(range(sn.SK_V + 165))  # ... sk byte offset of the code
         m.d.sync += up_v.eq(0)
 
         # byte compare pipeline (cache, confirm)
@@ -416,6 +421,13 @@ class SntrupEngine(wiring.Component):
         # job completion: busy falls after the digest is taken
         jstarted = Signal()
         complete = Signal()
+        # a job's start and a cancel reach HashJobs through registers (go_now / job_now
+        # decided here a cycle ahead): the phase FSM's decode and the ciphertext handshake
+        # end in flip-flops instead of running on into the job sequencer and the packer's
+        # resets. jstarted follows the registered go, so `complete` keeps its meaning.
+        go_now = Signal()
+        job_now = Signal(range(len(JOBS)))
+        m.d.sync += [jobs.go.eq(go_now), jobs.job.eq(job_now)]
         m.d.sync += jstarted.eq(jobs.go | (jstarted & jobs.busy))
         m.d.comb += complete.eq(jstarted & ~jobs.busy)
         jseq = Signal(range(6))               # 1 K_0, 2 Hash_3(r), 3 confirm, 4 K_1, 5 done
@@ -490,20 +502,27 @@ class SntrupEngine(wiring.Component):
                     m.d.comb += [h_w.addr.eq(j), h_w.data.eq(dec_q.o_coeff - sn.Q12), h_w.en.eq(1)]
                     m.d.sync += j.eq(j - 1)
                 with m.If(dec_q.done):
-                    m.d.sync += [j.eq(0), bad_small.eq(0), f_weight.eq(0)]
+                    m.d.sync += [j.eq(0), bad_small.eq(0), f_weight.eq(0),
+                                 u_i.eq(0), u_reg.eq(0), u_off.eq(sn.SK_F)]
                     m.next = "Unpack"
             with m.State("Unpack"):
                 m.d.comb += phase_id.eq(3)
-                # j = 0 .. 1311: f codes (region 0) then v codes (region 1), 656 each
-                region = j >= 656
-                i = Mux(region, j - 656, j)
-                off = Mux(region, sn.SK_V, sn.SK_F) + (i >> 2)
-                m.d.comb += sk_rx.addr.eq(off >> 3)
-                m.d.sync += [up_v.eq(j < 2 * 656), up_i.eq(i), up_region.eq(region),
-                             up_sel.eq(off[:3]), j.eq(j + 1)]
+                # j = 0 .. 1311: f codes (region 0) then v codes (region 1), 656 each. The
+                # code index, region and sk byte offset are counters of their own (u_i,
+                # u_reg, u_off), so the sk address comes from a register, not from an
+                # adder on j
+                m.d.comb += sk_rx.addr.eq(u_off >> 3)
+                m.d.sync += [up_v.eq(j < 2 * 656), up_i.eq(u_i), up_region.eq(u_reg),
+                             up_sel.eq(u_off[:3]), j.eq(j + 1)]
+                with m.If(u_i == 655):
+                    m.d.sync += [u_i.eq(0), u_reg.eq(1), u_off.eq(sn.SK_V)]
+                with m.Else():
+                    m.d.sync += u_i.eq(u_i + 1)
+                    with m.If(u_i[:2] == 3):
+                        m.d.sync += u_off.eq(u_off + 1)
                 with m.If(j == 2 * 656):
                     m.d.sync += j.eq(0)
-                    m.d.comb += [jobs.go.eq(1), jobs.job.eq(JOB_IDS["h4pk"])]
+                    m.d.comb += [go_now.eq(1), job_now.eq(JOB_IDS["h4pk"])]
                     m.next = "JobH4"
             with m.State("JobH4"):
                 m.d.comb += phase_id.eq(4)
@@ -514,7 +533,7 @@ class SntrupEngine(wiring.Component):
                 m.d.comb += phase_id.eq(5)
                 # compare sk bytes SK_CACHE + j with digest byte j
                 with m.If(byte_compare(sk_rx, sn.SK_CACHE, src=0)):
-                    m.d.comb += [jobs.go.eq(1), jobs.job.eq(JOB_IDS["h3rho"])]
+                    m.d.comb += [go_now.eq(1), job_now.eq(JOB_IDS["h3rho"])]
                     m.next = "JobH3rho"
             with m.State("JobH3rho"):
                 m.d.comb += phase_id.eq(6)
@@ -553,7 +572,7 @@ class SntrupEngine(wiring.Component):
                     with m.If(j == CT_WORDS - 1):
                         m.d.sync += [j.eq(P - 1), diff.eq(0), conf_diff.eq(0), weight.eq(0),
                                      jseq.eq(1)]
-                        m.d.comb += [jobs.go.eq(1), jobs.job.eq(JOB_IDS["k0"])]
+                        m.d.comb += [go_now.eq(1), job_now.eq(JOB_IDS["k0"])]
                         m.next = "Cf"
                 abortable(lanes_clean=True)
             with m.State("Cf"):
@@ -605,7 +624,7 @@ class SntrupEngine(wiring.Component):
                 m.d.comb += phase_id.eq(15)
                 m.d.sync += [step_v.eq(1), j.eq(j - 1)]
                 with m.If(jseq == 0):
-                    m.d.comb += [jobs.go.eq(1), jobs.job.eq(JOB_IDS["h3r"])]
+                    m.d.comb += [go_now.eq(1), job_now.eq(JOB_IDS["h3r"])]
                     m.d.sync += jseq.eq(2)
                 with m.If(j == 0):
                     # two cycles before the first drain: the last step is still under way
@@ -629,11 +648,12 @@ class SntrupEngine(wiring.Component):
                 m.d.comb += phase_id.eq(18)
                 # compare ct bytes ROUNDED_BYTES + j with HashConfirm byte j
                 with m.If(byte_compare(ct_rx, sn.ROUNDED_BYTES, src=1)):
+                    m.d.sync += k_valid.eq(~self.abort)
                     m.next = "Out"
                 abortable(lanes_clean=False)
             with m.State("Out"):
                 m.d.comb += phase_id.eq(19)
-                m.d.comb += self.k.valid.eq(1)
+                m.d.sync += k_valid.eq(~self.k.ready & ~self.abort)
                 with m.If(self.k.ready):
                     m.next = "Idle"
                 abortable(lanes_clean=True)
@@ -649,7 +669,7 @@ class SntrupEngine(wiring.Component):
                 with m.If(self.start):
                     m.d.sync += pending_start.eq(1)
 
-        m.d.comb += jobs.cancel.eq(self.abort & in_request)
+        m.d.sync += jobs.cancel.eq(self.abort & in_request)
 
         # ---- consumers of the one-cycle memory reads --------------------------------------
         # Timing: each block RAM's output goes straight into flip-flops (`sk_q`, `ct_q`), and a
@@ -684,14 +704,16 @@ class SntrupEngine(wiring.Component):
         bc1_k = Signal(range(32))
         bc1_sel = Signal(3)
         m.d.sync += [bc1_v.eq(bc_v), bc1_k.eq(bc_k), bc1_sel.eq(bc_sel), bc1_src.eq(bc_src)]
+        # the expected byte is selected from the digest (or HashConfirm) register while the
+        # memory is read, into a register beside sk_q / ct_q (both stay put meanwhile)
+        want = Signal(8)
+        hword = Signal(64)
+        m.d.comb += hword.eq(Mux(bc_src, conf.as_value(), jobs.digest.as_value())
+                             .word_select(bc_k[3:], 64))
+        m.d.sync += want.eq(_bswap(hword).word_select(bc_k[:3], 8))
         with m.If(bc1_v):                       # byte compare: sk cache or ct confirm
             got = Signal(8)
-            want = Signal(8)
-            hword = Signal(64)
-            m.d.comb += hword.eq(Mux(bc1_src, conf.as_value(), jobs.digest.as_value())
-                                 .word_select(bc1_k[3:], 64))
             m.d.comb += got.eq(Mux(bc1_src, ct_q, sk_q).word_select(bc1_sel, 8))
-            m.d.comb += want.eq(_bswap(hword).word_select(bc1_k[:3], 8))
             with m.If(got != want):
                 with m.If(bc1_src):
                     m.d.sync += conf_diff.eq(1)
@@ -714,10 +736,10 @@ class SntrupEngine(wiring.Component):
                     m.d.sync += [k0.eq(jobs.digest), jseq.eq(0)]
                 with m.Case(2):
                     m.d.sync += [h3r.eq(jobs.digest), jseq.eq(3)]
-                    m.d.comb += [jobs.go.eq(1), jobs.job.eq(JOB_IDS["confirm"])]
+                    m.d.comb += [go_now.eq(1), job_now.eq(JOB_IDS["confirm"])]
                 with m.Case(3):
                     m.d.sync += [conf.eq(jobs.digest), jseq.eq(4)]
-                    m.d.comb += [jobs.go.eq(1), jobs.job.eq(JOB_IDS["k1"])]
+                    m.d.comb += [go_now.eq(1), job_now.eq(JOB_IDS["k1"])]
                 with m.Case(4):
                     m.d.sync += [k1.eq(jobs.digest), jseq.eq(5)]
         m.d.comb += jobs.renc_fb.eq(fallback)
