@@ -198,8 +198,9 @@ class Attestor(wiring.Component):
     (or after the previous permutation, if later); ``A0`` and ``A1`` follow in six
     permutations (``K`` is taken 194 cycles after the final beat of a 128-beat proof, 98
     with 2 rounds per cycle). From then on ``o.valid`` follows ``i_verdict.valid`` by 1
-    cycle and ``i_k.valid`` by 49 cycles (25 with 2 rounds per cycle); a verdict or ``K``
-    offered earlier waits. The schedule depends only on the number of beats and the
+    cycle and ``i_k.valid`` by 50 cycles (26 with 2 rounds per cycle: ``K`` is taken into
+    a register of its own, its block absorbed from there in the next cycle, then the two
+    tag permutations); a verdict or ``K`` offered earlier waits. The schedule depends only on the number of beats and the
     cycles in which they are offered.
 
     Hash service (``hash_service``, KEM engines only): while the attestor waits for ``K``
@@ -537,8 +538,14 @@ class Attestor(wiring.Component):
         kabs = Signal()                      # the engine's K fills the buffer (tag check)
         wait_k = Signal()                    # the FSM is in Verdict (a flag of its own:
                                              # kabs fans out to the buffer's key lanes)
+        kq = Signal(256)                     # K, taken into a register of its own in the
+                                             # handshake and absorbed in the next cycle: the
+                                             # engine's K and valid end in flip-flops here,
+                                             # kabs (the buffer's K select) is a register
         if kem:
-            m.d.comb += kabs.eq(wait_k & self.i_k.valid & ~self.skip)
+            m.d.sync += kabs.eq(wait_k & self.i_k.valid & ~self.skip)
+            with m.If(self.i_k.valid & self.i_k.ready):
+                m.d.sync += kq.eq(self.i_k.payload)
         c_proof = _loaded_state(PROOF_CUSTOMIZATION)
         c_proof_d = _theta_d_of(c_proof)
         for k in range(25):
@@ -571,7 +578,7 @@ class Attestor(wiring.Component):
         m.d.comb += pad.eq(hs & w_final)     # (w_final implies w_end)
         # K (tag check) comes as a block of its own: its key lanes, taken in one cycle into
         # the empty buffer while the state holds the tag's constant
-        k_lanes = _key_lanes(self.i_k.payload) if kem else []
+        k_lanes = _key_lanes(kq) if kem else []
         dbuf_next = [Signal(64, name=f"dbuf_next{k}") for k in range(RW)]
         bdx_next = [Signal(64, name=f"bdx_next{x}") for x in range(5)]
         # the handshake enters the buffer's logic last: a copy of it per lane and per column
@@ -723,8 +730,7 @@ class Attestor(wiring.Component):
                         m.d.sync += vote_r.eq(0)
                         m.next = "Respond"
                     with m.Elif(self.i_k.valid):
-                        gen(_GEN_DESC)
-                        m.next = "Tag"
+                        m.next = "KeyIn"
                     if not self._hash_service:
                         with m.Else():
                             m.d.sync += wait_k.eq(1)
@@ -759,6 +765,10 @@ class Attestor(wiring.Component):
                             m.d.sync += [load.eq(1), load_proof.eq(1), wait_k.eq(1)]
                             m.d.sync += [hashing.eq(0), stopped.eq(0)]
                             m.next = "Verdict"
+                with m.State("KeyIn"):
+                    # K's block goes into the buffer from kq (kabs)
+                    gen(_GEN_DESC)
+                    m.next = "Tag"
                 with m.State("Tag"):
                     # finalblock(D) fills the buffer while K's block is permuted
                     with m.If(block_in):

@@ -347,7 +347,9 @@ class Sha512Packer(wiring.Component):
         buf = [Signal(8, name=f"buf{k}") for k in range(16)]   # pending bytes, buf[0] first
         n = Signal(range(17))
         total = Signal(16)                  # message bytes so far
-        phase = Signal(range(5))            # 0 message, 1 0x80, 2 zeros, 3 length hi, 4 length lo
+        # phase, one-hot (every select below is an AND-OR of its bits, no decode):
+        # 0 message, 1 0x80, 2 zeros, 3 length hi, 4 length lo
+        ph = Signal(5, init=1)
         done_word = Signal()                # the final word is in buf (sets last)
         zeros = Signal(7)                   # zero bytes still to emit (phase 2), a register
         # ... and what the zero phase's source needs of it, registered beside it
@@ -371,20 +373,22 @@ class Sha512Packer(wiring.Component):
         src_valid = Signal()
         bitlen = Signal(64)
         m.d.comb += bitlen.eq(total << 3)
-        with m.Switch(phase):
-            with m.Case(0):
-                m.d.comb += [src.eq(self.i.payload.data), src_n.eq(self.i.payload.nbytes),
-                             src_off.eq(self.i.payload.offset), src_valid.eq(self.i.valid)]
-            with m.Case(1):
-                m.d.comb += [src.eq(0x80), src_n.eq(1), src_valid.eq(1)]
-            with m.Case(2):
-                m.d.comb += [src.eq(0), src_n.eq(z_n), src_valid.eq(z_any)]
-            with m.Case(3):
-                m.d.comb += [src.eq(0), src_n.eq(8), src_valid.eq(1)]   # bit length < 2^64
-            with m.Case(4):
-                # big-endian 64-bit bit length, in byte order
-                m.d.comb += [src.eq(Cat(*[bitlen[8 * (7 - j):8 * (8 - j)] for j in range(8)])),
-                             src_n.eq(8), src_valid.eq(1)]
+        def onehot(*vals):
+            """the value of the current phase: an AND-OR over the phase bits"""
+            out = 0
+            for k, v in enumerate(vals):
+                out = out | Mux(ph[k], v, 0)
+            return out
+        p = self.i.payload
+        # phase 1: 0x80; 2: zeros; 3: the bit length's high word (< 2^64: zero); 4: the
+        # big-endian 64-bit bit length, in byte order
+        m.d.comb += [
+            src.eq(onehot(p.data, 0x80, 0, 0,
+                          Cat(*[bitlen[8 * (7 - j):8 * (8 - j)] for j in range(8)]))),
+            src_n.eq(onehot(p.nbytes, 1, z_n, 8, 8)),
+            src_off.eq(onehot(p.offset, 0, 0, 0, 0)),
+            src_valid.eq(onehot(self.i.valid, 1, z_any, 1, 1)),
+        ]
 
         emit = Signal()
         m.d.comb += [
@@ -397,22 +401,15 @@ class Sha512Packer(wiring.Component):
         m.d.comb += room.eq((n <= 8) | emit)
         take = Signal()
         m.d.comb += take.eq(src_valid & room & ~done_word)
-        m.d.comb += self.i.ready.eq((phase == 0) & room & ~done_word)
+        m.d.comb += self.i.ready.eq(ph[0] & room & ~done_word)
 
         # byte insertion after the optional shift-out of 8 bytes: slot k takes source byte
         # r = k − n (k + 8 − n if a word leaves), which is k − n mod 8 either way; it is
         # inserted if byte r is present (`mask`: r < nbytes, an 8-way select by n's low bits)
         # and r is in 0..7 (a function of n alone). No sum of n and the byte count.
         mask = Signal(8)
-        with m.Switch(phase):
-            with m.Case(0):
-                m.d.comb += mask.eq(Cat(*[self.i.payload.nbytes > j for j in range(8)]))
-            with m.Case(1):
-                m.d.comb += mask.eq(1)
-            with m.Case(2):
-                m.d.comb += mask.eq(z_mask)
-            with m.Default():
-                m.d.comb += mask.eq(0xFF)
+        m.d.comb += mask.eq(onehot(Cat(*[p.nbytes > j for j in range(8)]), 1, z_mask,
+                                   0xFF, 0xFF))
         src_bytes = [src[8 * j:8 * j + 8] for j in range(8)]
         for k in range(16):
             kept = buf[k + 8] if k + 8 < 16 else 0
@@ -436,24 +433,23 @@ class Sha512Packer(wiring.Component):
         m.d.sync += n.eq(Mux(emit, n - 8, n) + Mux(take, src_n, 0))
 
         with m.If(take):
-            with m.Switch(phase):
-                with m.Case(0):
-                    m.d.sync += total.eq(total + src_n)
-                    with m.If(self.i.payload.last):
-                        m.d.sync += phase.eq(1)
-                with m.Case(1):
-                    # zero bytes after the 0x80 byte up to 112 mod 128 (total is final now)
-                    m.d.sync += [phase.eq(2), *set_zeros(z_first)]
-                with m.Case(2):
-                    m.d.sync += set_zeros(z_rest)
-                    with m.If(z_last):
-                        m.d.sync += phase.eq(3)
-                with m.Case(3):
-                    m.d.sync += phase.eq(4)
-                with m.Case(4):
-                    m.d.sync += done_word.eq(1)
-        with m.If((phase == 2) & ~z_any):
-            m.d.sync += phase.eq(3)
+            with m.If(ph[0]):
+                m.d.sync += total.eq(total + src_n)
+                with m.If(self.i.payload.last):
+                    m.d.sync += ph.eq(0b00010)
+            with m.If(ph[1]):
+                # zero bytes after the 0x80 byte up to 112 mod 128 (total is final now)
+                m.d.sync += [ph.eq(0b00100), *set_zeros(z_first)]
+            with m.If(ph[2]):
+                m.d.sync += set_zeros(z_rest)
+                with m.If(z_last):
+                    m.d.sync += ph.eq(0b01000)
+            with m.If(ph[3]):
+                m.d.sync += ph.eq(0b10000)
+            with m.If(ph[4]):
+                m.d.sync += done_word.eq(1)
+        with m.If(ph[2] & ~z_any):
+            m.d.sync += ph.eq(0b01000)
         with m.If(emit & self.o.payload.last):
-            m.d.sync += [done_word.eq(0), phase.eq(0), total.eq(0), n.eq(0)]
+            m.d.sync += [done_word.eq(0), ph.eq(0b00001), total.eq(0), n.eq(0)]
         return m

@@ -156,7 +156,7 @@ def test_tail(kem):
     out, _ = simulate(dut, vendor, stream, reqs, extra=watch)
     assert [g[0] for g, _ in out] == [1, 0]
     assert len(set(tails)) == 1 and len(tails) == 2, tails
-    assert tails[0] == (25 if kem else 1), tails
+    assert tails[0] == (26 if kem else 1), tails
 
 
 def test_digest_rounds_per_cycle():
@@ -480,7 +480,8 @@ async def _attestor_request(ctx, dut, k_att, D, nonce, tag, proof):
 
 def test_attestor_alone():
     """Attestor (amd, KEM): K_att kept at key load; a valid and a wrong K each give the
-    golden digest, vote and attestation, the response 25 cycles after K."""
+    golden digest, vote and attestation, the response 26 cycles after K (taken into a
+    register, then its block and the tag's final block permuted)."""
     from golden.proof import Status, attestation, proof_digest, proof_tag
     from hdl.attestor import Attestor
     vendor = "amd"
@@ -509,7 +510,7 @@ def test_attestor_alone():
     for (vote, att, digest, cycles), expect in zip(out, (1, 0)):
         assert (vote, digest) == (expect, pd)
         assert att == attestation(k_att, vendor, 77, D, expect, pd)
-        assert cycles == 25, cycles
+        assert cycles == 26, cycles
 
 
 def _values(r):
@@ -609,7 +610,7 @@ def test_attestor_schedule(rounds):
         assert got["accepts"] == _expected_accepts(nbeats, rounds)
         assert got["hash"] == hashlib.shake_256(msg).digest(32)
         assert got["hash_cycles"] == perm + 2
-        assert got["tail"] == 2 * perm + 1
+        assert got["tail"] == 2 * perm + 2
         assert got["out"] == (1, attestation(k_att, vendor, 79, D, 1, pd), pd)
 
 
