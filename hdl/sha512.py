@@ -30,6 +30,7 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.sha512 import K, IV, ROUNDS
+from hdl.target import register_copy
 
 
 __all__ = ["Sha512Word", "Sha512State", "Sha512", "MsgBytes", "Sha512Packer", "add_mod64"]
@@ -246,8 +247,16 @@ class Sha512(wiring.Component):
 
         # --- block load (feed-forward of the previous block, or IV) ---------------------
         h_in = [Signal(64, name=f"h_in{k}") for k in range(8)]
+        # `first` reaches about a thousand selects: each group reads a copy of its own
+        # (the same next value, registered: first_d below), so no one flip-flop drives
+        # them all across the block
+        first_d = Signal()
+        first_h = [register_copy(m, first_d, name=f"first_h{g}", platform=platform)
+                   for g in range(2)]
+        first_k = register_copy(m, first_d, name="first_k", platform=platform)
+        first_p = register_copy(m, first_d, name="first_p", platform=platform)
         for k in range(8):
-            m.d.comb += h_in[k].eq(Mux(first, IV[k], (H[k] + st_end[k])[:64]))
+            m.d.comb += h_in[k].eq(Mux(first_h[k // 4], IV[k], (H[k] + st_end[k])[:64]))
         ff = [Signal(64, name=f"ff{k}") for k in range(8)]           # H + state (final block)
         for k in range(8):
             m.d.comb += ff[k].eq((H[k] + st_end[k])[:64])
@@ -255,14 +264,14 @@ class Sha512(wiring.Component):
         # the parts from H (stable for cycles before a feed) are summed a cycle ahead
         hk7 = Signal(64)
         hk37 = Signal(64)
-        m.d.sync += [hk7.eq(Mux(first, (IV[7] + K[0]) & _MASK, (H[7] + K[0])[:64])),
-                     hk37.eq(Mux(first, (IV[3] + IV[7] + K[0]) & _MASK, (H[3] + H[7] + K[0])[:64]))]
-        p0 = add_mod64(m, [hk7, Mux(first, 0, E[3]), w[14]], name="p0")
-        dp0 = add_mod64(m, [hk37, Mux(first, 0, A[3]), Mux(first, 0, E[3]), w[14]], name="dp0")
+        m.d.sync += [hk7.eq(Mux(first_k, (IV[7] + K[0]) & _MASK, (H[7] + K[0])[:64])),
+                     hk37.eq(Mux(first_k, (IV[3] + IV[7] + K[0]) & _MASK, (H[3] + H[7] + K[0])[:64]))]
+        p0 = add_mod64(m, [hk7, Mux(first_p, 0, E[3]), w[14]], name="p0")
+        dp0 = add_mod64(m, [hk37, Mux(first_p, 0, A[3]), Mux(first_p, 0, E[3]), w[14]], name="dp0")
         # dh_0 = d_1 + h_1 = c_0 + g_0 = H'_2 + H'_6
         hk26 = Signal(64)
-        m.d.sync += hk26.eq(Mux(first, (IV[2] + IV[6]) & _MASK, (H[2] + H[6])[:64]))
-        dh0 = add_mod64(m, [hk26, Mux(first, 0, A[2]), Mux(first, 0, E[2])], name="dh0")
+        m.d.sync += hk26.eq(Mux(first_k, (IV[2] + IV[6]) & _MASK, (H[2] + H[6])[:64]))
+        dh0 = add_mod64(m, [hk26, Mux(first_p, 0, A[2]), Mux(first_p, 0, E[2])], name="dh0")
 
         # the datapath registers: a cancel need not stop them (the next message's feed
         # loads every one of them), so their enables are the round and feed strobes alone
@@ -281,15 +290,18 @@ class Sha512(wiring.Component):
         with m.If(final):
             m.d.sync += [H[k].eq(ff[k]) for k in range(8)]
 
+        # first: set by a cancel and when the digest is taken, cleared by a feed
+        m.d.comb += first_d.eq(self.cancel | (out_valid & self.o.ready) | (first & ~feed))
+        m.d.sync += first.eq(first_d)
         with m.If(self.cancel):
             m.d.sync += [running.eq(0), a_adv.eq(0), final.eq(0), out_valid.eq(0), nw.eq(0),
-                         first.eq(1), is_last.eq(0)]
+                         is_last.eq(0)]
         with m.Else():
             m.d.sync += a_adv.eq(advance)
             with m.If(take_pre & accept):
                 m.d.sync += nw.eq(nw + 1)
             with m.If(feed):
-                m.d.sync += [running.eq(1), nw.eq(0), first.eq(0), is_last.eq(0)]
+                m.d.sync += [running.eq(1), nw.eq(0), is_last.eq(0)]
             with m.If(advance):
                 with m.If(tf["is13"] & self.i.payload.last):
                     m.d.sync += is_last.eq(1)
@@ -300,7 +312,7 @@ class Sha512(wiring.Component):
             with m.If(final):
                 m.d.sync += [final.eq(0), out_valid.eq(1)]
             with m.If(out_valid & self.o.ready):
-                m.d.sync += [out_valid.eq(0), first.eq(1)]
+                m.d.sync += out_valid.eq(0)
         return m
 
 
