@@ -414,14 +414,18 @@ class ProofIntake(wiring.Component):
             long_now.eq(~p_last & ~overlong & (beat_idx == beats - 1)),
             bad_now.eq(short | long_now),
         ]
-        # padding: the bytes of the final body word after the body, and every later beat.
-        # Checked on the fork register in the cycle after the beat's handshake (which part
-        # of the word counts is registered with it), so pad_err's enable comes from
-        # flip-flops, not from the handshake's ready chain through the digest and the engine
+        # fk_new: the fork register took a beat in the last cycle (and it was not past the
+        # frame count). The tag and the padding are taken from fk_data then, with beat_idx
+        # already counted on (b + 1 for beat b: while no beat is overlong beat_idx never
+        # saturates), so their enables come from flip-flops, not from the handshake's ready
+        # chain through the digest and the engine; the handshake ends in this one flag.
+        fk_new = Signal()
+        m.d.sync += fk_new.eq(p_hs & ~overlong)
+        # padding: the bytes of the final body word after the body, and every later beat
         pad_all = Signal()             # fk_data is a beat after the body
         pad_part = Signal()            # fk_data is the final body word (its tail counts)
-        m.d.sync += [pad_all.eq(p_hs & ~overlong & (beat_idx >= body_words)),
-                     pad_part.eq(p_hs & ~overlong & (beat_idx == body_words - 1))]
+        m.d.comb += [pad_all.eq(fk_new & (beat_idx > body_words)),
+                     pad_part.eq(fk_new & (beat_idx == body_words))]
         pad_check = pad_all & (fk_data != 0)
         if body_rem:
             pad_check = pad_check | (pad_part & (fk_data[8 * body_rem:] != 0))
@@ -432,12 +436,9 @@ class ProofIntake(wiring.Component):
             obj = OBJECT_LEN[self._vendor]
             tag = Signal(8 * TAG_BYTES)
             m.d.comb += self.tag.eq(tag)
-            # taken from the fork register in the cycle after the beat's handshake (then
-            # beat_idx is b + 1): the tag's enables come from flip-flops, not from the
-            # handshake's ready chain through the digest and the engine
-            tag_new = Signal()
-            m.d.sync += tag_new.eq(p_hs & ~overlong)
-            with m.If(tag_new):
+            # taken from the fork register in the cycle after the beat's handshake (fk_new;
+            # then beat_idx is b + 1)
+            with m.If(fk_new):
                 for b in range(obj // BEAT_BYTES, _ceil_div(obj + TAG_BYTES, BEAT_BYTES)):
                     with m.If(beat_idx == b + 1):
                         for j in range(BEAT_BYTES):
