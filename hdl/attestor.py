@@ -497,7 +497,13 @@ class Attestor(wiring.Component):
                 last_or = last_or | gsel[i]
                 if final:
                     final_or = final_or | gsel[i]
-        m.d.comb += [gen_word.eq(word_or), gen_last.eq(last_or), gen_final.eq(final_or)]
+        m.d.comb += [gen_word.eq(word_or), gen_final.eq(final_or)]
+        # whether gsel is non-zero (g_on) and whether it is at a block's last word
+        # (gen_last) are flags of their own, written with gsel, so the writer's enable and
+        # gsel's next value do not wait for OR trees over gsel (which the mapper shared
+        # with the word's)
+        g_on = Signal()
+        last_pos = [i for i, (_, last, _) in enumerate(entries) if last]
         gen_v = Signal()                     # gen_q holds a word for the block
         gen_q = Signal(64)
         gen_q_end = Signal()
@@ -632,9 +638,11 @@ class Attestor(wiring.Component):
         # ---- the writers ----------------------------------------------------------------
         gen_hs = Signal()
         m.d.comb += gen_hs.eq(gen_v & w_ready)
-        with m.If(gsel.any() & (~gen_v | gen_hs)):
+        with m.If(g_on & (~gen_v | gen_hs)):
             m.d.sync += [gen_q.eq(gen_word), gen_q_end.eq(gen_last), gen_v.eq(1),
-                         gen_q_final.eq(gen_final), gsel.eq(Mux(gen_last, 0, gsel << 1))]
+                         gen_q_final.eq(gen_final), gsel.eq(Mux(gen_last, 0, gsel << 1)),
+                         g_on.eq(~gen_last),
+                         gen_last.eq(Cat(*[gsel[i - 1] for i in last_pos if i > 0]).any())]
         with m.Elif(gen_hs):
             m.d.sync += gen_v.eq(0)
         with m.If(hs & ~gen_v & in_last):
@@ -645,7 +653,8 @@ class Attestor(wiring.Component):
                              gen_v.eq(1)]
 
         def gen(kind):
-            m.d.sync += gsel.eq(1 << first[kind])
+            m.d.sync += [gsel.eq(1 << first[kind]), g_on.eq(1),
+                         gen_last.eq(int(first[kind] in last_pos))]
 
         # the loads are decided a cycle ahead and registered (load, load_proof fan out to
         # every state bit); nothing uses the state in the cycle in between
