@@ -83,14 +83,16 @@ def test_horner_array_small_ring(p):
     _run(dut, testbench)
 
 
-def test_horner_array_registered():
-    """``registered=True`` is the same array one cycle later: with ``s_load`` also presented
-    one cycle later, its accumulators and output follow the plain array's by one cycle over
-    a random sequence of every operation (its input registers copied per group of 4 lanes:
-    three full groups and a short one)."""
+@pytest.mark.parametrize("root", [False, True])
+def test_horner_array_registered(root):
+    """``registered=True`` is the same array one cycle later (two with ``root``): with
+    ``s_load`` also presented that much later, its accumulators and output follow the plain
+    array's by one (two) cycles over a random sequence of every operation (its input
+    registers copied per group of 4 lanes: three full groups and a short one)."""
     p, rnd = 15, random.Random(5)
+    d = 2 if root else 1
     plain = HornerArray(p=p)
-    reg = HornerArray(p=p, registered=True, lanes_per_copy=4)
+    reg = HornerArray(p=p, registered=True, root=root, lanes_per_copy=4)
     m = Module()
     m.submodules.plain, m.submodules.reg = plain, reg
     ops = [rnd.choice([HornerOp.STEP] * 4 + [HornerOp.DRAIN] * 2 + [HornerOp.IDLE, HornerOp.CLEAR])
@@ -98,7 +100,8 @@ def test_horner_array_registered():
     seq = [(op, rnd.randrange(-2310, 2311), rnd.randrange(2), rnd.randrange(3)) for op in ops]
 
     async def testbench(ctx):
-        prev = None
+        loads = [(0, 0)] * d                 # s_load / s_in, presented d cycles late
+        history = []                         # the plain array's accumulators, each cycle
         for n, (op, a, s_load, s_in) in enumerate(seq):
             ctx.set(plain.op, op)
             ctx.set(plain.a, a)
@@ -106,14 +109,15 @@ def test_horner_array_registered():
             ctx.set(plain.s_in, s_in)
             ctx.set(reg.op, op)
             ctx.set(reg.a, a)
-            ctx.set(reg.s_load, prev[0] if prev else 0)
-            ctx.set(reg.s_in, prev[1] if prev else 0)
-            prev = (s_load, s_in)
-            before = [ctx.get(plain.acc[i]) for i in range(p)]
+            loads.append((s_load, s_in))
+            ctx.set(reg.s_load, loads[n][0])
+            ctx.set(reg.s_in, loads[n][1])
+            history.append([ctx.get(plain.acc[i]) for i in range(p)])
             await ctx.tick()
-            if n:
-                assert [ctx.get(reg.acc[i]) for i in range(p)] == before, f"cycle {n}"
-                assert ctx.get(reg.o_coeff) == before[p - 1]
+            if n >= d:
+                want = history[n - d + 1]
+                assert [ctx.get(reg.acc[i]) for i in range(p)] == want, f"cycle {n}"
+                assert ctx.get(reg.o_coeff) == want[p - 1]
 
     _run(m, testbench)
 

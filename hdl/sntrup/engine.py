@@ -292,7 +292,7 @@ class SntrupEngine(wiring.Component):
         m = Module()
 
         # ---- blocks ---------------------------------------------------------------------
-        m.submodules.array = arr = HornerArray(p=P, registered=True)
+        m.submodules.array = arr = HornerArray(p=P, registered=True, root=True)
         m.submodules.bank = bank = R3Bank(p=P)
         m.submodules.reducer = red = Reducer()
         dec_r = RadixDecoder(moduli=[sn.ROUNDED_M] * P)
@@ -360,7 +360,8 @@ class SntrupEngine(wiring.Component):
         m.d.comb += [arr.op.eq(HornerOp.IDLE), bank.op.eq(HornerOp.IDLE), drain_out.eq(0)]
         # the array applies an operation one cycle after it is presented (registered), so
         # the coefficient a drain removes is on `o_coeff` in the cycle after the request
-        m.d.sync += red.i_valid.eq(drain_out)
+        drain_out1 = Signal()
+        m.d.sync += [drain_out1.eq(drain_out), red.i_valid.eq(drain_out1)]
 
         # ---- reducer outputs (shared by the drains) -------------------------------------
         red_mode = Signal(ReduceMode)

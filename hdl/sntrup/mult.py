@@ -56,6 +56,11 @@ class HornerArray(wiring.Component):
         edge later than it is presented (``s_load`` does not move), and every lane's
         broadcast operand, enable and reset come straight from flip-flops (the engine's
         form, for the clock: the broadcast reaches 653 lanes).
+    root : bool
+        With ``registered``: ``op`` and ``a`` pass one central register before the copies,
+        so every copy is written from a flip-flop and not from the logic that presents the
+        operation (the copies sit along the lanes, across the die); an operation then takes
+        effect two clock edges after it is presented (``s_load`` still does not move).
     lanes_per_copy : int
         With ``registered``: the input registers (``a``, the accumulators' enable and
         synchronous reset) are copied once per group of this many lanes, so no flip-flop
@@ -80,7 +85,7 @@ class HornerArray(wiring.Component):
         Debug: the small-operand chain.
     """
 
-    def __init__(self, *, p=653, acc_width=23, registered=False, lanes_per_copy=16):
+    def __init__(self, *, p=653, acc_width=23, registered=False, root=False, lanes_per_copy=16):
         if not isinstance(p, int) or p < 3:
             raise ValueError(f"Lane count must be an integer of at least 3, not {p!r}")
         if not isinstance(acc_width, int) or not 15 <= acc_width <= 32:
@@ -90,6 +95,7 @@ class HornerArray(wiring.Component):
         self._p = p
         self._acc_width = acc_width
         self._registered = bool(registered)
+        self._root = bool(root) and self._registered
         self._lanes_per_copy = lanes_per_copy
         super().__init__({
             "op": In(HornerOp),
@@ -114,6 +120,10 @@ class HornerArray(wiring.Component):
         return self._registered
 
     @property
+    def root(self):
+        return self._root
+
+    @property
     def lanes_per_copy(self):
         return self._lanes_per_copy
 
@@ -134,11 +144,16 @@ class HornerArray(wiring.Component):
         a_in = Signal(signed(13))
         update_in = Signal()                  # the accumulators' enable: a step or a drain
         clear_in = Signal()
-        m.d.comb += [a_in.eq(Mux(self.op == HornerOp.STEP, self.a, 0)),
-                     update_in.eq((self.op == HornerOp.STEP) | (self.op == HornerOp.DRAIN)),
-                     clear_in.eq(self.op == HornerOp.CLEAR)]
+        op, a_op = self.op, self.a
+        if self._root:
+            # the central register: the operation and operand as presented, decoded after it
+            op, a_op = Signal(HornerOp, name="op_r"), Signal(signed(13), name="a_r")
+            m.d.sync += [op.eq(self.op), a_op.eq(self.a)]
+        m.d.comb += [a_in.eq(Mux(op == HornerOp.STEP, a_op, 0)),
+                     update_in.eq((op == HornerOp.STEP) | (op == HornerOp.DRAIN)),
+                     clear_in.eq(op == HornerOp.CLEAR)]
         if self._registered:
-            m.d.sync += drain.eq(self.op == HornerOp.DRAIN)
+            m.d.sync += drain.eq(op == HornerOp.DRAIN)
             # one copy of (a, update, clear) per group of lanes: each drives its own group
             groups = []
             for g in range(0, p, self._lanes_per_copy):
@@ -147,7 +162,7 @@ class HornerArray(wiring.Component):
                 groups.append((copy[:13].as_signed(), copy[13], copy[14]))
             lane_ctl = [groups[i // self._lanes_per_copy] for i in range(p)]
         else:
-            m.d.comb += drain.eq(self.op == HornerOp.DRAIN)
+            m.d.comb += drain.eq(op == HornerOp.DRAIN)
             lane_ctl = [(a_in, update_in, clear_in)] * p
 
         # wrap of x^p = x + 1 into lanes 0 and 1 (only on a step)
