@@ -70,8 +70,9 @@ def designs():
 
 
 def _sntrup_array():
-    """The 653-lane sntrup array as the engine builds it (``registered``), with only the ports
-    the engine uses (the debug ports would make 15,000 top-level outputs)."""
+    """The 653-lane sntrup array with the per-16-lane input copies (``registered``; the engine
+    adds the central register in front of them, ``root=True``), with only the ports the
+    engine uses (the debug ports would make 15,000 top-level outputs)."""
     from amaranth.hdl import Module
     from amaranth.lib import wiring
     from hdl.sntrup.mult import HornerArray
