@@ -490,13 +490,11 @@ class Attestor(wiring.Component):
         gen_word = Signal(64)
         gen_last = Signal()
         gen_final = Signal()
-        word_or, last_or, final_or = 0, 0, 0
+        word_or, final_or = 0, 0
         for i, (w, last, final) in enumerate(entries):
             word_or = word_or | Mux(gsel[i], w, 0)
-            if last:
-                last_or = last_or | gsel[i]
-                if final:
-                    final_or = final_or | gsel[i]
+            if last and final:
+                final_or = final_or | gsel[i]
         m.d.comb += [gen_word.eq(word_or), gen_final.eq(final_or)]
         # whether gsel is non-zero (g_on) and whether it is at a block's last word
         # (gen_last) are flags of their own, written with gsel, so the writer's enable and

@@ -201,6 +201,7 @@ def test_r3_bank_small_ring(p):
     ({"p": 7.0}, r"Lane count must be an integer of at least 3, not 7.0"),
     ({"acc_width": 14}, r"Accumulator width must be an integer in 15..32, not 14"),
     ({"lanes_per_copy": 0}, r"Lanes per copy must be a positive integer, not 0"),
+    ({"root": True}, r"A central input register \(root\) needs registered=True"),
 ])
 def test_horner_bad_parameters(kw, msg):
     with pytest.raises(ValueError, match=msg):

@@ -358,8 +358,9 @@ class SntrupEngine(wiring.Component):
         # defaults
         drain_out = Signal()                  # a drain whose coefficient goes to the reducer
         m.d.comb += [arr.op.eq(HornerOp.IDLE), bank.op.eq(HornerOp.IDLE), drain_out.eq(0)]
-        # the array applies an operation one cycle after it is presented (registered), so
-        # the coefficient a drain removes is on `o_coeff` in the cycle after the request
+        # the array applies an operation two edges after it is presented (registered, with
+        # its central register), so the coefficient a drain removes is on `o_coeff` two
+        # cycles after the request
         drain_out1 = Signal()
         m.d.sync += [drain_out1.eq(drain_out), red.i_valid.eq(drain_out1)]
 

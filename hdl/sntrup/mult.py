@@ -95,7 +95,9 @@ class HornerArray(wiring.Component):
         self._p = p
         self._acc_width = acc_width
         self._registered = bool(registered)
-        self._root = bool(root) and self._registered
+        if root and not registered:
+            raise ValueError("A central input register (root) needs registered=True")
+        self._root = bool(root)
         self._lanes_per_copy = lanes_per_copy
         super().__init__({
             "op": In(HornerOp),
