@@ -38,10 +38,16 @@ one XOR of flip-flops) XORs the buffer's ``D`` (``bdx``, updated as words are wr
 nothing 1,600 bits wide is selected in front of the rounds and no word is broadcast into the
 state lanes. The round logic reads the buffer through ``bz`` / ``bdz``, copies of the
 buffer's and ``bdx``'s next values that are zero in every cycle but a permutation's first,
-so theta's inputs are four flip-flops with no gate in front. A block whose last word is
-taken while the state is idle is permuted from the next cycle; the next block is collected
-in the buffer while it permutes and starts the next permutation in the cycle after its last
-round: exactly the schedule of a bare permutation fed with complete blocks.
+so theta's inputs are four flip-flops with no gate in front. Every word reaches the buffer
+through one word register (``wq``), so the buffer's write selects are one LUT of flip-flops
+beside it. A block whose last word goes into the buffer while the state is idle is permuted
+from the next cycle; the next block is collected in the buffer while it permutes and starts
+the next permutation in the cycle after its last round: exactly the schedule of a bare
+permutation fed with complete blocks, a cycle behind the words' sources.
+
+The engine-facing handshakes start from flip-flops: ``i_k.ready`` from the Verdict state's
+flag, the hash service's ``i.ready`` from a skid register's emptiness and its ``o.valid``
+from a flag of its own and the round counter.
 """
 
 from amaranth.hdl import Module, Signal, Const, Mux, Cat, unsigned
@@ -191,12 +197,13 @@ class Attestor(wiring.Component):
     stay stable until ``o`` is taken, as they do in the shell).
 
     Timing (``rounds_per_cycle = 1``; 12 instead of 24 with 2): a block whose last word is
-    taken while the state is idle is permuted from the next cycle; the words of the next
+    taken while the state is idle is permuted from the cycle after the next (a word goes
+    through the word register ``wq`` first); the words of the next
     block are taken while it is permuted (17 beats per 24 cycles at one beat offered per
     cycle, and the first of the block after in the cycle after the permutation's last
     round, when that block starts). PD is known 24 cycles after the final block is complete
     (or after the previous permutation, if later); ``A0`` and ``A1`` follow in six
-    permutations (``K`` is taken 194 cycles after the final beat of a 128-beat proof, 98
+    permutations (``K`` is taken 197 cycles after the final beat of a 128-beat proof, 101
     with 2 rounds per cycle). From then on ``o.valid`` follows ``i_verdict.valid`` by 1
     cycle and ``i_k.valid`` by 50 cycles (26 with 2 rounds per cycle: ``K`` is taken into
     a register of its own, its block absorbed from there in the next cycle, then the two
@@ -211,10 +218,11 @@ class Attestor(wiring.Component):
     and the first ``SERVICE_OUT_WORDS`` output words; ``stop`` ends the job (it is taken
     into a register first: the job ends, and ``K`` is awaited, a cycle later). A message offered
     earlier waits until the attestations are done (the schedule above). The words come
-    through a register of their own (one word is taken ahead, decoded: bytes past
+    through a register of their own (one word is taken ahead, decoded, with a skid register
+    behind it so that ``hash.i.ready`` is a flip-flop: bytes past
     ``nbytes`` cleared, the domain byte of the message's first word's mode after a short
     final word's bytes), so the block logic starts from flip-flops; blocks are then taken
-    as in the digest: the first output word 26 cycles (1 round per cycle) after the final
+    as in the digest: the first output word 27 cycles (1 round per cycle) after the final
     word is taken if the state is idle then (a message ending with a whole word takes a
     word of padding more). ``K`` offered during a job waits for it.
 
@@ -421,36 +429,61 @@ class Attestor(wiring.Component):
             # beside it, not from the engine's request register across the core. As in
             # the sponge, a message's mode is that of its first word.
             hw = self.hash.i.payload
-            hw_n = Signal(range(9))
             hw_word = Signal(64)
             hw_dom = Signal(8)
             hw_first = Signal(init=1)        # the next word starts a message
             msg_dom = Signal(8)              # the domain byte of the message coming in
             m.d.comb += [
-                hw_n.eq(Mux(hw.nbytes > 8, 8, Mux(hw.last, hw.nbytes, 8))),
                 hw_dom.eq(Mux(hw_first, Mux(hw.mode == SpongeMode.SHA3_256,
                                             SHA3_DOMAIN, SHAKE_DOMAIN), msg_dom)),
             ]
-            with m.Switch(hw_n):
-                for n in range(9):
-                    with m.Case(n):
-                        dom_at = hw_dom << (8 * n) if n < 8 else 0
-                        m.d.comb += hw_word.eq((hw.data & ((1 << (8 * n)) - 1)) | dom_at)
+            # byte by byte: kept if not in the final word or below nbytes, the domain byte
+            # at byte nbytes of a final word (flat per-byte selects, a LUT or two deep,
+            # rather than a case over the byte count)
+            for i in range(8):
+                keep = Signal(name=f"hw_keep{i}")
+                at = Signal(name=f"hw_at{i}")
+                m.d.comb += [keep.eq(~hw.last | (hw.nbytes > i)),
+                             at.eq(hw.last & (hw.nbytes == i)),
+                             hw_word[8 * i:8 * i + 8].eq(Mux(keep, hw.data[8 * i:8 * i + 8], 0) |
+                                                         Mux(at, hw_dom, 0))]
             hq_valid = Signal()
             hq_word = Signal(64)
             hq_last = Signal()
             hq_short = Signal()
             hq_dom = Signal(8)
-            m.d.comb += self.hash.i.ready.eq(~hq_valid | (s_ready & hashing))
-            with m.If(self.hash.i.ready):
-                m.d.sync += [hq_valid.eq(self.hash.i.valid), hq_word.eq(hw_word),
-                             hq_last.eq(hw.last), hq_short.eq(hw.last & (hw.nbytes < 8)),
-                             hq_dom.eq(hw_dom)]
-                with m.If(self.hash.i.valid):
-                    m.d.sync += [hw_first.eq(hw.last), msg_dom.eq(hw_dom)]
+            # behind hq a skid register (hk) takes the word that comes while hq is full and
+            # not read: the engine's ready is a flip-flop (~hk_valid), so the engine's
+            # handshake logic does not start in the attestor's block logic
+            hk_valid = Signal()
+            hk_word = Signal(64)
+            hk_last = Signal()
+            hk_short = Signal()
+            hk_dom = Signal(8)
+            hq_free = Signal()               # hq is empty or read by the stream this cycle
+            hw_take = Signal()               # the engine's word is taken
+            m.d.comb += [self.hash.i.ready.eq(~hk_valid),
+                         hq_free.eq(~hq_valid | (s_ready & hashing)),
+                         hw_take.eq(self.hash.i.valid & ~hk_valid)]
+            incoming = [hw_word, hw.last, hw.last & (hw.nbytes < 8), hw_dom]
+            with m.If(hq_free):
+                with m.If(hk_valid):
+                    m.d.sync += [hq_valid.eq(1), hk_valid.eq(0)]
+                    m.d.sync += [a.eq(b) for a, b in zip(
+                        (hq_word, hq_last, hq_short, hq_dom), (hk_word, hk_last, hk_short, hk_dom))]
+                with m.Else():
+                    m.d.sync += hq_valid.eq(self.hash.i.valid)
+                    m.d.sync += [a.eq(b) for a, b in zip(
+                        (hq_word, hq_last, hq_short, hq_dom), incoming)]
+            with m.Elif(hw_take):
+                m.d.sync += hk_valid.eq(1)
+                m.d.sync += [a.eq(b) for a, b in zip(
+                    (hk_word, hk_last, hk_short, hk_dom), incoming)]
+            with m.If(hw_take):
+                m.d.sync += [hw_first.eq(hw.last), msg_dom.eq(hw_dom)]
             with m.If(self.start):
                 # nothing of an earlier request is hashed
-                m.d.sync += [hq_valid.eq(0), hw_first.eq(1)]
+                m.d.sync += [hq_valid.eq(0), hk_valid.eq(0), hw_first.eq(1)]
             m.d.comb += [
                 in_valid.eq(Mux(hashing, hq_valid, self.i_digest.valid)),
                 in_word.eq(Mux(hashing, hq_word, self.i_digest.payload.data)),
@@ -513,24 +546,46 @@ class Attestor(wiring.Component):
         w_data = Signal(64)
         w_end = Signal()                     # it completes the block
         w_final = Signal()                   # ... which is a message's final block
+        # every word comes to the buffer through a register of its own (wq), so the
+        # buffer's write selects (a copy per lane and per column, each driving 64 bits
+        # spread over the state) are one LUT of flip-flops next to them, not the end of
+        # the sources' handshakes (the proof intake, the hash service, the gen writer)
+        wq_valid = Signal()
+        wq_data = Signal(64)
+        wq_endf = Signal()                   # it ends the block wherever it goes
+        wq_atwp = Signal()                   # it ends the block if it goes into lane 16
+        wq_final = Signal()
+        wq_in_ready = Signal()               # wq takes a word this cycle if one is offered
+        # wq_in_ready (~wq_valid | w_ready) kept in a flip-flop of its own, computed from
+        # the next values, so the sources' readies and the gen writer's enable are one
+        # LUT of flip-flops
+        wqr = Signal(init=1)
+        wq_valid_next = Signal()
         m.d.comb += [
             # a new word may enter when the buffer is free or is emptied in this cycle
             w_ready.eq(~dfull | start),
-            s_ready.eq(open_ & ~gen_v & w_ready),
-            w_valid.eq(gen_v | (open_ & in_valid)),
+            wq_in_ready.eq(wqr),
+            s_ready.eq(open_ & ~gen_v & wq_in_ready),
+            w_valid.eq(wq_valid),
+            w_data.eq(wq_data),
+            w_end.eq(wq_endf | (wq_atwp & wp[-1])),
+            w_final.eq(wq_final),
         ]
-        with m.If(gen_v):
-            m.d.comb += [w_data.eq(gen_q), w_end.eq(gen_q_end), w_final.eq(gen_q_final)]
-        with m.Else():
-            # a final word with room for the domain byte ends the message; after a whole
-            # final word the domain byte follows as a word of its own (from gen_q). A short
-            # final word (`in_short`) is only ever a hash-service word, its domain byte
-            # already in it (hq_word); a digest beat is always whole
-            m.d.comb += [
-                w_data.eq(in_word),
-                w_end.eq(in_short | wp[-1]),
-                w_final.eq(in_short),
-            ]
+        # (a request's start empties it: nothing of an earlier request goes in)
+        m.d.comb += wq_valid_next.eq(Mux(self.start, 0,
+                                         Mux(wq_in_ready, gen_v | (open_ & in_valid), wq_valid)))
+        m.d.sync += wq_valid.eq(wq_valid_next)
+        with m.If(wq_in_ready):
+            with m.If(gen_v):
+                m.d.sync += [wq_data.eq(gen_q), wq_endf.eq(gen_q_end), wq_atwp.eq(0),
+                             wq_final.eq(gen_q_final)]
+            with m.Else():
+                # a final word with room for the domain byte ends the message; after a
+                # whole final word the domain byte follows as a word of its own (from
+                # gen_q). A short final word (`in_short`) is only ever a hash-service word,
+                # its domain byte already in it (hq_word); a digest beat is always whole
+                m.d.sync += [wq_data.eq(in_word), wq_endf.eq(in_short), wq_atwp.eq(1),
+                             wq_final.eq(in_short)]
         hs = Signal()                        # a word is taken into the buffer
         m.d.comb += hs.eq(w_valid & w_ready)
 
@@ -547,8 +602,10 @@ class Attestor(wiring.Component):
                                              # engine's K and valid end in flip-flops here,
                                              # kabs (the buffer's K select) is a register
         if kem:
-            m.d.sync += kabs.eq(wait_k & self.i_k.valid & ~self.skip)
-            with m.If(self.i_k.valid & self.i_k.ready):
+            k_take = Signal()                # K is taken (in Verdict)
+            m.d.comb += k_take.eq(self.i_k.valid & self.i_k.ready)
+            m.d.sync += kabs.eq(k_take)
+            with m.If(k_take):
                 m.d.sync += kq.eq(self.i_k.payload)
         c_proof = _loaded_state(PROOF_CUSTOMIZATION)
         c_proof_d = _theta_d_of(c_proof)
@@ -575,6 +632,8 @@ class Attestor(wiring.Component):
             dfull.eq(dfull_next),
             start.eq(dfull_next & ~running_next),
             rounds.eq(dfull_next | running_next),
+            # ~wq_valid | ~dfull | start of the next cycle
+            wqr.eq(~wq_valid_next | ~dfull_next | ~running_next),
         ]
 
         # ---- the buffer: the block being collected, a word per cycle at lane wp --------
@@ -632,10 +691,16 @@ class Attestor(wiring.Component):
         with m.If(hs):
             m.d.sync += [wp.eq(Mux(w_end, 1, wp.rotate_left(1))),
                          wcol.eq(Mux(w_end, 1, wcol.rotate_left(1)))]
+        # every block is completed, so the position is back at lane 0 whenever the FSM
+        # begins a message; a request's start sets it there regardless (from the shell's
+        # register, not from the FSM's decisions, which the position's 17 selects would
+        # otherwise wait for)
+        with m.If(self.start):
+            m.d.sync += [wp.eq(1), wcol.eq(1)]
 
         # ---- the writers ----------------------------------------------------------------
-        gen_hs = Signal()
-        m.d.comb += gen_hs.eq(gen_v & w_ready)
+        gen_hs = Signal()                    # gen_q's word goes into wq
+        m.d.comb += gen_hs.eq(gen_v & wq_in_ready)
         with m.If(g_on & (~gen_v | gen_hs)):
             m.d.sync += [gen_q.eq(gen_word), gen_q_end.eq(gen_last), gen_v.eq(1),
                          gen_q_final.eq(gen_final), gsel.eq(Mux(gen_last, 0, gsel << 1)),
@@ -643,7 +708,7 @@ class Attestor(wiring.Component):
                          gen_last.eq(Cat(*[gsel[i - 1] for i in last_pos if i > 0]).any())]
         with m.Elif(gen_hs):
             m.d.sync += gen_v.eq(0)
-        with m.If(hs & ~gen_v & in_last):
+        with m.If(s_ready & in_valid & in_last):       # the stream's last word into wq
             m.d.sync += open_.eq(0)
             with m.If(~in_short):
                 # the domain byte after a whole final word: a word of its own, the last
@@ -660,7 +725,6 @@ class Attestor(wiring.Component):
 
         def clear_state():
             m.d.sync += load.eq(1)
-            m.d.sync += [wp.eq(1), wcol.eq(1)]
 
         def open_stream(hash_job, domain):
             # a new message on a cleared state: the proof beats or a hash job
@@ -688,6 +752,16 @@ class Attestor(wiring.Component):
             # the constant prefix block, K_att's key block, the final block
             clear_state()
             gen(_GEN_PREFIX)
+
+        # the engine's handshakes start from flip-flops: K is awaited while wait_k (the
+        # Verdict state's flag), the hash service's output words are offered while ho_on
+        # (HashOut, from the final block until the fourth word is taken or the job stops)
+        # and the state is idle
+        ho_on = Signal()
+        if kem:
+            m.d.comb += self.i_k.ready.eq(wait_k & ~self.skip)
+        if self._hash_service:
+            m.d.comb += self.hash.o.valid.eq(ho_on & ~rounds)
 
         with m.FSM(name="attest_fsm"):
             with m.State("Idle"):
@@ -731,7 +805,8 @@ class Attestor(wiring.Component):
             if kem:
                 with m.State("Verdict"):
                     # tag' = P(P(prefix("pqvote/proof") ^ keyblock(K)) ^ finalblock(D))
-                    m.d.comb += self.i_k.ready.eq(~self.skip)
+                    # (i_k.ready is wait_k & ~skip, set above: wait_k is high exactly in
+                    # this state)
                     m.d.sync += wait_k.eq(0)         # (unless kept below)
                     with m.If(self.skip):
                         m.d.sync += vote_r.eq(0)
@@ -751,23 +826,27 @@ class Attestor(wiring.Component):
                 if self._hash_service:
                     with m.State("Hash"):
                         with m.If(final_in):
+                            m.d.sync += ho_on.eq(1)
                             m.next = "HashOut"
                     with m.State("HashOut"):
                         # the first output words, then back to waiting for K a cycle after
                         # stop: stop is registered (stopped) before it decides anything, so
                         # the engine's handshake logic ends in a flip-flop here instead of
-                        # running on into the attestor's control registers
+                        # running on into the attestor's control registers; the words are
+                        # offered while ho_on (below)
                         ready = Signal()
                         m.d.comb += ready.eq(~rounds)
-                        m.d.comb += self.hash.o.valid.eq(
-                            ready & (hsq < SERVICE_OUT_WORDS) & ~stopped)
                         with m.Switch(hsq):
                             for w in range(SERVICE_OUT_WORDS):
                                 with m.Case(w):
                                     m.d.comb += self.hash.o.payload.eq(st[w])
                         with m.If(self.hash.o.valid & self.hash.o.ready):
                             m.d.sync += hsq.eq(hsq + 1)
+                            with m.If(hsq == SERVICE_OUT_WORDS - 1):
+                                m.d.sync += ho_on.eq(0)
                         m.d.sync += stopped.eq(self.hash.stop & ready)
+                        with m.If(self.hash.stop & ready):
+                            m.d.sync += ho_on.eq(0)
                         with m.If(stopped):
                             m.d.sync += [load.eq(1), load_proof.eq(1), wait_k.eq(1)]
                             m.d.sync += [hashing.eq(0), stopped.eq(0)]

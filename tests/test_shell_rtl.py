@@ -532,15 +532,17 @@ async def _take_response(ctx, dut):
 
 def _expected_accepts(beats, rounds):
     """Cycles (from the first beat offered) in which the attestor takes each of ``beats``
-    beats offered back to back: 17 per block; a block is permuted from the cycle after its
-    last beat (the first) or after the previous permutation (the others, collected
-    meanwhile), and in that cycle the next block may begin."""
+    beats offered back to back: a beat goes into the word register (wq) and from there
+    into the block buffer a cycle later, 17 per block; a block is permuted from the cycle
+    after its last beat goes in (the first) or after the previous permutation (the others,
+    collected meanwhile), and in that cycle the next block may begin. While the buffer
+    waits full, wq holds one beat more."""
     if rounds == 2:                      # 12 cycles per permutation: never a wait
         return list(range(beats))
     out = []
     for i in range(beats):
-        j, r = divmod(i - 34, 17)
-        out.append(i if i < 34 else 41 + 24 * j + r)
+        j, r = divmod(i - 35, 17)
+        out.append(i if i < 35 else 42 + 24 * j + r)
     return out
 
 
@@ -550,8 +552,8 @@ def test_attestor_schedule(rounds):
     ``_expected_accepts`` says (128 and, at 1 round per cycle, 1,024 beats: the proof
     sizes); a hash-service job
     whose final word comes while the state is idle (McEliece's 533 bytes, a word every
-    other cycle) gives its first output word 26 (14) cycles after that word (one of them
-    the hash-service word register's); the response
+    other cycle) gives its first output word 27 (15) cycles after that word (two of them
+    the hash-service word register's and the block's word register's); the response
     follows K by 49 (25) cycles. Every value is checked against the golden model."""
     import hashlib
     from golden.proof import attestation, proof_digest, proof_tag
@@ -609,7 +611,7 @@ def test_attestor_schedule(rounds):
         pd = proof_digest(proof)
         assert got["accepts"] == _expected_accepts(nbeats, rounds)
         assert got["hash"] == hashlib.shake_256(msg).digest(32)
-        assert got["hash_cycles"] == perm + 2
+        assert got["hash_cycles"] == perm + 3
         assert got["tail"] == 2 * perm + 2
         assert got["out"] == (1, attestation(k_att, vendor, 79, D, 1, pd), pd)
 
