@@ -28,7 +28,7 @@ Schedule (phases of the sequencer; ``j`` runs from 652 down to 0)::
 from contextlib import contextmanager
 
 from amaranth.hdl import Module, ResetInserter, Signal, Const, Cat, Mux, signed, unsigned
-from amaranth.lib import data, memory, wiring
+from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 import golden.sntrup as sn
@@ -37,6 +37,7 @@ from hdl.sntrup.bank import R3Bank
 from hdl.sntrup.decode import RadixDecoder
 from hdl.sntrup.mult import HornerArray, HornerOp
 from hdl.sntrup.reduce import Reducer, ReduceMode
+from hdl.stream_util import Word
 from hdl.validator import KemEngineSignature
 
 
@@ -298,6 +299,16 @@ class SntrupEngine(wiring.Component):
         dec_r = RadixDecoder(moduli=[sn.ROUNDED_M] * P)
         m.submodules.dec_rounded = ResetInserter(self.abort)(dec_r)
         m.submodules.dec_rq = dec_q = RadixDecoder(moduli=[sn.Q] * P)
+        # the sk words come through a buffered FIFO (depth 3: a word per cycle, two cycles
+        # later): the key loader's handshake ends in its flip-flops, and the words' valid
+        # into the sk memory and the Rq decoder (whose write enables spread over the lane
+        # memories) is a register here
+        m.submodules.key_fifo = key_fifo = fifo.SyncFIFOBuffered(width=Word.size, depth=3)
+        key = stream.Signature(Word).flip().create()
+        m.d.comb += [key_fifo.w_data.eq(self.key.payload), key_fifo.w_en.eq(self.key.valid),
+                     self.key.ready.eq(key_fifo.w_rdy),
+                     key.payload.eq(key_fifo.r_data), key.valid.eq(key_fifo.r_rdy),
+                     key_fifo.r_en.eq(key.ready)]
         m.submodules.jobs = jobs = HashJobs()
 
         # ---- memories -------------------------------------------------------------------
@@ -482,17 +493,17 @@ class SntrupEngine(wiring.Component):
                 # accumulators at zero whenever idle: a request cancelled during `c·f`
                 # (the lanes still hold f) returns here at once
                 m.d.comb += [arr.op.eq(HornerOp.CLEAR), bank.op.eq(HornerOp.CLEAR)]
-                m.d.comb += self.key.ready.eq(1)
-                with m.If(self.key.valid):
+                m.d.comb += key.ready.eq(1)
+                with m.If(key.valid):
                     m.d.sync += [key_done.eq(0), j.eq(1)]
-                    m.d.comb += [sk_w.addr.eq(0), sk_w.data.eq(self.key.payload.data), sk_w.en.eq(1)]
+                    m.d.comb += [sk_w.addr.eq(0), sk_w.data.eq(key.payload.data), sk_w.en.eq(1)]
                     m.next = "Sk"
                 with m.Elif(self.start | pending_start):
                     m.d.sync += [j.eq(0), pending_start.eq(0)]
                     m.next = "Ct"
             with m.State("Sk"):
                 m.d.comb += phase_id.eq(1)
-                with _word_in(m, self.key, sk_w, j, dec_q,
+                with _word_in(m, key, sk_w, j, dec_q,
                               (j >= sn.SK_PK // 8) & (j < sn.SK_PK // 8 + dec_q.nwords)):
                     with m.If(j == SK_WORDS - 1):
                         m.d.sync += [j.eq(P - 1)]
