@@ -592,7 +592,9 @@ class SntrupEngine(wiring.Component):
                 m.d.comb += phase_id.eq(11)
                 with m.If(dec_r.o_valid):
                     cval = Signal(signed(13))
-                    m.d.comb += cval.eq(dec_r.o_coeff * 3 - sn.Q12)
+                    # 3·c as c + 2c (carry cells; a constant product maps to a DSP,
+                    # ~4 ns in front of the carry chain)
+                    m.d.comb += cval.eq(dec_r.o_coeff + (dec_r.o_coeff << 1) - sn.Q12)
                     m.d.comb += [c_w.addr.eq(j), c_w.data.eq(cval), c_w.en.eq(1)]
                     # the step follows next cycle (the last one in the cycle `done` is seen)
                     m.d.sync += [step_c.eq(~self.abort), c_q.eq(cval), j.eq(j - 1)]
