@@ -555,16 +555,14 @@ class Attestor(wiring.Component):
         wq_endf = Signal()                   # it ends the block wherever it goes
         wq_atwp = Signal()                   # it ends the block if it goes into lane 16
         wq_final = Signal()
-        wq_in_ready = Signal()               # wq takes a word this cycle if one is offered
-        # wq_in_ready (~wq_valid | w_ready) kept in a flip-flop of its own, computed from
-        # the next values, so the sources' readies and the gen writer's enable are one
-        # LUT of flip-flops
-        wqr = Signal(init=1)
+        # wq takes a word this cycle if one is offered: ~wq_valid | w_ready, kept in a
+        # flip-flop of its own computed from the next values, so the sources' readies and
+        # the gen writer's enable are one LUT of flip-flops
+        wq_in_ready = Signal(init=1)
         wq_valid_next = Signal()
         m.d.comb += [
             # a new word may enter when the buffer is free or is emptied in this cycle
             w_ready.eq(~dfull | start),
-            wq_in_ready.eq(wqr),
             s_ready.eq(open_ & ~gen_v & wq_in_ready),
             w_valid.eq(wq_valid),
             w_data.eq(wq_data),
@@ -633,7 +631,7 @@ class Attestor(wiring.Component):
             start.eq(dfull_next & ~running_next),
             rounds.eq(dfull_next | running_next),
             # ~wq_valid | ~dfull | start of the next cycle
-            wqr.eq(~wq_valid_next | ~dfull_next | ~running_next),
+            wq_in_ready.eq(~wq_valid_next | ~dfull_next | ~running_next),
         ]
 
         # ---- the buffer: the block being collected, a word per cycle at lane wp --------
