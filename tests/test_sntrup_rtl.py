@@ -196,6 +196,57 @@ def test_r3_bank_small_ring(p):
     _run(dut, testbench)
 
 
+@pytest.mark.parametrize("root", [False, True])
+def test_r3_bank_registered(root):
+    """The bank's ``registered=True`` form is the plain bank one cycle later (two with
+    ``root``): with ``s_load`` presented that much later too, its sums and output follow the
+    plain bank's over a random sequence of every operation (copies per group of 4 lanes:
+    three full groups and a short one)."""
+    from hdl.sntrup.bank import R3Bank
+    p, rnd = 15, random.Random(6)
+    d = 2 if root else 1
+    plain = R3Bank(p=p)
+    reg = R3Bank(p=p, registered=True, root=root, lanes_per_copy=4)
+    assert reg.delay == d and plain.delay == 0
+    m = Module()
+    m.submodules.plain, m.submodules.reg = plain, reg
+    ops = [rnd.choice([HornerOp.STEP] * 4 + [HornerOp.DRAIN] * 2 + [HornerOp.IDLE, HornerOp.CLEAR])
+           for _ in range(300)]
+    seq = [(op, rnd.randrange(-1, 2), rnd.randrange(2), rnd.randrange(3)) for op in ops]
+
+    async def testbench(ctx):
+        loads = [(0, 0)] * d                 # s_load / s_in, presented d cycles late
+        history = []                         # the plain bank's sums, each cycle
+        for n, (op, e, s_load, s_in) in enumerate(seq):
+            for dut in (plain, reg):
+                ctx.set(dut.op, op)
+                ctx.set(dut.e, e)
+            ctx.set(plain.s_load, s_load)
+            ctx.set(plain.s_in, s_in)
+            loads.append((s_load, s_in))
+            ctx.set(reg.s_load, loads[n][0])
+            ctx.set(reg.s_in, loads[n][1])
+            history.append(([ctx.get(plain.acc[i]) for i in range(p)], ctx.get(plain.o_coeff)))
+            await ctx.tick()
+            if n >= d:
+                want, want_out = history[n - d + 1]
+                assert [ctx.get(reg.acc[i]) for i in range(p)] == want, f"cycle {n}"
+                assert ctx.get(reg.o_coeff) == want_out
+
+    _run(m, testbench)
+
+
+@pytest.mark.parametrize("kw, msg", [
+    ({"p": 2}, r"Lane count must be an integer of at least 3, not 2"),
+    ({"lanes_per_copy": 0}, r"Lanes per copy must be a positive integer, not 0"),
+    ({"root": True}, r"A central input register \(root\) needs registered=True"),
+])
+def test_r3_bank_bad_parameters(kw, msg):
+    from hdl.sntrup.bank import R3Bank
+    with pytest.raises(ValueError, match=msg):
+        R3Bank(**kw)
+
+
 @pytest.mark.parametrize("kw, msg", [
     ({"p": 2}, r"Lane count must be an integer of at least 3, not 2"),
     ({"p": 7.0}, r"Lane count must be an integer of at least 3, not 7.0"),

@@ -16,6 +16,11 @@ coefficient first) and stays. Each step is a Horner step mod 3
 A drain shifts the sums up without the wrap (``acc_0 <- 0``) and presents ``acc_{p-1}``,
 centred (``-1, 0, 1``), on ``o_coeff``; ``p`` drains read ``e * v`` top coefficient first and
 leave the bank at zero. ``CLEAR`` zeroes every sum in one cycle.
+
+The engine's form is ``registered=True, root=True`` (as :class:`~hdl.sntrup.mult.HornerArray`):
+the operation and ``e`` pass one central register, then one copy per group of lanes, so no
+lane is written from the logic that presents the operation (the broadcast reaches 653 lanes
+across the die); an operation takes effect two clock edges after it is presented.
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
@@ -23,6 +28,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from hdl.sntrup.mult import HornerOp
+from hdl.target import register_copy
 
 
 __all__ = ["R3Bank"]
@@ -41,11 +47,21 @@ class R3Bank(wiring.Component):
     ----------
     p : int
         Number of lanes (653 for sntrup653; small values for unit tests).
+    registered : bool
+        Register ``op`` and ``e`` once per group of ``lanes_per_copy`` lanes: an operation
+        takes effect one clock edge later than it is presented (``s_load`` does not move).
+    root : bool
+        With ``registered``: ``op`` and ``e`` pass one central register before the copies;
+        an operation then takes effect two clock edges after it is presented.
+    lanes_per_copy : int
+        With ``registered``: lanes served by one copy of the broadcast (``e``, the sums'
+        enable and synchronous reset).
 
     Members
     -------
     op : ``In(HornerOp)``
-        The operation applied at the next clock edge (``STEP``, ``DRAIN``, ``CLEAR``, ``IDLE``).
+        The operation applied at the next clock edge (``STEP``, ``DRAIN``, ``CLEAR``, ``IDLE``;
+        ``registered``/``root`` delay it by one/two edges).
     e : ``In(signed(2))``
         The broadcast coefficient ``e_j`` (``-1, 0, 1``) of a ``STEP``.
     s_load, s_in : ``In(1)``, ``In(2)``
@@ -56,10 +72,17 @@ class R3Bank(wiring.Component):
         Debug: every sum mod 3 (``0 .. 2``).
     """
 
-    def __init__(self, *, p=653):
+    def __init__(self, *, p=653, registered=False, root=False, lanes_per_copy=16):
         if not isinstance(p, int) or p < 3:
             raise ValueError(f"Lane count must be an integer of at least 3, not {p!r}")
+        if not isinstance(lanes_per_copy, int) or lanes_per_copy < 1:
+            raise ValueError(f"Lanes per copy must be a positive integer, not {lanes_per_copy!r}")
+        if root and not registered:
+            raise ValueError("A central input register (root) needs registered=True")
         self._p = p
+        self._registered = bool(registered)
+        self._root = bool(root)
+        self._lanes_per_copy = lanes_per_copy
         super().__init__({
             "op": In(HornerOp),
             "e": In(signed(2)),
@@ -73,6 +96,23 @@ class R3Bank(wiring.Component):
     def p(self):
         return self._p
 
+    @property
+    def registered(self):
+        return self._registered
+
+    @property
+    def root(self):
+        return self._root
+
+    @property
+    def lanes_per_copy(self):
+        return self._lanes_per_copy
+
+    @property
+    def delay(self):
+        """Clock edges between presenting an operation and the one that applies it, minus 1."""
+        return int(self._registered) + int(self._root)
+
     def elaborate(self, platform):
         m = Module()
         p = self._p
@@ -80,23 +120,44 @@ class R3Bank(wiring.Component):
         en = [Signal(name=f"en{i}") for i in range(p)]      # v_i = 0 unless en
         pos = [Signal(name=f"pos{i}") for i in range(p)]    # then +1 if pos else -1
 
-        step = Signal()
+        op, e_op = self.op, self.e
+        if self._root:
+            # the central register: the operation and ``e`` as presented, decoded after it
+            op, e_op = Signal(HornerOp, name="op_r"), Signal(signed(2), name="e_r")
+            m.d.sync += [op.eq(self.op), e_op.eq(self.e)]
+        # the broadcast: ``e`` (0 unless a step: a drain is a step that adds nothing), the
+        # sums' enable (a step or a drain) and their synchronous reset
+        e_in = Signal(signed(2))
+        update_in = Signal()
+        clear_in = Signal()
+        m.d.comb += [e_in.eq(Mux(op == HornerOp.STEP, e_op, 0)),
+                     update_in.eq((op == HornerOp.STEP) | (op == HornerOp.DRAIN)),
+                     clear_in.eq(op == HornerOp.CLEAR)]
         drain = Signal()
-        m.d.comb += [step.eq(self.op == HornerOp.STEP), drain.eq(self.op == HornerOp.DRAIN)]
-        e = Signal(signed(2))
-        m.d.comb += e.eq(Mux(step, self.e, 0))
+        if self._registered:
+            m.d.sync += drain.eq(op == HornerOp.DRAIN)
+            groups = []
+            for g in range(0, p, self._lanes_per_copy):
+                copy = register_copy(m, Cat(e_in, update_in, clear_in),
+                                     name=f"ctl{g // self._lanes_per_copy}", platform=platform)
+                groups.append((copy[:2].as_signed(), copy[2], copy[3]))
+            lane_ctl = [groups[i // self._lanes_per_copy] for i in range(p)]
+        else:
+            m.d.comb += drain.eq(op == HornerOp.DRAIN)
+            lane_ctl = [(e_in, update_in, clear_in)] * p
 
         wrap = Signal(2)                                  # acc_{p-1} on a step, 0 on a drain
         m.d.comb += wrap.eq(Mux(drain, 0, acc[p - 1]))
         lane1_in = Signal(2)
         m.d.comb += lane1_in.eq(_add3(acc[0], Mux(wrap == 2, -1, wrap)))
         for i in range(p):
+            e, update, clear = lane_ctl[i]
             prev = wrap if i == 0 else lane1_in if i == 1 else acc[i - 1]
             u = Signal(signed(2), name=f"u{i}")
             m.d.comb += u.eq(Mux(en[i], Mux(pos[i], e, -e), 0))
-            with m.If(self.op == HornerOp.CLEAR):
+            with m.If(clear):
                 m.d.sync += acc[i].eq(0)
-            with m.Elif(step | drain):
+            with m.Elif(update):
                 m.d.sync += acc[i].eq(_add3(prev, u))
 
         with m.If(self.s_load):

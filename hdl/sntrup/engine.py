@@ -294,7 +294,7 @@ class SntrupEngine(wiring.Component):
 
         # ---- blocks ---------------------------------------------------------------------
         m.submodules.array = arr = HornerArray(p=P, registered=True, root=True)
-        m.submodules.bank = bank = R3Bank(p=P)
+        m.submodules.bank = bank = R3Bank(p=P, registered=True, root=True)
         m.submodules.reducer = red = Reducer()
         dec_r = RadixDecoder(moduli=[sn.ROUNDED_M] * P)
         m.submodules.dec_rounded = ResetInserter(self.abort)(dec_r)
@@ -612,28 +612,34 @@ class SntrupEngine(wiring.Component):
                     m.d.comb += [bank.op.eq(HornerOp.STEP), bank.e.eq(red_out)]
                     m.d.sync += jr.eq(jr - 1)
                     with m.If(jr == 0):
-                        m.d.sync += [jr.eq(P - 1), rword.eq(0)]
+                        m.d.sync += [jr.eq(P - 1), rword.eq(0), j.eq(P - 1 + bank.delay)]
                         m.next = "R"
                 abortable(lanes_clean=True)     # f still in the lanes
             with m.State("R"):
                 m.d.comb += phase_id.eq(14)
-                # the bank drains e·v top first: r_j (already in -1..1)
-                m.d.comb += bank.op.eq(HornerOp.DRAIN)
+                # the bank drains e·v top first: r_j (already in -1..1). A drain presented
+                # now applies `bank.delay` edges later (its central register and copies), so
+                # the p drains go out while j >= delay and r_j is read while j < p.
+                with m.If(j >= bank.delay):
+                    m.d.comb += bank.op.eq(HornerOp.DRAIN)
+                m.d.sync += j.eq(j - 1)
                 code = Signal(2)
                 m.d.comb += code.eq(bank.o_coeff + 1)
-                m.d.comb += [arr.s_load.eq(1), arr.s_in.eq(code)]
-                m.d.sync += weight.eq(weight + (code != 1))
-                word_now = Signal(64)
-                m.d.comb += word_now.eq(rword | (code.as_unsigned() << (2 * jr[:5])))
-                with m.If(jr[:5] == 0):
-                    m.d.comb += [renc_w.addr.eq(jr >> 5), renc_w.data.eq(word_now), renc_w.en.eq(1)]
-                    m.d.sync += rword.eq(0)
-                with m.Else():
-                    m.d.sync += rword.eq(word_now)
-                m.d.sync += jr.eq(jr - 1)
-                with m.If(jr == 0):
-                    m.d.sync += [j.eq(P - 1), fallback.eq((weight + (code != 1)) != sn.W)]
-                    m.next = "Hr"
+                with m.If(j < P):
+                    m.d.comb += [arr.s_load.eq(1), arr.s_in.eq(code)]
+                    m.d.sync += weight.eq(weight + (code != 1))
+                    word_now = Signal(64)
+                    m.d.comb += word_now.eq(rword | (code.as_unsigned() << (2 * jr[:5])))
+                    with m.If(jr[:5] == 0):
+                        m.d.comb += [renc_w.addr.eq(jr >> 5), renc_w.data.eq(word_now),
+                                     renc_w.en.eq(1)]
+                        m.d.sync += rword.eq(0)
+                    with m.Else():
+                        m.d.sync += rword.eq(word_now)
+                    m.d.sync += jr.eq(jr - 1)
+                    with m.If(jr == 0):
+                        m.d.sync += [j.eq(P - 1), fallback.eq((weight + (code != 1)) != sn.W)]
+                        m.next = "Hr"
                 abortable(lanes_clean=False)
             with m.State("Hr"):
                 m.d.comb += phase_id.eq(15)
