@@ -10,8 +10,8 @@ read two rounds ahead into a register.
 
 Datapath (one clock per round; the e unit runs round s while the a unit runs round s - 1)::
 
-    i.payload ──► W window (16 × 64, shift) ──► W_{t+2} = σ1(W_t)+W_{t-5}+σ0(W_{t-13})+W_{t-14}
-                         │ W_{t+1}
+    i.payload ──► W window (16 × 64, shift) ──► W_{t+2} = σ1(W_t) + q
+                         │ W_{t+1}      q = W_{t-5}+σ0(W_{t-13})+W_{t-14} (a register, a shift ahead)
     K ROM (sync) ─ K_{t+1} ─► p' = g + K_{t+1} + W_{t+1},  dp' = d' + p'   (next round's)
     e unit: e..h, p, dp ──► Σ1(e), Ch(e,f,g) ──► e' = dp + Σ1 + Ch,  T1 = p + Σ1 + Ch (register)
     a unit: a..d, T1     ──► Σ0(a), Maj(a,b,c) ──► a' = T1 + Σ0 + Maj           (one round later)
@@ -205,19 +205,26 @@ class Sha512(wiring.Component):
             m.d.sync += k_next.eq(k_rd.data)
 
         # --- message schedule ------------------------------------------------------------
-        sigma0 = Signal(64)
         sigma1 = Signal(64)
         # σ0(x) = ROTR1 ^ ROTR8 ^ SHR7;  σ1(x) = ROTR19 ^ ROTR61 ^ SHR6
-        m.d.comb += sigma0.eq(_rotr(w[1], 1) ^ _rotr(w[1], 8) ^ (w[1] >> 7))
         m.d.comb += sigma1.eq(_rotr(w[14], 19) ^ _rotr(w[14], 61) ^ (w[14] >> 6))
-        w_new = add_mod64(m, [sigma1, w[9], sigma0, w[0]], name="w_new")   # W_{t+2}
+        # W_{t+2} = σ1(w[14]) + (w[9] + σ0(w[1]) + w[0]): the part in brackets is summed a
+        # shift ahead (from w[10], w[2], w[1], which the shift moves to w[9], w[1], w[0]) into
+        # the register wq, so the shift-in path is one XOR and one carry chain. wq follows the
+        # window: both change only on a shift (and are zero together after reset).
+        wq = Signal(64)
+        sigma0_next = Signal(64)
+        m.d.comb += sigma0_next.eq(_rotr(w[2], 1) ^ _rotr(w[2], 8) ^ (w[2] >> 7))
+        wq_next = add_mod64(m, [w[10], sigma0_next, w[1]], name="wq_next")
+        w_new = Signal(64)                                                  # W_{t+2}
+        m.d.comb += w_new.eq((sigma1 + wq)[:64])
         shift_in = Signal(64)
         shift = Signal()
         m.d.comb += shift_in.eq(Mux(running & ~tf["lt14"] & ~tf["ge_r2"], w_new, self.i.payload.data))
         m.d.comb += shift.eq(Mux(running & ~tf["ge_r2"], advance, accept))
         with m.If(shift):
             m.d.sync += [w[k].eq(w[k + 1]) for k in range(15)]
-            m.d.sync += w[15].eq(shift_in)
+            m.d.sync += [w[15].eq(shift_in), wq.eq(wq_next)]
 
         # --- e unit: round s = t ---------------------------------------------------------
         big_s1 = Signal(64)
