@@ -628,14 +628,15 @@ class SntrupEngine(wiring.Component):
                 with m.If(j < P):
                     m.d.comb += [arr.s_load.eq(1), arr.s_in.eq(code)]
                     m.d.sync += weight.eq(weight + (code != 1))
+                    # r_enc word jr >> 5 holds code j at bits 2(j mod 32): codes arrive top
+                    # first, so each shifts the word up by one field (after the 32 of a word
+                    # nothing of the previous one is left; the first, short word starts at 0)
                     word_now = Signal(64)
-                    m.d.comb += word_now.eq(rword | (code.as_unsigned() << (2 * jr[:5])))
+                    m.d.comb += word_now.eq(Cat(code, rword[:62]))
+                    m.d.sync += rword.eq(word_now)
                     with m.If(jr[:5] == 0):
                         m.d.comb += [renc_w.addr.eq(jr >> 5), renc_w.data.eq(word_now),
                                      renc_w.en.eq(1)]
-                        m.d.sync += rword.eq(0)
-                    with m.Else():
-                        m.d.sync += rword.eq(word_now)
                     m.d.sync += jr.eq(jr - 1)
                     with m.If(jr == 0):
                         m.d.sync += [j.eq(P - 1), fallback.eq((weight + (code != 1)) != sn.W)]
