@@ -11,8 +11,9 @@ Environment: ``PQVOTE_SEED``, ``SNTRUP_CORRUPT=1`` (negative control: one expect
 accumulator in the middle of ``e·v`` is wrong, the bench must fail), ``SNTRUP_P`` (the
 array's lane count, 653 by default; for a small ring the operands are random, ``f`` holds
 two invalid Small fields (3, adding nothing: ``horner_operand``) and only the exact
-products are compared), ``SNTRUP_REGISTERED=1`` (the array registers ``op`` and ``a``: each
-operation takes effect one edge later, so every accumulator is checked one cycle later).
+products are compared), ``SNTRUP_REGISTERED=1`` (the array registers its inputs: each
+operation and operand load takes effect one edge later, so every accumulator is checked one
+cycle later).
 """
 
 import os
@@ -77,6 +78,8 @@ async def test_products(dut):
         dut.s_in.value = f[P - 1 - k] + 1
         await RisingEdge(tb.clk)
     dut.s_load.value = 0
+    for _ in range(LAG):                             # the last load still under way
+        await RisingEdge(tb.clk)
     steps_checked = 0
     for n, (name, a, s, mod) in enumerate(products):
         trace = []

@@ -85,10 +85,10 @@ def test_horner_array_small_ring(p):
 
 @pytest.mark.parametrize("root", [False, True])
 def test_horner_array_registered(root):
-    """``registered=True`` is the same array one cycle later (two with ``root``): with
-    ``s_load`` also presented that much later, its accumulators and output follow the plain
-    array's by one (two) cycles over a random sequence of every operation (its input
-    registers copied per group of 4 lanes: three full groups and a short one)."""
+    """``registered=True`` is the same array one cycle later (two with ``root``): given the
+    same inputs (operations and operand loads), its accumulators, output and operand chain
+    follow the plain array's by one (two) cycles over a random sequence of every operation
+    (its input registers copied per group of 4 lanes: three full groups and a short one)."""
     p, rnd = 15, random.Random(5)
     d = 2 if root else 1
     plain = HornerArray(p=p)
@@ -100,23 +100,20 @@ def test_horner_array_registered(root):
     seq = [(op, rnd.randrange(-2310, 2311), rnd.randrange(2), rnd.randrange(3)) for op in ops]
 
     async def testbench(ctx):
-        loads = [(0, 0)] * d                 # s_load / s_in, presented d cycles late
-        history = []                         # the plain array's accumulators, each cycle
+        history = []                         # the plain array's state, each cycle
         for n, (op, a, s_load, s_in) in enumerate(seq):
-            ctx.set(plain.op, op)
-            ctx.set(plain.a, a)
-            ctx.set(plain.s_load, s_load)
-            ctx.set(plain.s_in, s_in)
-            ctx.set(reg.op, op)
-            ctx.set(reg.a, a)
-            loads.append((s_load, s_in))
-            ctx.set(reg.s_load, loads[n][0])
-            ctx.set(reg.s_in, loads[n][1])
-            history.append([ctx.get(plain.acc[i]) for i in range(p)])
+            for dut in (plain, reg):
+                ctx.set(dut.op, op)
+                ctx.set(dut.a, a)
+                ctx.set(dut.s_load, s_load)
+                ctx.set(dut.s_in, s_in)
+            history.append(([ctx.get(plain.acc[i]) for i in range(p)],
+                            [ctx.get(plain.s_codes[i]) for i in range(p)]))
             await ctx.tick()
             if n >= d:
-                want = history[n - d + 1]
+                want, want_codes = history[n - d + 1]
                 assert [ctx.get(reg.acc[i]) for i in range(p)] == want, f"cycle {n}"
+                assert [ctx.get(reg.s_codes[i]) for i in range(p)] == want_codes, f"cycle {n}"
                 assert ctx.get(reg.o_coeff) == want[p - 1]
 
     _run(m, testbench)
@@ -199,9 +196,9 @@ def test_r3_bank_small_ring(p):
 @pytest.mark.parametrize("root", [False, True])
 def test_r3_bank_registered(root):
     """The bank's ``registered=True`` form is the plain bank one cycle later (two with
-    ``root``): with ``s_load`` presented that much later too, its sums and output follow the
-    plain bank's over a random sequence of every operation (copies per group of 4 lanes:
-    three full groups and a short one)."""
+    ``root``): given the same inputs (operations and loads of ``v``), its sums and output
+    follow the plain bank's over a random sequence of every operation (copies per group of
+    4 lanes: three full groups and a short one)."""
     from hdl.sntrup.bank import R3Bank
     p, rnd = 15, random.Random(6)
     d = 2 if root else 1
@@ -215,17 +212,13 @@ def test_r3_bank_registered(root):
     seq = [(op, rnd.randrange(-1, 2), rnd.randrange(2), rnd.randrange(3)) for op in ops]
 
     async def testbench(ctx):
-        loads = [(0, 0)] * d                 # s_load / s_in, presented d cycles late
         history = []                         # the plain bank's sums, each cycle
         for n, (op, e, s_load, s_in) in enumerate(seq):
             for dut in (plain, reg):
                 ctx.set(dut.op, op)
                 ctx.set(dut.e, e)
-            ctx.set(plain.s_load, s_load)
-            ctx.set(plain.s_in, s_in)
-            loads.append((s_load, s_in))
-            ctx.set(reg.s_load, loads[n][0])
-            ctx.set(reg.s_in, loads[n][1])
+                ctx.set(dut.s_load, s_load)
+                ctx.set(dut.s_in, s_in)
             history.append(([ctx.get(plain.acc[i]) for i in range(p)], ctx.get(plain.o_coeff)))
             await ctx.tick()
             if n >= d:
@@ -375,7 +368,7 @@ def _ecp5_array_sources(registered=False):
     text = to_verilog(HornerArray(p=ECP5_P, registered=registered, lanes_per_copy=4), "top",
                       platform=ECP5)
     assert text.count("CCU2C ") == 12 * ECP5_P
-    assert text.count("TRELLIS_FF ") == (15 * -(-ECP5_P // 4) if registered else 0)
+    assert text.count("TRELLIS_FF ") == (16 * -(-ECP5_P // 4) if registered else 0)
     if not src.exists() or src.read_text() != text:
         src.write_text(text)
     cells, include = ecp5_cell_models(out)

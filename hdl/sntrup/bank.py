@@ -18,9 +18,9 @@ centred (``-1, 0, 1``), on ``o_coeff``; ``p`` drains read ``e * v`` top coeffici
 leave the bank at zero. ``CLEAR`` zeroes every sum in one cycle.
 
 The engine's form is ``registered=True, root=True`` (as :class:`~hdl.sntrup.mult.HornerArray`):
-the operation and ``e`` pass one central register, then one copy per group of lanes, so no
-lane is written from the logic that presents the operation (the broadcast reaches 653 lanes
-across the die); an operation takes effect two clock edges after it is presented.
+the operation, ``e`` and the load of ``v`` pass one central register, then one copy per group
+of lanes, so no lane is written from the logic that presents them (the broadcast reaches 653
+lanes across the die); everything takes effect two clock edges after it is presented.
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
@@ -48,14 +48,15 @@ class R3Bank(wiring.Component):
     p : int
         Number of lanes (653 for sntrup653; small values for unit tests).
     registered : bool
-        Register ``op`` and ``e`` once per group of ``lanes_per_copy`` lanes: an operation
-        takes effect one clock edge later than it is presented (``s_load`` does not move).
+        Register ``op``, ``e`` and the load (``s_load``, ``s_in``) once per group of
+        ``lanes_per_copy`` lanes: everything takes effect one clock edge later than it is
+        presented.
     root : bool
-        With ``registered``: ``op`` and ``e`` pass one central register before the copies;
-        an operation then takes effect two clock edges after it is presented.
+        With ``registered``: the inputs pass one central register before the copies;
+        everything then takes effect two clock edges after it is presented.
     lanes_per_copy : int
         With ``registered``: lanes served by one copy of the broadcast (``e``, the sums'
-        enable and synchronous reset).
+        enable and synchronous reset, the chain's shift enable).
 
     Members
     -------
@@ -65,7 +66,8 @@ class R3Bank(wiring.Component):
     e : ``In(signed(2))``
         The broadcast coefficient ``e_j`` (``-1, 0, 1``) of a ``STEP``.
     s_load, s_in : ``In(1)``, ``In(2)``
-        Shift the Small code ``s_in`` (``v_i + 1``) into lane 0 at the next edge.
+        Shift the Small code ``s_in`` (``v_i + 1``) into lane 0 at the next edge (``delay``
+        edges later).
     o_coeff : ``Out(signed(2))``
         ``acc_{p-1}`` centred, the coefficient the next ``DRAIN`` removes.
     acc : ``Out(data.ArrayLayout(unsigned(2), p))``
@@ -110,7 +112,7 @@ class R3Bank(wiring.Component):
 
     @property
     def delay(self):
-        """Clock edges between presenting an operation and the one that applies it, minus 1."""
+        """Extra clock edges between presenting an input and the edge that applies it."""
         return int(self._registered) + int(self._root)
 
     def elaborate(self, platform):
@@ -121,10 +123,14 @@ class R3Bank(wiring.Component):
         pos = [Signal(name=f"pos{i}") for i in range(p)]    # then +1 if pos else -1
 
         op, e_op = self.op, self.e
+        s_load_in, s_in = self.s_load, self.s_in
         if self._root:
-            # the central register: the operation and ``e`` as presented, decoded after it
+            # the central register: the operation, ``e`` and the load as presented, decoded
+            # after it
             op, e_op = Signal(HornerOp, name="op_r"), Signal(signed(2), name="e_r")
-            m.d.sync += [op.eq(self.op), e_op.eq(self.e)]
+            s_load_in, s_in = Signal(name="s_load_r"), Signal(2, name="s_in_r")
+            m.d.sync += [op.eq(self.op), e_op.eq(self.e), s_load_in.eq(self.s_load),
+                         s_in.eq(self.s_in)]
         # the broadcast: ``e`` (0 unless a step: a drain is a step that adds nothing), the
         # sums' enable (a step or a drain) and their synchronous reset
         e_in = Signal(signed(2))
@@ -138,20 +144,23 @@ class R3Bank(wiring.Component):
             m.d.sync += drain.eq(op == HornerOp.DRAIN)
             groups = []
             for g in range(0, p, self._lanes_per_copy):
-                copy = register_copy(m, Cat(e_in, update_in, clear_in),
+                copy = register_copy(m, Cat(e_in, update_in, clear_in, s_load_in),
                                      name=f"ctl{g // self._lanes_per_copy}", platform=platform)
-                groups.append((copy[:2].as_signed(), copy[2], copy[3]))
+                groups.append((copy[:2].as_signed(), copy[2], copy[3], copy[4]))
             lane_ctl = [groups[i // self._lanes_per_copy] for i in range(p)]
+            s_code = Signal(2, name="s_in_q")             # lane 0's input, as late as the load
+            m.d.sync += s_code.eq(s_in)
         else:
             m.d.comb += drain.eq(op == HornerOp.DRAIN)
-            lane_ctl = [(e_in, update_in, clear_in)] * p
+            lane_ctl = [(e_in, update_in, clear_in, s_load_in)] * p
+            s_code = s_in
 
         wrap = Signal(2)                                  # acc_{p-1} on a step, 0 on a drain
         m.d.comb += wrap.eq(Mux(drain, 0, acc[p - 1]))
         lane1_in = Signal(2)
         m.d.comb += lane1_in.eq(_add3(acc[0], Mux(wrap == 2, -1, wrap)))
         for i in range(p):
-            e, update, clear = lane_ctl[i]
+            e, update, clear, _ = lane_ctl[i]
             prev = wrap if i == 0 else lane1_in if i == 1 else acc[i - 1]
             u = Signal(signed(2), name=f"u{i}")
             m.d.comb += u.eq(Mux(en[i], Mux(pos[i], e, -e), 0))
@@ -160,10 +169,13 @@ class R3Bank(wiring.Component):
             with m.Elif(update):
                 m.d.sync += acc[i].eq(_add3(prev, u))
 
-        with m.If(self.s_load):
-            m.d.sync += [en[0].eq(~self.s_in[0]), pos[0].eq(self.s_in[1])]
-            m.d.sync += [en[i].eq(en[i - 1]) for i in range(1, p)]
-            m.d.sync += [pos[i].eq(pos[i - 1]) for i in range(1, p)]
+        # ``v``'s chain shifts under its group's copy of the load
+        for i in range(p):
+            with m.If(lane_ctl[i][3]):
+                if i == 0:
+                    m.d.sync += [en[0].eq(~s_code[0]), pos[0].eq(s_code[1])]
+                else:
+                    m.d.sync += [en[i].eq(en[i - 1]), pos[i].eq(pos[i - 1])]
 
         top = acc[p - 1]
         m.d.comb += self.o_coeff.eq(Mux(top == 2, -1, top))

@@ -52,29 +52,32 @@ class HornerArray(wiring.Component):
     acc_width : int
         Accumulator width in bits (two's complement); 23 covers every sntrup653 product.
     registered : bool
-        Register ``op`` and ``a`` at the input: an operation then takes effect one clock
-        edge later than it is presented (``s_load`` does not move), and every lane's
-        broadcast operand, enable and reset come straight from flip-flops (the engine's
-        form, for the clock: the broadcast reaches 653 lanes).
+        Register ``op``, ``a`` and the operand load (``s_load``, ``s_in``) at the input:
+        everything the array is told then takes effect one clock edge later than it is
+        presented, and every lane's broadcast operand, enable, reset and the small-operand
+        chain's shift enable come straight from flip-flops (the engine's form, for the clock:
+        the broadcast reaches 653 lanes).
     root : bool
-        With ``registered``: ``op`` and ``a`` pass one central register before the copies,
-        so every copy is written from a flip-flop and not from the logic that presents the
-        operation (the copies sit along the lanes, across the die); an operation then takes
-        effect two clock edges after it is presented (``s_load`` still does not move).
+        With ``registered``: the inputs pass one central register before the copies, so
+        every copy is written from a flip-flop and not from the logic that presents the
+        operation (the copies sit along the lanes, across the die); everything then takes
+        effect two clock edges after it is presented.
     lanes_per_copy : int
         With ``registered``: the input registers (``a``, the accumulators' enable and
-        synchronous reset) are copied once per group of this many lanes, so no flip-flop
-        drives more than one group (``a``'s sign bit reaches 11 carry halves a lane). In the
-        ECP5 form the copies are ``TRELLIS_FF`` cells, which yosys does not merge.
+        synchronous reset, the chain's shift enable) are copied once per group of this many
+        lanes, so no flip-flop drives more than one group (``a``'s sign bit reaches 11 carry
+        halves a lane). In the ECP5 form the copies are ``TRELLIS_FF`` cells, which yosys
+        does not merge.
 
     Members
     -------
     op : ``In(HornerOp)``
-        The operation applied at the next clock edge (the one after if ``registered``).
+        The operation applied at the next clock edge (``delay`` edges later).
     a : ``In(signed(13))``
         The broadcast coefficient ``a_j`` of a ``STEP``.
     s_load : ``In(1)``
-        Shift ``s_in`` into the small-operand chain at the next edge (independent of ``op``).
+        Shift ``s_in`` into the small-operand chain at the next edge (``delay`` edges later,
+        as ``op``; the two are independent).
     s_in : ``In(2)``
         Small code ``s + 1`` entering lane 0 (an operand is loaded top coefficient first).
     o_coeff : ``Out(signed(acc_width))``
@@ -129,6 +132,11 @@ class HornerArray(wiring.Component):
     def lanes_per_copy(self):
         return self._lanes_per_copy
 
+    @property
+    def delay(self):
+        """Extra clock edges between presenting an input and the edge that applies it."""
+        return int(self._registered) + int(self._root)
+
     def elaborate(self, platform):
         m = Module()
         p, width = self._p, self._acc_width
@@ -147,10 +155,14 @@ class HornerArray(wiring.Component):
         update_in = Signal()                  # the accumulators' enable: a step or a drain
         clear_in = Signal()
         op, a_op = self.op, self.a
+        s_load_in, s_in = self.s_load, self.s_in
         if self._root:
-            # the central register: the operation and operand as presented, decoded after it
+            # the central register: the operation, operand and load as presented, decoded
+            # after it
             op, a_op = Signal(HornerOp, name="op_r"), Signal(signed(13), name="a_r")
-            m.d.sync += [op.eq(self.op), a_op.eq(self.a)]
+            s_load_in, s_in = Signal(name="s_load_r"), Signal(2, name="s_in_r")
+            m.d.sync += [op.eq(self.op), a_op.eq(self.a), s_load_in.eq(self.s_load),
+                         s_in.eq(self.s_in)]
         m.d.comb += [a_in.eq(Mux(op == HornerOp.STEP, a_op, 0)),
                      update_in.eq((op == HornerOp.STEP) | (op == HornerOp.DRAIN)),
                      clear_in.eq(op == HornerOp.CLEAR)]
@@ -159,13 +171,16 @@ class HornerArray(wiring.Component):
             # one copy of (a, update, clear) per group of lanes: each drives its own group
             groups = []
             for g in range(0, p, self._lanes_per_copy):
-                copy = register_copy(m, Cat(a_in, update_in, clear_in),
+                copy = register_copy(m, Cat(a_in, update_in, clear_in, s_load_in),
                                      name=f"ctl{g // self._lanes_per_copy}", platform=platform)
-                groups.append((copy[:13].as_signed(), copy[13], copy[14]))
+                groups.append((copy[:13].as_signed(), copy[13], copy[14], copy[15]))
             lane_ctl = [groups[i // self._lanes_per_copy] for i in range(p)]
+            s_code = Signal(2, name="s_in_q")             # lane 0's input, as late as the load
+            m.d.sync += s_code.eq(s_in)
         else:
             m.d.comb += drain.eq(op == HornerOp.DRAIN)
-            lane_ctl = [(a_in, update_in, clear_in)] * p
+            lane_ctl = [(a_in, update_in, clear_in, s_load_in)] * p
+            s_code = s_in
 
         # wrap of x^p = x + 1 into lanes 0 and 1 (only on a step)
         lane1_in = Signal(signed(width))
@@ -175,7 +190,7 @@ class HornerArray(wiring.Component):
 
         lane_add = _lane_add_ecp5 if family(platform) == "ecp5" else _lane_add
         for i in range(p):
-            a, update, clear = lane_ctl[i]
+            a, update, clear, _ = lane_ctl[i]
             prev = lane0_in if i == 0 else lane1_in if i == 1 else acc[i - 1]
             total = lane_add(m, f"lane{i}", prev, a, en[i], pos[i])
             with m.If(clear):
@@ -183,10 +198,13 @@ class HornerArray(wiring.Component):
             with m.Elif(update):
                 m.d.sync += acc[i].eq(total)
 
-        with m.If(self.s_load):
-            m.d.sync += [en[0].eq(~self.s_in[0]), pos[0].eq(self.s_in[1])]
-            m.d.sync += [en[i].eq(en[i - 1]) for i in range(1, p)]
-            m.d.sync += [pos[i].eq(pos[i - 1]) for i in range(1, p)]
+        # the small-operand chain shifts under its group's copy of the load
+        for i in range(p):
+            with m.If(lane_ctl[i][3]):
+                if i == 0:
+                    m.d.sync += [en[0].eq(~s_code[0]), pos[0].eq(s_code[1])]
+                else:
+                    m.d.sync += [en[i].eq(en[i - 1]), pos[i].eq(pos[i - 1])]
 
         m.d.comb += self.o_coeff.eq(acc[p - 1])
         m.d.comb += [self.acc[i].eq(acc[i]) for i in range(p)]
