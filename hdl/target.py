@@ -3,17 +3,18 @@
 Simulation, ``make verilog`` and the Verilator benches elaborate with ``platform=None``: every
 block describes its logic generically. ``tools.synth`` elaborates with :data:`ECP5`; a block
 may then instantiate a Lattice ECP5 cell where yosys's generic mapping is known to waste
-area. Two things use it: the lane adders of the sntrup multiplier array
+area or time. Three things use it: the lane adders of the sntrup multiplier array
 (:class:`hdl.sntrup.mult.HornerArray`), whose operand selection fits into the carry cells'
 own LUTs (docs/sntrup.md, "The multiplier array"), and :func:`register_copy`, a register
 that is a copy of another (same input) and must stay one, which yosys would otherwise merge
-with its twins. A block's ECP5 form is verified against its generic form with the vendor's
+with its twins, and :func:`registered_product`, a multiplication whose operand and product
+registers are the DSP's own. A block's ECP5 form is verified against its generic form with the vendor's
 cell models under Verilator.
 """
 
 from amaranth.hdl import C, ClockSignal, Instance, Signal
 
-__all__ = ["Target", "ECP5", "family", "register_copy", "PARTITION_PREFIX"]
+__all__ = ["Target", "ECP5", "family", "register_copy", "registered_product", "PARTITION_PREFIX"]
 
 #: A submodule whose name starts with this (``m.submodules[PARTITION_PREFIX + "round"]``)
 #: is a mapping partition of ``tools.synth``: yosys keeps it as a module of its own until
@@ -68,3 +69,52 @@ def register_copy(m, value, *, name, platform):
     else:
         m.d.sync += copy.eq(value)
     return copy
+
+
+#: operand width of one ECP5 sysDSP multiplier (MULT18X18D)
+DSP_WIDTH = 18
+
+
+def registered_product(m, a, b, *, name, platform):
+    """The unsigned product ``a * b`` (each operand at most :data:`DSP_WIDTH` bits) with the
+    operands and the product registered: the value is the product of what ``a`` and ``b``
+    were two rising edges of ``sync`` earlier. No clock enable; no reset (a
+    ``ResetInserter`` around ``m`` leaves these registers alone, in both forms).
+
+    In the ECP5 form the three registers are the MULT18X18D's own input and output
+    registers (REG_INPUTA/B_CLK, REG_OUTPUT_CLK = CLK0), so no route to or from the DSP
+    column adds to its 3.9 ns multiplication: yosys's ``synth_ecp5`` maps a product to the
+    unregistered cell only and never moves a flip-flop into it. Generically three
+    ``reset_less`` registers and a multiplication. Returns the product, a ``Signal`` of
+    ``len(a) + len(b)`` bits."""
+    if not 0 < len(a) <= DSP_WIDTH or not 0 < len(b) <= DSP_WIDTH:
+        raise ValueError(f"Operands must be 1 to {DSP_WIDTH} bits wide, not {len(a)} and {len(b)}")
+    width = len(a) + len(b)
+    if family(platform) == "ecp5":
+        prod = Signal(width, name=name)
+        p = Signal(2 * DSP_WIDTH, name=f"{name}_p")
+        ports = {}
+        for i in range(DSP_WIDTH):
+            ports[f"i_A{i}"] = a[i] if i < len(a) else C(0, 1)
+            ports[f"i_B{i}"] = b[i] if i < len(b) else C(0, 1)
+            ports[f"i_C{i}"] = C(0, 1)
+        for i in range(2 * DSP_WIDTH):
+            ports[f"o_P{i}"] = p[i]
+        regs = {}
+        for reg in ("INPUTA", "INPUTB", "INPUTC", "PIPELINE", "OUTPUT"):
+            regs[f"p_REG_{reg}_CLK"] = "CLK0" if reg in ("INPUTA", "INPUTB", "OUTPUT") else "NONE"
+            regs[f"p_REG_{reg}_CE"] = "CE0"
+            regs[f"p_REG_{reg}_RST"] = "RST0"
+        m.submodules[f"{name}_dsp"] = Instance(
+            "MULT18X18D", p_GSR="DISABLED", p_RESETMODE="SYNC", p_MULT_BYPASS="DISABLED",
+            **regs, i_CLK0=ClockSignal(), i_CE0=C(1, 1), i_RST0=C(0, 1),
+            **{f"i_{s}{k}": C(0, 1) for s in ("CLK", "CE", "RST") for k in (1, 2, 3)},
+            i_SIGNEDA=C(0, 1), i_SIGNEDB=C(0, 1), i_SOURCEA=C(0, 1), i_SOURCEB=C(0, 1),
+            **ports)
+        m.d.comb += prod.eq(p[:width])
+    else:
+        a_q = Signal(len(a), name=f"{name}_a", reset_less=True)
+        b_q = Signal(len(b), name=f"{name}_b", reset_less=True)
+        prod = Signal(width, name=name, reset_less=True)
+        m.d.sync += [a_q.eq(a), b_q.eq(b), prod.eq(a_q * b_q)]
+    return prod

@@ -22,12 +22,16 @@ that each fits a 125 MHz clock on ECP5::
     A: program word (prefetched from the ROM) → value-memory and byte-lane read addresses
     B: byte lanes and value memory read                 │ register
     B2: r = bytes + (R2 << 8 nbytes)                    │ register
-    C: four partial products of r * magic               │ register (DSP)
-    C2: prod = their sum                                │ register
+    C: four partial products of r * magic               │ register (DSP input)
+    C2: prod = their sum                                │ register (DSP output)
     D: quot = prod >> shift                             │ register
-    F: quot * ma                                        │ register (DSP)
-    G: lo = r - quot * ma; hi = quot (- mb)             │ register
+    F: quot * ma                                        │ register (DSP input)
+    G: lo = r - quot * ma; hi = quot (- mb)             │ register (DSP output)
     E: write the pair, or emit hi then lo
+
+The operand and product registers of the five multiplications are, on ECP5, the
+MULT18X18D's own (:func:`hdl.target.registered_product`): each product is a path from a DSP
+register, and each operand a path into one, never one through the DSP.
 
 The byte string arrives on ``i`` as little-endian 64-bit words (byte ``8k + j`` in bits
 ``8j+7 .. 8j`` of word ``k``) into eight byte-lane memories, so a split reads its two
@@ -39,6 +43,7 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.sntrup import decode_schedule
+from hdl.target import registered_product
 
 
 __all__ = ["RadixDecoder", "decoder_program"]
@@ -270,28 +275,27 @@ class RadixDecoder(wiring.Component):
             with m.Default():
                 m.d.comb += r_b.eq(Cat(b2_bytes, r2))
         # stage C: r * magic as four partial products of at most 17 x 17 bits (one DSP each),
-        # registered before they are summed
+        # each with its operands (stage C) and product (stage C2) registered: on ECP5 the
+        # DSP's own registers (hdl.target.registered_product), so no route to or from the
+        # DSP column lengthens the multiplication's path
         c_valid = Signal()
         c_op = Signal(layout)
-        c_r = Signal(_R_BITS)
-        m.d.sync += [c_valid.eq(b2_valid), c_op.eq(b2_op), c_r.eq(r_b)]
-        magic = c_op.magic
+        c_r = Signal(14)                      # lo needs only the low bits: lo < ma < 2^14
+        m.d.sync += [c_valid.eq(b2_valid), c_op.eq(b2_op), c_r.eq(r_b[:14])]
+        magic = b2_op.magic
         assert len(magic) <= 2 * _PP and _R_BITS <= 2 * _PP
-        halves_r = {"l": c_r[:_PP], "h": c_r[_PP:]}
+        halves_r = {"l": r_b[:_PP], "h": r_b[_PP:]}
         halves_m = {"l": magic[:_PP], "h": magic[_PP:]}
-        pp = {}
+        c2_pp = {}
         for a, av in halves_r.items():
             for b, bv in halves_m.items():
-                pp[a + b] = Signal(len(av) + len(bv), name=f"pp_{a}{b}")
-                m.d.comb += pp[a + b].eq(av * bv)
-        c2_pp = {k: Signal.like(v, name=f"c2_{v.name}") for k, v in pp.items()}
+                c2_pp[a + b] = registered_product(m, av, bv, name=f"c2_pp_{a}{b}", platform=platform)
         # stage C2: prod = (hh << 2*17 | ll) + (lh << 17) + (hl << 17), one carry-save level
         # and one adder
         c2_valid = Signal()
         c2_op = Signal(layout)
-        c2_r = Signal(14)                     # lo needs only the low bits: lo < ma < 2^14
-        m.d.sync += [c2_valid.eq(c_valid), c2_op.eq(c_op), c2_r.eq(c_r[:14])]
-        m.d.sync += [c2_pp[k].eq(pp[k]) for k in pp]
+        c2_r = Signal(14)
+        m.d.sync += [c2_valid.eq(c_valid), c2_op.eq(c_op), c2_r.eq(c_r)]
         width = _R_BITS + layout.members["magic"].width
         x = Signal(width)
         y = Signal(width)
@@ -311,21 +315,21 @@ class RadixDecoder(wiring.Component):
         m.d.sync += [d_valid.eq(c2_valid), d_op.eq(c2_op), d_r.eq(c2_r), d_prod.eq(prod)]
         quot = Signal(17)
         m.d.comb += quot.eq(d_prod >> d_op.shift)
-        # stage F: quot * ma (DSP)
+        # stage F: quot * ma (one DSP, operands and product registered as in stage C)
         f_valid = Signal()
         f_op = Signal(layout)
         f_r = Signal(14)
         f_quot = Signal(17)
         m.d.sync += [f_valid.eq(d_valid), f_op.eq(d_op), f_r.eq(d_r), f_quot.eq(quot)]
-        qm = Signal(14)
-        m.d.comb += qm.eq(f_quot * f_op.ma)
+        qm = registered_product(m, quot, d_op.ma, name="g_qm", platform=platform)
         # stage G: lo = r - quot * ma, the reduction of the quotient into hi
         g_valid = Signal()
         g_op = Signal(layout)
         g_r = Signal(14)
         g_quot = Signal(17)
         g_qm = Signal(14)
-        m.d.sync += [g_valid.eq(f_valid), g_op.eq(f_op), g_r.eq(f_r), g_quot.eq(f_quot), g_qm.eq(qm)]
+        m.d.sync += [g_valid.eq(f_valid), g_op.eq(f_op), g_r.eq(f_r), g_quot.eq(f_quot)]
+        m.d.comb += g_qm.eq(qm[:14])
         lo = Signal(14)
         hi = Signal(14)
         reduced = Signal()
