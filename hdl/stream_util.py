@@ -9,6 +9,8 @@ shell and the engines.
 * :class:`WordsToSymbols`, :class:`SymbolsToWords` — width converters between 64-bit
   words and ``width``-bit symbols (little-endian bit order: symbol ``j`` is bits
   ``width·j .. width·j + width - 1`` of the concatenated words).
+* :class:`RegisterSlice` — a stream's timing break: every output and the input's ``ready``
+  from flip-flops, one word per cycle, one cycle of latency.
 """
 
 from amaranth.hdl import Module, Signal, Cat, unsigned
@@ -16,7 +18,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 __all__ = ["Word", "WORD_BITS", "read_port_signature", "write_port_signature",
-           "connect_read_port", "connect_write_port", "WordsToSymbols", "SymbolsToWords"]
+           "connect_read_port", "connect_write_port", "WordsToSymbols", "SymbolsToWords",
+           "RegisterSlice"]
 
 WORD_BITS = 64
 
@@ -203,4 +206,47 @@ class SymbolsToWords(_WidthConverter):
             m.d.sync += pad.eq(0)
         with m.If(self.start):
             m.d.sync += [cnt.eq(0), pad.eq(0), buf.eq(0)]
+        return m
+
+
+class RegisterSlice(wiring.Component):
+    """A stream passed through an output register and a skid register.
+
+    ``o.valid`` and ``o.payload`` are the output register, ``i.ready`` is the skid
+    register's emptiness: no path runs through the slice in either direction, so the
+    producer's logic and the consumer's (its ``ready`` in particular) are timed apart.
+    A word taken on ``i`` is on ``o`` from the next cycle; with ``o.ready`` high the slice
+    passes one word per cycle with no bubble. A word that arrives while the output register
+    is held waits in the skid register and is next out; while the skid register is full the
+    slice takes nothing. Words leave in the order they came.
+
+    Parameters
+    ----------
+    shape : shape-like
+        The payload.
+
+    Members
+    -------
+    i : ``In(stream.Signature(shape))``
+    o : ``Out(stream.Signature(shape))``
+    """
+
+    def __init__(self, shape):
+        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
+
+    def elaborate(self, platform):
+        m = Module()
+        shape = self.i.payload.shape()
+        o_valid, s_valid = Signal(), Signal()
+        o_data = Signal(shape)
+        s_data = Signal(shape)
+        m.d.comb += [self.o.valid.eq(o_valid), self.o.payload.eq(o_data),
+                     self.i.ready.eq(~s_valid)]
+        with m.If(self.o.ready | ~o_valid):         # the output register is free this cycle
+            with m.If(s_valid):
+                m.d.sync += [o_valid.eq(1), o_data.eq(s_data), s_valid.eq(0)]
+            with m.Else():
+                m.d.sync += [o_valid.eq(self.i.valid), o_data.eq(self.i.payload)]
+        with m.Elif(self.i.valid & ~s_valid):
+            m.d.sync += [s_valid.eq(1), s_data.eq(self.i.payload)]
         return m

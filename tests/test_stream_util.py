@@ -214,3 +214,44 @@ def test_parameters():
         WordsToSymbols(width=0)
     with pytest.raises(ValueError, match="Symbol width must be a positive integer, not 'x'"):
         SymbolsToWords(width="x")
+
+
+@pytest.mark.parametrize("p_valid, p_ready", [(1.0, 1.0), (0.7, 0.5), (0.3, 0.9), (1.0, 0.2)])
+def test_register_slice(p_valid, p_ready):
+    """Every word comes out once, in order, whatever the two sides do; i.ready and o.valid
+    do not move with the other side's signals in the same cycle (registers); with both sides
+    always willing the slice passes one word per cycle, one cycle late."""
+    from hdl.stream_util import RegisterSlice
+    dut = RegisterSlice(16)
+    rnd = random.Random(f"{p_valid}-{p_ready}")
+    words = [rnd.randrange(1 << 16) for _ in range(300)]
+    got, handshakes = [], []
+
+    async def testbench(ctx):
+        k, cycle = 0, 0
+        while len(got) < len(words):
+            assert cycle < 5000
+            offer = k < len(words) and rnd.random() < p_valid
+            ready = rnd.random() < p_ready
+            seen = []
+            for other in (0, 1):                  # the other side's signals, both ways
+                ctx.set(dut.i.valid, other)
+                ctx.set(dut.o.ready, other)
+                seen.append((ctx.get(dut.i.ready), ctx.get(dut.o.valid), ctx.get(dut.o.payload)))
+            assert seen[0] == seen[1], f"cycle {cycle}: a combinational path through the slice"
+            ctx.set(dut.i.valid, offer)
+            ctx.set(dut.i.payload, words[k] if offer else 0)
+            ctx.set(dut.o.ready, ready)
+            if offer and ctx.get(dut.i.ready):
+                handshakes.append(cycle)
+                k += 1
+            if ready and ctx.get(dut.o.valid):
+                got.append(ctx.get(dut.o.payload))
+            await ctx.tick()
+            cycle += 1
+        return cycle
+
+    simulate(dut, testbench)
+    assert got == words
+    if p_valid == p_ready == 1.0:
+        assert handshakes == list(range(len(words)))

@@ -639,12 +639,16 @@ class SntrupEngine(wiring.Component):
                                      renc_w.en.eq(1)]
                     m.d.sync += jr.eq(jr - 1)
                     with m.If(jr == 0):
-                        m.d.sync += [j.eq(P - 1), fallback.eq((weight + (code != 1)) != sn.W)]
+                        m.d.sync += j.eq(P - 1)
                         m.next = "Hr"
                 abortable(lanes_clean=False)
             with m.State("Hr"):
                 m.d.comb += phase_id.eq(15)
                 m.d.sync += [step_v.eq(1), j.eq(j - 1)]
+                # r's weight is final (the last code counted as R ended): the flag is set at
+                # the end of Hr's first cycle, before the Hash_3(r_enc) job reads it in its
+                # Addr state (two cycles after its start) and long before Cmp
+                m.d.sync += fallback.eq(weight != sn.W)
                 with m.If(jseq == 0):
                     m.d.comb += [go_now.eq(1), job_now.eq(JOB_IDS["h3r"])]
                     m.d.sync += jseq.eq(2)
