@@ -4,13 +4,16 @@ For every KAT case and for random key pairs from ``pqcrypto.kem.sntrup_653``: lo
 check ``key_ok`` against :func:`golden.sntrup.check_sk` and decapsulate the valid
 ciphertext, a ciphertext tampered in the Rounded part, one tampered in the confirmation
 hash, and the all-0xFF ciphertext (not a canonical encoding); ``K`` must equal the KAT's,
-pqcrypto's and :func:`golden.sntrup.decaps`. Structurally bad keys (a Small field equal to
+pqcrypto's and :func:`golden.sntrup.decaps`, and the engine's ``Hash_3(r_enc)`` register
+(internals visible) the golden trace's, r or the weight check's fallback r_fb (both
+occur). Structurally bad keys (a Small field equal to
 3, a wrong weight, a wrong cache) are rejected and still produce ``K`` on time. The cycles
 from the last ciphertext word to ``k.valid`` must be one number for every case.
 
 The bench runs on a harness that renames ``abort`` to ``cancel`` (a reserved word in
 Verilator's C++ model). Environment: ``PQVOTE_SEED``, ``SNTRUP_PAIRS`` (random key pairs),
-``SNTRUP_CORRUPT=1`` (negative control: one expected ``K`` is wrong, the bench must fail).
+``SNTRUP_CORRUPT=1`` (negative control: one expected ``K`` is wrong, the bench must fail),
+``SNTRUP_CORRUPT=2`` (one expected ``Hash_3(r_enc)`` is wrong).
 """
 
 import json
@@ -27,6 +30,8 @@ from sim.tb_common import CLOCK_NS, KemEngineTB, value
 VECTORS = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "sntrup653_kat.json"
 PAIRS = int(os.environ.get("SNTRUP_PAIRS", "2"))
 CORRUPT = os.environ.get("SNTRUP_CORRUPT") == "1"
+#: negative control of the r_enc check: one expected Hash_3(r_enc) is wrong
+CORRUPT_H3R = os.environ.get("SNTRUP_CORRUPT") == "2"
 
 
 async def load_key(tb, sk):
@@ -74,6 +79,7 @@ async def run(tb):
     import pqcrypto.kem.sntrup_653 as pqc
     rng = tb.rng
     latencies, key_loads = set(), set()
+    fallbacks = []
     keys = [(bytes.fromhex(c["sk"]), bytes.fromhex(c["ct"]), bytes.fromhex(c["ss"]))
             for c in json.loads(VECTORS.read_text())["cases"]]
     for _ in range(PAIRS):
@@ -95,7 +101,19 @@ async def run(tb):
             assert K == pqc.decaps(sk, c)
             if name == "valid":
                 assert K == ss
+            # Hash_3(r_enc) as the engine hashed it: r, or r_fb when r fails the weight check
+            # (K does not show which r_enc was hashed when the ciphertext is rejected)
+            _, trace = sntrup.decaps_trace(sk, c)
+            fallbacks.append(trace["weight_mask"] != 0)
+            h3r = value(tb.dut.engine.h3r)
+            got = b"".join(((h3r >> (64 * k)) & ((1 << 64) - 1)).to_bytes(8, "big") for k in range(4))
+            want = sntrup.hash_prefix(3, trace["r_enc"])
+            if CORRUPT_H3R and n == 0 and name == "rounded":
+                want = bytes([want[0] ^ 1]) + want[1:]
+            assert got == want, f"key {n} {name}: Hash_3(r_enc) {got.hex()} != {want.hex()}"
         n += 1
+    # both sides of the weight check ran: r itself and the fallback r_fb
+    assert any(fallbacks) and not all(fallbacks), fallbacks
     # structurally bad keys: rejected, K still produced on time (the shell masks the vote)
     sk = keys[0][0]
     bad_small = bytearray(sk)

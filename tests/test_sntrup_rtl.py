@@ -469,15 +469,19 @@ def test_cocotb_engine():
     one latency and one key-load time for all."""
     from sim.runner import run_cocotb
     assert run_cocotb(name="sntrup-engine", top=_engine, module="sim.tb_sntrup_engine",
+                      internals=True,
                       env={"SNTRUP_PAIRS": 4 if os.environ.get("PQVOTE_FULL") == "1" else 1}) == 2
 
 
-def test_cocotb_engine_negative_control():
-    """One wrong expected K must fail the bench."""
+@pytest.mark.parametrize("corrupt", [1, 2])
+def test_cocotb_engine_negative_control(corrupt):
+    """One wrong expected K (1), or one wrong expected Hash_3(r_enc) (2), must fail the
+    bench."""
     from sim.runner import run_cocotb
     with pytest.raises(AssertionError, match=r"1 of \d cocotb tests failed"):
         run_cocotb(name="sntrup-engine", top=_engine, module="sim.tb_sntrup_engine",
-                   env={"SNTRUP_PAIRS": 0, "SNTRUP_CORRUPT": 1})
+                   internals=True, testcase="test_engine",
+                   env={"SNTRUP_PAIRS": 0, "SNTRUP_CORRUPT": corrupt})
 
 
 # ---- the whole `amd` core and its flat wrapper --------------------------------------------

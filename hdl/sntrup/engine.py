@@ -32,12 +32,12 @@ from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 import golden.sntrup as sn
-from hdl.sha512 import MsgBytes, Sha512, Sha512Packer
+from hdl.sha512 import MsgBytes, Sha512, Sha512Packer, Sha512Word
 from hdl.sntrup.bank import R3Bank
 from hdl.sntrup.decode import RadixDecoder
 from hdl.sntrup.mult import HornerArray, HornerOp
 from hdl.sntrup.reduce import Reducer, ReduceMode
-from hdl.stream_util import Word
+from hdl.stream_util import RegisterSlice, Word
 from hdl.validator import KemEngineSignature
 
 
@@ -69,8 +69,14 @@ _RENC_WORDS = (sn.SMALL_BYTES + 7) // 8    # 21
 # The word memories HashJobs reads have a zero row beyond their words (never written): a job
 # reads it from the memories its segment does not use, so the chunk's word is an OR of the
 # three memory outputs and a registered word (one LUT after each block RAM).
+# The r_enc memory holds r_enc (written in R) in rows 0 .. 20 and the fallback's r_fb
+# encoding (contents) in rows RENC_ROWS .. RENC_ROWS + 20: the weight-check flag is an
+# address bit, not a multiplexer in front of the packer.
 SK_ROWS, CT_ROWS, RENC_ROWS = 256, 128, 32
 assert SK_ROWS > SK_WORDS and CT_ROWS > CT_WORDS and RENC_ROWS > _RENC_WORDS
+_RENC_FB_WORDS = [int.from_bytes((_RENC_FB + b"\0" * 8)[8 * k:8 * k + 8], "little")
+                  for k in range(_RENC_WORDS)]
+_RENC_INIT = [0] * RENC_ROWS + _RENC_FB_WORDS + [0] * (RENC_ROWS - _RENC_WORDS)
 
 
 def _segments():
@@ -122,7 +128,7 @@ class HashJobs(wiring.Component):
             "digest": Out(data.ArrayLayout(unsigned(64), 4)),
             "sk_addr": Out(range(SK_ROWS)), "sk_data": In(64),
             "ct_addr": Out(range(CT_ROWS)), "ct_data": In(64),
-            "renc_addr": Out(range(RENC_ROWS)), "renc_data": In(64), "renc_fb": In(1),
+            "renc_addr": Out(range(2 * RENC_ROWS)), "renc_data": In(64), "renc_fb": In(1),
             "h3rho": In(data.ArrayLayout(unsigned(64), 4)),
             "h3r": In(data.ArrayLayout(unsigned(64), 4)),
             "cancel": In(1),
@@ -139,7 +145,13 @@ class HashJobs(wiring.Component):
         pack = Sha512Packer()
         m.submodules.pack = ResetInserter(self.cancel)(pack)
         m.submodules.sha = sha = Sha512()
-        wiring.connect(m, pack.o, sha.i)
+        # the padded words reach the SHA-512 block through a register slice: its `ready`
+        # (a function of the round counter's flags) and the packer's byte-insert logic, and
+        # the packer's `valid` and the round enables, are timed apart (+1 cycle per job)
+        slice_ = RegisterSlice(Sha512Word)
+        m.submodules.slice = ResetInserter(self.cancel)(slice_)
+        wiring.connect(m, pack.o, slice_.i)
+        wiring.connect(m, slice_.o, sha.i)
 
         # Timing: the segment row is registered when a segment starts (Read), a chunk's byte
         # count, offset and end flags are registered in the cycle its word address is
@@ -157,13 +169,6 @@ class HashJobs(wiring.Component):
         def bswap(x):
             return Cat(*[x[8 * (7 - j):8 * (8 - j)] for j in range(8)])
 
-        fb_words = [int.from_bytes((_RENC_FB + b"\0" * 8)[8 * k:8 * k + 8], "little")
-                    for k in range(_RENC_WORDS)]
-        fb_word = Signal(64)
-        with m.Switch(word_ix):
-            for k, wv in enumerate(fb_words):
-                with m.Case(k):
-                    m.d.comb += fb_word.eq(wv)
         reg_word = Signal(64)
         with m.Switch(word_ix[:2]):
             for k in range(4):
@@ -177,15 +182,13 @@ class HashJobs(wiring.Component):
                 m.d.comb += from_regs.eq(seg.val)
             with m.Case(3):
                 m.d.comb += from_regs.eq(reg_word)
-            with m.Case(4):
-                m.d.comb += from_regs.eq(Mux(self.renc_fb, fb_word, 0))
         sel_sk, sel_ct, sel_renc = Signal(), Signal(), Signal()
         from_q = Signal(64)
         word = Signal(64)
         m.d.comb += [
             self.sk_addr.eq(Mux(sel_sk, word_ix, SK_ROWS - 1)),
             self.ct_addr.eq(Mux(sel_ct, word_ix, CT_ROWS - 1)),
-            self.renc_addr.eq(Mux(sel_renc & ~self.renc_fb, word_ix, RENC_ROWS - 1)),
+            self.renc_addr.eq(Mux(sel_renc, Cat(word_ix[:5], self.renc_fb), RENC_ROWS - 1)),
             word.eq(from_q | self.sk_data | self.ct_data | self.renc_data),
         ]
 
@@ -324,7 +327,8 @@ class SntrupEngine(wiring.Component):
         hm = mem("h_mem", signed(13), P)
         cm = mem("c_mem", signed(13), P)
         fbm = mem("hrfb_mem", signed(13), P)
-        rencm = mem("renc_mem", unsigned(64), RENC_ROWS)
+        rencm = memory.Memory(shape=unsigned(64), depth=2 * RENC_ROWS, init=_RENC_INIT)
+        m.submodules.renc_mem = rencm
 
         sk_w, sk_rj, sk_rx = skm.write_port(), skm.read_port(), skm.read_port()
         ct_w, ct_rj, ct_rx = ctm.write_port(), ctm.read_port(), ctm.read_port()
