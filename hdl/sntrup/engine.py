@@ -544,11 +544,13 @@ class SntrupEngine(wiring.Component):
             with m.State("JobH4"):
                 m.d.comb += phase_id.eq(4)
                 with m.If(complete):
-                    m.d.sync += [j.eq(0), cache_diff.eq(0)]
+                    # Hash_4(pk) into the register the byte compare reads (HashConfirm's,
+                    # free until the first request): one source for both compares
+                    m.d.sync += [j.eq(0), cache_diff.eq(0), conf.eq(jobs.digest)]
                     m.next = "Cache"
             with m.State("Cache"):
                 m.d.comb += phase_id.eq(5)
-                # compare sk bytes SK_CACHE + j with digest byte j
+                # compare sk bytes SK_CACHE + j with Hash_4(pk) byte j (in `conf`)
                 with m.If(byte_compare(sk_rx, sn.SK_CACHE, src=0)):
                     m.d.comb += [go_now.eq(1), job_now.eq(JOB_IDS["h3rho"])]
                     m.next = "JobH3rho"
@@ -734,12 +736,12 @@ class SntrupEngine(wiring.Component):
         bc1_k = Signal(range(32))
         bc1_sel = Signal(3)
         m.d.sync += [bc1_v.eq(bc_v), bc1_k.eq(bc_k), bc1_sel.eq(bc_sel), bc1_src.eq(bc_src)]
-        # the expected byte is selected from the digest (or HashConfirm) register while the
-        # memory is read, into a register beside sk_q / ct_q (both stay put meanwhile)
+        # the expected byte is selected from the `conf` register (Hash_4(pk) at key load,
+        # HashConfirm per request) while the memory is read, into a register beside sk_q /
+        # ct_q (both stay put meanwhile)
         want = Signal(8)
         hword = Signal(64)
-        m.d.comb += hword.eq(Mux(bc_src, conf.as_value(), jobs.digest.as_value())
-                             .word_select(bc_k[3:], 64))
+        m.d.comb += hword.eq(conf.as_value().word_select(bc_k[3:], 64))
         m.d.sync += want.eq(_bswap(hword).word_select(bc_k[:3], 8))
         with m.If(bc1_v):                       # byte compare: sk cache or ct confirm
             got = Signal(8)
