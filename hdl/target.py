@@ -7,8 +7,8 @@ area or time. Three things use it: the lane adders of the sntrup multiplier arra
 (:class:`hdl.sntrup.mult.HornerArray`), whose operand selection fits into the carry cells'
 own LUTs (docs/sntrup.md, "The multiplier array"), and :func:`register_copy`, a register
 that is a copy of another (same input) and must stay one, which yosys would otherwise merge
-with its twins, and :func:`registered_product`, a multiplication whose operand and product
-registers are the DSP's own. A block's ECP5 form is verified against its generic form with the vendor's
+with its twins, and :func:`registered_product`, a multiplication whose product register is the DSP's
+own. A block's ECP5 form is verified against its generic form with the vendor's
 cell models under Verilator.
 """
 
@@ -76,17 +76,17 @@ DSP_WIDTH = 18
 
 
 def registered_product(m, a, b, *, name, platform):
-    """The unsigned product ``a * b`` (each operand at most :data:`DSP_WIDTH` bits) with the
-    operands and the product registered: the value is the product of what ``a`` and ``b``
-    were two rising edges of ``sync`` earlier. No clock enable; no reset (a
-    ``ResetInserter`` around ``m`` leaves these registers alone, in both forms).
+    """The unsigned product ``a * b`` (each operand at most :data:`DSP_WIDTH` bits) in a
+    register: the value is the product of what ``a`` and ``b`` were at the last rising edge
+    of ``sync``. No clock enable; no reset (a ``ResetInserter`` around ``m`` leaves the
+    register alone, in both forms). Give it operands from flip-flops: then the path into
+    the multiplier is one wire, which the placer can keep short beside the DSP column.
 
-    In the ECP5 form the three registers are the MULT18X18D's own input and output
-    registers (REG_INPUTA/B_CLK, REG_OUTPUT_CLK = CLK0), so no route to or from the DSP
-    column adds to its 3.9 ns multiplication: yosys's ``synth_ecp5`` maps a product to the
-    unregistered cell only and never moves a flip-flop into it. Generically three
-    ``reset_less`` registers and a multiplication. Returns the product, a ``Signal`` of
-    ``len(a) + len(b)`` bits."""
+    In the ECP5 form the register is the MULT18X18D's own output register (REG_OUTPUT_CLK
+    = CLK0), so no route from the DSP column adds to its 3.9 ns multiplication: yosys's
+    ``synth_ecp5`` maps a product to the unregistered cell only and never moves a
+    flip-flop into it. Generically a ``reset_less`` register and a multiplication. Returns
+    the product, a ``Signal`` of ``len(a) + len(b)`` bits."""
     if not 0 < len(a) <= DSP_WIDTH or not 0 < len(b) <= DSP_WIDTH:
         raise ValueError(f"Operands must be 1 to {DSP_WIDTH} bits wide, not {len(a)} and {len(b)}")
     width = len(a) + len(b)
@@ -102,7 +102,7 @@ def registered_product(m, a, b, *, name, platform):
             ports[f"o_P{i}"] = p[i]
         regs = {}
         for reg in ("INPUTA", "INPUTB", "INPUTC", "PIPELINE", "OUTPUT"):
-            regs[f"p_REG_{reg}_CLK"] = "CLK0" if reg in ("INPUTA", "INPUTB", "OUTPUT") else "NONE"
+            regs[f"p_REG_{reg}_CLK"] = "CLK0" if reg == "OUTPUT" else "NONE"
             regs[f"p_REG_{reg}_CE"] = "CE0"
             regs[f"p_REG_{reg}_RST"] = "RST0"
         m.submodules[f"{name}_dsp"] = Instance(
@@ -113,8 +113,6 @@ def registered_product(m, a, b, *, name, platform):
             **ports)
         m.d.comb += prod.eq(p[:width])
     else:
-        a_q = Signal(len(a), name=f"{name}_a", reset_less=True)
-        b_q = Signal(len(b), name=f"{name}_b", reset_less=True)
         prod = Signal(width, name=name, reset_less=True)
-        m.d.sync += [a_q.eq(a), b_q.eq(b), prod.eq(a_q * b_q)]
+        m.d.sync += prod.eq(a * b)
     return prod

@@ -22,16 +22,17 @@ that each fits a 125 MHz clock on ECP5::
     A: program word (prefetched from the ROM) → value-memory and byte-lane read addresses
     B: byte lanes and value memory read                 │ register
     B2: r = bytes + (R2 << 8 nbytes)                    │ register
-    C: four partial products of r * magic               │ register (DSP input)
+    C: four partial products of r * magic               │ register
     C2: prod = their sum                                │ register (DSP output)
     D: quot = prod >> shift                             │ register
-    F: quot * ma                                        │ register (DSP input)
+    F: quot * ma                                        │ register
     G: lo = r - quot * ma; hi = quot (- mb)             │ register (DSP output)
     E: write the pair, or emit hi then lo
 
-The operand and product registers of the five multiplications are, on ECP5, the
-MULT18X18D's own (:func:`hdl.target.registered_product`): each product is a path from a DSP
-register, and each operand a path into one, never one through the DSP.
+The product registers of the five multiplications are, on ECP5, the MULT18X18D's own
+(:func:`hdl.target.registered_product`) and their operands flip-flops: the path through a
+DSP is one wire from a register and the multiplication, never a route out of the DSP
+column (nor, into it, logic that the placer cannot put beside the column).
 
 The byte string arrives on ``i`` as little-endian 64-bit words (byte ``8k + j`` in bits
 ``8j+7 .. 8j`` of word ``k``) into eight byte-lane memories, so a split reads its two
@@ -275,16 +276,16 @@ class RadixDecoder(wiring.Component):
             with m.Default():
                 m.d.comb += r_b.eq(Cat(b2_bytes, r2))
         # stage C: r * magic as four partial products of at most 17 x 17 bits (one DSP each),
-        # each with its operands (stage C) and product (stage C2) registered: on ECP5 the
-        # DSP's own registers (hdl.target.registered_product), so no route to or from the
-        # DSP column lengthens the multiplication's path
+        # from the registers c_r and c_op.magic into the product registers of stage C2: on
+        # ECP5 the DSP's own (hdl.target.registered_product), so the only wire of the
+        # multiplication's path is the one into the DSP
         c_valid = Signal()
         c_op = Signal(layout)
-        c_r = Signal(14)                      # lo needs only the low bits: lo < ma < 2^14
-        m.d.sync += [c_valid.eq(b2_valid), c_op.eq(b2_op), c_r.eq(r_b[:14])]
-        magic = b2_op.magic
+        c_r = Signal(_R_BITS)
+        m.d.sync += [c_valid.eq(b2_valid), c_op.eq(b2_op), c_r.eq(r_b)]
+        magic = c_op.magic
         assert len(magic) <= 2 * _PP and _R_BITS <= 2 * _PP
-        halves_r = {"l": r_b[:_PP], "h": r_b[_PP:]}
+        halves_r = {"l": c_r[:_PP], "h": c_r[_PP:]}
         halves_m = {"l": magic[:_PP], "h": magic[_PP:]}
         c2_pp = {}
         for a, av in halves_r.items():
@@ -294,8 +295,8 @@ class RadixDecoder(wiring.Component):
         # and one adder
         c2_valid = Signal()
         c2_op = Signal(layout)
-        c2_r = Signal(14)
-        m.d.sync += [c2_valid.eq(c_valid), c2_op.eq(c_op), c2_r.eq(c_r)]
+        c2_r = Signal(14)                     # lo needs only the low bits: lo < ma < 2^14
+        m.d.sync += [c2_valid.eq(c_valid), c2_op.eq(c_op), c2_r.eq(c_r[:14])]
         width = _R_BITS + layout.members["magic"].width
         x = Signal(width)
         y = Signal(width)
@@ -321,7 +322,7 @@ class RadixDecoder(wiring.Component):
         f_r = Signal(14)
         f_quot = Signal(17)
         m.d.sync += [f_valid.eq(d_valid), f_op.eq(d_op), f_r.eq(d_r), f_quot.eq(quot)]
-        qm = registered_product(m, quot, d_op.ma, name="g_qm", platform=platform)
+        qm = registered_product(m, f_quot, f_op.ma, name="g_qm", platform=platform)
         # stage G: lo = r - quot * ma, the reduction of the quotient into hi
         g_valid = Signal()
         g_op = Signal(layout)

@@ -6,12 +6,11 @@
 // no input, pipeline or output registers (every REG_*_CLK "NONE"), the multiplier not
 // bypassed, inputs from the A/B pins: P = A * B, 36 bits, each operand two's complement
 // when SIGNEDA / SIGNEDB is high, unsigned otherwise. SOURCEA / SOURCEB select the shift
-// inputs SRIA / SRIB instead. And the one hdl.target.registered_product instantiates: the
-// A and B input registers and the output register clocked by CLK0 (REG_INPUTA_CLK,
-// REG_INPUTB_CLK, REG_OUTPUT_CLK "CLK0", their CE "CE0" and RST "RST0", RESETMODE "SYNC"):
-// on a rising CLK0 edge with CE0 high each register takes its input (0 while RST0 is
-// high), so P is the product of the operands of two edges earlier; every register starts
-// at 0 (the global set/reset). The cascade and register outputs show the operands
+// inputs SRIA / SRIB instead. And registers clocked by CLK0: the output register
+// (REG_OUTPUT_CLK "CLK0", the mode hdl.target.registered_product instantiates) and the A
+// and B input registers (REG_INPUTA_CLK, REG_INPUTB_CLK "CLK0"), each with CE "CE0", RST
+// "RST0" and RESETMODE "SYNC": on a rising CLK0 edge with CE0 high a register takes its
+// input (0 while RST0 is high); every register starts at 0 (the global set/reset). The cascade and register outputs show the operands
 // (SROA/ROA = A, SROB/ROB = B, ROC = C, as registered) and SIGNEDP the product's
 // signedness; pqvote's netlists leave them unconnected. Any other register, clock,
 // clock-enable, reset or bypass setting stops the simulation at start-up instead of
