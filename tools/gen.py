@@ -6,8 +6,9 @@ Lint waivers are the classes Yosys-written Verilog trips, defined once in
 
 ``--target ecp5`` writes ``build/verilog/ecp5/<name>.v`` instead: every design elaborated for
 :data:`hdl.target.ECP5`, the form ``make synth`` measures (a block with an ECP5 form, today
-the sntrup lanes, instantiates Lattice ``CCU2C`` cells). That is the Verilog to hand to an
-ECP5 flow; it is linted together with the vendor's cell models (``sim.netlist``).
+the sntrup lanes and the sntrup decoders' multipliers, instantiates Lattice ``CCU2C`` and
+``MULT18X18D`` cells). That is the Verilog to hand to an ECP5 flow; it is linted together
+with the vendor's cell models and pqvote's ``MULT18X18D`` model (``sim.netlist``).
 """
 
 import argparse
@@ -16,7 +17,7 @@ import sys
 from pathlib import Path
 
 from hdl.target import ECP5
-from sim.netlist import NETLIST_WAIVERS, ecp5_cell_models
+from sim.netlist import MULT18X18D_MODEL, NETLIST_WAIVERS, ecp5_cell_models
 from sim.runner import LINT_WAIVERS, setup_verilator_env, to_verilog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,7 +112,8 @@ def main(argv=None):
     if args.target == "ecp5":
         out, platform = OUT / "ecp5", ECP5
         cells, include = ecp5_cell_models(OUT / ".cells")
-        lint_args = [*NETLIST_WAIVERS, f"-I{include}", str(cells)]
+        # the vendor's models, and pqvote's MULT18X18D model (yosys ships a black box only)
+        lint_args = [*NETLIST_WAIVERS, f"-I{include}", str(cells), str(MULT18X18D_MODEL)]
     else:
         out, platform, lint_args = OUT, None, []
     out.mkdir(parents=True, exist_ok=True)
