@@ -23,12 +23,11 @@ of lanes, so no lane is written from the logic that presents them (the broadcast
 lanes across the die); everything takes effect two clock edges after it is presented.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from hdl.sntrup.mult import HornerOp
-from hdl.target import register_copy
+from hdl.sntrup.mult import HornerOp, LaneBroadcast
 
 
 __all__ = ["R3Bank"]
@@ -40,7 +39,7 @@ def _add3(x, u):
     return Mux(t == 3, 0, Mux(t == -1, 2, t))[:2]
 
 
-class R3Bank(wiring.Component):
+class R3Bank(LaneBroadcast, wiring.Component):
     """``p`` Horner lanes mod 3 with a fixed small operand (docs/sntrup.md).
 
     Parameters
@@ -77,14 +76,8 @@ class R3Bank(wiring.Component):
     def __init__(self, *, p=653, registered=False, root=False, lanes_per_copy=16):
         if not isinstance(p, int) or p < 3:
             raise ValueError(f"Lane count must be an integer of at least 3, not {p!r}")
-        if not isinstance(lanes_per_copy, int) or lanes_per_copy < 1:
-            raise ValueError(f"Lanes per copy must be a positive integer, not {lanes_per_copy!r}")
-        if root and not registered:
-            raise ValueError("A central input register (root) needs registered=True")
+        self._broadcast_options(registered, root, lanes_per_copy)
         self._p = p
-        self._registered = bool(registered)
-        self._root = bool(root)
-        self._lanes_per_copy = lanes_per_copy
         super().__init__({
             "op": In(HornerOp),
             "e": In(signed(2)),
@@ -98,23 +91,6 @@ class R3Bank(wiring.Component):
     def p(self):
         return self._p
 
-    @property
-    def registered(self):
-        return self._registered
-
-    @property
-    def root(self):
-        return self._root
-
-    @property
-    def lanes_per_copy(self):
-        return self._lanes_per_copy
-
-    @property
-    def delay(self):
-        """Extra clock edges between presenting an input and the edge that applies it."""
-        return int(self._registered) + int(self._root)
-
     def elaborate(self, platform):
         m = Module()
         p = self._p
@@ -122,38 +98,9 @@ class R3Bank(wiring.Component):
         en = [Signal(name=f"en{i}") for i in range(p)]      # v_i = 0 unless en
         pos = [Signal(name=f"pos{i}") for i in range(p)]    # then +1 if pos else -1
 
-        op, e_op = self.op, self.e
-        s_load_in, s_in = self.s_load, self.s_in
-        if self._root:
-            # the central register: the operation, ``e`` and the load as presented, decoded
-            # after it
-            op, e_op = Signal(HornerOp, name="op_r"), Signal(signed(2), name="e_r")
-            s_load_in, s_in = Signal(name="s_load_r"), Signal(2, name="s_in_r")
-            m.d.sync += [op.eq(self.op), e_op.eq(self.e), s_load_in.eq(self.s_load),
-                         s_in.eq(self.s_in)]
         # the broadcast: ``e`` (0 unless a step: a drain is a step that adds nothing), the
-        # sums' enable (a step or a drain) and their synchronous reset
-        e_in = Signal(signed(2))
-        update_in = Signal()
-        clear_in = Signal()
-        m.d.comb += [e_in.eq(Mux(op == HornerOp.STEP, e_op, 0)),
-                     update_in.eq((op == HornerOp.STEP) | (op == HornerOp.DRAIN)),
-                     clear_in.eq(op == HornerOp.CLEAR)]
-        drain = Signal()
-        if self._registered:
-            m.d.sync += drain.eq(op == HornerOp.DRAIN)
-            groups = []
-            for g in range(0, p, self._lanes_per_copy):
-                copy = register_copy(m, Cat(e_in, update_in, clear_in, s_load_in),
-                                     name=f"ctl{g // self._lanes_per_copy}", platform=platform)
-                groups.append((copy[:2].as_signed(), copy[2], copy[3], copy[4]))
-            lane_ctl = [groups[i // self._lanes_per_copy] for i in range(p)]
-            s_code = Signal(2, name="s_in_q")             # lane 0's input, as late as the load
-            m.d.sync += s_code.eq(s_in)
-        else:
-            m.d.comb += drain.eq(op == HornerOp.DRAIN)
-            lane_ctl = [(e_in, update_in, clear_in, s_load_in)] * p
-            s_code = s_in
+        # sums' enable (a step or a drain), their synchronous reset and the operand load
+        drain, lane_ctl, s_code = self._broadcast(m, self.e, "e", p, platform)
 
         wrap = Signal(2)                                  # acc_{p-1} on a step, 0 on a drain
         m.d.comb += wrap.eq(Mux(drain, 0, acc[p - 1]))

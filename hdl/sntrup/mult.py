@@ -42,7 +42,83 @@ class HornerOp(enum.Enum, shape=2):
     CLEAR = 3    # acc <- 0 in one cycle (a cancelled product; a synchronous reset)
 
 
-class HornerArray(wiring.Component):
+class LaneBroadcast:
+    """What the multiplier array and the R/3 bank share: their input-register options and
+    the broadcast of the operation, the operand and the operand load to the lanes.
+
+    ``registered``: the broadcast (operand, sums' enable, synchronous clear, load) passes
+    one register per group of ``lanes_per_copy`` lanes (``register_copy``: kept apart by
+    yosys), so each group is driven from flip-flops beside it; ``root`` adds one central
+    register in front of the copies. An input then applies ``delay`` edges later.
+    """
+
+    def _broadcast_options(self, registered, root, lanes_per_copy):
+        if not isinstance(lanes_per_copy, int) or lanes_per_copy < 1:
+            raise ValueError(f"Lanes per copy must be a positive integer, not {lanes_per_copy!r}")
+        if root and not registered:
+            raise ValueError("A central input register (root) needs registered=True")
+        self._registered = bool(registered)
+        self._root = bool(root)
+        self._lanes_per_copy = lanes_per_copy
+
+    @property
+    def registered(self):
+        return self._registered
+
+    @property
+    def root(self):
+        return self._root
+
+    @property
+    def lanes_per_copy(self):
+        return self._lanes_per_copy
+
+    @property
+    def delay(self):
+        """Extra clock edges between presenting an input and the edge that applies it."""
+        return int(self._registered) + int(self._root)
+
+    def _broadcast(self, m, operand, name, p, platform):
+        """The lanes' control: ``(drain, lane_ctl, s_code)``, ``lane_ctl[i]`` lane ``i``'s
+        ``(operand, update, clear, s_load)`` (the operand 0 unless a step: a drain is a step
+        that adds nothing), ``drain`` the operation being a drain as the lanes see it and
+        ``s_code`` lane 0's load input, both as late as the lanes' control."""
+        width = len(operand)
+        op, x_op = self.op, operand
+        s_load_in, s_in = self.s_load, self.s_in
+        if self._root:
+            # the central register: the operation, operand and load as presented, decoded
+            # after it
+            op, x_op = Signal(HornerOp, name="op_r"), Signal(signed(width), name=f"{name}_r")
+            s_load_in, s_in = Signal(name="s_load_r"), Signal(2, name="s_in_r")
+            m.d.sync += [op.eq(self.op), x_op.eq(operand), s_load_in.eq(self.s_load),
+                         s_in.eq(self.s_in)]
+        x_in = Signal(signed(width), name=f"{name}_in")
+        update_in = Signal(name="update_in")   # the sums' enable: a step or a drain
+        clear_in = Signal(name="clear_in")
+        m.d.comb += [x_in.eq(Mux(op == HornerOp.STEP, x_op, 0)),
+                     update_in.eq((op == HornerOp.STEP) | (op == HornerOp.DRAIN)),
+                     clear_in.eq(op == HornerOp.CLEAR)]
+        drain = Signal(name="drain")
+        if self._registered:
+            m.d.sync += drain.eq(op == HornerOp.DRAIN)
+            groups = []
+            for g in range(0, p, self._lanes_per_copy):
+                copy = register_copy(m, Cat(x_in, update_in, clear_in, s_load_in),
+                                     name=f"ctl{g // self._lanes_per_copy}", platform=platform)
+                groups.append((copy[:width].as_signed(), copy[width], copy[width + 1],
+                               copy[width + 2]))
+            lane_ctl = [groups[i // self._lanes_per_copy] for i in range(p)]
+            s_code = Signal(2, name="s_in_q")             # lane 0's input, as late as the load
+            m.d.sync += s_code.eq(s_in)
+        else:
+            m.d.comb += drain.eq(op == HornerOp.DRAIN)
+            lane_ctl = [(x_in, update_in, clear_in, s_load_in)] * p
+            s_code = s_in
+        return drain, lane_ctl, s_code
+
+
+class HornerArray(LaneBroadcast, wiring.Component):
     """``p`` Horner lanes with exact accumulators (docs/sntrup.md, "The multiplier array").
 
     Parameters
@@ -93,15 +169,9 @@ class HornerArray(wiring.Component):
             raise ValueError(f"Lane count must be an integer of at least 3, not {p!r}")
         if not isinstance(acc_width, int) or not 15 <= acc_width <= 32:
             raise ValueError(f"Accumulator width must be an integer in 15..32, not {acc_width!r}")
-        if not isinstance(lanes_per_copy, int) or lanes_per_copy < 1:
-            raise ValueError(f"Lanes per copy must be a positive integer, not {lanes_per_copy!r}")
+        self._broadcast_options(registered, root, lanes_per_copy)
         self._p = p
         self._acc_width = acc_width
-        self._registered = bool(registered)
-        if root and not registered:
-            raise ValueError("A central input register (root) needs registered=True")
-        self._root = bool(root)
-        self._lanes_per_copy = lanes_per_copy
         super().__init__({
             "op": In(HornerOp),
             "a": In(signed(13)),
@@ -120,23 +190,6 @@ class HornerArray(wiring.Component):
     def acc_width(self):
         return self._acc_width
 
-    @property
-    def registered(self):
-        return self._registered
-
-    @property
-    def root(self):
-        return self._root
-
-    @property
-    def lanes_per_copy(self):
-        return self._lanes_per_copy
-
-    @property
-    def delay(self):
-        """Extra clock edges between presenting an input and the edge that applies it."""
-        return int(self._registered) + int(self._root)
-
     def elaborate(self, platform):
         m = Module()
         p, width = self._p, self._acc_width
@@ -148,39 +201,9 @@ class HornerArray(wiring.Component):
         en = [Signal(name=f"en{i}") for i in range(p)]
         pos = [Signal(name=f"pos{i}") for i in range(p)]
 
-        drain = Signal()
-        # The broadcast operand, 0 during a drain: a drain is then a step that adds nothing
+        # The broadcast operand is 0 during a drain: a drain is then a step that adds nothing
         # (every lane but the two wrap lanes), so no lane needs a second input multiplexer.
-        a_in = Signal(signed(13))
-        update_in = Signal()                  # the accumulators' enable: a step or a drain
-        clear_in = Signal()
-        op, a_op = self.op, self.a
-        s_load_in, s_in = self.s_load, self.s_in
-        if self._root:
-            # the central register: the operation, operand and load as presented, decoded
-            # after it
-            op, a_op = Signal(HornerOp, name="op_r"), Signal(signed(13), name="a_r")
-            s_load_in, s_in = Signal(name="s_load_r"), Signal(2, name="s_in_r")
-            m.d.sync += [op.eq(self.op), a_op.eq(self.a), s_load_in.eq(self.s_load),
-                         s_in.eq(self.s_in)]
-        m.d.comb += [a_in.eq(Mux(op == HornerOp.STEP, a_op, 0)),
-                     update_in.eq((op == HornerOp.STEP) | (op == HornerOp.DRAIN)),
-                     clear_in.eq(op == HornerOp.CLEAR)]
-        if self._registered:
-            m.d.sync += drain.eq(op == HornerOp.DRAIN)
-            # one copy of (a, update, clear) per group of lanes: each drives its own group
-            groups = []
-            for g in range(0, p, self._lanes_per_copy):
-                copy = register_copy(m, Cat(a_in, update_in, clear_in, s_load_in),
-                                     name=f"ctl{g // self._lanes_per_copy}", platform=platform)
-                groups.append((copy[:13].as_signed(), copy[13], copy[14], copy[15]))
-            lane_ctl = [groups[i // self._lanes_per_copy] for i in range(p)]
-            s_code = Signal(2, name="s_in_q")             # lane 0's input, as late as the load
-            m.d.sync += s_code.eq(s_in)
-        else:
-            m.d.comb += drain.eq(op == HornerOp.DRAIN)
-            lane_ctl = [(a_in, update_in, clear_in, s_load_in)] * p
-            s_code = s_in
+        drain, lane_ctl, s_code = self._broadcast(m, self.a, "a", p, platform)
 
         # wrap of x^p = x + 1 into lanes 0 and 1 (only on a step)
         lane1_in = Signal(signed(width))
