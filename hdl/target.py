@@ -5,16 +5,18 @@ block describes its logic generically. ``tools.synth`` elaborates with :data:`EC
 may then instantiate a Lattice ECP5 cell where yosys's generic mapping is known to waste
 area or time. Three things use it: the lane adders of the sntrup multiplier array
 (:class:`hdl.sntrup.mult.HornerArray`), whose operand selection fits into the carry cells'
-own LUTs (docs/sntrup.md, "The multiplier array"), and :func:`register_copy`, a register
-that is a copy of another (same input) and must stay one, which yosys would otherwise merge
-with its twins, and :func:`registered_product`, a multiplication whose product register is the DSP's
-own. A block's ECP5 form is verified against its generic form with the vendor's
-cell models under Verilator.
+own LUTs (docs/sntrup.md, "The multiplier array"); :func:`register_copy`, a register that
+is a copy of another (same input) and must stay one, which yosys would otherwise merge
+with its twins; and :func:`registered_product`, a multiplication whose product register is
+the DSP's own. A block's ECP5 form is verified against its generic form under Verilator
+with the vendor's cell models (and pqvote's MULT18X18D model, sim/models/: yosys ships
+that cell as a black box only).
 """
 
 from amaranth.hdl import C, ClockSignal, Instance, Signal
 
-__all__ = ["Target", "ECP5", "family", "register_copy", "registered_product", "PARTITION_PREFIX"]
+__all__ = ["Target", "ECP5", "family", "register_copy", "registered_product",
+           "PARTITION_PREFIX"]
 
 #: A submodule whose name starts with this (``m.submodules[PARTITION_PREFIX + "round"]``)
 #: is a mapping partition of ``tools.synth``: yosys keeps it as a module of its own until

@@ -240,15 +240,14 @@ class KeyLoader(wiring.Component):
                     ]
                 with m.Else():
                     m.d.comb += self.i.ready.eq(1)
-                with m.If(key_hs):
-                    with m.If(kidx != key_total + 1):
-                        set_kidx(kidx + 1)
                 for j in range(katt_words):
                     # a K_att word is taken whenever offered (`ready` is 1 past the algorithm
                     # key): written without the handshake, the 256 enables wait on no engine
                     with m.If(self.i.valid & (kidx == key_words + j)):
                         m.d.sync += k_att[64 * j:64 * (j + 1)].eq(self.i.payload.data)
                 with m.If(key_hs):
+                    with m.If(kidx != key_total + 1):
+                        set_kidx(kidx + 1)
                     if key_rem:
                         with m.If(key_at_last & (self.i.payload.data[8 * key_rem:] != 0)):
                             m.d.sync += key_err.eq(1)

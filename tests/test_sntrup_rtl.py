@@ -433,9 +433,9 @@ def _ecp5_decoder_sources():
 
 @pytest.mark.parametrize("corrupt", [0, 1])
 def test_cocotb_rounded_decoder_ecp5(corrupt):
-    """The decoder's ECP5 form (DSP cells with their output registers) passes the same bench as the generic
-    form: every coefficient, the canonical flag, one latency (and a wrong expected
-    coefficient fails it)."""
+    """The decoder's ECP5 form (DSP cells with their output registers) passes the same
+    bench as the generic form: every coefficient, the canonical flag, one latency (and a
+    wrong expected coefficient fails it)."""
     from sim.runner import run_cocotb
     verilog, args = _ecp5_decoder_sources()
 

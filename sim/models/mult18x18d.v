@@ -10,11 +10,11 @@
 // (REG_OUTPUT_CLK "CLK0", the mode hdl.target.registered_product instantiates) and the A
 // and B input registers (REG_INPUTA_CLK, REG_INPUTB_CLK "CLK0"), each with CE "CE0", RST
 // "RST0" and RESETMODE "SYNC": on a rising CLK0 edge with CE0 high a register takes its
-// input (0 while RST0 is high); every register starts at 0 (the global set/reset). The cascade and register outputs show the operands
-// (SROA/ROA = A, SROB/ROB = B, ROC = C, as registered) and SIGNEDP the product's
-// signedness; pqvote's netlists leave them unconnected. Any other register, clock,
-// clock-enable, reset or bypass setting stops the simulation at start-up instead of
-// simulating something unmodelled.
+// input (0 while RST0 is high); every register starts at 0 (the global set/reset). The
+// cascade and register outputs show the operands (SROA/ROA = A, SROB/ROB = B, ROC = C, as
+// registered) and SIGNEDP the product's signedness; pqvote's netlists leave them
+// unconnected. Any other register, clock, clock-enable, reset or bypass setting stops the
+// simulation at start-up instead of simulating something unmodelled.
 
 module MULT18X18D (
   A17, A16, A15, A14, A13, A12, A11, A10, A9, A8, A7, A6, A5, A4, A3, A2, A1, A0,
