@@ -292,15 +292,24 @@ class MlKemEngine(wiring.Component):
             wr_w1.addr.eq(ntt.wr1.addr),
             wr_w1.data.eq(ntt.wr1.data),
         ]
+        # the other writers of port 0 (base multiplier, ct intake, CBD sampler; never two at
+        # once, nor with the NTT unit's port 0) through one register: the work memory's bank
+        # steering then starts at that register or at the NTT unit's write, one multiplexer
+        # level, not behind the writers' enables
+        ow_en = Signal()
+        ow_addr = Signal.like(wr_w0.addr)
+        ow_data = Signal.like(wr_w0.data)
+        m.d.sync += ow_en.eq(bm.wr.en | intake.wr.en | cbd_w_en)
+        with m.If(bm.wr.en):
+            m.d.sync += [ow_addr.eq(bm.wr.addr), ow_data.eq(bm.wr.data)]
+        with m.Elif(intake.wr.en):
+            m.d.sync += [ow_addr.eq(intake.wr.addr), ow_data.eq(intake.wr.data)]
+        with m.Else():
+            m.d.sync += [ow_addr.eq(cbd_w_addr), ow_data.eq(cbd_w_data)]
         with m.If(ntt.wr0.en):
             m.d.comb += [wr_w0.en.eq(1), wr_w0.addr.eq(ntt.wr0.addr), wr_w0.data.eq(ntt.wr0.data)]
-        with m.Elif(bm.wr.en):
-            m.d.comb += [wr_w0.en.eq(1), wr_w0.addr.eq(bm.wr.addr), wr_w0.data.eq(bm.wr.data)]
-        with m.Elif(intake.wr.en):
-            m.d.comb += [wr_w0.en.eq(1), wr_w0.addr.eq(intake.wr.addr),
-                         wr_w0.data.eq(intake.wr.data)]
-        with m.Elif(cbd_w_en):
-            m.d.comb += [wr_w0.en.eq(1), wr_w0.addr.eq(cbd_w_addr), wr_w0.data.eq(cbd_w_data)]
+        with m.Else():
+            m.d.comb += [wr_w0.en.eq(ow_en), wr_w0.addr.eq(ow_addr), wr_w0.data.eq(ow_data)]
 
         # =============================================================================
         # Request sequencer: the ct intake, then PROGRAM, with the noise track
