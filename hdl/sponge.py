@@ -17,6 +17,7 @@ from amaranth.lib.wiring import In, Out
 from golden import keccak as keccak_model
 from golden.keccak import kmac256_key_block, kmac256_prefix_block, right_encode
 from hdl.keccak import column_parity, keccak_round, round_constant_words
+from hdl.target import PARTITION_PREFIX
 
 
 __all__ = ["SpongeMode", "SpongeIn", "MsgWord", "RATE_BYTES", "DOMAIN", "SpongeClientSignature",
@@ -179,11 +180,17 @@ class KeccakSponge(wiring.Component):
             shape=unsigned(64 * rpc), depth=steps, init=rc_init)
         rc_rd = rc_rom.read_port(domain="comb")   # combinational read of the step register
         m.d.comb += rc_rd.addr.eq(step)
+        # the round logic (cp and st -> theta -> chi -> the output's column parities) is a
+        # module of its own, a mapping partition of `make synth` (hdl.target.PARTITION_PREFIX):
+        # the LUT mapper minimises the depth of this loop on its own instead of letting it
+        # grow to the depth of the longest path elsewhere in the design that holds the sponge
+        mr = Module()
+        m.submodules[PARTITION_PREFIX + "round"] = mr
         lanes = st
         for j in range(rpc):
-            lanes = keccak_round(m, lanes, rc_rd.data[64 * j:64 * (j + 1)], prefix=f"r{j}",
+            lanes = keccak_round(mr, lanes, rc_rd.data[64 * j:64 * (j + 1)], prefix=f"r{j}",
                                  C=cp if j == 0 else None)
-        cp_next = column_parity(m, lanes, prefix="out")
+        cp_next = column_parity(mr, lanes, prefix="out")
 
         # ---- input register: one message word -------------------------------------------
         w_valid = Signal()

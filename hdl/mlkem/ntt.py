@@ -163,34 +163,33 @@ class NttUnit(wiring.Component):
         m.d.comb += self.issued.eq(issuing & (cnt == last_issue - 1))
 
         # --- address stage: pair n = cnt of the transform (stage n // 16), registered -------
-        # the stage's log len and ζ-index base are registers, computed from
-        # the next pair counter (the address stage starts at flip-flops)
+        # everything the address stage needs of pair n — the stage's log len and ζ-index base,
+        # the pair's word addresses (a = block·2·Lw + offset, b = a + Lw, Lw = 2^lw words) and
+        # block indices (coefficient j // 2len per lane pair g = 0..3) — is a register loaded a
+        # cycle ahead from a table of the position of the next pair (`pn`, a counter of its
+        # own: cnt + 1 while issuing) and the direction, or from the transform's first pair at
+        # a start. The table's inputs are flip-flops (8 bits), so the address stage is one
+        # adder from flip-flops and the tables are not behind the counter's next-value logic.
         issue = Signal()
         m.d.comb += issue.eq(issuing)
         j = cnt[:4]
+        pn = Signal(range(last_issue + 2))
+        with m.If(self.start):
+            m.d.sync += pn.eq(1)
+        with m.Elif(issuing):
+            m.d.sync += pn.eq(pn + 1)
         log_len = Signal(range(8))
         zbase = Signal(8)                      # NTT: 128/len;  NTT⁻¹: 256/len − 1
-        ll_next = Signal(range(8))
-        stage_next = cnt_next[4:7]
-        m.d.comb += ll_next.eq(Mux(inv_next, stage_next + 1, 7 - stage_next))
-        m.d.sync += log_len.eq(ll_next)
-        with m.Switch(Cat(ll_next, inv_next)):
-            for ll in range(8):
-                for inv in (0, 1):
-                    with m.Case(ll | (inv << 3)):
-                        m.d.sync += zbase.eq(((256 >> ll) - 1) if inv else (128 >> ll))
-        # the pair's word addresses (a = block·2·Lw + offset, b = a + Lw, Lw = 2^lw words) and
-        # block indices (coefficient j // 2len per lane pair g = 0..3) are registers computed
-        # a cycle ahead from the next pair counter, as tables of registers: at a transform's
-        # start or a stage's first pair the pair index is 0 (the order keeps 0 in place) and
-        # they depend on the next stage's log len only; else on the stage's order
-        # (ISSUE_ORDER, keyed by log_len) applied to j + 1. The address stage is then one
-        # adder from flip-flops.
         wa = Signal(5)
         wb = Signal(5)
         blk = [Signal(7, name=f"blk_{g}") for g in range(4)]
 
-        def fields(ll, i):
+        def order(ll, x):
+            return sum(((x >> src) & 1) << k for k, src in enumerate(ISSUE_ORDER[ll]))
+
+        def fields(pos, inv):
+            ll = stage_log_len(pos // ITERS, inv)
+            i = order(ll, pos % ITERS)
             v = max(ll - 3, 0)
             a = ((i >> v) << (v + 1)) | (i & ((1 << v) - 1))
             b = a + (1 << v)
@@ -200,30 +199,21 @@ class NttUnit(wiring.Component):
                 bl = [a, a, b, b]
             else:
                 bl = [2 * a, 2 * a + 1, 2 * b, 2 * b + 1]
-            return [wa.eq(a), wb.eq(b)] + [blk[g].eq(bl[g]) for g in range(4)]
-
-        def order(ll, x):
-            return sum(((x >> src) & 1) << k for k, src in enumerate(ISSUE_ORDER[ll]))
+            zb = ((256 >> ll) - 1) if inv else (128 >> ll)
+            return ([log_len.eq(ll), zbase.eq(zb), wa.eq(a), wb.eq(b)] +
+                    [blk[g].eq(bl[g]) for g in range(4)])
 
         with m.If(self.start):
             with m.If(self.inverse):
-                m.d.sync += fields(1, 0)
+                m.d.sync += fields(0, 1)
             with m.Else():
-                m.d.sync += fields(7, 0)
-        with m.Elif(issuing & (j == ITERS - 1)):
-            with m.Switch(Cat(log_len, inverse)):
-                for ll in range(1, 8):
-                    for inv in (0, 1):
-                        nll = ll + 1 if inv else ll - 1
-                        if 1 <= nll <= 7:
-                            with m.Case(ll | (inv << 3)):
-                                m.d.sync += fields(nll, 0)
+                m.d.sync += fields(0, 0)
         with m.Elif(issuing):
-            with m.Switch(Cat(j, log_len)):
-                for ll in range(1, 8):
-                    for jj in range(ITERS - 1):
-                        with m.Case(jj | (ll << 4)):
-                            m.d.sync += fields(ll, order(ll, jj + 1))
+            with m.Switch(Cat(pn, inverse)):
+                for pos in range(1, last_issue + 1):
+                    for inv in (0, 1):
+                        with m.Case(pos | (inv << pn.shape().width)):
+                            m.d.sync += fields(pos, inv)
         ra = Signal(aw)
         rb = Signal(aw)
         m.d.sync += [ra.eq(base + wa), rb.eq(base + wb)]
