@@ -7,10 +7,11 @@ unrolled lanes stay small in the generated Verilog.
 
 from functools import cache
 
-from amaranth.hdl import Signal, Mux, unsigned
+from amaranth.hdl import Const, Signal, Mux, unsigned
 from amaranth.lib import data
 
 from golden.mlkem import Q
+from hdl.target import registered_product
 
 __all__ = ["LANES", "WORDS", "PolyWord", "BARRETT_SHIFT_IN", "BARRETT_SHIFT_OUT", "BARRETT_M",
            "COMPRESS_SHIFT", "check_addr_width", "barrett_py", "csd", "const_mul", "mod_add", "mod_sub", "barrett",
@@ -158,7 +159,7 @@ def delay(m, value, n, *, name):
     return value
 
 
-def barrett_pipe(m, x, *, name):
+def barrett_pipe(m, x, *, name, platform=None):
     """x mod q for x < 2^25 (the arithmetic of :func:`barrett`, bit-exact with
     :func:`barrett_py`) in :data:`BARRETT_STAGES` = 3 register stages, so that no clock
     cycle holds more than one carry chain after the multiplier:
@@ -167,12 +168,18 @@ def barrett_pipe(m, x, *, name):
     2. ``t·q mod 2^13`` by shifts and adds (two adder levels);
     3. ``r0 = x − t·q`` and ``r0 − q`` side by side, the one in 0..q−1 chosen.
 
+    The product of stage 1 is :func:`hdl.target.registered_product` (``platform``: in the
+    ECP5 form its register is the MULT18X18D's own).
+
     Returns the registered result, valid 3 cycles after ``x``."""
     xh = Signal(25 - BARRETT_SHIFT_IN, name=f"{name}_xh")
     t = Signal(BARRETT_M.bit_length(), name=f"{name}_t")
     xl1 = Signal(_R_BITS, name=f"{name}_xl1")
     m.d.comb += xh.eq(x >> BARRETT_SHIFT_IN)
-    m.d.sync += [t.eq((xh * BARRETT_M) >> BARRETT_SHIFT_OUT), xl1.eq(x[:_R_BITS])]
+    prod = registered_product(m, xh, Const(BARRETT_M, BARRETT_M.bit_length()),
+                              name=f"{name}_xm", platform=platform)
+    m.d.comb += t.eq(prod >> BARRETT_SHIFT_OUT)
+    m.d.sync += xl1.eq(x[:_R_BITS])
     # t·q mod 2^13 with q = 2^12 − 2^10 + 2^8 + 1 (two additions side by side, then one),
     # and t·q + q beside it
     hi = Signal(_R_BITS, name=f"{name}_tqh")

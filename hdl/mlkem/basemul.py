@@ -12,6 +12,7 @@ from golden.mlkem import GAMMAS
 from hdl.mlkem.arith import (check_addr_width, LANES, WORDS, PolyWord, BARRETT_STAGES, mod_add,
                              barrett_pipe, delay)
 from hdl.stream_util import read_port_signature, write_port_signature
+from hdl.target import registered_product
 
 __all__ = ["BaseMulUnit", "BASEMUL_CYCLES"]
 
@@ -106,24 +107,21 @@ class BaseMulUnit(wiring.Component):
         for k in range(LANES // 2):
             x0, x1, y0, y1 = A[2 * k], A[2 * k + 1], B[2 * k], B[2 * k + 1]
             # c3: the four products
-            p00 = Signal(24, name=f"p00_{k}")
-            p11 = Signal(24, name=f"p11_{k}")
-            p01 = Signal(24, name=f"p01_{k}")
-            p10 = Signal(24, name=f"p10_{k}")
-            m.d.sync += [p00.eq(x0 * y0), p11.eq(x1 * y1), p01.eq(x0 * y1), p10.eq(x1 * y0)]
+            p00, p11, p01, p10 = (
+                registered_product(m, u, v, name=f"p{nm}_{k}", platform=platform)
+                for nm, u, v in (("00", x0, y0), ("11", x1, y1), ("01", x0, y1), ("10", x1, y0)))
             # c4: a1·b1 mod q (c4..c6);  a0·b1 + a1·b0, then mod q (c5..c7)
-            r11 = barrett_pipe(m, p11, name=f"r11_{k}")
+            r11 = barrett_pipe(m, p11, name=f"r11_{k}", platform=platform)
             s1 = Signal(25, name=f"s1_{k}")
             m.d.sync += s1.eq(p01 + p10)
-            c1r = barrett_pipe(m, s1, name=f"c1r_{k}")
+            c1r = barrett_pipe(m, s1, name=f"c1r_{k}", platform=platform)
             # c7: γ·(a1·b1 mod q); γ: ROM data at c1, registered, used at c7
             gamma = delay(m, gamma_rd.data[12 * k:12 * k + 12], 6, name=f"gamma_{k}")
-            tg = Signal(24, name=f"tg_{k}")
-            m.d.sync += tg.eq(r11 * gamma)
+            tg = registered_product(m, r11, gamma, name=f"tg_{k}", platform=platform)
             # c8: c0 = a0·b0 + γ·a1·b1, then mod q (c9..c11)
             s0 = Signal(25, name=f"s0_{k}")
             m.d.sync += s0.eq(delay(m, p00, 4, name=f"p00_{k}") + tg)
-            c0r = barrett_pipe(m, s0, name=f"c0r_{k}")
+            c0r = barrett_pipe(m, s0, name=f"c0r_{k}", platform=platform)
             res += [c0r, delay(m, c1r, 4, name=f"c1r_{k}")]
 
         # c12: accumulate the two terms; c13: write

@@ -16,7 +16,7 @@ The three Compress_d share one multiplier per lane: the pass's mode picks the op
 reciprocal (:func:`hdl.mlkem.arith.compress_params`).
 """
 
-from amaranth.hdl import Module, Signal, Mux, Cat
+from amaranth.hdl import Const, Module, Signal, Mux, Cat
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -26,6 +26,7 @@ from hdl.mlkem.arith import (LANES, WORDS, PolyWord, COMPRESS_SHIFT, barrett_pip
                              mod_sub_pre, plus_q)
 from hdl.mlkem.intake import C1_WORDS, CHUNK_ADDR_BITS, CT_ADDR_BITS, DEC10_BITS
 from hdl.stream_util import read_port_signature
+from hdl.target import registered_product
 
 __all__ = ["FinalPass", "PASS_DEC", "PASS_U", "PASS_V", "PASS_DEPTH", "PASS_CYCLES"]
 
@@ -127,9 +128,9 @@ class FinalPass(wiring.Component):
         # c3: 128⁻¹ · acc;  c4..c6: x = 128⁻¹ · acc mod q
         px = []
         for k in range(LANES):
-            pprod = Signal(24, name=f"pprod_{k}")
-            m.d.sync += pprod.eq(w3[k] * N_INV)
-            px.append(barrett_pipe(m, pprod, name=f"pred_{k}"))
+            pprod = registered_product(m, w3[k], Const(N_INV, 12), name=f"pprod_{k}",
+                                       platform=platform)
+            px.append(barrett_pipe(m, pprod, name=f"pred_{k}", platform=platform))
         # c6: the other operands of c7, with their ± q for one-chain modular sums (c7, c8)
         e6 = delay(m, e3, 3, name="pe")
         cv6 = delay(m, cv3, 3, name="cv")
@@ -173,8 +174,7 @@ class FinalPass(wiring.Component):
         u_bits = Signal(DEC10_BITS)
         v_bits = Signal(C2_BITS)
         for k in range(LANES):
-            prod = Signal(12 + len(ca), name=f"pcp_{k}")
-            m.d.sync += prod.eq(y9[k] * ca)
+            prod = registered_product(m, y9[k], ca, name=f"pcp_{k}", platform=platform)
             total = Signal(12 + len(ca) + 1, name=f"pct_{k}")
             m.d.comb += total.eq(prod + cbv)
             bits = total[COMPRESS_SHIFT:]

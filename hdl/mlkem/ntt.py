@@ -13,6 +13,7 @@ from golden.mlkem import ZETAS
 from hdl.mlkem.arith import (check_addr_width, LANES, WORDS, PolyWord, BARRETT_STAGES,
                              mod_add_pre, mod_sub_pre, minus_q, plus_q, barrett_pipe, delay)
 from hdl.stream_util import read_port_signature, write_port_signature
+from hdl.target import registered_product
 
 __all__ = ["NttUnit", "NTT_CYCLES", "PIPE_DEPTH", "WRITE_LATENCY", "ISSUE_ORDER", "stage_pairs",
            "stage_hazard_free"]
@@ -291,9 +292,8 @@ class NttUnit(wiring.Component):
         R8 = []
         A8 = []
         for k in range(LANES):
-            P = Signal(24, name=f"p_{k}")
-            m.d.sync += P.eq(zetas[k // 2] * mul_in[k])
-            R8.append(barrett_pipe(m, P, name=f"red_{k}"))
+            P = registered_product(m, zetas[k // 2], mul_in[k], name=f"p_{k}", platform=platform)
+            R8.append(barrett_pipe(m, P, name=f"red_{k}", platform=platform))
             A7 = delay(m, A4[k], BARRETT_STAGES, name=f"a_{k}")
             A8k = [Signal(12, name=f"a8_{k}"), Signal(14, name=f"a8m_{k}"), Signal(13, name=f"a8p_{k}")]
             m.d.sync += [A8k[0].eq(A7), A8k[1].eq(minus_q(m, A7, name=f"a7m_{k}")),
