@@ -212,23 +212,40 @@ class SlhDsaEngine(wiring.Component):
         u0 = units[0]
 
         # --- scheduler --------------------------------------------------------------------
+        # the phase FSM offers the next job (`job`, `job_valid`, `to_any`: combinational);
+        # it is taken into the job register (`jq`, `jq_valid`, `jq_any`) as soon as that is
+        # empty or being issued, and issued from there: the units' job registers and memory
+        # read addresses are fed from flip-flops, not from the FSM's decode, the FORS
+        # indices' select and the address arithmetic (one cycle per phase, see "Timing
+        # closure" in docs/slhdsa.md)
         job = Signal(Job)
         job_valid = Signal()
+        to_any = Signal()                               # job for any idle unit, else unit 0
+        jq = Signal(Job)
+        jq_valid = Signal()
+        jq_any = Signal()
         idle = Signal(n_units)
         m.d.comb += idle.eq(Cat(*[u.job.ready for u in units]))
         target = Signal(range(max(n_units, 2)))         # lowest idle unit
         for u in reversed(range(n_units)):
             with m.If(idle[u]):
                 m.d.comb += target.eq(u)
-        to_any = Signal()                               # job for any idle unit, else unit 0
+        # `value` (a Merkle path's start node, unit 0 only) goes to the units straight from
+        # `msg`, which holds it while the Merkle job waits and runs: `jq.value` is unread
+        # (synthesis drops it), no 128-bit copy
+        m.d.comb += job.value.eq(msg)
         for u, unit in enumerate(units):
-            m.d.comb += unit.job.payload.eq(job)
+            m.d.comb += [unit.job.payload.eq(jq), unit.job.payload.value.eq(msg)]
             if u == 0:
-                m.d.comb += unit.job.valid.eq(job_valid & (~to_any | (target == 0)))
+                m.d.comb += unit.job.valid.eq(jq_valid & (~jq_any | (target == 0)))
             else:
-                m.d.comb += unit.job.valid.eq(job_valid & to_any & (target == u) & idle[u])
-        issued = Signal()
-        m.d.comb += issued.eq(job_valid & Mux(to_any, idle.any(), idle[0]))
+                m.d.comb += unit.job.valid.eq(jq_valid & jq_any & (target == u) & idle[u])
+        issued = Signal()                               # jq goes to a unit in this cycle
+        m.d.comb += issued.eq(jq_valid & Mux(jq_any, idle.any(), idle[0]))
+        taken = Signal()                                # the offered job goes into jq
+        m.d.comb += taken.eq(job_valid & (~jq_valid | issued))
+        with m.If(~jq_valid | issued):
+            m.d.sync += [jq_valid.eq(job_valid), jq.eq(job), jq_any.eq(to_any)]
 
         # one result per cycle (the lowest-numbered unit first): the result registers have a
         # single write port, so each bit is a flip-flop with an enable, not a 4-way mux
@@ -275,8 +292,10 @@ class SlhDsaEngine(wiring.Component):
         m.d.comb += chain.eq(jr_chain)
         chain_digit = Signal(4)
         m.d.comb += chain_digit.eq(15 - jr_len)
+        # the layer's first XMSS signature entry (SIG_HT + layer * XMSS_SIG_BLOCKS), a
+        # register stepped with `layer`: no multiplier in front of the job register
         layer_base = Signal(9)
-        m.d.comb += layer_base.eq(model.SIG_HT + layer * model.XMSS_SIG_BLOCKS)
+        fors_addr = Signal(9)                           # SIG_FORS + next_job * (A + 1)
         verdict = Signal()
 
         # the write itself a cycle later, from registers: the tag decode that enables the 35
@@ -300,7 +319,7 @@ class SlhDsaEngine(wiring.Component):
             with m.If(~busy):
                 m.d.comb += job_valid.eq(1)
                 m.d.comb += [getattr(job, k).eq(v) for k, v in fields.items()]
-                with m.If(issued):
+                with m.If(taken):
                     m.d.sync += busy.eq(1)
             with m.If(busy & u0.result.valid):
                 m.d.sync += busy.eq(0)
@@ -313,7 +332,7 @@ class SlhDsaEngine(wiring.Component):
             with m.If(when):
                 m.d.comb += job_valid.eq(1)
                 m.d.comb += [getattr(job, k).eq(v) for k, v in fields.items()]
-                with m.If(issued):
+                with m.If(taken):
                     on_issue()
             collect_into_rf()
             with m.If(done_cnt == jobs):
@@ -326,21 +345,22 @@ class SlhDsaEngine(wiring.Component):
             return {"kind": JobKind.RAW, "count": count}
 
         with m.If(self.abort):
-            m.d.sync += [receiving.eq(0), busy.eq(0)]
+            m.d.sync += [receiving.eq(0), busy.eq(0), jq_valid.eq(0)]
 
         with m.FSM() as fsm:
             with m.State("Idle"):
                 with m.If(self.start):
                     m.d.sync += [
                         wcnt.eq(0), avail.eq(0), receiving.eq(1), body_done.eq(0), bad.eq(0),
-                        busy.eq(0), done_cnt.eq(0), next_job.eq(0),
+                        busy.eq(0), done_cnt.eq(0), next_job.eq(0), fors_addr.eq(model.SIG_FORS),
                     ]
                     m.next = "Hmsg"
             with m.State("Hmsg"):
                 m.d.comb += hmsg_phase.eq(1)
                 with m.If(avail != 0):
                     def take_digest(v):
-                        m.d.sync += [digest.eq(v), layer.eq(0), tree.eq(0)]
+                        m.d.sync += [digest.eq(v), layer.eq(0), tree.eq(0),
+                                     layer_base.eq(model.SIG_HT)]
                         m.next = "ForsIdx"
                     single(raw_job(1), on_result=take_digest)
                 with m.If(self.abort):
@@ -355,11 +375,11 @@ class SlhDsaEngine(wiring.Component):
                 m.d.comb += tree_no.eq(next_job)
 
                 def next_tree():
-                    m.d.sync += next_job.eq(next_job + 1)
+                    m.d.sync += [next_job.eq(next_job + 1), fors_addr.eq(fors_addr + model.A + 1)]
                 fan_out(next_job < model.K, {
                     "kind": JobKind.TREE,
                     "leaf": 1,
-                    "addr": model.SIG_FORS + tree_no * (model.A + 1),
+                    "addr": fors_addr,
                     "w6": 0,
                     "w7": Cat(Array(ind)[tree_no], tree_no),
                     "count": model.A,
@@ -390,10 +410,10 @@ class SlhDsaEngine(wiring.Component):
                     "keypair": leaf_idx,
                     "tag": chain,
                 }, on_issue=chain_issued, jobs=model.LEN, then_type=model.WOTS_PK, then="Tlen")
-                # after fan_out: a job loaded in the cycle the previous one is issued stays
+                # after fan_out: a job loaded in the cycle the previous one is taken stays
                 with m.If(settle != 0):
                     m.d.sync += settle.eq(settle - 1)
-                with m.Elif(~jr_valid | issued):
+                with m.Elif(~jr_valid | taken):
                     with m.If(match.any()):
                         m.d.sync += [jr_valid.eq(1), jr_chain.eq(low_idx), jr_len.eq(scan_v),
                                      pending.eq(pending & ~lowest)]
@@ -410,6 +430,7 @@ class SlhDsaEngine(wiring.Component):
                 def take_root(v):
                     m.d.sync += [
                         msg.eq(v[0:128]), layer.eq(layer + 1), tree.eq(tree >> model.HP),
+                        layer_base.eq(layer_base + model.XMSS_SIG_BLOCKS),
                         leaf_idx.eq(tree[0:model.HP]), pending.eq((1 << model.LEN) - 1),
                         done_cnt.eq(0), settle.eq(2), scan_v.eq(15), jr_valid.eq(0),
                     ]
@@ -417,7 +438,7 @@ class SlhDsaEngine(wiring.Component):
                         m.next = "Final"
                     with m.Else():
                         m.next = "Wots"
-                single({"kind": JobKind.TREE, "leaf": 0, "value": msg,
+                single({"kind": JobKind.TREE, "leaf": 0,
                         "addr": layer_base + model.LEN, "w6": 1, "w7": leaf_idx,
                         "count": model.HP, "type": model.TREE, "keypair": 0},
                        on_result=take_root)
