@@ -159,7 +159,7 @@ class SlhDsaEngine(wiring.Component):
                          digit[2 * i + 1].eq(msg[8 * i:8 * i + 4])]
         # the checksum in two register stages (partial sums of 8 digits, then the total):
         # a 32-term adder tree in one cycle would bound the clock; `msg` is stable while a
-        # layer's chains are scheduled, which waits for `settle` (2 cycles per layer)
+        # layer's chains are scheduled, which waits for `settle` (3 cycles per layer)
         part = [Signal(7, name=f"csum_part{q}") for q in range(4)]
         for q in range(4):
             m.d.sync += part[q].eq(sum(15 - digit[c] for c in range(8 * q, 8 * q + 8)))
@@ -242,9 +242,10 @@ class SlhDsaEngine(wiring.Component):
                 m.d.comb += unit.job.valid.eq(jq_valid & jq_any & (target == u) & idle[u])
         issued = Signal()                               # jq goes to a unit in this cycle
         m.d.comb += issued.eq(jq_valid & Mux(jq_any, idle.any(), idle[0]))
+        jq_free = Signal()                              # jq can take a job in this cycle
         taken = Signal()                                # the offered job goes into jq
-        m.d.comb += taken.eq(job_valid & (~jq_valid | issued))
-        with m.If(~jq_valid | issued):
+        m.d.comb += [jq_free.eq(~jq_valid | issued), taken.eq(job_valid & jq_free)]
+        with m.If(jq_free):
             m.d.sync += [jq_valid.eq(job_valid), jq.eq(job), jq_any.eq(to_any)]
 
         # one result per cycle (the lowest-numbered unit first): the result registers have a
@@ -264,30 +265,37 @@ class SlhDsaEngine(wiring.Component):
         ]
         done_cnt = Signal(range(model.LEN + 1))
         next_job = Signal(range(model.LEN + 1))         # FORS trees issued
-        pending = Signal(model.LEN)                     # WOTS+ chains not yet in the job register
         busy = Signal()                                 # the single unit-0 job is running
         blk_sel = Signal(3)
         m.d.comb += blk_sel.eq(u0.blk_idx)
         is_tk = Signal()
         hmsg_phase = Signal()
 
-        # longest chain first, as a scan over the step counts: `scan_v` runs from 15 down;
-        # each cycle the lowest unclaimed chain with `scan_v` steps goes into the job
-        # register (`jr_*`), from which it is issued; an empty value moves the scan on.
-        # Registers in, a register out: no arg-max tree in one cycle.
+        # longest chain first, as a scan over the step counts in three register stages:
+        # `cand` holds the chains with `scan_v` steps not yet picked (loaded with the
+        # compare `steps == scan_v` when the scan moves to a value, so no chain is matched
+        # twice and no `pending` mask is needed); `pick` takes the lowest of them, one-hot
+        # (`x & -x` from a register, into a register); the job register `jr_*` takes the
+        # pick's index (an OR encode from a register). Each stage loads only when the next
+        # is empty or taken from, so no compare, carry chain and encode follow each other
+        # in one cycle.
         settle = Signal(2)                              # cycles until `steps` follows `msg`
         scan_v = Signal(4)
+        cand = Signal(model.LEN)
+        pick = Signal(model.LEN)                        # one-hot
+        pick_valid = Signal()
+        pick_len = Signal(4)
         jr_valid = Signal()
         jr_chain = Signal(6)
         jr_len = Signal(4)
-        match = Signal(model.LEN)
-        m.d.comb += match.eq(pending & Cat(*[steps[c] == scan_v for c in range(model.LEN)]))
-        lowest = Signal(model.LEN)                      # one-hot: the lowest bit of match
-        m.d.comb += lowest.eq(match & (~match + 1))
-        low_idx = Signal(6)
-        m.d.comb += low_idx.eq(Cat(*[
-            Cat(*[lowest[c] for c in range(model.LEN) if (c >> b) & 1]).any()
+        lowest = Signal(model.LEN)                      # one-hot: the lowest bit of cand
+        m.d.comb += lowest.eq(cand & (~cand + 1))
+        pick_idx = Signal(6)
+        m.d.comb += pick_idx.eq(Cat(*[
+            Cat(*[pick[c] for c in range(model.LEN) if (c >> b) & 1]).any()
             for b in range(6)]))
+        scan_dn = Signal(4)
+        m.d.comb += scan_dn.eq(scan_v - 1)
         chain = Signal(6)
         m.d.comb += chain.eq(jr_chain)
         chain_digit = Signal(4)
@@ -391,8 +399,8 @@ class SlhDsaEngine(wiring.Component):
                 m.d.comb += is_tk.eq(1)
 
                 def take_fors_pk(v):
-                    m.d.sync += [msg.eq(v[0:128]), pending.eq((1 << model.LEN) - 1),
-                                 done_cnt.eq(0), settle.eq(2), scan_v.eq(15), jr_valid.eq(0)]
+                    m.d.sync += [msg.eq(v[0:128]), done_cnt.eq(0), settle.eq(3), scan_v.eq(15),
+                                 jr_valid.eq(0), pick_valid.eq(0)]
                     m.next = "Wots"
                 single(raw_job(3), on_result=take_fors_pk)
                 with m.If(self.abort):
@@ -413,12 +421,27 @@ class SlhDsaEngine(wiring.Component):
                 # after fan_out: a job loaded in the cycle the previous one is taken stays
                 with m.If(settle != 0):
                     m.d.sync += settle.eq(settle - 1)
-                with m.Elif(~jr_valid | taken):
-                    with m.If(match.any()):
-                        m.d.sync += [jr_valid.eq(1), jr_chain.eq(low_idx), jr_len.eq(scan_v),
-                                     pending.eq(pending & ~lowest)]
-                    with m.Elif(scan_v != 0):
-                        m.d.sync += scan_v.eq(scan_v - 1)
+                    with m.If(settle == 1):             # `steps` follows `msg` from now
+                        m.d.sync += cand.eq(Cat(*[steps[c] == 15 for c in range(model.LEN)]))
+                with m.Else():
+                    # jr is the job offered in this state (job_valid = jr_valid): it is taken
+                    # when jq is free, so the phase FSM's job_valid select stays out of these
+                    # enables
+                    with m.If(pick_valid & (~jr_valid | jq_free)):
+                        m.d.sync += [jr_valid.eq(1), jr_chain.eq(pick_idx), jr_len.eq(pick_len)]
+                    # `pick` loads only when empty (not when taken from in the same cycle): the
+                    # job register's handshake stays out of the scan's enables; a pick every
+                    # second cycle is faster than the units take chains
+                    with m.If(~pick_valid):
+                        with m.If(cand.any()):
+                            m.d.sync += [pick_valid.eq(1), pick.eq(lowest), pick_len.eq(scan_v),
+                                         cand.eq(cand & ~lowest)]
+                        with m.Elif(scan_v != 0):
+                            m.d.sync += [scan_v.eq(scan_dn),
+                                         cand.eq(Cat(*[steps[c] == scan_dn
+                                                       for c in range(model.LEN)]))]
+                    with m.Elif(~jr_valid | jq_free):
+                        m.d.sync += pick_valid.eq(0)
             with m.State("Tlen"):
                 def take_wots_pk(v):
                     m.d.sync += msg.eq(v[0:128])
@@ -431,8 +454,9 @@ class SlhDsaEngine(wiring.Component):
                     m.d.sync += [
                         msg.eq(v[0:128]), layer.eq(layer + 1), tree.eq(tree >> model.HP),
                         layer_base.eq(layer_base + model.XMSS_SIG_BLOCKS),
-                        leaf_idx.eq(tree[0:model.HP]), pending.eq((1 << model.LEN) - 1),
-                        done_cnt.eq(0), settle.eq(2), scan_v.eq(15), jr_valid.eq(0),
+                        leaf_idx.eq(tree[0:model.HP]),
+                        done_cnt.eq(0), settle.eq(3), scan_v.eq(15), jr_valid.eq(0),
+                        pick_valid.eq(0),
                     ]
                     with m.If(layer == model.D - 1):
                         m.next = "Final"
