@@ -242,9 +242,8 @@ class SlhDsaEngine(wiring.Component):
                 m.d.comb += unit.job.valid.eq(jq_valid & jq_any & (target == u) & idle[u])
         issued = Signal()                               # jq goes to a unit in this cycle
         m.d.comb += issued.eq(jq_valid & Mux(jq_any, idle.any(), idle[0]))
-        jq_free = Signal()                              # jq can take a job in this cycle
-        taken = Signal()                                # the offered job goes into jq
-        m.d.comb += [jq_free.eq(~jq_valid | issued), taken.eq(job_valid & jq_free)]
+        jq_free = Signal()              # jq takes the offered job (if any) in this cycle
+        m.d.comb += jq_free.eq(~jq_valid | issued)
         with m.If(jq_free):
             m.d.sync += [jq_valid.eq(job_valid), jq.eq(job), jq_any.eq(to_any)]
 
@@ -327,7 +326,7 @@ class SlhDsaEngine(wiring.Component):
             with m.If(~busy):
                 m.d.comb += job_valid.eq(1)
                 m.d.comb += [getattr(job, k).eq(v) for k, v in fields.items()]
-                with m.If(taken):
+                with m.If(jq_free):                     # taken (job_valid is 1 here)
                     m.d.sync += busy.eq(1)
             with m.If(busy & u0.result.valid):
                 m.d.sync += busy.eq(0)
@@ -340,7 +339,9 @@ class SlhDsaEngine(wiring.Component):
             with m.If(when):
                 m.d.comb += job_valid.eq(1)
                 m.d.comb += [getattr(job, k).eq(v) for k, v in fields.items()]
-                with m.If(taken):
+                # taken (job_valid is 1 here): the bookkeeping's enables do not wait for
+                # the select of job_valid over the phases
+                with m.If(jq_free):
                     on_issue()
             collect_into_rf()
             with m.If(done_cnt == jobs):
