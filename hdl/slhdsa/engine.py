@@ -142,9 +142,7 @@ class SlhDsaEngine(wiring.Component):
         dbyte = [digest[8 * j:8 * j + 8] for j in range(32)]
         md_be = Signal(168)               # md as a big-endian integer (FIPS 205 toInt)
         m.d.comb += md_be.eq(Cat(*reversed(dbyte[0:21])))
-        ind = [Signal(12, name=f"fors_idx{i}") for i in range(model.K)]
-        for i in range(model.K):
-            m.d.comb += ind[i].eq(md_be[168 - 12 * (i + 1):168 - 12 * i])
+        # the FORS indices: ind[i] = md_be[168 - 12 (i + 1) : 168 - 12 i], i = 0..13 (fors_q)
         idx_tree = Signal(54)
         idx_leaf = Signal(9)
         m.d.comb += [
@@ -289,12 +287,32 @@ class SlhDsaEngine(wiring.Component):
         jr_len = Signal(4)
         lowest = Signal(model.LEN)                      # one-hot: the lowest bit of cand
         m.d.comb += lowest.eq(cand & (~cand + 1))
+        scan_dn = Signal(4)
+        m.d.comb += scan_dn.eq(scan_v - 1)
+        cand_nz = Signal()                              # cand != 0, kept with cand
+        cand_rest = Signal(model.LEN)                   # cand without its lowest bit
+        m.d.comb += cand_rest.eq(cand & ~lowest)
+        # cand_rest != 0, i.e. cand has two bits or more: a tree of (any, two) pairs from
+        # cand itself, not the OR of cand_rest behind the carry chain of `lowest`
+        pairs = [(cand[c], Const(0, 1)) for c in range(model.LEN)]
+        while len(pairs) > 1:
+            nxt = []
+            for j in range(0, len(pairs) - 1, 2):
+                (a1, t1), (a2, t2) = pairs[j], pairs[j + 1]
+                nxt.append((a1 | a2, t1 | t2 | (a1 & a2)))
+            if len(pairs) % 2:
+                nxt.append(pairs[-1])
+            pairs = nxt
+        cand_two = Signal()
+        m.d.comb += cand_two.eq(pairs[0][1])
+        eq_15 = Signal(model.LEN)
+        eq_dn = Signal(model.LEN)
+        m.d.comb += [eq_15.eq(Cat(*[steps[c] == 15 for c in range(model.LEN)])),
+                     eq_dn.eq(Cat(*[steps[c] == scan_dn for c in range(model.LEN)]))]
         pick_idx = Signal(6)
         m.d.comb += pick_idx.eq(Cat(*[
             Cat(*[pick[c] for c in range(model.LEN) if (c >> b) & 1]).any()
             for b in range(6)]))
-        scan_dn = Signal(4)
-        m.d.comb += scan_dn.eq(scan_v - 1)
         chain = Signal(6)
         m.d.comb += chain.eq(jr_chain)
         chain_digit = Signal(4)
@@ -303,6 +321,9 @@ class SlhDsaEngine(wiring.Component):
         # register stepped with `layer`: no multiplier in front of the job register
         layer_base = Signal(9)
         fors_addr = Signal(9)                           # SIG_FORS + next_job * (A + 1)
+        # the FORS indices not yet issued, ind[next_job] in the top 12 bits: shifted at each
+        # take, so no 14-way select is in front of the job register
+        fors_q = Signal(12 * model.K)
         verdict = Signal()
 
         # the write itself a cycle later, from registers: the tag decode that enables the 35
@@ -375,7 +396,7 @@ class SlhDsaEngine(wiring.Component):
                 with m.If(self.abort):
                     m.next = "Idle"
             with m.State("ForsIdx"):
-                m.d.sync += [tree.eq(idx_tree), leaf_idx.eq(idx_leaf)]
+                m.d.sync += [tree.eq(idx_tree), leaf_idx.eq(idx_leaf), fors_q.eq(md_be)]
                 m.next = "Fors"
                 with m.If(self.abort):
                     m.next = "Idle"
@@ -384,13 +405,14 @@ class SlhDsaEngine(wiring.Component):
                 m.d.comb += tree_no.eq(next_job)
 
                 def next_tree():
-                    m.d.sync += [next_job.eq(next_job + 1), fors_addr.eq(fors_addr + model.A + 1)]
+                    m.d.sync += [next_job.eq(next_job + 1), fors_addr.eq(fors_addr + model.A + 1),
+                                 fors_q.eq(fors_q << 12)]
                 fan_out(next_job < model.K, {
                     "kind": JobKind.TREE,
                     "leaf": 1,
                     "addr": fors_addr,
                     "w6": 0,
-                    "w7": Cat(Array(ind)[tree_no], tree_no),
+                    "w7": Cat(fors_q[-12:], tree_no),
                     "count": model.A,
                     "type": model.FORS_TREE,
                     "keypair": leaf_idx,
@@ -423,7 +445,7 @@ class SlhDsaEngine(wiring.Component):
                 with m.If(settle != 0):
                     m.d.sync += settle.eq(settle - 1)
                     with m.If(settle == 1):             # `steps` follows `msg` from now
-                        m.d.sync += cand.eq(Cat(*[steps[c] == 15 for c in range(model.LEN)]))
+                        m.d.sync += [cand.eq(eq_15), cand_nz.eq(eq_15.any())]
                 with m.Else():
                     # jr is the job offered in this state (job_valid = jr_valid): it is taken
                     # when jq is free, so the phase FSM's job_valid select stays out of these
@@ -433,14 +455,15 @@ class SlhDsaEngine(wiring.Component):
                     # `pick` loads only when empty (not when taken from in the same cycle): the
                     # job register's handshake stays out of the scan's enables; a pick every
                     # second cycle is faster than the units take chains
+                    # `cand_nz` a flip-flop: the 35-bit OR is behind `cand`'s next value, not
+                    # in front of its select
                     with m.If(~pick_valid):
-                        with m.If(cand.any()):
+                        with m.If(cand_nz):
                             m.d.sync += [pick_valid.eq(1), pick.eq(lowest), pick_len.eq(scan_v),
-                                         cand.eq(cand & ~lowest)]
+                                         cand.eq(cand_rest), cand_nz.eq(cand_two)]
                         with m.Elif(scan_v != 0):
-                            m.d.sync += [scan_v.eq(scan_dn),
-                                         cand.eq(Cat(*[steps[c] == scan_dn
-                                                       for c in range(model.LEN)]))]
+                            m.d.sync += [scan_v.eq(scan_dn), cand.eq(eq_dn),
+                                         cand_nz.eq(eq_dn.any())]
                     with m.Elif(~jr_valid | jq_free):
                         m.d.sync += pick_valid.eq(0)
             with m.State("Tlen"):
