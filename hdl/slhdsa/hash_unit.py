@@ -366,10 +366,15 @@ class HashUnit(wiring.Component):
                 with m.Case(JobKind.RAW):
                     m.d.sync += blk_idx.eq(blk_idx + 1)
 
+        # the result's valid as a flip-flop, set a cycle ahead (entering Copy; the last round
+        # of the last step): the engine's grant and result-register write start at a register
+        res_valid = Signal()
+        m.d.comb += self.result.valid.eq(res_valid)
+
         def on_drop():
             # last in the state, so it overrides the state's own transition
             with m.If(self.drop):
-                m.d.sync += [running.eq(0), cont.eq(0)]
+                m.d.sync += [running.eq(0), cont.eq(0), res_valid.eq(0)]
                 if self._raw:
                     m.d.sync += own.eq(0)
                 m.next = "Idle"
@@ -395,6 +400,7 @@ class HashUnit(wiring.Component):
                 # first step: operands from memory / job; a zero-step chain just copies
                 with m.If((kind == JobKind.CHAIN) & (count == 0)):
                     with m.If(ok):
+                        m.d.sync += res_valid.eq(1)
                         m.next = "Copy"
                 with m.Elif(can_issue):
                     m.d.comb += load.eq(1)
@@ -403,18 +409,21 @@ class HashUnit(wiring.Component):
                 on_drop()
             with m.State("Copy"):
                 # rdq still holds entry ptr (ptr_next = ptr while the result waits)
-                m.d.comb += [self.result.valid.eq(1), self.result.payload.value.eq(rdq)]
+                m.d.comb += self.result.payload.value.eq(rdq)
                 with m.If(self.result.ready):
+                    m.d.sync += res_valid.eq(0)
                     m.next = "Idle"
                 on_drop()
             with m.State("Run"):
                 m.d.comb += self.result.payload.value.eq(Cat(*st[0:4]))
                 with m.If(cont):
                     issue()
+                with m.If(running & (rnd == 23) & ~cont & (count == 0)):
+                    m.d.sync += res_valid.eq(1)             # the job's last round
                 with m.If(~running):
-                    with m.If(count == 0):
-                        m.d.comb += self.result.valid.eq(1)
+                    with m.If(count == 0):                  # res_valid is set
                         with m.If(self.result.ready):
+                            m.d.sync += res_valid.eq(0)
                             m.next = "Idle"
                     with m.Elif(can_issue):
                         # the operand arrived late: load the next step from the state
