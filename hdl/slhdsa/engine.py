@@ -273,9 +273,9 @@ class SlhDsaEngine(wiring.Component):
         # compare `steps == scan_v` when the scan moves to a value, so no chain is matched
         # twice and no `pending` mask is needed); `pick` takes the lowest of them, one-hot
         # (`x & -x` from a register, into a register); the job register `jr_*` takes the
-        # pick's index (an OR encode from a register). Each stage loads only when the next
-        # is empty or taken from, so no compare, carry chain and encode follow each other
-        # in one cycle.
+        # pick's index (an OR encode from a register). `jr` loads when it is empty or taken
+        # from, `pick` only when it is empty; no compare, carry chain and encode follow each
+        # other in one cycle.
         settle = Signal(2)                              # cycles until `steps` follows `msg`
         scan_v = Signal(4)
         cand = Signal(model.LEN)
