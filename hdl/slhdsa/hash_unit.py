@@ -117,9 +117,9 @@ class HashUnit(wiring.Component):
     job is accepted (when its operands are there) and its first round runs the cycle after
     that; consecutive steps of a job follow each other with no idle cycle (24 cycles per
     step) when the next step's operand was there three cycles before the step ends (else
-    it is loaded from the state a cycle later). The
-    result is offered on ``result`` in the cycle after the last round, and the unit is
-    idle the cycle after it is taken.
+    it is loaded from the state a cycle later). The result is offered on ``result`` in the
+    cycle after the last round (``valid`` is a flip-flop), and the unit is idle the cycle
+    after it is taken.
 
     Parameters
     ----------
