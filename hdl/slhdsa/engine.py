@@ -142,9 +142,7 @@ class SlhDsaEngine(wiring.Component):
         dbyte = [digest[8 * j:8 * j + 8] for j in range(32)]
         md_be = Signal(168)               # md as a big-endian integer (FIPS 205 toInt)
         m.d.comb += md_be.eq(Cat(*reversed(dbyte[0:21])))
-        ind = [Signal(12, name=f"fors_idx{i}") for i in range(model.K)]
-        for i in range(model.K):
-            m.d.comb += ind[i].eq(md_be[168 - 12 * (i + 1):168 - 12 * i])
+        # the FORS indices: ind[i] = md_be[168 - 12 (i + 1) : 168 - 12 i], i = 0..13 (fors_q)
         idx_tree = Signal(54)
         idx_leaf = Signal(9)
         m.d.comb += [
@@ -159,7 +157,7 @@ class SlhDsaEngine(wiring.Component):
                          digit[2 * i + 1].eq(msg[8 * i:8 * i + 4])]
         # the checksum in two register stages (partial sums of 8 digits, then the total):
         # a 32-term adder tree in one cycle would bound the clock; `msg` is stable while a
-        # layer's chains are scheduled, which waits for `settle` (2 cycles per layer)
+        # layer's chains are scheduled, which waits for `settle` (3 cycles per layer)
         part = [Signal(7, name=f"csum_part{q}") for q in range(4)]
         for q in range(4):
             m.d.sync += part[q].eq(sum(15 - digit[c] for c in range(8 * q, 8 * q + 8)))
@@ -212,23 +210,40 @@ class SlhDsaEngine(wiring.Component):
         u0 = units[0]
 
         # --- scheduler --------------------------------------------------------------------
+        # the phase FSM offers the next job (`job`, `job_valid`, `to_any`: combinational);
+        # it is taken into the job register (`jq`, `jq_valid`, `jq_any`) as soon as that is
+        # empty or being issued, and issued from there: the units' job registers and memory
+        # read addresses are fed from flip-flops, not from the FSM's decode, the FORS
+        # indices' select and the address arithmetic (one cycle per phase, see "Timing
+        # closure" in docs/slhdsa.md)
         job = Signal(Job)
         job_valid = Signal()
+        to_any = Signal()                               # job for any idle unit, else unit 0
+        jq = Signal(Job)
+        jq_valid = Signal()
+        jq_any = Signal()
         idle = Signal(n_units)
         m.d.comb += idle.eq(Cat(*[u.job.ready for u in units]))
         target = Signal(range(max(n_units, 2)))         # lowest idle unit
         for u in reversed(range(n_units)):
             with m.If(idle[u]):
                 m.d.comb += target.eq(u)
-        to_any = Signal()                               # job for any idle unit, else unit 0
+        # `value` (a Merkle path's start node, unit 0 only) goes to the units straight from
+        # `msg`, which holds it while the Merkle job waits and runs: `jq.value` is unread
+        # (synthesis drops it), no 128-bit copy
+        m.d.comb += job.value.eq(msg)
         for u, unit in enumerate(units):
-            m.d.comb += unit.job.payload.eq(job)
+            m.d.comb += [unit.job.payload.eq(jq), unit.job.payload.value.eq(msg)]
             if u == 0:
-                m.d.comb += unit.job.valid.eq(job_valid & (~to_any | (target == 0)))
+                m.d.comb += unit.job.valid.eq(jq_valid & (~jq_any | (target == 0)))
             else:
-                m.d.comb += unit.job.valid.eq(job_valid & to_any & (target == u) & idle[u])
-        issued = Signal()
-        m.d.comb += issued.eq(job_valid & Mux(to_any, idle.any(), idle[0]))
+                m.d.comb += unit.job.valid.eq(jq_valid & jq_any & (target == u) & idle[u])
+        issued = Signal()                               # jq goes to a unit in this cycle
+        m.d.comb += issued.eq(jq_valid & Mux(jq_any, idle.any(), idle[0]))
+        jq_free = Signal()              # jq takes the offered job (if any) in this cycle
+        m.d.comb += jq_free.eq(~jq_valid | issued)
+        with m.If(jq_free):
+            m.d.sync += [jq_valid.eq(job_valid), jq.eq(job), jq_any.eq(to_any)]
 
         # one result per cycle (the lowest-numbered unit first): the result registers have a
         # single write port, so each bit is a flip-flop with an enable, not a 4-way mux
@@ -247,36 +262,68 @@ class SlhDsaEngine(wiring.Component):
         ]
         done_cnt = Signal(range(model.LEN + 1))
         next_job = Signal(range(model.LEN + 1))         # FORS trees issued
-        pending = Signal(model.LEN)                     # WOTS+ chains not yet in the job register
         busy = Signal()                                 # the single unit-0 job is running
         blk_sel = Signal(3)
         m.d.comb += blk_sel.eq(u0.blk_idx)
         is_tk = Signal()
         hmsg_phase = Signal()
 
-        # longest chain first, as a scan over the step counts: `scan_v` runs from 15 down;
-        # each cycle the lowest unclaimed chain with `scan_v` steps goes into the job
-        # register (`jr_*`), from which it is issued; an empty value moves the scan on.
-        # Registers in, a register out: no arg-max tree in one cycle.
+        # longest chain first, as a scan over the step counts in three register stages:
+        # `cand` holds the chains with `scan_v` steps not yet picked (loaded with the
+        # compare `steps == scan_v` when the scan moves to a value, so no chain is matched
+        # twice and no `pending` mask is needed); `pick` takes the lowest of them, one-hot
+        # (`x & -x` from a register, into a register); the job register `jr_*` takes the
+        # pick's index (an OR encode from a register). `jr` loads when it is empty or taken
+        # from, `pick` only when it is empty; no compare, carry chain and encode follow each
+        # other in one cycle.
         settle = Signal(2)                              # cycles until `steps` follows `msg`
         scan_v = Signal(4)
+        cand = Signal(model.LEN)
+        pick = Signal(model.LEN)                        # one-hot
+        pick_valid = Signal()
+        pick_len = Signal(4)
         jr_valid = Signal()
         jr_chain = Signal(6)
         jr_len = Signal(4)
-        match = Signal(model.LEN)
-        m.d.comb += match.eq(pending & Cat(*[steps[c] == scan_v for c in range(model.LEN)]))
-        lowest = Signal(model.LEN)                      # one-hot: the lowest bit of match
-        m.d.comb += lowest.eq(match & (~match + 1))
-        low_idx = Signal(6)
-        m.d.comb += low_idx.eq(Cat(*[
-            Cat(*[lowest[c] for c in range(model.LEN) if (c >> b) & 1]).any()
+        lowest = Signal(model.LEN)                      # one-hot: the lowest bit of cand
+        m.d.comb += lowest.eq(cand & (~cand + 1))
+        scan_dn = Signal(4)
+        m.d.comb += scan_dn.eq(scan_v - 1)
+        cand_nz = Signal()                              # cand != 0, kept with cand
+        cand_rest = Signal(model.LEN)                   # cand without its lowest bit
+        m.d.comb += cand_rest.eq(cand & ~lowest)
+        # cand_rest != 0, i.e. cand has two bits or more: a tree of (any, two) pairs from
+        # cand itself, not the OR of cand_rest behind the carry chain of `lowest`
+        pairs = [(cand[c], Const(0, 1)) for c in range(model.LEN)]
+        while len(pairs) > 1:
+            nxt = []
+            for j in range(0, len(pairs) - 1, 2):
+                (a1, t1), (a2, t2) = pairs[j], pairs[j + 1]
+                nxt.append((a1 | a2, t1 | t2 | (a1 & a2)))
+            if len(pairs) % 2:
+                nxt.append(pairs[-1])
+            pairs = nxt
+        cand_two = Signal()
+        m.d.comb += cand_two.eq(pairs[0][1])
+        eq_15 = Signal(model.LEN)
+        eq_dn = Signal(model.LEN)
+        m.d.comb += [eq_15.eq(Cat(*[steps[c] == 15 for c in range(model.LEN)])),
+                     eq_dn.eq(Cat(*[steps[c] == scan_dn for c in range(model.LEN)]))]
+        pick_idx = Signal(6)
+        m.d.comb += pick_idx.eq(Cat(*[
+            Cat(*[pick[c] for c in range(model.LEN) if (c >> b) & 1]).any()
             for b in range(6)]))
         chain = Signal(6)
         m.d.comb += chain.eq(jr_chain)
         chain_digit = Signal(4)
         m.d.comb += chain_digit.eq(15 - jr_len)
+        # the layer's first XMSS signature entry (SIG_HT + layer * XMSS_SIG_BLOCKS), a
+        # register stepped with `layer`: no multiplier in front of the job register
         layer_base = Signal(9)
-        m.d.comb += layer_base.eq(model.SIG_HT + layer * model.XMSS_SIG_BLOCKS)
+        fors_addr = Signal(9)                           # SIG_FORS + next_job * (A + 1)
+        # the FORS indices not yet issued, ind[next_job] in the top 12 bits: shifted at each
+        # take, so no 14-way select is in front of the job register
+        fors_q = Signal(12 * model.K)
         verdict = Signal()
 
         # the write itself a cycle later, from registers: the tag decode that enables the 35
@@ -300,7 +347,7 @@ class SlhDsaEngine(wiring.Component):
             with m.If(~busy):
                 m.d.comb += job_valid.eq(1)
                 m.d.comb += [getattr(job, k).eq(v) for k, v in fields.items()]
-                with m.If(issued):
+                with m.If(jq_free):                     # taken (job_valid is 1 here)
                     m.d.sync += busy.eq(1)
             with m.If(busy & u0.result.valid):
                 m.d.sync += busy.eq(0)
@@ -313,7 +360,9 @@ class SlhDsaEngine(wiring.Component):
             with m.If(when):
                 m.d.comb += job_valid.eq(1)
                 m.d.comb += [getattr(job, k).eq(v) for k, v in fields.items()]
-                with m.If(issued):
+                # taken (job_valid is 1 here): the bookkeeping's enables do not wait for
+                # the select of job_valid over the phases
+                with m.If(jq_free):
                     on_issue()
             collect_into_rf()
             with m.If(done_cnt == jobs):
@@ -326,27 +375,28 @@ class SlhDsaEngine(wiring.Component):
             return {"kind": JobKind.RAW, "count": count}
 
         with m.If(self.abort):
-            m.d.sync += [receiving.eq(0), busy.eq(0)]
+            m.d.sync += [receiving.eq(0), busy.eq(0), jq_valid.eq(0)]
 
         with m.FSM() as fsm:
             with m.State("Idle"):
                 with m.If(self.start):
                     m.d.sync += [
                         wcnt.eq(0), avail.eq(0), receiving.eq(1), body_done.eq(0), bad.eq(0),
-                        busy.eq(0), done_cnt.eq(0), next_job.eq(0),
+                        busy.eq(0), done_cnt.eq(0), next_job.eq(0), fors_addr.eq(model.SIG_FORS),
                     ]
                     m.next = "Hmsg"
             with m.State("Hmsg"):
                 m.d.comb += hmsg_phase.eq(1)
                 with m.If(avail != 0):
                     def take_digest(v):
-                        m.d.sync += [digest.eq(v), layer.eq(0), tree.eq(0)]
+                        m.d.sync += [digest.eq(v), layer.eq(0), tree.eq(0),
+                                     layer_base.eq(model.SIG_HT)]
                         m.next = "ForsIdx"
                     single(raw_job(1), on_result=take_digest)
                 with m.If(self.abort):
                     m.next = "Idle"
             with m.State("ForsIdx"):
-                m.d.sync += [tree.eq(idx_tree), leaf_idx.eq(idx_leaf)]
+                m.d.sync += [tree.eq(idx_tree), leaf_idx.eq(idx_leaf), fors_q.eq(md_be)]
                 m.next = "Fors"
                 with m.If(self.abort):
                     m.next = "Idle"
@@ -355,13 +405,14 @@ class SlhDsaEngine(wiring.Component):
                 m.d.comb += tree_no.eq(next_job)
 
                 def next_tree():
-                    m.d.sync += next_job.eq(next_job + 1)
+                    m.d.sync += [next_job.eq(next_job + 1), fors_addr.eq(fors_addr + model.A + 1),
+                                 fors_q.eq(fors_q << 12)]
                 fan_out(next_job < model.K, {
                     "kind": JobKind.TREE,
                     "leaf": 1,
-                    "addr": model.SIG_FORS + tree_no * (model.A + 1),
+                    "addr": fors_addr,
                     "w6": 0,
-                    "w7": Cat(Array(ind)[tree_no], tree_no),
+                    "w7": Cat(fors_q[-12:], tree_no),
                     "count": model.A,
                     "type": model.FORS_TREE,
                     "keypair": leaf_idx,
@@ -371,8 +422,8 @@ class SlhDsaEngine(wiring.Component):
                 m.d.comb += is_tk.eq(1)
 
                 def take_fors_pk(v):
-                    m.d.sync += [msg.eq(v[0:128]), pending.eq((1 << model.LEN) - 1),
-                                 done_cnt.eq(0), settle.eq(2), scan_v.eq(15), jr_valid.eq(0)]
+                    m.d.sync += [msg.eq(v[0:128]), done_cnt.eq(0), settle.eq(3), scan_v.eq(15),
+                                 jr_valid.eq(0), pick_valid.eq(0)]
                     m.next = "Wots"
                 single(raw_job(3), on_result=take_fors_pk)
                 with m.If(self.abort):
@@ -390,15 +441,31 @@ class SlhDsaEngine(wiring.Component):
                     "keypair": leaf_idx,
                     "tag": chain,
                 }, on_issue=chain_issued, jobs=model.LEN, then_type=model.WOTS_PK, then="Tlen")
-                # after fan_out: a job loaded in the cycle the previous one is issued stays
+                # after fan_out: a job loaded in the cycle the previous one is taken stays
                 with m.If(settle != 0):
                     m.d.sync += settle.eq(settle - 1)
-                with m.Elif(~jr_valid | issued):
-                    with m.If(match.any()):
-                        m.d.sync += [jr_valid.eq(1), jr_chain.eq(low_idx), jr_len.eq(scan_v),
-                                     pending.eq(pending & ~lowest)]
-                    with m.Elif(scan_v != 0):
-                        m.d.sync += scan_v.eq(scan_v - 1)
+                    with m.If(settle == 1):             # `steps` follows `msg` from now
+                        m.d.sync += [cand.eq(eq_15), cand_nz.eq(eq_15.any())]
+                with m.Else():
+                    # jr is the job offered in this state (job_valid = jr_valid): it is taken
+                    # when jq is free, so the phase FSM's job_valid select stays out of these
+                    # enables
+                    with m.If(pick_valid & (~jr_valid | jq_free)):
+                        m.d.sync += [jr_valid.eq(1), jr_chain.eq(pick_idx), jr_len.eq(pick_len)]
+                    # `pick` loads only when empty (not when taken from in the same cycle): the
+                    # job register's handshake stays out of the scan's enables; a pick every
+                    # second cycle is faster than the units take chains
+                    # `cand_nz` a flip-flop: the 35-bit OR is behind `cand`'s next value, not
+                    # in front of its select
+                    with m.If(~pick_valid):
+                        with m.If(cand_nz):
+                            m.d.sync += [pick_valid.eq(1), pick.eq(lowest), pick_len.eq(scan_v),
+                                         cand.eq(cand_rest), cand_nz.eq(cand_two)]
+                        with m.Elif(scan_v != 0):
+                            m.d.sync += [scan_v.eq(scan_dn), cand.eq(eq_dn),
+                                         cand_nz.eq(eq_dn.any())]
+                    with m.Elif(~jr_valid | jq_free):
+                        m.d.sync += pick_valid.eq(0)
             with m.State("Tlen"):
                 def take_wots_pk(v):
                     m.d.sync += msg.eq(v[0:128])
@@ -410,14 +477,16 @@ class SlhDsaEngine(wiring.Component):
                 def take_root(v):
                     m.d.sync += [
                         msg.eq(v[0:128]), layer.eq(layer + 1), tree.eq(tree >> model.HP),
-                        leaf_idx.eq(tree[0:model.HP]), pending.eq((1 << model.LEN) - 1),
-                        done_cnt.eq(0), settle.eq(2), scan_v.eq(15), jr_valid.eq(0),
+                        layer_base.eq(layer_base + model.XMSS_SIG_BLOCKS),
+                        leaf_idx.eq(tree[0:model.HP]),
+                        done_cnt.eq(0), settle.eq(3), scan_v.eq(15), jr_valid.eq(0),
+                        pick_valid.eq(0),
                     ]
                     with m.If(layer == model.D - 1):
                         m.next = "Final"
                     with m.Else():
                         m.next = "Wots"
-                single({"kind": JobKind.TREE, "leaf": 0, "value": msg,
+                single({"kind": JobKind.TREE, "leaf": 0,
                         "addr": layer_base + model.LEN, "w6": 1, "w7": leaf_idx,
                         "count": model.HP, "type": model.TREE, "keypair": 0},
                        on_result=take_root)

@@ -111,14 +111,15 @@ class HashUnit(wiring.Component):
 
     A job is accepted when the unit is idle. Memory operands are read through ``rd_addr`` /
     ``rd_data`` (a synchronous read port: ``rd_data`` is the entry ``rd_addr`` had in the
-    previous cycle); an entry is used only when ``rd_addr < avail`` held in the previous
-    cycle, so the signature may still be streaming in. The first step of a job is loaded
-    into the state one cycle after the job is accepted (when its operands are there) and
-    its first round runs the cycle after that; consecutive steps of a job follow each other
-    with no idle cycle (24 cycles per step) when the next step's operand was there two
-    cycles before the step ends (else it is loaded from the state a cycle later). The
-    result is offered on ``result`` in the cycle after the last round, and the unit is
-    idle the cycle after it is taken.
+    previous cycle), and ``rd_data`` is registered in the unit before it is used; an entry
+    is used only when ``rd_addr < avail`` held two cycles before, so the signature may still
+    be streaming in. The first step of a job is loaded into the state two cycles after the
+    job is accepted (when its operands are there) and its first round runs the cycle after
+    that; consecutive steps of a job follow each other with no idle cycle (24 cycles per
+    step) when the next step's operand was there three cycles before the step ends (else
+    it is loaded from the state a cycle later). The result is offered on ``result`` in the
+    cycle after the last round (``valid`` is a flip-flop), and the unit is idle the cycle
+    after it is taken.
 
     Parameters
     ----------
@@ -206,7 +207,7 @@ class HashUnit(wiring.Component):
         keypair = Signal(9)
         tag = Signal(6)
         blk_idx = Signal(3)
-        ok = Signal()                 # rd_data holds entry ptr
+        ok = Signal()                 # rdq holds entry ptr
         first = Signal()              # no permutation output yet (job start)
 
         m.d.comb += [
@@ -214,14 +215,22 @@ class HashUnit(wiring.Component):
             self.rd_addr.eq(ptr_next),
             self.blk_idx.eq(blk_idx),
         ]
-        # ok = ptr_next < avail, registered: the three candidates of ptr_next (held, next
+        # the memory operand in a register (`rdq`, the entry read two cycles before): the
+        # block RAM's output (5.8 ns clock-to-output on the ECP5) reaches a flip-flop only,
+        # not the node / H child selects in front of the state
+        rdq = Signal(128)
+        m.d.sync += rdq.eq(self.rd_data)
+        # ok_rd = ptr_next < avail, registered: the three candidates of ptr_next (held, next
         # entry, a new job's address) are compared in parallel and the compare of the one
         # taken is selected with it, so the decision (which depends on `ok`) is not in front
-        # of a comparator
+        # of a comparator; `ok` follows a cycle later, when `rdq` has the entry, unless the
+        # pointer moved in between
         ptr_inc = Signal(9)
         ok_next = Signal()
+        ok_rd = Signal()              # rd_data holds entry ptr
+        moved = Signal()              # ptr changes at the end of this cycle
         m.d.comb += [ptr_inc.eq(ptr + 1), ok_next.eq(ptr < self.avail)]
-        m.d.sync += ok.eq(ok_next)
+        m.d.sync += [ok_rd.eq(ok_next), ok.eq(ok_rd & ~moved)]
 
         # --- step operands ----------------------------------------------------------------
         # ADRS word 7: CHAIN hash address; TREE leaf: the index; TREE H: the parent index
@@ -241,8 +250,8 @@ class HashUnit(wiring.Component):
             left = Signal(128, name=f"{name}_left")
             right = Signal(128, name=f"{name}_right")
             m.d.comb += [
-                left.eq(Mux(w7[0], self.rd_data, node)),
-                right.eq(Mux(w7[0], node, self.rd_data)),
+                left.eq(Mux(w7[0], rdq, node)),
+                right.eq(Mux(w7[0], node, rdq)),
             ]
             st_f = Signal(KeccakState, name=f"{name}_f")
             st_h = Signal(KeccakState, name=f"{name}_h")
@@ -268,7 +277,7 @@ class HashUnit(wiring.Component):
         with m.If(first):
             # a TREE job from a given node (a Merkle path) only runs on the RAW unit (the
             # engine's unit 0), the only one that keeps `value`
-            m.d.comb += node_ld.eq(Mux(is_h, value, self.rd_data) if self._raw else self.rd_data)
+            m.d.comb += node_ld.eq(Mux(is_h, value, rdq) if self._raw else rdq)
         with m.Else():
             m.d.comb += node_ld.eq(Cat(st[0], st[1]))
         # a RAW job needs no memory operand, so its later blocks always follow at `cont`: a
@@ -343,22 +352,29 @@ class HashUnit(wiring.Component):
                 with m.Case(JobKind.CHAIN):
                     m.d.sync += w7.eq(w7 + 1)
                     with m.If(first):
-                        m.d.comb += [ptr_next.eq(ptr_inc), ok_next.eq(ptr_inc < self.avail)]
+                        m.d.comb += [ptr_next.eq(ptr_inc), ok_next.eq(ptr_inc < self.avail),
+                                     moved.eq(1)]
                         m.d.sync += ptr.eq(ptr + 1)
                 with m.Case(JobKind.TREE):
                     with m.If(leaf):
                         m.d.sync += [leaf.eq(0), is_h.eq(1), w6.eq(1), count.eq(count)]
                     with m.Else():
                         m.d.sync += [w6.eq(w6 + 1), w7.eq(w7 >> 1)]
-                    m.d.comb += [ptr_next.eq(ptr_inc), ok_next.eq(ptr_inc < self.avail)]
+                    m.d.comb += [ptr_next.eq(ptr_inc), ok_next.eq(ptr_inc < self.avail),
+                                 moved.eq(1)]
                     m.d.sync += ptr.eq(ptr + 1)
                 with m.Case(JobKind.RAW):
                     m.d.sync += blk_idx.eq(blk_idx + 1)
 
+        # the result's valid as a flip-flop, set a cycle ahead (entering Copy; the last round
+        # of the last step): the engine's grant and result-register write start at a register
+        res_valid = Signal()
+        m.d.comb += self.result.valid.eq(res_valid)
+
         def on_drop():
             # last in the state, so it overrides the state's own transition
             with m.If(self.drop):
-                m.d.sync += [running.eq(0), cont.eq(0)]
+                m.d.sync += [running.eq(0), cont.eq(0), res_valid.eq(0)]
                 if self._raw:
                     m.d.sync += own.eq(0)
                 m.next = "Idle"
@@ -368,7 +384,7 @@ class HashUnit(wiring.Component):
                 m.d.comb += self.job.ready.eq(1)
                 with m.If(self.job.valid):
                     p = self.job.payload
-                    m.d.comb += [ptr_next.eq(p.addr), ok_next.eq(p.addr < self.avail)]
+                    m.d.comb += [ptr_next.eq(p.addr), ok_next.eq(p.addr < self.avail), moved.eq(1)]
                     m.d.sync += [
                         kind.eq(p.kind), leaf.eq(p.leaf), value.eq(p.value), ptr.eq(p.addr),
                         is_h.eq((p.kind == JobKind.TREE) & ~p.leaf),
@@ -384,6 +400,7 @@ class HashUnit(wiring.Component):
                 # first step: operands from memory / job; a zero-step chain just copies
                 with m.If((kind == JobKind.CHAIN) & (count == 0)):
                     with m.If(ok):
+                        m.d.sync += res_valid.eq(1)
                         m.next = "Copy"
                 with m.Elif(can_issue):
                     m.d.comb += load.eq(1)
@@ -391,19 +408,22 @@ class HashUnit(wiring.Component):
                     m.next = "Run"
                 on_drop()
             with m.State("Copy"):
-                # rd_data still holds entry ptr (ptr_next = ptr while the result waits)
-                m.d.comb += [self.result.valid.eq(1), self.result.payload.value.eq(self.rd_data)]
+                # rdq still holds entry ptr (ptr_next = ptr while the result waits)
+                m.d.comb += self.result.payload.value.eq(rdq)
                 with m.If(self.result.ready):
+                    m.d.sync += res_valid.eq(0)
                     m.next = "Idle"
                 on_drop()
             with m.State("Run"):
                 m.d.comb += self.result.payload.value.eq(Cat(*st[0:4]))
                 with m.If(cont):
                     issue()
+                with m.If(running & (rnd == 23) & ~cont & (count == 0)):
+                    m.d.sync += res_valid.eq(1)             # the job's last round
                 with m.If(~running):
-                    with m.If(count == 0):
-                        m.d.comb += self.result.valid.eq(1)
+                    with m.If(count == 0):                  # res_valid is set
                         with m.If(self.result.ready):
+                            m.d.sync += res_valid.eq(0)
                             m.next = "Idle"
                     with m.Elif(can_issue):
                         # the operand arrived late: load the next step from the state
