@@ -8,8 +8,9 @@ Reads ``results/synth_ecp5.json`` (written by ``python -m tools.synth --record``
   and the cores in Xilinx 7-series cells beside the published designs (:data:`ANCHORS`);
 * with ``--plot``, draws µs against Xilinx LUTs per core, beside the published anchors
   (Xilinx figures too), to ``docs/area_time.png`` and ``docs/area_time.svg`` (matplotlib).
-  No core is routed at its clock yet, so a core's µs is its cycles at the project's
-  100 MHz target (:data:`ASSUMED_MHZ`), drawn hollow and labelled so.
+  The Xilinx cells have no routed clock (no open 7-series place and route), so a core's
+  µs there is its cycles at the project's 100 MHz target (:data:`ASSUMED_MHZ`), drawn
+  hollow and labelled so; the ECP5 table's µs use the routed Fmax.
 
 Nothing here measures anything: every figure comes from a results file, and a figure
 that is missing is shown as ``-``.
