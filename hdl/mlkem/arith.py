@@ -14,9 +14,10 @@ from golden.mlkem import Q
 from hdl.target import registered_product
 
 __all__ = ["LANES", "WORDS", "PolyWord", "BARRETT_SHIFT_IN", "BARRETT_SHIFT_OUT", "BARRETT_M",
-           "COMPRESS_SHIFT", "check_addr_width", "barrett_py", "csd", "const_mul", "mod_add", "mod_sub", "barrett",
-           "compress_params", "compress_py", "decompress", "BARRETT_STAGES", "barrett_pipe", "delay", "mod_add_pre", "mod_sub_pre",
-           "minus_q", "plus_q"]
+           "COMPRESS_SHIFT", "check_addr_width", "barrett_py", "csd", "const_mul", "mod_add",
+           "mod_sub", "barrett", "compress_params", "compress_py", "decompress", "BARRETT_STAGES",
+           "barrett_pipe", "SHOUP_SHIFT", "SHOUP_STAGES", "shoup_const", "const_mulmod_py",
+           "const_mulmod_pipe", "delay", "mod_add_pre", "mod_sub_pre", "minus_q", "plus_q"]
 
 LANES = 8                  # coefficients per memory word
 WORDS = 256 // LANES       # words per polynomial
@@ -165,7 +166,7 @@ def barrett_pipe(m, x, *, name, platform=None):
     cycle holds more than one carry chain after the multiplier:
 
     1. ``t = ((x >> 7)·M) >> 18`` (the MULT18X18D), and the low 13 bits of x;
-    2. ``t·q mod 2^13`` by shifts and adds (two adder levels);
+    2. ``t·q mod 2^13`` by shifts and adds (two adder levels), ``x − q`` beside it;
     3. ``r0 = x − t·q`` and ``r0 − q`` side by side, the one in 0..q−1 chosen.
 
     The product of stage 1 is :func:`hdl.target.registered_product` (``platform``: in the
@@ -180,24 +181,76 @@ def barrett_pipe(m, x, *, name, platform=None):
                               name=f"{name}_xm", platform=platform)
     m.d.comb += t.eq(prod >> BARRETT_SHIFT_OUT)
     m.d.sync += xl1.eq(x[:_R_BITS])
-    # t·q mod 2^13 with q = 2^12 − 2^10 + 2^8 + 1 (two additions side by side, then one),
-    # and t·q + q beside it
+    return _quotient_tail(m, t, xl1, name=name)
+
+
+def _quotient_tail(m, t, xl, *, name):
+    """The last two stages of a reduction whose quotient estimate ``t`` leaves
+    ``x − t·q`` in [0, 2q): ``xl`` is x mod 2^13. Stage 1: ``t·q mod 2^13`` (with
+    q = 2^12 − 2^10 + 2^8 + 1: two additions side by side, then one) and, beside it,
+    ``xl − q`` from the register ``xl`` (one carry chain), so that no third adder follows
+    the quotient; stage 2: ``r0 = x − t·q`` and ``r1 = r0 − q``, the one in 0..q−1 chosen.
+    Returns the registered result, valid 2 cycles after ``t`` and ``xl``."""
     hi = Signal(_R_BITS, name=f"{name}_tqh")
     lo = Signal(_R_BITS, name=f"{name}_tql")
-    loq = Signal(_R_BITS, name=f"{name}_tqlq")
-    m.d.comb += [hi.eq((t << 12) - (t << 10)), lo.eq((t << 8) + t), loq.eq(lo + Q)]
+    m.d.comb += [hi.eq((t << 12) - (t << 10)), lo.eq((t << 8) + t)]
     tq = Signal(_R_BITS, name=f"{name}_tq")
-    tqq = Signal(_R_BITS, name=f"{name}_tqq")
     xl2 = Signal(_R_BITS, name=f"{name}_xl2")
-    m.d.sync += [tq.eq(hi + lo), tqq.eq(hi + loq), xl2.eq(xl1)]
-    # r0 = x − t·q in [0, 2q) and r1 = r0 − q, both mod 2^13: r1 lies in 0..q−1 or, when
-    # r0 < q, in 2^13 − q .. 2^13 − 1 (bit 12 set, as q < 2^12 ≤ 2^13 − q)
+    xl2q = Signal(_R_BITS, name=f"{name}_xl2q")
+    m.d.sync += [tq.eq(hi + lo), xl2.eq(xl), xl2q.eq(xl - Q)]
+    # r0 and r1 mod 2^13: r1 lies in 0..q−1 or, when r0 < q, in 2^13 − q .. 2^13 − 1
+    # (bit 12 set, as q < 2^12 ≤ 2^13 − q)
     r0 = Signal(_R_BITS, name=f"{name}_r0")
     r1 = Signal(_R_BITS, name=f"{name}_r1")
-    m.d.comb += [r0.eq(xl2 - tq), r1.eq(xl2 - tqq)]
+    m.d.comb += [r0.eq(xl2 - tq), r1.eq(xl2q - tq)]
     r = Signal(12, name=name)
     m.d.sync += r.eq(Mux(r1[12], r0, r1))
     return r
+
+
+# x·w mod q for a constant w by Shoup's method: with W = ⌊w·2^SHOUP_SHIFT / q⌋ and
+# t = (x·W) >> SHOUP_SHIFT, x·w − t·q lies in [0, 2q) for every x ≤ 2^SHOUP_SHIFT (the
+# estimate falls short of x·w/q by less than x / 2^SHOUP_SHIFT ≤ 1). Both products read x,
+# so the quotient does not wait for the product.
+SHOUP_SHIFT = 16
+#: register stages of :func:`const_mulmod_pipe`
+SHOUP_STAGES = 4
+
+
+def shoup_const(w):
+    """W = ⌊w·2^SHOUP_SHIFT / q⌋ of a constant 0 ≤ w < q."""
+    if not 0 <= w < Q:
+        raise ValueError(f"Constant must be in 0..{Q - 1}, not {w!r}")
+    return (w << SHOUP_SHIFT) // Q
+
+
+def const_mulmod_py(x, w):
+    """Bit-exact model of :func:`const_mulmod_pipe` (x < 2^12, 0 ≤ w < q)."""
+    t = (x * shoup_const(w)) >> SHOUP_SHIFT
+    r = (x * w - t * Q) % (1 << _R_BITS)
+    return r - Q if r >= Q else r
+
+
+def const_mulmod_pipe(m, x, w, *, name, platform=None):
+    """x·w mod q for a 12-bit ``x`` and a constant ``0 ≤ w < q`` (bit-exact with
+    :func:`const_mulmod_py`) in :data:`SHOUP_STAGES` = 4 register stages:
+
+    1. ``x·w`` and ``x·W`` side by side, each in its DSP's register
+       (:func:`hdl.target.registered_product`; ``W`` of :func:`shoup_const`);
+    2. the quotient ``t = (x·W) >> 16`` and ``x·w mod 2^13`` into fabric registers, so the
+       wire from the DSP column ends at a flip-flop, not in front of an adder;
+    3. and 4. the tail of :func:`barrett_pipe` (``t·q``, ``x·w − t·q`` and its − q).
+
+    Give ``x`` from a register. Returns the registered result, valid 4 cycles after ``x``."""
+    if len(x) > 12:
+        raise ValueError(f"Operand must be at most 12 bits wide, not {len(x)}")
+    ws = shoup_const(w)
+    prod = registered_product(m, x, Const(w, 12), name=f"{name}_pw", platform=platform)
+    quot = registered_product(m, x, Const(ws, SHOUP_SHIFT), name=f"{name}_pt", platform=platform)
+    t = Signal(12, name=f"{name}_t")
+    xl = Signal(_R_BITS, name=f"{name}_xl")
+    m.d.sync += [t.eq(quot >> SHOUP_SHIFT), xl.eq(prod[:_R_BITS])]
+    return _quotient_tail(m, t, xl, name=name)
 
 
 #: Compress_d(x) = ((x·A_d + B_d) >> COMPRESS_SHIFT) mod 2^d for every x in 0..q-1: one shift

@@ -10,20 +10,22 @@ For the 32 words of an inverse-NTT output ``acc`` (not yet scaled by 128⁻¹)::
 
 Pipeline (``PASS_DEPTH`` = 12 cycles from a word's address to its collection): address
 register → memory (2: the block RAM, its output register) → operand register → 128⁻¹
-product → Barrett (3) → add / subtract → + Decompress_1(m') and the mode's operand →
-Compress product → + B_d, shift → collect. Every read port has a latency of 2.
+product and its Shoup quotient side by side (two DSPs) → quotient register → t·q →
+select (:func:`hdl.mlkem.arith.const_mulmod_pipe`, 4 stages) → add / subtract →
++ Decompress_1(m') and the mode's operand → Compress product → + B_d, shift → collect.
+Every read port has a latency of 2.
 The three Compress_d share one multiplier per lane: the pass's mode picks the operand and the
 reciprocal (:func:`hdl.mlkem.arith.compress_params`).
 """
 
-from amaranth.hdl import Const, Module, Signal, Mux, Cat
+from amaranth.hdl import Module, Signal, Mux, Cat
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.mlkem import DU, DV, N_INV, Q
-from hdl.mlkem.arith import (LANES, WORDS, PolyWord, COMPRESS_SHIFT, barrett_pipe, check_addr_width,
-                             compress_params, decompress, delay, minus_q, mod_add_pre,
-                             mod_sub_pre, plus_q)
+from hdl.mlkem.arith import (LANES, WORDS, PolyWord, COMPRESS_SHIFT, check_addr_width,
+                             compress_params, const_mulmod_pipe, decompress, delay, minus_q,
+                             mod_add_pre, mod_sub_pre, plus_q)
 from hdl.mlkem.intake import C1_WORDS, CHUNK_ADDR_BITS, CT_ADDR_BITS, DEC10_BITS
 from hdl.stream_util import read_port_signature
 from hdl.target import registered_product
@@ -125,12 +127,10 @@ class FinalPass(wiring.Component):
         half2 = delay(m, half0, 2, name="half")
         m.d.sync += [w3.eq(self.rd_w.data), e3.eq(self.rd_n.data), cu3.eq(self.rd_cu.data),
                      cv3.eq(Mux(half2, self.rd_ct.data[C2_BITS:], self.rd_ct.data[:C2_BITS]))]
-        # c3: 128⁻¹ · acc;  c4..c6: x = 128⁻¹ · acc mod q
-        px = []
-        for k in range(LANES):
-            pprod = registered_product(m, w3[k], Const(N_INV, 12), name=f"pprod_{k}",
-                                       platform=platform)
-            px.append(barrett_pipe(m, pprod, name=f"pred_{k}", platform=platform))
+        # c3: 128⁻¹ · acc and its quotient estimate (two DSPs);  c4: the quotient into a
+        # fabric register;  c5, c6: x = 128⁻¹ · acc mod q
+        px = [const_mulmod_pipe(m, w3[k], N_INV, name=f"pred_{k}", platform=platform)
+              for k in range(LANES)]
         # c6: the other operands of c7, with their ± q for one-chain modular sums (c7, c8)
         e6 = delay(m, e3, 3, name="pe")
         cv6 = delay(m, cv3, 3, name="cv")
