@@ -11,7 +11,8 @@ arguments for :func:`sim.runner.run_cocotb`.
 import re
 from pathlib import Path
 
-__all__ = ["DP16KD_MODEL", "MULT18X18D_MODEL", "NETLIST_WAIVERS", "ecp5_cell_models", "netlist_build"]
+__all__ = ["DP16KD_MODEL", "MULT18X18D_MODEL", "NETLIST_WAIVERS", "ecp5_cell_models", "netlist_build",
+           "ecp5_dsp_sources"]
 
 DP16KD_MODEL = Path(__file__).resolve().parent / "models" / "dp16kd.v"
 MULT18X18D_MODEL = Path(__file__).resolve().parent / "models" / "mult18x18d.v"
@@ -50,3 +51,27 @@ def netlist_build(netlist, out_dir):
     """(verilog files, Verilator build arguments) to simulate ``netlist``."""
     cells, include = ecp5_cell_models(out_dir)
     return [Path(netlist), cells, DP16KD_MODEL, MULT18X18D_MODEL], NETLIST_WAIVERS + (f"-I{include}",)
+
+
+def ecp5_dsp_sources(design, name, *, dsp_cells):
+    """A design's ECP5 form as ``tools.synth`` elaborates it, for a bench with pqvote's
+    MULT18X18D model: every product a DSP cell with its output register on ``CLK0`` and
+    unregistered inputs (``hdl.target.registered_product``). Checks that the Verilog holds
+    exactly ``dsp_cells`` such cells, writes it to ``build/sim/<name>-src/<name>.v`` when it
+    changed (so a cached model stays valid), and returns (the Verilog sources, the
+    Verilator arguments) for :func:`sim.runner.run_cocotb`."""
+    from hdl.target import ECP5
+    from sim.runner import BUILD, to_verilog
+
+    out = BUILD / "sim" / f"{name}-src"
+    out.mkdir(parents=True, exist_ok=True)
+    src = out / f"{name}.v"
+    text = to_verilog(design, "top", platform=ECP5)
+    found = (text.count("MULT18X18D "), text.count('.REG_OUTPUT_CLK("CLK0")'),
+             text.count('.REG_INPUTA_CLK("NONE")'))
+    if found != (dsp_cells,) * 3:
+        raise AssertionError(f"{name}: expected {dsp_cells} MULT18X18D cells with an output "
+                             f"register and unregistered inputs, found {found}")
+    if not src.exists() or src.read_text() != text:
+        src.write_text(text)
+    return [src, MULT18X18D_MODEL], NETLIST_WAIVERS

@@ -128,6 +128,41 @@ def test_barrett_pipe():
     simulate(m, tb)
 
 
+def test_const_mulmod_model_exhaustive():
+    """Shoup's quotient leaves x·w − t·q in [0, 2q) for every 12-bit x and every constant
+    w in 0..q−1, so the model is x·w mod q everywhere (and the final pass's 128⁻¹ is one w)."""
+    import numpy as np
+    from hdl.mlkem.arith import SHOUP_SHIFT, const_mulmod_py, shoup_const
+    x = np.arange(1 << 12, dtype=np.int64)
+    for w in range(g.Q):
+        r = x * w - ((x * shoup_const(w)) >> SHOUP_SHIFT) * g.Q
+        assert r.min() >= 0 and r.max() < 2 * g.Q, w
+    assert all(const_mulmod_py(v, g.N_INV) == v * g.N_INV % g.Q for v in range(1 << 12))
+    with pytest.raises(ValueError, match="Constant"):
+        shoup_const(g.Q)
+
+
+def test_const_mulmod_pipe():
+    """x·w mod q four cycles after x, one x per cycle, for 128⁻¹ and other constants."""
+    from amaranth.hdl import Signal
+    from hdl.mlkem.arith import SHOUP_STAGES, const_mulmod_pipe
+    rng = random.Random(7)
+    for w in (g.N_INV, 0, 1, g.Q - 1, 1729):
+        m = Module()
+        x = Signal(12)
+        r = const_mulmod_pipe(m, x, w, name="cm")
+        xs = [0, 1, g.Q - 1, g.Q, 4095] + [rng.randrange(1 << 12) for _ in range(200)]
+
+        async def tb(ctx, xs=xs, x=x, r=r, w=w):
+            for n in range(len(xs) + SHOUP_STAGES):
+                if n < len(xs):
+                    ctx.set(x, xs[n])
+                await ctx.tick()
+                if SHOUP_STAGES <= n + 1 < len(xs) + SHOUP_STAGES:
+                    assert ctx.get(r) == xs[n + 1 - SHOUP_STAGES] * w % g.Q
+        simulate(m, tb)
+
+
 # --- NTT unit: every stage against the golden model -------------------------------------------
 
 
@@ -481,22 +516,10 @@ def test_blocks_bench():
 def _ecp5_blocks_sources():
     """The blocks as ``tools.synth`` elaborates them: every product of the NTT unit and the
     base multiplier (and their Barrett reductions) a MULT18X18D cell with its output register
-    (``hdl.target.registered_product``), run with pqvote's model of the cell."""
-    from hdl.target import ECP5
-    from sim.netlist import MULT18X18D_MODEL, NETLIST_WAIVERS
-    from sim.runner import BUILD, to_verilog
-
-    out = BUILD / "sim" / "mlkem-blocks-ecp5-src"
-    out.mkdir(parents=True, exist_ok=True)
-    src = out / "blocks.v"
-    text = to_verilog(MlKemBlocks(), "top", platform=ECP5)
-    # NTT: 8 lanes x (product, Barrett); base multiplier: 4 lane pairs x (4 products, gamma
-    # product, 3 Barrett); each with its output register on CLK0, inputs unregistered
-    assert text.count("MULT18X18D ") == 16 + 32
-    assert text.count('.REG_OUTPUT_CLK("CLK0")') == 48 == text.count('.REG_INPUTA_CLK("NONE")')
-    if not src.exists() or src.read_text() != text:
-        src.write_text(text)
-    return [src, MULT18X18D_MODEL], NETLIST_WAIVERS
+    (``hdl.target.registered_product``), run with pqvote's model of the cell. NTT: 8 lanes x
+    (product, Barrett); base multiplier: 4 lane pairs x (4 products, gamma product, 3 Barrett)."""
+    from sim.netlist import ecp5_dsp_sources
+    return ecp5_dsp_sources(MlKemBlocks(), "mlkem-blocks-ecp5", dsp_cells=16 + 32)
 
 
 def test_blocks_bench_ecp5():

@@ -415,20 +415,9 @@ def _ecp5_decoder_sources():
     """The Rounded decoder as ``tools.synth`` elaborates it: its five multiplications are
     MULT18X18D cells with their output registers (``registered_product``), run with the
     behavioural model of the cell (sim/models/mult18x18d.v)."""
-    from hdl.target import ECP5
-    from sim.netlist import MULT18X18D_MODEL, NETLIST_WAIVERS
-    from sim.runner import BUILD, to_verilog
-
-    out = BUILD / "sim" / "sntrup-decode-ecp5-src"
-    out.mkdir(parents=True, exist_ok=True)
-    src = out / "decoder.v"
-    text = to_verilog(RadixDecoder(moduli=[sntrup.ROUNDED_M] * sntrup.P), "top", platform=ECP5)
-    # five DSPs, each with its output register on CLK0 and unregistered inputs
-    assert text.count("MULT18X18D ") == 5
-    assert text.count('.REG_OUTPUT_CLK("CLK0")') == 5 and text.count('.REG_INPUTA_CLK("NONE")') == 5
-    if not src.exists() or src.read_text() != text:
-        src.write_text(text)
-    return [src, MULT18X18D_MODEL], NETLIST_WAIVERS
+    from sim.netlist import ecp5_dsp_sources
+    return ecp5_dsp_sources(RadixDecoder(moduli=[sntrup.ROUNDED_M] * sntrup.P),
+                            "sntrup-decode-ecp5", dsp_cells=5)
 
 
 @pytest.mark.parametrize("corrupt", [0, 1])

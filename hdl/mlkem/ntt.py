@@ -185,15 +185,10 @@ class NttUnit(wiring.Component):
         wb = Signal(5)
         blk = [Signal(7, name=f"blk_{g}") for g in range(4)]
 
-        def order(ll, x):
-            return sum(((x >> src) & 1) << k for k, src in enumerate(ISSUE_ORDER[ll]))
-
         def fields(pos, inv):
+            # the pair from the module's own model, so the table and the hazard check agree
             ll = stage_log_len(pos // ITERS, inv)
-            i = order(ll, pos % ITERS)
-            v = max(ll - 3, 0)
-            a = ((i >> v) << (v + 1)) | (i & ((1 << v) - 1))
-            b = a + (1 << v)
+            a, b = stage_pairs(pos // ITERS, inv)[pos % ITERS]
             if ll >= 3:
                 bl = [a >> (ll - 2)] * 4
             elif ll == 2:
