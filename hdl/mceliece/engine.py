@@ -22,7 +22,8 @@ from amaranth.lib.wiring import Out
 from golden.mceliece import (M_BITS, N, T, Q, MT, SK_BYTES, SK_C, SK_G, SK_ALPHA, SK_S,
                              PIVOTS_NON_F, bitrev_m)
 from hdl.mceliece.gf import GfInverse, gf_mul, gf_sq
-from hdl.sponge import KeccakSponge, SpongeClientSignature, SpongeMode
+from hdl.sponge import KeccakSponge, SpongeClientSignature, SpongeIn, SpongeMode
+from hdl.stream_util import RegisterSlice
 from hdl.target import PARTITION_PREFIX
 from hdl.validator import KemEngineSignature
 
@@ -473,27 +474,15 @@ class McElieceEngine(wiring.Component):
         # register): the hash port's valid and payload are flip-flops and its ready only
         # loads them, so no path runs from the packer into the hash service's logic (the
         # shell's attestor in the core) or back
-        hq_v, hs_v = Signal(), Signal()
-        hq_data, hs_data = Signal(64), Signal(64)
-        hq_n, hs_n = Signal(4), Signal(4)
-        hq_last, hs_last = Signal(), Signal()
-        m.d.comb += [sponge.i.valid.eq(hq_v),
-                     sponge.i.payload.data.eq(hq_data),
-                     sponge.i.payload.nbytes.eq(hq_n),
-                     sponge.i.payload.last.eq(hq_last),
-                     sponge.i.payload.mode.eq(SpongeMode.SHAKE256)]
+        slice_clear = Signal()      # an abort empties the slice (driven below)
+        m.submodules.hslice = hslice = ResetInserter({"sync": slice_clear})(RegisterSlice(SpongeIn))
+        m.d.comb += [sponge.i.valid.eq(hslice.o.valid), sponge.i.payload.eq(hslice.o.payload),
+                     hslice.o.ready.eq(sponge.i.ready)]
+        m.d.comb += [hslice.i.payload.data.eq(pk_acc[:64]), hslice.i.payload.nbytes.eq(out_n),
+                     hslice.i.payload.last.eq(out_last),
+                     hslice.i.payload.mode.eq(SpongeMode.SHAKE256)]
         take = Signal()             # the packer's word enters the slice
-        m.d.comb += take.eq(out_valid & ~hs_v)
-        with m.If(sponge.i.ready | ~hq_v):
-            with m.If(hs_v):
-                m.d.sync += [hq_v.eq(1), hq_data.eq(hs_data), hq_n.eq(hs_n),
-                             hq_last.eq(hs_last), hs_v.eq(0)]
-            with m.Else():
-                m.d.sync += [hq_v.eq(take), hq_data.eq(pk_acc[:64]), hq_n.eq(out_n),
-                             hq_last.eq(out_last)]
-        with m.Elif(take):
-            m.d.sync += [hs_v.eq(1), hs_data.eq(pk_acc[:64]), hs_n.eq(out_n),
-                         hs_last.eq(out_last)]
+        m.d.comb += [hslice.i.valid.eq(out_valid), take.eq(out_valid & hslice.i.ready)]
         # a chunk is taken only while no output word is offered, so the chunk's position is
         # the fill register and the sponge's `ready` only selects between two values
         # computed from registers. The chunk register `ch_r` is filled in HashLat (flags
@@ -774,8 +763,8 @@ class McElieceEngine(wiring.Component):
         # abort: an untaken K is dropped, the loader, scan and packer stop
         with m.If(abt):
             m.d.sync += [k_valid.eq(0), pk_flush.eq(0), pk_fill.eq(0), pk_acc.eq(0), ld_busy.eq(0),
-                         ld_v1.eq(0), sc_busy.eq(0), sc_hit.eq(0), req_active.eq(0),
-                         hq_v.eq(0), hs_v.eq(0)]
+                         ld_v1.eq(0), sc_busy.eq(0), sc_hit.eq(0), req_active.eq(0)]
+        m.d.comb += slice_clear.eq(abt)
 
         m.d.comb += self.dbg_e.valid.eq(e_w.en)
         m.d.comb += [self.dbg_e.addr.eq(e_w.addr), self.dbg_e.data.eq(e_w.data)]
