@@ -17,7 +17,8 @@ __all__ = ["LANES", "WORDS", "PolyWord", "BARRETT_SHIFT_IN", "BARRETT_SHIFT_OUT"
            "COMPRESS_SHIFT", "check_addr_width", "barrett_py", "csd", "const_mul", "mod_add",
            "mod_sub", "barrett", "compress_params", "compress_py", "decompress", "BARRETT_STAGES",
            "barrett_pipe", "SHOUP_SHIFT", "SHOUP_STAGES", "shoup_const", "const_mulmod_py",
-           "const_mulmod_pipe", "delay", "mod_add_pre", "mod_sub_pre", "minus_q", "plus_q"]
+           "const_mulmod_pipe", "mulmod_pipe", "delay", "mod_add_pre", "mod_sub_pre", "minus_q",
+           "plus_q"]
 
 LANES = 8                  # coefficients per memory word
 WORDS = 256 // LANES       # words per polynomial
@@ -231,26 +232,34 @@ def const_mulmod_py(x, w):
     return r - Q if r >= Q else r
 
 
-def const_mulmod_pipe(m, x, w, *, name, platform=None):
-    """x·w mod q for a 12-bit ``x`` and a constant ``0 ≤ w < q`` (bit-exact with
-    :func:`const_mulmod_py`) in :data:`SHOUP_STAGES` = 4 register stages:
+def mulmod_pipe(m, x, w, ws, *, name, platform=None):
+    """x·w mod q for 12-bit ``x`` and ``w < q`` with ``ws`` = :func:`shoup_const` of ``w``
+    (both values: constants or registers, so ``w`` may come from a table), bit-exact with
+    :func:`const_mulmod_py`, in :data:`SHOUP_STAGES` = 4 register stages:
 
-    1. ``x·w`` and ``x·W`` side by side, each in its DSP's register
-       (:func:`hdl.target.registered_product`; ``W`` of :func:`shoup_const`);
-    2. the quotient ``t = (x·W) >> 16`` and ``x·w mod 2^13`` into fabric registers, so the
+    1. ``x·w`` and ``x·ws`` side by side, each in its DSP's register
+       (:func:`hdl.target.registered_product`);
+    2. the quotient ``t = (x·ws) >> 16`` and ``x·w mod 2^13`` into fabric registers, so the
        wire from the DSP column ends at a flip-flop, not in front of an adder;
     3. and 4. the tail of :func:`barrett_pipe` (``t·q``, ``x·w − t·q`` and its − q).
 
-    Give ``x`` from a register. Returns the registered result, valid 4 cycles after ``x``."""
-    if len(x) > 12:
-        raise ValueError(f"Operand must be at most 12 bits wide, not {len(x)}")
-    ws = shoup_const(w)
-    prod = registered_product(m, x, Const(w, 12), name=f"{name}_pw", platform=platform)
-    quot = registered_product(m, x, Const(ws, SHOUP_SHIFT), name=f"{name}_pt", platform=platform)
+    Give ``x``, ``w`` and ``ws`` from registers. Returns the registered result, valid 4
+    cycles after them."""
+    if len(x) > 12 or len(w) > 12 or len(ws) > SHOUP_SHIFT:
+        raise ValueError(f"Operands must be at most 12, 12 and {SHOUP_SHIFT} bits wide, not "
+                         f"{len(x)}, {len(w)} and {len(ws)}")
+    prod = registered_product(m, x, w, name=f"{name}_pw", platform=platform)
+    quot = registered_product(m, x, ws, name=f"{name}_pt", platform=platform)
     t = Signal(12, name=f"{name}_t")
     xl = Signal(_R_BITS, name=f"{name}_xl")
     m.d.sync += [t.eq(quot >> SHOUP_SHIFT), xl.eq(prod[:_R_BITS])]
     return _quotient_tail(m, t, xl, name=name)
+
+
+def const_mulmod_pipe(m, x, w, *, name, platform=None):
+    """:func:`mulmod_pipe` for a constant ``0 ≤ w < q``."""
+    return mulmod_pipe(m, x, Const(w, 12), Const(shoup_const(w), SHOUP_SHIFT), name=name,
+                       platform=platform)
 
 
 #: Compress_d(x) = ((x·A_d + B_d) >> COMPRESS_SHIFT) mod 2^d for every x in 0..q-1: one shift

@@ -10,10 +10,10 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.mlkem import ZETAS
-from hdl.mlkem.arith import (check_addr_width, LANES, WORDS, PolyWord, BARRETT_STAGES,
-                             mod_add_pre, mod_sub_pre, minus_q, plus_q, barrett_pipe, delay)
+from hdl.mlkem.arith import (check_addr_width, LANES, WORDS, PolyWord, SHOUP_SHIFT, SHOUP_STAGES,
+                             mod_add_pre, mod_sub_pre, minus_q, plus_q, mulmod_pipe, shoup_const,
+                             delay)
 from hdl.stream_util import read_port_signature, write_port_signature
-from hdl.target import registered_product
 
 __all__ = ["NttUnit", "NTT_CYCLES", "PIPE_DEPTH", "WRITE_LATENCY", "ISSUE_ORDER", "stage_pairs",
            "stage_hazard_free"]
@@ -73,7 +73,9 @@ class NttUnit(wiring.Component):
     """In-place NTT or NTT⁻¹ (without the final 128⁻¹ scale) of one polynomial.
 
     Eight butterfly lanes: Cooley–Tukey ``(a + ζb, a − ζb)`` for the NTT,
-    Gentleman–Sande ``(a + b, ζ(b − a))`` for NTT⁻¹; products reduced by Barrett.
+    Gentleman–Sande ``(a + b, ζ(b − a))`` for NTT⁻¹; each product ζ·b reduced by Shoup's
+    method (:func:`hdl.mlkem.arith.mulmod_pipe`: the table holds ζ's quotient constant
+    beside ζ, so the quotient is a product of the same operand, not of the product).
     Stage ``s`` reads the word pairs ``(a, a + len/8)`` (or, for len ≤ 4, the adjacent
     pair ``(2i, 2i+1)`` with butterflies inside each word), 16 pairs per stage in the order
     :data:`ISSUE_ORDER`, one pair per cycle for all 112 pairs: the next stage's reads start
@@ -83,7 +85,8 @@ class NttUnit(wiring.Component):
 
     Pipeline (:data:`PIPE_DEPTH` = 9 cycles from a pair's read address to its write, the
     address itself registered one cycle before): memory (2) → lane operands → NTT⁻¹'s
-    ``b − a`` / ``a + b`` → product → Barrett (3) → butterfly → write.
+    ``b − a`` / ``a + b`` → product and quotient (two DSPs) → quotient register → t·q →
+    select → butterfly → write.
 
     Timing: ``start`` (one cycle, with ``inverse`` and ``base``) → ``done`` (one-cycle pulse)
     after :data:`NTT_CYCLES` = 123 cycles, for every input. ``stage_done`` pulses in the cycle
@@ -134,10 +137,12 @@ class NttUnit(wiring.Component):
         m = Module()
         aw = self._addr_width
 
-        # two copies of the ζ table with two read ports each (block RAM: a DP16KD has two)
+        # two copies of the ζ table with two read ports each (block RAM: a DP16KD has two);
+        # an entry is ζ and, above it, its Shoup quotient constant (hdl.mlkem.arith.mulmod_pipe)
         zeta_rd = []
+        entries = [z | (shoup_const(z) << 12) for z in ZETAS]
         for c in range(2):
-            rom = memory.Memory(shape=unsigned(12), depth=128, init=ZETAS,
+            rom = memory.Memory(shape=unsigned(12 + SHOUP_SHIFT), depth=128, init=entries,
                                 attrs={"rom_style": "block"})
             m.submodules[f"zeta_rom{c}"] = rom
             zeta_rd += [rom.read_port(), rom.read_port()]
@@ -283,13 +288,14 @@ class NttUnit(wiring.Component):
             m.d.sync += [mul_in[k].eq(Mux(ctl[3][6], diff, ys[k])),
                          A4[k].eq(Mux(ctl[3][6], summ, xs[k]))]
 
-        # --- c4: products; c5..c7: Barrett --------------------------------------------------
+        # --- c4: ζb and its Shoup quotient (two DSPs); c5: the quotient register; c6, c7: t·q,
+        # ζb mod q -------------------------------------------------------------------------
         R8 = []
         A8 = []
         for k in range(LANES):
-            P = registered_product(m, zetas[k // 2], mul_in[k], name=f"p_{k}", platform=platform)
-            R8.append(barrett_pipe(m, P, name=f"red_{k}", platform=platform))
-            A7 = delay(m, A4[k], BARRETT_STAGES, name=f"a_{k}")
+            z = zetas[k // 2]
+            R8.append(mulmod_pipe(m, mul_in[k], z[:12], z[12:], name=f"red_{k}", platform=platform))
+            A7 = delay(m, A4[k], SHOUP_STAGES - 1, name=f"a_{k}")
             A8k = [Signal(12, name=f"a8_{k}"), Signal(14, name=f"a8m_{k}"), Signal(13, name=f"a8p_{k}")]
             m.d.sync += [A8k[0].eq(A7), A8k[1].eq(minus_q(m, A7, name=f"a7m_{k}")),
                          A8k[2].eq(plus_q(m, A7, name=f"a7p_{k}"))]
