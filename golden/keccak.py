@@ -144,6 +144,15 @@ def state_to_bytes(A):
     return b"".join(lane.to_bytes(8, "little") for lane in A)
 
 
+def words_le(data, nbytes=8):
+    """Split a byte string into little-endian integers of ``nbytes`` (the final one
+    zero-padded): Keccak lanes for ``nbytes = 8``, the order of every 64-bit word pqvote
+    streams or stores."""
+    data = bytes(data)
+    data += b"\0" * (-len(data) % nbytes)
+    return [int.from_bytes(data[i:i + nbytes], "little") for i in range(0, len(data), nbytes)]
+
+
 def sponge(rate, suffix, message, outlen):
     """KECCAK[c] sponge with pad10*1; ``suffix`` holds the domain bits and the first pad bit
     (0x06 SHA-3, 0x1F SHAKE, 0x04 cSHAKE), as in FIPS 202 §B.2."""

@@ -55,7 +55,8 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.keccak import (DOMAIN, RATE, keccak_f1600, kmac256_key_block,
-                           kmac256_prefix_block, left_encode, right_encode, state_from_bytes)
+                           kmac256_prefix_block, left_encode, right_encode, state_from_bytes,
+                           words_le)
 from golden.proof import (BEAT_BYTES, DESCRIPTOR_BYTES, KATT_BYTES, PROOF_CUSTOMIZATION,
                           TAG_BYTES, VENDORS, VOTE_CUSTOMIZATION)
 from hdl.keccak import keccak_round, round_constant_words
@@ -505,8 +506,8 @@ class Attestor(wiring.Component):
         message = Cat(Const(VENDORS[self._vendor], 8), self.nonce, self.descriptor,
                       att_vote, Const(0, 7), pd)
         prefix = kmac256_prefix_block(VOTE_CUSTOMIZATION)
-        prefix_words = [int.from_bytes(prefix[8 * i:8 * i + 8], "little")
-                        for i in range(RW)]
+        prefix_words = words_le(prefix)
+        assert len(prefix_words) == RW
         while prefix_words[-1] == 0:         # the zero tail is the state's own (cleared)
             prefix_words.pop()
         blocks = {                           # kind: (words, final block of a message)

@@ -15,7 +15,7 @@ from amaranth.lib import data, enum, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden import keccak as keccak_model
-from golden.keccak import kmac256_key_block, kmac256_prefix_block, right_encode
+from golden.keccak import kmac256_key_block, kmac256_prefix_block, right_encode, words_le
 from hdl.keccak import column_parity, keccak_round, round_constant_words
 from hdl.target import PARTITION_PREFIX
 
@@ -410,8 +410,7 @@ class KmacAdapter(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         prefix = kmac256_prefix_block(self._customization)
-        prefix_words = [int.from_bytes(prefix[8 * w:8 * w + 8], "little")
-                        for w in range(len(prefix) // 8)]
+        prefix_words = words_le(prefix)
         m.submodules.prefix_rom = rom = memory.Memory(
             shape=unsigned(64), depth=len(prefix_words), init=prefix_words)
         rom_rd = rom.read_port(domain="comb")    # combinational read (no latency)

@@ -27,6 +27,8 @@ from cocotb.triggers import (First, ReadOnly, RisingEdge, SimTimeoutError, Value
                              with_timeout)
 from cocotb.utils import get_sim_time
 
+from golden.keccak import words_le
+
 CLOCK_NS = 10
 
 
@@ -175,13 +177,6 @@ class StreamSink(_StreamPort):
                 self.ready.value = 0
                 return beat
             await RisingEdge(self.clk)
-
-
-def words_le(data, nbytes=8):
-    """Split a byte string into little-endian integers of ``nbytes`` (final one zero-padded)."""
-    data = bytes(data)
-    data += b"\0" * (-len(data) % nbytes)
-    return [int.from_bytes(data[i:i + nbytes], "little") for i in range(0, len(data), nbytes)]
 
 
 def word(data, last):

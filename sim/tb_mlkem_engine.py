@@ -16,7 +16,8 @@ import cocotb
 from cocotb.triggers import ReadOnly, RisingEdge, with_timeout
 
 from golden import mlkem
-from sim.tb_common import CLOCK_NS, KemEngineTB, stream_words, value, words_le
+from golden.keccak import words_le
+from sim.tb_common import CLOCK_NS, KemEngineTB, stream_words, value
 
 
 class EngineTB(KemEngineTB):

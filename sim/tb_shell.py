@@ -20,11 +20,12 @@ from collections import deque
 import cocotb
 from cocotb.triggers import ReadOnly, RisingEdge, with_timeout
 
+from golden.keccak import words_le
 from golden.proof import BODY_LEN, KEY_LEN, Status
 from hdl.validator import KeyStatus, Request, Response, shell_geometry
 from sim.results import record
 from sim.tb_common import (CLOCK_NS, TB, StreamDriver, StreamSink, check_response, value,
-                           wait_key_checked, word, words_le)
+                           wait_key_checked, word)
 from sim.shell_engine import KeyModel, ShellModel, mint_body
 
 

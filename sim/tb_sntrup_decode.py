@@ -18,8 +18,9 @@ import cocotb
 from cocotb.triggers import ReadOnly, RisingEdge, with_timeout
 
 import golden.sntrup as sntrup
+from golden.keccak import words_le
 from sim.results import record
-from sim.tb_common import TB, CLOCK_NS, value, words_le
+from sim.tb_common import TB, CLOCK_NS, value
 
 CORRUPT = os.environ.get("SNTRUP_CORRUPT") == "1"
 VECTORS = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "sntrup653_kat.json"

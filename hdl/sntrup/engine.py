@@ -32,6 +32,7 @@ from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 import golden.sntrup as sn
+from golden.keccak import words_le
 from hdl.sha512 import MsgBytes, Sha512, Sha512Packer, Sha512Word
 from hdl.sntrup.bank import R3Bank
 from hdl.sntrup.decode import RadixDecoder
@@ -74,8 +75,8 @@ _RENC_WORDS = (sn.SMALL_BYTES + 7) // 8    # 21
 # address bit, not a multiplexer in front of the packer.
 SK_ROWS, CT_ROWS, RENC_ROWS = 256, 128, 32
 assert SK_ROWS > SK_WORDS and CT_ROWS > CT_WORDS and RENC_ROWS > _RENC_WORDS
-_RENC_FB_WORDS = [int.from_bytes((_RENC_FB + b"\0" * 8)[8 * k:8 * k + 8], "little")
-                  for k in range(_RENC_WORDS)]
+_RENC_FB_WORDS = words_le(_RENC_FB)
+assert len(_RENC_FB_WORDS) == _RENC_WORDS
 _RENC_INIT = [0] * RENC_ROWS + _RENC_FB_WORDS + [0] * (RENC_ROWS - _RENC_WORDS)
 
 
