@@ -190,7 +190,7 @@ class HashUnit(wiring.Component):
         out = keccak_round(m, st, rc_rd.data, prefix="r")
 
         kind = Signal(JobKind)
-        # decoded job flags as flip-flops (set when the job is taken / a step is issued), so
+        # decoded job flags as flip-flops (loaded while idle / set when a step is issued), so
         # the selects that fan out to the 1,600 state bits start at a register, not at a
         # decode of `kind`
         raw_job = Signal()            # kind == RAW (a raw unit only)
@@ -382,18 +382,23 @@ class HashUnit(wiring.Component):
         with m.FSM():
             with m.State("Idle"):
                 m.d.comb += self.job.ready.eq(1)
+                # the job's fields are taken in every idle cycle, offered or not: nothing
+                # reads them before the job starts, and the cycle the job is offered takes
+                # it last, so `job.valid` (the engine's issue decision over the units) only
+                # moves the FSM and stays out of the enables of these registers and of the
+                # read address in front of the signature memory
+                p = self.job.payload
+                m.d.comb += [ptr_next.eq(p.addr), ok_next.eq(p.addr < self.avail), moved.eq(1)]
+                m.d.sync += [
+                    kind.eq(p.kind), leaf.eq(p.leaf), value.eq(p.value), ptr.eq(p.addr),
+                    is_h.eq((p.kind == JobKind.TREE) & ~p.leaf),
+                    w6.eq(p.w6), w7.eq(p.w7), count.eq(p.count), type_.eq(p.type),
+                    keypair.eq(p.keypair), tag.eq(p.tag), blk_idx.eq(0), first.eq(1),
+                    need_mem.eq((p.kind == JobKind.CHAIN) | (p.kind == JobKind.TREE)),
+                ]
+                if self._raw:
+                    m.d.sync += raw_job.eq(p.kind == JobKind.RAW)
                 with m.If(self.job.valid):
-                    p = self.job.payload
-                    m.d.comb += [ptr_next.eq(p.addr), ok_next.eq(p.addr < self.avail), moved.eq(1)]
-                    m.d.sync += [
-                        kind.eq(p.kind), leaf.eq(p.leaf), value.eq(p.value), ptr.eq(p.addr),
-                        is_h.eq((p.kind == JobKind.TREE) & ~p.leaf),
-                        w6.eq(p.w6), w7.eq(p.w7), count.eq(p.count), type_.eq(p.type),
-                        keypair.eq(p.keypair), tag.eq(p.tag), blk_idx.eq(0), first.eq(1),
-                        need_mem.eq((p.kind == JobKind.CHAIN) | (p.kind == JobKind.TREE)),
-                    ]
-                    if self._raw:
-                        m.d.sync += raw_job.eq(p.kind == JobKind.RAW)
                     m.next = "Start"
                 on_drop()
             with m.State("Start"):
