@@ -106,25 +106,27 @@ def test_arith_circuits():
     sim.run()
 
 
-def test_barrett_pipe():
-    """The pipelined Barrett reduction: x mod q three cycles after x, one x per cycle, on
-    edge and random inputs below 2^25."""
+@pytest.mark.parametrize("t_reg", [False, True])
+def test_barrett_pipe(t_reg):
+    """The pipelined Barrett reduction: x mod q three cycles after x (four with the quotient
+    register), one x per cycle, on edge and random inputs below 2^25."""
     from amaranth.hdl import Signal
     from hdl.mlkem.arith import BARRETT_STAGES, barrett_pipe
     m = Module()
     x = Signal(25)
-    r = barrett_pipe(m, x, name="red")
+    r = barrett_pipe(m, x, name="red", t_reg=t_reg)
+    stages = BARRETT_STAGES + t_reg
     rng = random.Random(6)
     xs = [0, 1, g.Q - 1, g.Q, 2 * g.Q - 1, 2 * (g.Q - 1) ** 2, (1 << 25) - 1] + \
         [rng.randrange(1 << 25) for _ in range(500)]
 
     async def tb(ctx):
-        for n in range(len(xs) + BARRETT_STAGES - 1):
+        for n in range(len(xs) + stages - 1):
             if n < len(xs):
                 ctx.set(x, xs[n])
             await ctx.tick()
-            if n + 1 >= BARRETT_STAGES:
-                assert ctx.get(r) == xs[n + 1 - BARRETT_STAGES] % g.Q
+            if n + 1 >= stages:
+                assert ctx.get(r) == xs[n + 1 - stages] % g.Q
     simulate(m, tb)
 
 

@@ -161,7 +161,7 @@ def delay(m, value, n, *, name):
     return value
 
 
-def barrett_pipe(m, x, *, name, platform=None):
+def barrett_pipe(m, x, *, name, platform=None, t_reg=False):
     """x mod q for x < 2^25 (the arithmetic of :func:`barrett`, bit-exact with
     :func:`barrett_py`) in :data:`BARRETT_STAGES` = 3 register stages, so that no clock
     cycle holds more than one carry chain after the multiplier:
@@ -171,9 +171,11 @@ def barrett_pipe(m, x, *, name, platform=None):
     3. ``r0 = x − t·q`` and ``r0 − q`` side by side, the one in 0..q−1 chosen.
 
     The product of stage 1 is :func:`hdl.target.registered_product` (``platform``: in the
-    ECP5 form its register is the MULT18X18D's own).
+    ECP5 form its register is the MULT18X18D's own). With ``t_reg`` the quotient and x's low
+    bits pass a fabric register before stage 2 (a fourth stage, where the pipeline has a
+    cycle to spare), so the wire from the DSP column ends at a flip-flop.
 
-    Returns the registered result, valid 3 cycles after ``x``."""
+    Returns the registered result, valid 3 cycles after ``x`` (4 with ``t_reg``)."""
     xh = Signal(25 - BARRETT_SHIFT_IN, name=f"{name}_xh")
     t = Signal(BARRETT_M.bit_length(), name=f"{name}_t")
     xl1 = Signal(_R_BITS, name=f"{name}_xl1")
@@ -182,6 +184,11 @@ def barrett_pipe(m, x, *, name, platform=None):
                               name=f"{name}_xm", platform=platform)
     m.d.comb += t.eq(prod >> BARRETT_SHIFT_OUT)
     m.d.sync += xl1.eq(x[:_R_BITS])
+    if t_reg:
+        tf = Signal.like(t, name=f"{name}_tf")
+        xlf = Signal.like(xl1, name=f"{name}_xlf")
+        m.d.sync += [tf.eq(t), xlf.eq(xl1)]
+        t, xl1 = tf, xlf
     return _quotient_tail(m, t, xl1, name=name)
 
 

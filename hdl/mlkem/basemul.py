@@ -79,7 +79,11 @@ class BaseMulUnit(wiring.Component):
             m.d.sync += cnt.eq(cnt + 1)
             with m.If(cnt == _LAST):
                 m.d.sync += busy.eq(0)
-        m.d.comb += [self.busy.eq(busy), self.done.eq(busy & (cnt == _LAST))]
+        # `done` (busy, cnt = last) a flip-flop set a cycle ahead, so the sequencer's step
+        # enable it feeds starts at a register
+        done = Signal()
+        m.d.sync += done.eq(busy & ~self.start & (cnt == _LAST - 1))
+        m.d.comb += [self.busy.eq(busy), self.done.eq(done)]
 
         # address stage (registered): word w of term t
         issue = Signal()
@@ -110,11 +114,15 @@ class BaseMulUnit(wiring.Component):
             p00, p11, p01, p10 = (
                 registered_product(m, u, v, name=f"p{nm}_{k}", platform=platform)
                 for nm, u, v in (("00", x0, y0), ("11", x1, y1), ("01", x0, y1), ("10", x1, y0)))
-            # c4: a1·b1 mod q (c4..c6);  a0·b1 + a1·b0, then mod q (c5..c7)
+            # c4: a1·b1 mod q (c4..c6);  c1 = a0·b1 + a1·b0 has 4 cycles to spare, so its
+            # products (c4) and its Barrett quotient pass fabric registers: the wires from
+            # the DSP column end at flip-flops (sum c5, mod q c6..c9)
             r11 = barrett_pipe(m, p11, name=f"r11_{k}", platform=platform)
+            p01f = Signal.like(p01, name=f"p01f_{k}")
+            p10f = Signal.like(p10, name=f"p10f_{k}")
             s1 = Signal(25, name=f"s1_{k}")
-            m.d.sync += s1.eq(p01 + p10)
-            c1r = barrett_pipe(m, s1, name=f"c1r_{k}", platform=platform)
+            m.d.sync += [p01f.eq(p01), p10f.eq(p10), s1.eq(p01f + p10f)]
+            c1r = barrett_pipe(m, s1, name=f"c1r_{k}", platform=platform, t_reg=True)
             # c7: γ·(a1·b1 mod q); γ: ROM data at c1, registered, used at c7
             gamma = delay(m, gamma_rd.data[12 * k:12 * k + 12], 6, name=f"gamma_{k}")
             tg = registered_product(m, r11, gamma, name=f"tg_{k}", platform=platform)
@@ -122,7 +130,7 @@ class BaseMulUnit(wiring.Component):
             s0 = Signal(25, name=f"s0_{k}")
             m.d.sync += s0.eq(delay(m, p00, 4, name=f"p00_{k}") + tg)
             c0r = barrett_pipe(m, s0, name=f"c0r_{k}", platform=platform)
-            res += [c0r, delay(m, c1r, 4, name=f"c1r_{k}")]
+            res += [c0r, delay(m, c1r, 2, name=f"c1r_{k}")]
 
         # c12: accumulate the two terms; c13: write
         hold = [Signal(12, name=f"hold_{j}") for j in range(LANES)]

@@ -105,7 +105,11 @@ class FinalPass(wiring.Component):
             m.d.sync += pc.eq(pc + 1)
             with m.If(pc == PASS_CYCLES - 1):
                 m.d.sync += busy.eq(0)
-        m.d.comb += self.done.eq(busy & (pc == PASS_CYCLES - 1))
+        # `done` (busy, pc = last) a flip-flop set a cycle ahead: the sequencer's step enable
+        # it feeds starts at a register
+        done = Signal()
+        m.d.sync += done.eq(busy & ~self.start & (pc == PASS_CYCLES - 2))
+        m.d.comb += self.done.eq(done)
         issue = Signal()
         m.d.comb += issue.eq(busy & (pc < WORDS))
         # address stage (registered): word pc

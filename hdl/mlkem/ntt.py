@@ -165,8 +165,13 @@ class NttUnit(wiring.Component):
             with m.If(cnt == last_issue):
                 m.d.sync += issuing.eq(0)
         m.d.sync += [cnt.eq(cnt_next), inverse.eq(inv_next)]
-        # the next transform may start in the cycle of this one's last issue
-        m.d.comb += self.issued.eq(issuing & (cnt == last_issue - 1))
+        # the next transform may start in the cycle of this one's last issue. `issued` is a
+        # flip-flop set a cycle ahead (issuing, no start, cnt = last − 2: then the next cycle
+        # has issuing and cnt = last − 1), so the sequencer's step enable, which it feeds,
+        # starts at a register and not behind the counter's compare
+        issued = Signal()
+        m.d.sync += issued.eq(issuing & ~self.start & (cnt == last_issue - 2))
+        m.d.comb += self.issued.eq(issued)
 
         # --- address stage: pair n = cnt of the transform (stage n // 16), registered -------
         # everything the address stage needs of pair n — the stage's log len and ζ-index base,
