@@ -180,12 +180,19 @@ class Sequencer(wiring.Component):
         launched = Signal()
         m.d.comb += self.step.eq(step)
 
+        def ready_gated(unit):
+            return "ready" in self._units[unit].members
+
         def launch(step_):
+            # a unit with ``ready`` is launched from the step decode (its launch waits for an
+            # input of this cycle); the others from flip-flops set a cycle ahead (below)
+            if not ready_gated(step_.unit):
+                return
             port = getattr(self, step_.unit)
             m.d.comb += [port.start.eq(1)]
             m.d.comb += [getattr(port, k).eq(v) for k, v in step_.params.items()]
 
-        with m.FSM(name="seq_fsm"):
+        with m.FSM(name="seq_fsm") as fsm:
             with m.State("Idle"):
                 with m.If(self.start & ~self.abort):
                     m.d.sync += [step.eq(0), launched.eq(0)]
@@ -222,4 +229,37 @@ class Sequencer(wiring.Component):
                     m.next = "Idle"
         with m.If(self.abort):
             m.d.sync += step.eq(0)
+
+        # The registered launches. A step of a unit without ``ready`` launches in the first
+        # cycle it is the current step (a Run's ``~launched`` holds then, and only then), so
+        # its launch is exactly "the program enters this step", known a cycle ahead: step 0
+        # is entered on ``start`` while idle or done, step s > 0 when step s - 1 finishes
+        # (a Fire at once, a Join on ``done``, a Run on ``done`` after its launch), never
+        # under ``abort``. The launch ports then start at flip-flops, not at the step decode.
+        enter = []
+        for s in range(len(self._program)):
+            if s == 0:
+                cond = (fsm.ongoing("Idle") | fsm.ongoing("Done")) & self.start
+            else:
+                prev = self._program[s - 1]
+                port = getattr(self, prev.unit)
+                finish = (1 if isinstance(prev, Fire) else
+                          port.done if isinstance(prev, Join) else launched & port.done)
+                cond = fsm.ongoing("Run") & (step == s - 1) & finish
+            e = Signal(name=f"enter_{s}")
+            m.d.comb += e.eq(cond & ~self.abort)
+            enter.append(e)
+        for name in self._units:
+            if ready_gated(name):
+                continue
+            port = getattr(self, name)
+            steps = [(s, op) for s, op in enumerate(self._program)
+                     if op.unit == name and not isinstance(op, Join)]
+            m.d.sync += port.start.eq(0)
+            for k in (k for k in port.signature.members if k not in ("start", "done")):
+                m.d.sync += getattr(port, k).eq(0)
+            for s, op in steps:
+                with m.If(enter[s]):
+                    m.d.sync += port.start.eq(1)
+                    m.d.sync += [getattr(port, k).eq(v) for k, v in op.params.items()]
         return m
