@@ -167,6 +167,46 @@ def test_const_mulmod_pipe():
         simulate(m, tb)
 
 
+def test_count_flag():
+    """count_flag is high exactly when running and cnt == value, for a counter restarted at
+    random (also while running, as the NTT unit is) and stopping after its last count;
+    a flag taken one count early is caught (negative control)."""
+    from amaranth.hdl import Signal
+    from hdl.mlkem.arith import count_flag
+    last = 9
+    with pytest.raises(ValueError, match="Flag count"):
+        count_flag(Module(), Signal(), Signal(), Signal(4), 0, name="f")
+    for value, early in ((1, False), (5, False), (last, False), (5, True)):
+        m = Module()
+        start, running, cnt = Signal(), Signal(), Signal(range(last + 1))
+        with m.If(start):
+            m.d.sync += [running.eq(1), cnt.eq(0)]
+        with m.Elif(running):
+            m.d.sync += cnt.eq(cnt + 1)
+            with m.If(cnt == last):
+                m.d.sync += running.eq(0)
+        flag = count_flag(m, running, start, cnt, value - early, name="flag")
+        rng = random.Random(value)
+
+        async def tb(ctx, start=start, running=running, cnt=cnt, flag=flag, value=value):
+            hits = mismatches = 0
+            for _ in range(600):
+                ctx.set(start, rng.random() < 0.08)
+                await ctx.tick()
+                want = ctx.get(running) and ctx.get(cnt) == value
+                hits += want
+                mismatches += ctx.get(flag) != want
+            return hits, mismatches
+        out = []
+
+        async def wrap(ctx, tb=tb):
+            out.append(await tb(ctx))
+        simulate(m, wrap)
+        hits, mismatches = out[0]
+        assert hits > 10
+        assert (mismatches > 0) == early
+
+
 # --- NTT unit: every stage against the golden model -------------------------------------------
 
 

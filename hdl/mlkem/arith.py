@@ -16,7 +16,8 @@ from hdl.target import registered_product
 __all__ = ["LANES", "WORDS", "PolyWord", "BARRETT_SHIFT_IN", "BARRETT_SHIFT_OUT", "BARRETT_M",
            "COMPRESS_SHIFT", "check_addr_width", "barrett_py", "csd", "const_mul", "mod_add",
            "mod_sub", "barrett", "compress_params", "compress_py", "decompress", "BARRETT_STAGES",
-           "barrett_pipe", "SHOUP_SHIFT", "SHOUP_STAGES", "shoup_const", "const_mulmod_py",
+           "barrett_pipe", "count_flag", "SHOUP_SHIFT", "SHOUP_STAGES", "shoup_const",
+           "const_mulmod_py",
            "const_mulmod_pipe", "mulmod_pipe", "delay", "mod_add_pre", "mod_sub_pre", "minus_q",
            "plus_q"]
 
@@ -161,6 +162,24 @@ def delay(m, value, n, *, name):
     return value
 
 
+def count_flag(m, running, start, cnt, value, *, name):
+    """A flip-flop that is high exactly in the cycles with ``running`` and ``cnt == value``,
+    for a unit whose counter ``cnt`` restarts at 0 the cycle after ``start`` and counts up
+    by one in every ``running`` cycle, ``running`` lasting at least until ``cnt == value``
+    (``1 <= value``).
+
+    It is set a cycle ahead, from ``running & ~start & cnt == value - 1``: without
+    ``start`` the next cycle is still running with ``cnt == value``; with ``start`` the
+    next ``cnt`` is 0. So a ``done`` or ``issued`` pulse made by it starts at a register,
+    not behind the counter's compare (the sequencer's step enable it feeds is then short).
+    """
+    if not 1 <= value < 1 << len(cnt):
+        raise ValueError(f"Flag count must be in 1..{(1 << len(cnt)) - 1}, not {value!r}")
+    flag = Signal(name=name)
+    m.d.sync += flag.eq(running & ~start & (cnt == value - 1))
+    return flag
+
+
 def barrett_pipe(m, x, *, name, platform=None, t_reg=False):
     """x mod q for x < 2^25 (the arithmetic of :func:`barrett`, bit-exact with
     :func:`barrett_py`) in :data:`BARRETT_STAGES` = 3 register stages, so that no clock
@@ -221,7 +240,7 @@ def _quotient_tail(m, t, xl, *, name):
 # estimate falls short of x·w/q by less than x / 2^SHOUP_SHIFT ≤ 1). Both products read x,
 # so the quotient does not wait for the product.
 SHOUP_SHIFT = 16
-#: register stages of :func:`const_mulmod_pipe`
+#: register stages of :func:`mulmod_pipe` (and :func:`const_mulmod_pipe`, which it serves)
 SHOUP_STAGES = 4
 
 

@@ -10,7 +10,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.mlkem import GAMMAS
 from hdl.mlkem.arith import (check_addr_width, LANES, WORDS, PolyWord, BARRETT_STAGES, mod_add,
-                             barrett_pipe, delay)
+                             barrett_pipe, count_flag, delay)
 from hdl.stream_util import read_port_signature, write_port_signature
 from hdl.target import registered_product
 
@@ -79,10 +79,8 @@ class BaseMulUnit(wiring.Component):
             m.d.sync += cnt.eq(cnt + 1)
             with m.If(cnt == _LAST):
                 m.d.sync += busy.eq(0)
-        # `done` (busy, cnt = last) a flip-flop set a cycle ahead, so the sequencer's step
-        # enable it feeds starts at a register
-        done = Signal()
-        m.d.sync += done.eq(busy & ~self.start & (cnt == _LAST - 1))
+        # `done` (busy, cnt = last): a flip-flop set a cycle ahead (count_flag)
+        done = count_flag(m, busy, self.start, cnt, _LAST, name="done")
         m.d.comb += [self.busy.eq(busy), self.done.eq(done)]
 
         # address stage (registered): word w of term t

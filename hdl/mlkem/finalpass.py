@@ -24,8 +24,8 @@ from amaranth.lib.wiring import In, Out
 
 from golden.mlkem import DU, DV, N_INV, Q
 from hdl.mlkem.arith import (LANES, WORDS, PolyWord, COMPRESS_SHIFT, check_addr_width,
-                             compress_params, const_mulmod_pipe, decompress, delay, minus_q,
-                             mod_add_pre, mod_sub_pre, plus_q)
+                             compress_params, const_mulmod_pipe, count_flag, decompress, delay,
+                             minus_q, mod_add_pre, mod_sub_pre, plus_q)
 from hdl.mlkem.intake import C1_WORDS, CHUNK_ADDR_BITS, CT_ADDR_BITS, DEC10_BITS
 from hdl.stream_util import read_port_signature
 from hdl.target import registered_product
@@ -105,10 +105,8 @@ class FinalPass(wiring.Component):
             m.d.sync += pc.eq(pc + 1)
             with m.If(pc == PASS_CYCLES - 1):
                 m.d.sync += busy.eq(0)
-        # `done` (busy, pc = last) a flip-flop set a cycle ahead: the sequencer's step enable
-        # it feeds starts at a register
-        done = Signal()
-        m.d.sync += done.eq(busy & ~self.start & (pc == PASS_CYCLES - 2))
+        # `done` (busy, pc = last): a flip-flop set a cycle ahead (count_flag)
+        done = count_flag(m, busy, self.start, pc, PASS_CYCLES - 1, name="done")
         m.d.comb += self.done.eq(done)
         issue = Signal()
         m.d.comb += issue.eq(busy & (pc < WORDS))

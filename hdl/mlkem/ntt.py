@@ -11,8 +11,8 @@ from amaranth.lib.wiring import In, Out
 
 from golden.mlkem import ZETAS
 from hdl.mlkem.arith import (check_addr_width, LANES, WORDS, PolyWord, SHOUP_SHIFT, SHOUP_STAGES,
-                             mod_add_pre, mod_sub_pre, minus_q, plus_q, mulmod_pipe, shoup_const,
-                             delay)
+                             count_flag, mod_add_pre, mod_sub_pre, minus_q, plus_q, mulmod_pipe,
+                             shoup_const, delay)
 from hdl.stream_util import read_port_signature, write_port_signature
 
 __all__ = ["NttUnit", "NTT_CYCLES", "PIPE_DEPTH", "WRITE_LATENCY", "ISSUE_ORDER", "stage_pairs",
@@ -165,12 +165,9 @@ class NttUnit(wiring.Component):
             with m.If(cnt == last_issue):
                 m.d.sync += issuing.eq(0)
         m.d.sync += [cnt.eq(cnt_next), inverse.eq(inv_next)]
-        # the next transform may start in the cycle of this one's last issue. `issued` is a
-        # flip-flop set a cycle ahead (issuing, no start, cnt = last − 2: then the next cycle
-        # has issuing and cnt = last − 1), so the sequencer's step enable, which it feeds,
-        # starts at a register and not behind the counter's compare
-        issued = Signal()
-        m.d.sync += issued.eq(issuing & ~self.start & (cnt == last_issue - 2))
+        # the next transform may start in the cycle of this one's last issue; `issued`
+        # (issuing, cnt = last − 1) is a flip-flop set a cycle ahead (count_flag)
+        issued = count_flag(m, issuing, self.start, cnt, last_issue - 1, name="issued")
         m.d.comb += self.issued.eq(issued)
 
         # --- address stage: pair n = cnt of the transform (stage n // 16), registered -------
