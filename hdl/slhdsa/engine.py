@@ -168,22 +168,18 @@ class SlhDsaEngine(wiring.Component):
         for c in range(model.LEN):
             m.d.sync += steps[c].eq(15 - digit[c])
 
-        # --- result registers and the T_l / H_msg blocks --------------------------------------
-        rf = Array(Signal(128, name=f"r{c}") for c in range(model.LEN))
+        # --- result memory and the T_l / H_msg blocks --------------------------------------
+        # the results (FORS roots, WOTS+ chain ends) in a memory of 35 entries, one write
+        # per cycle; a T_k / T_len block is assembled lane by lane in a shift register
+        # (`asm`, below), streamed from the memory while unit 0 hashes the block before
+        m.submodules.res = res = memory.Memory(shape=unsigned(128), depth=model.LEN, init=[],
+                                               attrs={"ram_style": "block"})
+        res_w = res.write_port()
+        res_r = res.read_port()
         t_type = Signal(3)
         t_adrs = [Signal(64, name=f"t_adrs{k}") for k in range(4)]
         for k, lane in enumerate(adrs_lanes(layer, tree, t_type, leaf_idx, 0, 0)):
             m.d.comb += t_adrs[k].eq(lane)
-        lanes = [seed[0:64], seed[64:128], *t_adrs]
-        for c in range(model.LEN):
-            lanes += [rf[c][0:64], rf[c][64:128]]
-        lanes += [PAD_LANE] + [Const(0, 64)] * 7 + [Const(1 << 63, 64)]
-        assert len(lanes) == 85
-        t_blocks = [Signal(BLOCK_BITS, name=f"t_block{b}") for b in range(5)]
-        for b in range(5):
-            m.d.comb += t_blocks[b].eq(Cat(*lanes[17 * b:17 * b + 17]))
-        # T_k's padding-only block: the domain byte first, 0x80 in the rate's last byte
-        tk_last = Const(DOMAIN["shake256"] | (0x80 << (BLOCK_BITS - 8)), BLOCK_BITS)
         ctx = Const(int.from_bytes(bytes([0, len(CONTEXT)]) + CONTEXT, "little"),
                     8 * (2 + len(CONTEXT)))
         hmsg_block = Signal(BLOCK_BITS)
@@ -266,6 +262,7 @@ class SlhDsaEngine(wiring.Component):
         blk_sel = Signal(3)
         m.d.comb += blk_sel.eq(u0.blk_idx)
         is_tk = Signal()
+        is_tlen = Signal()
         hmsg_phase = Signal()
 
         # longest chain first, as a scan over the step counts in three register stages:
@@ -335,16 +332,88 @@ class SlhDsaEngine(wiring.Component):
         wr_tag = Signal(6)
         wr_value = Signal(128)
         m.d.sync += [wr_valid.eq(0), wr_tag.eq(w_tag), wr_value.eq(w_value)]
-        with m.If(wr_valid):
-            m.d.sync += rf[wr_tag].eq(wr_value)
+        m.d.comb += [res_w.en.eq(wr_valid), res_w.addr.eq(wr_tag), res_w.data.eq(wr_value)]
+
+        # --- T_k / T_len blocks: streamed into `asm`, one 64-bit lane per cycle ------------
+        # The message of T_k (3 blocks) and T_len (5 blocks) is the lane sequence
+        #   PK.seed (2) ‖ ADRS (4) ‖ the results' lanes (2 per result) ‖ padding
+        # (T_len: 70 result lanes, then the domain lane, 7 zero lanes and the end lane, 85 =
+        # 5 × 17 lanes; T_k: 28 result lanes fill two blocks, the third is padding only: the
+        # domain lane, 15 zero lanes, the end lane). Lane L is read at stage 0 (the memory
+        # entry (L − 6) / 2), its source chosen at stage 1 and shifted into `asm` at stage 2,
+        # so block b (lanes 17b .. 17b + 16) is complete 19 cycles after its stream starts.
+        # Block 0 is streamed when the results are all written (the fan-out's end; the T job
+        # is issued once it is complete); block b + 1 as soon as unit 0 takes block b (its
+        # `blk_idx` moves on), within the 24 cycles of the permutation that absorbs block b.
+        asm = Signal(BLOCK_BITS)
+        asm_ok = Signal()                       # asm holds block 0 (the T job may start)
+        asm_blk = Signal(3)                     # the block asm holds or is being streamed
+        s_run = Signal()                        # stage 0: a lane is read
+        s_j = Signal(range(17))                 # its position in the block
+        s_L = Signal(7)                         # its index in the message
+        p1_v, p1_last, p2_v, p2_last = Signal(), Signal(), Signal(), Signal()
+        p1_L = Signal(7)
+        p2_src = Signal(4)
+        s_rdq = Signal(128)
+        m.d.comb += res_r.addr.eq((s_L - 6)[1:7])
+
+        def start_stream(block):
+            """Stream ``block`` (0, or the one after the last: its lanes follow on)."""
+            m.d.sync += [s_run.eq(1), s_j.eq(0), asm_blk.eq(block), asm_ok.eq(0)]
+            if isinstance(block, int):
+                assert block == 0
+                m.d.sync += s_L.eq(0)
+
+        with m.If(s_run):
+            m.d.sync += [s_L.eq(s_L + 1), s_j.eq(s_j + 1)]
+            with m.If(s_j == 16):
+                m.d.sync += s_run.eq(0)
+        m.d.sync += [p1_v.eq(s_run), p1_last.eq(s_run & (s_j == 16)), p1_L.eq(s_L),
+                     p2_v.eq(p1_v), p2_last.eq(p1_last), s_rdq.eq(res_r.data)]
+        # stage 1: the source of lane p1_L (t_type is the T job's from the stream's 2nd cycle)
+        SRC_SEED, SRC_ADRS, SRC_RES, SRC_DOM, SRC_END, SRC_ZERO = 0, 2, 6, 8, 9, 10
+        n_res = Signal(7)                       # lanes 6 .. n_res − 1 are results
+        m.d.comb += n_res.eq(Mux(t_type == model.FORS_ROOTS, 6 + 2 * model.K, 6 + 2 * model.LEN))
+        with m.If(p1_L < 2):
+            m.d.sync += p2_src.eq(SRC_SEED + p1_L[0])
+        with m.Elif(p1_L < 6):
+            m.d.sync += p2_src.eq(SRC_ADRS + (p1_L - 2)[0:2])
+        with m.Elif(p1_L < n_res):
+            m.d.sync += p2_src.eq(SRC_RES + p1_L[0])
+        with m.Elif(p1_L == n_res):
+            m.d.sync += p2_src.eq(SRC_DOM)
+        with m.Elif((p1_L == 84) | ((t_type == model.FORS_ROOTS) & (p1_L == 50))):
+            m.d.sync += p2_src.eq(SRC_END)
+        with m.Else():
+            m.d.sync += p2_src.eq(SRC_ZERO)
+        # stage 2: the lane into asm (lane 0 of the block ends at the bottom)
+        lane = Signal(64)
+        with m.Switch(p2_src):
+            for k in range(2):
+                with m.Case(SRC_SEED + k):
+                    m.d.comb += lane.eq(seed[64 * k:64 * k + 64])
+            for k in range(4):
+                with m.Case(SRC_ADRS + k):
+                    m.d.comb += lane.eq(t_adrs[k])
+            for k in range(2):
+                with m.Case(SRC_RES + k):
+                    m.d.comb += lane.eq(s_rdq[64 * k:64 * k + 64])
+            with m.Case(SRC_DOM):
+                m.d.comb += lane.eq(PAD_LANE)
+            with m.Case(SRC_END):
+                m.d.comb += lane.eq(1 << 63)
+        with m.If(p2_v):
+            m.d.sync += asm.eq(Cat(asm[64:], lane))
+        with m.If(p2_last & (asm_blk == 0)):
+            m.d.sync += asm_ok.eq(1)
 
         def collect_into_rf():
             with m.If(any_done):
                 m.d.sync += [wr_valid.eq(1), done_cnt.eq(done_cnt + 1)]
 
-        def single(fields, *, on_result):
-            """Issue one job to unit 0, then wait for its result."""
-            with m.If(~busy):
+        def single(fields, *, on_result, ready=1):
+            """Issue one job to unit 0 (once ``ready``), then wait for its result."""
+            with m.If(~busy & ready):
                 m.d.comb += job_valid.eq(1)
                 m.d.comb += [getattr(job, k).eq(v) for k, v in fields.items()]
                 with m.If(jq_free):                     # taken (job_valid is 1 here)
@@ -367,6 +436,7 @@ class SlhDsaEngine(wiring.Component):
             collect_into_rf()
             with m.If(done_cnt == jobs):
                 m.d.sync += t_type.eq(then_type)
+                start_stream(0)                 # the T job's first block
                 m.next = then
             with m.If(self.abort):
                 m.next = "Idle"
@@ -425,7 +495,7 @@ class SlhDsaEngine(wiring.Component):
                     m.d.sync += [msg.eq(v[0:128]), done_cnt.eq(0), settle.eq(3), scan_v.eq(15),
                                  jr_valid.eq(0), pick_valid.eq(0)]
                     m.next = "Wots"
-                single(raw_job(3), on_result=take_fors_pk)
+                single(raw_job(3), on_result=take_fors_pk, ready=asm_ok)
                 with m.If(self.abort):
                     m.next = "Idle"
             with m.State("Wots"):
@@ -467,10 +537,11 @@ class SlhDsaEngine(wiring.Component):
                     with m.Elif(~jr_valid | jq_free):
                         m.d.sync += pick_valid.eq(0)
             with m.State("Tlen"):
+                m.d.comb += is_tlen.eq(1)
                 def take_wots_pk(v):
                     m.d.sync += msg.eq(v[0:128])
                     m.next = "Merkle"
-                single(raw_job(5), on_result=take_wots_pk)
+                single(raw_job(5), on_result=take_wots_pk, ready=asm_ok)
                 with m.If(self.abort):
                     m.next = "Idle"
             with m.State("Merkle"):
@@ -502,14 +573,11 @@ class SlhDsaEngine(wiring.Component):
                 with m.If(self.abort):
                     m.next = "Idle"
 
-        # the RAW block wanted by unit 0
-        blk = Signal(BLOCK_BITS)
-        with m.Switch(blk_sel):
-            for b in range(5):
-                with m.Case(b):
-                    if b == 2:
-                        m.d.comb += blk.eq(Mux(is_tk, tk_last, t_blocks[2]))
-                    else:
-                        m.d.comb += blk.eq(t_blocks[b])
-        m.d.comb += u0.blk.eq(Mux(hmsg_phase, hmsg_block, blk))
+        # the next T block: as soon as unit 0 has taken the one asm holds (T_k 3, T_len 5)
+        with m.If((is_tk | is_tlen) & (blk_sel == asm_blk + 1) &
+                  (asm_blk + 1 < Mux(is_tk, 3, 5))):
+            start_stream(asm_blk + 1)
+        with m.If(self.abort):
+            m.d.sync += [s_run.eq(0), asm_ok.eq(0)]
+        m.d.comb += u0.blk.eq(Mux(hmsg_phase, hmsg_block, asm))
         return m
