@@ -13,9 +13,11 @@ Structure::
                                           │
         scheduler (phase FSM) ── jobs ──► hash unit 0 (RAW: H_msg, T_k, T_len; Merkle path)
               ▲                   ├─────► hash unit 1 .. instances-1 (WOTS+ chains, FORS trees)
-              └── results ─ arbiter ──► result registers R[0..34] (FORS roots / WOTS+ chain ends)
-                  (one result per cycle, lowest unit first: one write port, so a register
-                  bit is a flip-flop with an enable, not a multiplexer over the units)
+              └── results ─ arbiter ──► result memory R[0..34] (FORS roots / WOTS+ chain ends;
+                  (one result per cycle,    block RAM, one write port)
+                  lowest unit first)             │ one 64-bit lane per cycle
+                                                 ▼
+                  unit 0's RAW block ◄── T block shift register (T_k, T_len: 1,088 bits)
 
 Phases: ``H_msg`` (as soon as R has arrived) → 14 FORS trees (jobs of 1 F + 12 H, spread
 over the units) → ``T_k`` (3 blocks) → for each of the 7 layers: 35 WOTS+ chains (longest
@@ -241,8 +243,8 @@ class SlhDsaEngine(wiring.Component):
         with m.If(jq_free):
             m.d.sync += [jq_valid.eq(job_valid), jq.eq(job), jq_any.eq(to_any)]
 
-        # one result per cycle (the lowest-numbered unit first): the result registers have a
-        # single write port, so each bit is a flip-flop with an enable, not a 4-way mux
+        # one result per cycle (the lowest-numbered unit first): the result memory has a
+        # single write port
         grant = Signal(range(max(n_units, 2)))
         any_done = Signal()
         for u in reversed(range(n_units)):
@@ -407,7 +409,7 @@ class SlhDsaEngine(wiring.Component):
         with m.If(p2_last & (asm_blk == 0)):
             m.d.sync += asm_ok.eq(1)
 
-        def collect_into_rf():
+        def collect_results():
             with m.If(any_done):
                 m.d.sync += [wr_valid.eq(1), done_cnt.eq(done_cnt + 1)]
 
@@ -433,7 +435,7 @@ class SlhDsaEngine(wiring.Component):
                 # the select of job_valid over the phases
                 with m.If(jq_free):
                     on_issue()
-            collect_into_rf()
+            collect_results()
             with m.If(done_cnt == jobs):
                 m.d.sync += t_type.eq(then_type)
                 start_stream(0)                 # the T job's first block
