@@ -107,7 +107,13 @@ class SlhDsaEngine(wiring.Component):
                 m.d.sync += key_done.eq(0)
 
         # --- body: signature memory ---------------------------------------------------------
-        m.submodules.sig = sig = memory.Memory(shape=unsigned(128), depth=SIG_ENTRIES, init=[])
+        # ``no_rw_check``: a unit never uses a word read in the cycle its entry is written
+        # (`avail` counts the entry from the next cycle, and a unit trusts its read only for
+        # an entry below `avail` when the read was addressed), so synthesis need not emulate
+        # read-before-write across the ports (an address compare, a flip-flop and a 128-bit
+        # bypass multiplexer per read port)
+        m.submodules.sig = sig = memory.Memory(shape=unsigned(128), depth=SIG_ENTRIES, init=[],
+                                               attrs={"no_rw_check": 1})
         wr = sig.write_port()
         wcnt = Signal(range(BODY_WORDS + 2))
         lo = Signal(64)
@@ -174,8 +180,10 @@ class SlhDsaEngine(wiring.Component):
         # the results (FORS roots, WOTS+ chain ends) in a memory of 35 entries, one write
         # per cycle; a T_k / T_len block is assembled lane by lane in a shift register
         # (`asm`, below), streamed from the memory while unit 0 hashes the block before
+        # (``no_rw_check``: a stream reads an entry no earlier than 6 cycles after the last
+        # result is written, and a word read in any other cycle is not used)
         m.submodules.res = res = memory.Memory(shape=unsigned(128), depth=model.LEN, init=[],
-                                               attrs={"ram_style": "block"})
+                                               attrs={"ram_style": "block", "no_rw_check": 1})
         res_w = res.write_port()
         res_r = res.read_port()
         t_type = Signal(3)
