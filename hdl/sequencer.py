@@ -21,6 +21,12 @@ parameter a step does not name is 0, so the launch ports of two sequencers that 
 the same unit at once can be merged with an OR); a unit samples its parameters at
 ``start``. After the last step the sequencer holds ``done`` until ``ack``.
 
+The launch port of a unit without ``ready`` is driven by flip-flops: its launch cycle is
+known a cycle ahead (the cycle the program enters the step), so ``start`` and the
+parameters are registers and no path runs from the step register through the step decode
+into the unit. A unit with ``ready`` is launched from the step decode (its launch waits for
+``ready`` in that cycle). The launch cycles are the same either way.
+
 Cycles: the first step runs in the cycle after ``start``. A ``Run`` step of a unit without
 ``ready`` takes ``1 + d`` cycles, ``d >= 1`` the cycles from ``start`` to ``done``; a
 ``Fire`` takes 1; a ``Join`` 1 + the cycles until ``done``; ``done`` rises 2 cycles after
