@@ -110,18 +110,9 @@ class FinalPass(wiring.Component):
         m.d.comb += self.done.eq(done)
         issue = Signal()
         m.d.comb += issue.eq(busy & (pc < WORDS))
-        # address stage (registered): word pc. The work memory's address counts on its own
-        # copy of pc[:5] (`pcw`): the bases are multiples of 32, so the four addresses' low
-        # bits are all pc's, and yosys would merge them into one set of flip-flops placed by
-        # the ct memory, a long wire away from the work memory's read-address multiplexer
-        # (the routed critical path at 91.9 MHz)
-        pcw = Signal(5)
-        with m.If(self.start):
-            m.d.sync += pcw.eq(0)
-        with m.Elif(busy):
-            m.d.sync += pcw.eq(pcw + 1)
+        # address stage (registered): word pc
         wa, na, ca_, cta = Signal(aw), Signal(aw), Signal(CHUNK_ADDR_BITS), Signal(CT_ADDR_BITS)
-        m.d.sync += [wa.eq(wb + pcw), na.eq(nb + pc[:5]), ca_.eq(cb + pc[:5]),
+        m.d.sync += [wa.eq(wb + pc[:5]), na.eq(nb + pc[:5]), ca_.eq(cb + pc[:5]),
                      cta.eq(C1_WORDS + pc[1:5])]           # c2: two coefficient words per ct word
         m.d.comb += [self.rd_w.addr.eq(wa), self.rd_n.addr.eq(na), self.rd_cu.addr.eq(ca_),
                      self.rd_ct.addr.eq(cta)]
