@@ -639,6 +639,20 @@ def test_engine_bench_negative_control(tmp_path):
                    env={"MLKEM_CASES": tmp_path / "cases.json", "MLKEM_CORRUPT": 1})
 
 
+@pytest.mark.parametrize("gap", [1, -1])
+def test_no_collision_negative_control(tmp_path, gap):
+    """The work memory's collision bench (``test_no_collision``) fails when it poisons reads
+    that K needs: those one cycle after their row's write (``gap`` 1), or every read."""
+    from sim.runner import run_cocotb
+
+    cases = _engine_cases(random.Random(21), 0)
+    (tmp_path / "cases.json").write_text(json.dumps(cases))
+    with pytest.raises(AssertionError, match="1 of 1 cocotb tests failed"):
+        run_cocotb(name="mlkem-engine", top=EngineHarness, module="sim.tb_mlkem_engine",
+                   testcase="test_no_collision", internals=True,
+                   env={"MLKEM_CASES": tmp_path / "cases.json", "MLKEM_POISON_GAP": gap})
+
+
 def test_core_bench(tmp_path):
     """The whole ``intel`` core against the golden model; one exact latency for two valid
     keys, no key, a rejected key and every tamper class (latency_targets.toml)."""
