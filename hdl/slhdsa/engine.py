@@ -367,12 +367,17 @@ class SlhDsaEngine(wiring.Component):
         s_rdq = Signal(128)
         m.d.comb += res_r.addr.eq((s_L - 6)[1:7])
 
-        def start_stream(block):
-            """Stream ``block`` (0, or the one after the last: its lanes follow on)."""
+        def stream_block(block):
             m.d.sync += [s_run.eq(1), s_j.eq(0), asm_blk.eq(block), asm_ok.eq(0)]
-            if isinstance(block, int):
-                assert block == 0
-                m.d.sync += s_L.eq(0)
+
+        def stream_first():
+            """Stream a T job's block 0 (from lane 0)."""
+            stream_block(0)
+            m.d.sync += s_L.eq(0)
+
+        def stream_next():
+            """Stream the block after the one ``asm`` holds (its lanes follow on)."""
+            stream_block(asm_blk + 1)
 
         with m.If(s_run):
             m.d.sync += [s_L.eq(s_L + 1), s_j.eq(s_j + 1)]
@@ -446,7 +451,7 @@ class SlhDsaEngine(wiring.Component):
             collect_results()
             with m.If(done_cnt == jobs):
                 m.d.sync += t_type.eq(then_type)
-                start_stream(0)                 # the T job's first block
+                stream_first()
                 m.next = then
             with m.If(self.abort):
                 m.next = "Idle"
@@ -586,7 +591,7 @@ class SlhDsaEngine(wiring.Component):
         # the next T block: as soon as unit 0 has taken the one asm holds (T_k 3, T_len 5)
         with m.If((is_tk | is_tlen) & (blk_sel == asm_blk + 1) &
                   (asm_blk + 1 < Mux(is_tk, 3, 5))):
-            start_stream(asm_blk + 1)
+            stream_next()
         with m.If(self.abort):
             m.d.sync += [s_run.eq(0), asm_ok.eq(0)]
         m.d.comb += u0.blk.eq(Mux(hmsg_phase, hmsg_block, asm))
