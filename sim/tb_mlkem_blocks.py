@@ -3,7 +3,8 @@ tests/test_mlkem_rtl.py: an ``NttUnit`` with ports ``ntt_*``, a ``BaseMulUnit`` 
 ``bm_*``, a ``RejectionSampler`` with ``rej_*`` and a ``CbdSampler`` with ``cbd_*``).
 
 The bench owns the coefficient memory as the engine's work memory behaves (read latency
-2, writes landing a cycle later, read-before-write, two write ports) and compares the NTT / NTT⁻¹ state after every stage with
+2, writes landing a cycle later, random data for a read in its word's landing cycle, two
+write ports) and compares the NTT / NTT⁻¹ state after every stage with
 :func:`golden.mlkem.ntt_stage` / :func:`golden.mlkem.intt_stage`, the base multiplier with
 :func:`golden.mlkem.multiply_ntts`, and the samplers' output with
 :func:`golden.mlkem.sample_ntt` / :func:`golden.mlkem.cbd_from_bytes` (random input stalls).
@@ -52,7 +53,7 @@ async def clock_unit(tb, start, reads, writes, done, *, cycles, each_cycle=None)
     acts as its memories: every read port — ``(data, addr, mem)`` — gets the word it
     addressed two cycles before (read latency 2: the block RAM and its output register),
     every write port — ``(en, addr, data, mem)`` — writes, landing a cycle later (the work
-    memory's write register). ``each_cycle`` runs after the writes of each cycle. Returns
+    memory's write register); a read in the cycle its word's write lands gets random data. ``each_cycle`` runs after the writes of each cycle. Returns
     the cycle of ``done``."""
     data = [0] * len(reads)
     pending = [0] * len(reads)
@@ -64,7 +65,11 @@ async def clock_unit(tb, start, reads, writes, done, *, cycles, each_cycle=None)
             handle.value = v
         await ReadOnly()
         data = pending
-        pending = [mem[value(addr)] for _, addr, mem in reads]
+        # a read of a word in the cycle its write lands gets random data: the work memory's
+        # banks carry no_rw_check (hdl/mlkem/workmem.py), the block RAM leaves it undefined
+        pending = [tb.rng.getrandbits(96)
+                   if any(m is mem and a == value(addr) for m, a, _ in landing)
+                   else mem[value(addr)] for _, addr, mem in reads]
         for mem, a, d in landing:
             mem[a] = d
         landing = [(mem, value(addr), value(wdata)) for en, addr, wdata, mem in writes
